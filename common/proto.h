@@ -1,0 +1,230 @@
+/*
+ * proto.h - the sectx wire codec, shared by every client and the helper.
+ *
+ * A frame is a fixed 12-byte header followed by typed fields, all integers
+ * big-endian:
+ *
+ *   header:  u32 length   whole frame including this header,
+ *                         SECTX_HDR_LEN <= length <= SECTX_FRAME_MAX
+ *            u16 version  protocol version of the frame
+ *            u16 op       operation; a reply carries op | SECTX_OP_REPLY
+ *            u32 reqid    chosen by the client, echoed in the reply
+ *   field:   u16 tag, u32 length, length bytes
+ *
+ * Every reply starts with a SECTX_TAG_STATUS field (u32, enum sectx_status)
+ * and may carry a SECTX_TAG_MESSAGE string meant for a human.
+ *
+ * The header layout is fixed for all versions, so any helper can answer any
+ * client with at least an error it understands.  A helper answers every
+ * version from SECTX_PROTO_MIN_VERSION to SECTX_PROTO_VERSION: long-lived
+ * processes (PID 1, sshd) keep an old module loaded across upgrades.
+ *
+ * This file and proto.c are linked into the PAM and NSS modules, i.e. into
+ * other people's processes: libc only, no allocation, caller-provided
+ * buffers, no global state.  Everything read from a peer goes through
+ * struct sectx_cur, whose getters check bounds and never trust a length.
+ */
+#ifndef SECTX_PROTO_H
+#define SECTX_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SECTX_PROTO_VERSION 1u     /* newest version this build speaks */
+#define SECTX_PROTO_MIN_VERSION 1u /* oldest version a helper still answers */
+
+#define SECTX_HDR_LEN 12u
+#define SECTX_FIELD_HDR_LEN 6u
+#define SECTX_FRAME_MAX (128u * 1024u) /* fits the largest GSS token we accept */
+#define SECTX_STRING_MAX 4096u         /* default bound for a string field */
+#define SECTX_NAME_MAX 256u            /* user, group, principal, service names */
+
+#define SECTX_OP_REPLY 0x8000u
+
+/* Operations.  The numeric values are part of the wire format: never reuse. */
+enum sectx_op {
+	SECTX_OP_PING = 0x0001,        /* both sockets, anyone */
+	SECTX_OP_STATUS = 0x0002,      /* pam.sock, anyone */
+	SECTX_OP_DEBUG_LEVEL = 0x0003, /* pam.sock, root only */
+};
+
+/* Field tags.  The type of a field is fixed by its tag (noted per tag). */
+enum sectx_tag {
+	SECTX_TAG_STATUS = 0x0001,      /* u32 enum sectx_status (replies) */
+	SECTX_TAG_MESSAGE = 0x0002,     /* string, human readable (replies) */
+	SECTX_TAG_MIN_VERSION = 0x0003, /* u32, in E_VERSION replies */
+	SECTX_TAG_MAX_VERSION = 0x0004, /* u32, in E_VERSION replies */
+
+	/* status / admin */
+	SECTX_TAG_VERSION_STR = 0x0010, /* string: package version */
+	SECTX_TAG_PID = 0x0011,         /* u32 */
+	SECTX_TAG_UPTIME = 0x0012,      /* u64 seconds */
+	SECTX_TAG_CONFIG_FILE = 0x0013, /* string */
+	SECTX_TAG_REALM = 0x0014,       /* string */
+	SECTX_TAG_LOG_LEVEL = 0x0015,   /* u32 enum sectx_log_level */
+	SECTX_TAG_CONN_NSS = 0x0016,    /* u32 open connections on nss.sock */
+	SECTX_TAG_CONN_PAM = 0x0017,    /* u32 open connections on pam.sock */
+	SECTX_TAG_REQUESTS = 0x0018,    /* u64 requests answered since start */
+	SECTX_TAG_CONN_REFUSED = 0x0019, /* u64 connections refused or evicted */
+};
+
+/* Reply status.  Part of the wire format: never renumber. */
+enum sectx_status {
+	SECTX_OK = 0,
+	SECTX_E_PROTO = 1,    /* malformed frame */
+	SECTX_E_VERSION = 2,  /* protocol version not served */
+	SECTX_E_NOOP = 3,     /* unknown operation, or not served on this socket */
+	SECTX_E_PERM = 4,     /* caller's uid may not do this */
+	SECTX_E_BUSY = 5,     /* resource cap reached, try later */
+	SECTX_E_INTERNAL = 6, /* helper-side failure, see its log */
+	SECTX_E_INVAL = 7,    /* well-formed request with an invalid value */
+	SECTX_E_NOTFOUND = 8,
+	SECTX_E_SHUTDOWN = 9, /* helper is stopping */
+	SECTX_E_TIMEOUT = 10,
+	SECTX_E_UNAVAIL = 11, /* a back end (KDC, directory) cannot be reached */
+};
+
+/* Codec errors (negative errno values are used as-is). */
+#define SECTX_ERR_SHORT (-1001)    /* not enough bytes yet / truncated */
+#define SECTX_ERR_TOOBIG (-1002)   /* beyond a named maximum */
+#define SECTX_ERR_BADSTR (-1003)   /* NUL, invalid UTF-8 or control char */
+#define SECTX_ERR_BADFRAME (-1004) /* inconsistent lengths */
+#define SECTX_ERR_NOFIELD (-1005)  /* required tag absent */
+#define SECTX_ERR_DUPFIELD (-1006) /* a singular tag appears twice */
+#define SECTX_ERR_BADLEN (-1007)   /* field length does not fit its type */
+#define SECTX_ERR_VERSION (-1008)  /* version outside what we speak */
+
+struct sectx_hdr {
+	uint32_t length;
+	uint16_t version;
+	uint16_t op;
+	uint32_t reqid;
+};
+
+/* Read cursor over untrusted bytes.  off <= len always holds. */
+struct sectx_cur {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+};
+
+/* Writer over a caller-provided buffer.  The first error sticks in err and
+ * makes every later put a no-op, so a builder checks once at the end. */
+struct sectx_wbuf {
+	uint8_t *data;
+	size_t cap;
+	size_t len;
+	int err;
+};
+
+/* A parsed, validated frame: header plus a cursor over its fields.  The
+ * field area points into the caller's buffer. */
+struct sectx_msg {
+	struct sectx_hdr hdr;
+	const uint8_t *fields;
+	size_t fields_len;
+};
+
+/* One field as found by a lookup: value points into the frame. */
+struct sectx_field {
+	uint16_t tag;
+	uint32_t len;
+	const uint8_t *value;
+};
+
+/* --- cursor --------------------------------------------------------------- */
+
+/* Initialise cur over len bytes at p.  Never fails. */
+void sectx_cur_init(struct sectx_cur *cur, const void *p, size_t len);
+/* Bytes left to read. */
+size_t sectx_cur_left(const struct sectx_cur *cur);
+/* Fixed-width big-endian getters: 0, or SECTX_ERR_SHORT leaving cur unchanged. */
+int sectx_cur_get_u8(struct sectx_cur *cur, uint8_t *v);
+int sectx_cur_get_u16(struct sectx_cur *cur, uint16_t *v);
+int sectx_cur_get_u32(struct sectx_cur *cur, uint32_t *v);
+int sectx_cur_get_u64(struct sectx_cur *cur, uint64_t *v);
+/* Point *out at the next n bytes (no copy) and advance: 0 or SECTX_ERR_SHORT. */
+int sectx_cur_get_bytes(struct sectx_cur *cur, size_t n, const uint8_t **out);
+
+/* --- validation ----------------------------------------------------------- */
+
+/* Check that p[0..len) is a string a peer may send: at most max bytes, valid
+ * UTF-8 (no overlongs, no surrogates), no NUL and no C0 control character
+ * or DEL.  Returns 0 or SECTX_ERR_TOOBIG / SECTX_ERR_BADSTR. */
+int sectx_validate_string(const uint8_t *p, size_t len, size_t max);
+
+/* --- header --------------------------------------------------------------- */
+
+/* Decode the first SECTX_HDR_LEN bytes of buf into *hdr and check the length
+ * bound.  Returns 0; SECTX_ERR_SHORT if len < SECTX_HDR_LEN; SECTX_ERR_TOOBIG
+ * if hdr->length > SECTX_FRAME_MAX; SECTX_ERR_BADFRAME if hdr->length <
+ * SECTX_HDR_LEN.  The version is NOT checked here: a caller that can answer
+ * must read the whole frame and reply E_VERSION (see sectx_version_ok). */
+int sectx_hdr_decode(const uint8_t *buf, size_t len, struct sectx_hdr *hdr);
+
+/* True if a helper of this build serves frames of version v. */
+int sectx_version_ok(uint16_t v);
+
+/* --- reading a frame ------------------------------------------------------ */
+
+/* Parse a complete frame of exactly len bytes into *msg: the header checks of
+ * sectx_hdr_decode, hdr.length == len, and every field header and length
+ * inside the frame.  No field value is interpreted.  Returns 0 or a
+ * SECTX_ERR_* code.  msg points into buf, which must outlive it. */
+int sectx_msg_parse(const uint8_t *buf, size_t len, struct sectx_msg *msg);
+
+/* Find the single field with this tag.  Returns 0 and fills *f;
+ * SECTX_ERR_NOFIELD if absent; SECTX_ERR_DUPFIELD if it appears twice (a
+ * singular value given twice is an ambiguity we refuse, not resolve). */
+int sectx_msg_find(const struct sectx_msg *msg, uint16_t tag, struct sectx_field *f);
+
+/* Iterate over fields with this tag (repeated tags form lists).  *pos starts
+ * at 0; returns 0 and fills *f, or SECTX_ERR_NOFIELD at the end. */
+int sectx_msg_next(const struct sectx_msg *msg, uint16_t tag, size_t *pos,
+		   struct sectx_field *f);
+
+/* Typed getters for singular fields: find + length check + decode. */
+int sectx_msg_get_u32(const struct sectx_msg *msg, uint16_t tag, uint32_t *v);
+int sectx_msg_get_u64(const struct sectx_msg *msg, uint16_t tag, uint64_t *v);
+/* Copy a validated string (see sectx_validate_string, bound max) into out,
+ * NUL-terminated; out must hold max + 1 bytes or SECTX_ERR_TOOBIG is
+ * returned.  On error out is set to "". */
+int sectx_msg_get_string(const struct sectx_msg *msg, uint16_t tag, char *out,
+			 size_t outsz, size_t max);
+/* Point at the raw bytes of a singular field (no copy). */
+int sectx_msg_get_bytes(const struct sectx_msg *msg, uint16_t tag,
+			const uint8_t **p, size_t *len);
+/* Decode a field found by find/next. */
+int sectx_field_u32(const struct sectx_field *f, uint32_t *v);
+int sectx_field_string(const struct sectx_field *f, char *out, size_t outsz,
+		       size_t max);
+
+/* --- writing a frame ------------------------------------------------------ */
+
+/* Start a frame in the caller's buffer.  Never fails by itself: too small a
+ * buffer shows up as w->err == SECTX_ERR_TOOBIG at sectx_frame_end. */
+void sectx_frame_begin(struct sectx_wbuf *w, void *buf, size_t cap, uint16_t version,
+		       uint16_t op, uint32_t reqid);
+void sectx_put_u32(struct sectx_wbuf *w, uint16_t tag, uint32_t v);
+void sectx_put_u64(struct sectx_wbuf *w, uint16_t tag, uint64_t v);
+void sectx_put_bytes(struct sectx_wbuf *w, uint16_t tag, const void *p, size_t len);
+/* Puts a C string after sectx_validate_string(SECTX_STRING_MAX); an invalid
+ * string sets w->err = SECTX_ERR_BADSTR (we never send what we would refuse). */
+void sectx_put_string(struct sectx_wbuf *w, uint16_t tag, const char *s);
+/* Patch the length into the header.  Returns 0 and the frame length in
+ * *len, or the first error met while building. */
+int sectx_frame_end(struct sectx_wbuf *w, size_t *len);
+
+/* Build a reply frame with status (and message if not NULL) for the request
+ * header req into buf.  Returns 0 and *len, or an error code. */
+int sectx_reply_status(void *buf, size_t cap, const struct sectx_hdr *req,
+		       uint32_t status, const char *message, size_t *len);
+
+/* --- names ---------------------------------------------------------------- */
+
+/* Short names for logs and the CLI; never NULL. */
+const char *sectx_op_name(uint16_t op);
+const char *sectx_status_name(uint32_t status);
+const char *sectx_strerror(int err); /* SECTX_ERR_* and -errno */
+
+#endif /* SECTX_PROTO_H */
