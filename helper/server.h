@@ -1,0 +1,59 @@
+/*
+ * server.h - sectxd's two sockets, its connections and request dispatch.
+ *
+ * Who can reach this: any local process can connect to nss.sock and pam.sock
+ * (mode 0666, so that every program can resolve users and every login
+ * service can authenticate).  What it can make it do: send frames of at most
+ * SECTX_FRAME_MAX bytes, one request at a time per connection, each
+ * authorised by the uid the kernel reports for the connection (SO_PEERCRED
+ * at connect time), never by anything in the frame.  A connection must send a
+ * frame it has started within client_timeout and read its reply in the same
+ * time, or it is closed; an idle one is closed after idle_timeout.  Caps on
+ * connections in total and per uid are enforced by evicting the longest-idle
+ * connection (of that uid, for the per-uid cap) or refusing the new one, so
+ * one user cannot lock others out and the memory held is bounded by
+ * max_connections * SECTX_FRAME_MAX.
+ */
+#ifndef SECTX_SERVER_H
+#define SECTX_SERVER_H
+
+#include <stdint.h>
+
+#include "sectxd.h"
+
+enum sectx_sock_kind {
+	SECTX_SOCK_NSS = 1 << 0,
+	SECTX_SOCK_PAM = 1 << 1,
+};
+
+struct sectx_server_stats {
+	unsigned conn_nss;
+	unsigned conn_pam;
+	uint64_t requests;
+	uint64_t refused; /* connections refused or evicted at a cap */
+};
+
+/* Create (or verify) the socket directory as root 0755, take its lock file,
+ * bind and listen on both sockets (0666) and start accepting on hctx->ev.
+ * Returns 0 and *srv_out (child of mem_ctx), or -errno with a logged reason
+ * (-EADDRINUSE: another sectxd holds the directory). */
+int sectx_server_start(TALLOC_CTX *mem_ctx, struct sectxd_ctx *hctx,
+		       struct sectx_server **srv_out);
+
+/* Stop accepting and remove the socket files; close idle connections and let
+ * in-flight requests finish.  sectx_server_drained() tells when none is left. */
+void sectx_server_shutdown(struct sectx_server *srv);
+bool sectx_server_drained(const struct sectx_server *srv);
+
+void sectx_server_get_stats(const struct sectx_server *srv, struct sectx_server_stats *st);
+
+/* Start a reply to req in a buffer of cap bytes (<= SECTX_FRAME_MAX) with
+ * the OK status already in it.  Returns 0 or -ENOMEM. */
+int sectx_request_reply_begin(struct sectx_request *req, size_t cap, struct sectx_wbuf *w);
+/* Send the reply built in w (or, if w->err is set, an E_INTERNAL reply) and
+ * free req.  Never fails from the handler's point of view. */
+void sectx_request_reply(struct sectx_request *req, struct sectx_wbuf *w);
+/* Reply with status and optional message and free req. */
+void sectx_request_reply_status(struct sectx_request *req, uint32_t status, const char *msg);
+
+#endif /* SECTX_SERVER_H */
