@@ -1,0 +1,451 @@
+"""sectx_harness - processes and wire frames for the sectx integration tests.
+
+Three concerns, one place each:
+  * processes: run() for a short command, spawn()/terminate() for a daemon;
+  * the wire format of common/proto.h: frame()/field()/u32() build, Frame parses,
+    Conn speaks it over a raw Unix socket;
+  * Sectxd: one real helper in its own directory under /tmp, with its config.
+
+It never touches a system file and leaves no process or file behind: every
+daemon lives in its own directory and process group, removed at close().
+stdlib only (plus pytest in conftest.py).
+"""
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+# --- processes -------------------------------------------------------------
+
+
+class HarnessError(AssertionError):
+    """A process of the harness misbehaved (did not start, did not stop)."""
+
+
+def wait_until(predicate, timeout, interval=0.05):
+    """Call predicate until it returns a true value or timeout seconds pass.
+    Returns that value, or the last (false) one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def as_user(uid):
+    """argv prefix running a command as uid (a number or a user name) with
+    that user's primary group and no supplementary groups (needs root)."""
+    pw = pwd.getpwnam(uid) if isinstance(uid, str) else pwd.getpwuid(uid)
+    return ["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid),
+            "--clear-groups"]
+
+
+def run(argv, *, timeout=15, env=None, input=None, uid=None):
+    """Run a short command to completion and return its CompletedProcess
+    (text stdout/stderr), as uid (number or name) if given.  Raises subprocess.TimeoutExpired (after killing it)
+    when it outlives timeout."""
+    if uid is not None:
+        argv = as_user(uid) + list(argv)
+    return subprocess.run(list(argv), input=input, capture_output=True, text=True,
+                          timeout=timeout, env=env,
+                          stdin=subprocess.DEVNULL if input is None else None)
+
+
+def spawn(argv, log_path, env=None):
+    """Start a long-lived process in a process group of its own, stdin from
+    /dev/null, stdout and stderr appended to log_path.  Returns the Popen."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True, close_fds=True)
+
+
+def _group_members(pgid):
+    """Pids of live processes in process group pgid (read from /proc)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(name))
+    return pids
+
+
+def terminate(proc, sig=signal.SIGTERM, grace=10.0):
+    """Send sig to proc and wait up to grace seconds; then SIGKILL it.  Any
+    process left in its group (its workers) is killed by pid.  Returns
+    (returncode, forced) where forced is True if anything had to be killed."""
+    forced = False
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            forced = True
+            os.killpg(proc.pid, signal.SIGKILL)  # leader not reaped: pgid is ours
+            proc.wait()
+    for pid in _group_members(proc.pid):
+        forced = True
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return proc.returncode, forced
+
+
+def require_root(why):
+    """Skip the calling test, saying why, unless it runs as root."""
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip(f"needs root: {why}")
+
+
+def pid_alive(pid):
+    """True if a process with this pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def log_tail(path, lines=40):
+    """The last lines of a log file, or a note that it is missing."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return f"({path}: {e.strerror})"
+
+
+def make_public_tmpdir(prefix):
+    """A fresh directory under /tmp, mode 0755 (pytest's are 0700), so a
+    non-root uid can reach sockets and files inside it."""
+    path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(path, 0o755)
+    return path
+
+
+def write_private(path, text, mode=0o600):
+    """Write text to path atomically (temp file + rename) with mode."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+# --- wire format (common/proto.h) ------------------------------------------
+
+PROTO_VERSION = 1
+HDR = struct.Struct(">IHHI")      # length, version, op, reqid
+FIELD_HDR = struct.Struct(">HI")  # tag, length
+FRAME_MAX = 128 * 1024
+
+OP_PING, OP_STATUS, OP_DEBUG_LEVEL = 0x0001, 0x0002, 0x0003
+OP_REPLY = 0x8000
+
+TAG_STATUS, TAG_MESSAGE, TAG_MIN_VERSION, TAG_MAX_VERSION = 1, 2, 3, 4
+TAG_LOG_LEVEL = 0x0015
+
+OK, E_PROTO, E_VERSION, E_NOOP, E_PERM = 0, 1, 2, 3, 4
+E_BUSY, E_INTERNAL, E_INVAL = 5, 6, 7
+
+
+def field(tag, value):
+    """One field: u16 tag, u32 length, value bytes (length not checked, so a
+    test can send anything)."""
+    return FIELD_HDR.pack(tag, len(value)) + value
+
+
+def u32(tag, value):
+    """A u32 field."""
+    return field(tag, struct.pack(">I", value))
+
+
+def frame(op, *fields, version=PROTO_VERSION, reqid=1, length=None):
+    """A whole frame: header then the given raw field bytes.  length
+    overrides the header's length (to announce what is not there)."""
+    body = b"".join(fields)
+    return HDR.pack(HDR.size + len(body) if length is None else length,
+                    version, op, reqid) + body
+
+
+class Frame:
+    """A received frame, parsed strictly: raises ValueError on any
+    inconsistency (a helper must never send one)."""
+
+    def __init__(self, data):
+        if len(data) < HDR.size:
+            raise ValueError(f"short frame ({len(data)} bytes)")
+        self.length, self.version, self.op, self.reqid = HDR.unpack_from(data)
+        if self.length != len(data):
+            raise ValueError(f"header says {self.length} bytes, got {len(data)}")
+        self.fields = []
+        off = HDR.size
+        while off < len(data):
+            if off + FIELD_HDR.size > len(data):
+                raise ValueError("truncated field header")
+            tag, n = FIELD_HDR.unpack_from(data, off)
+            off += FIELD_HDR.size
+            if off + n > len(data):
+                raise ValueError(f"field {tag:#x} overruns the frame")
+            self.fields.append((tag, data[off:off + n]))
+            off += n
+
+    def get(self, tag):
+        values = [v for t, v in self.fields if t == tag]
+        if len(values) != 1:
+            raise ValueError(f"tag {tag:#x} appears {len(values)} times in {self!r}")
+        return values[0]
+
+    def u32(self, tag):
+        value = self.get(tag)
+        if len(value) != 4:
+            raise ValueError(f"tag {tag:#x} is {len(value)} bytes, not a u32")
+        return struct.unpack(">I", value)[0]
+
+    @property
+    def status(self):
+        return self.u32(TAG_STATUS)
+
+    @property
+    def message(self):
+        values = [v for t, v in self.fields if t == TAG_MESSAGE]
+        return values[0].decode(errors="replace") if values else ""
+
+    def __repr__(self):
+        return (f"Frame(op={self.op:#x}, version={self.version}, reqid={self.reqid}, "
+                f"fields={[(hex(t), v[:32]) for t, v in self.fields]})")
+
+
+class Conn:
+    """A raw client connection to one of the helper's sockets."""
+
+    def __init__(self, path, timeout=5.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(path)
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        """Send everything; False if the peer closed or stopped reading first."""
+        try:
+            self.sock.sendall(data)
+            return True
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            return False
+
+    def _recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            try:
+                chunk = self.sock.recv(n - len(buf))
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                return buf
+            buf += chunk
+        return buf
+
+    def recv_frame(self):
+        """The next frame, or None at end of file.  A helper that stays silent
+        beyond the socket timeout raises socket.timeout."""
+        hdr = self._recv_exact(HDR.size)
+        if not hdr:
+            return None
+        if len(hdr) < HDR.size:
+            raise ValueError(f"connection closed inside a header: {hdr!r}")
+        length = HDR.unpack(hdr)[0]
+        if not HDR.size <= length <= FRAME_MAX:
+            raise ValueError(f"helper announced a frame of {length} bytes")
+        body = self._recv_exact(length - HDR.size)
+        if len(body) < length - HDR.size:
+            raise ValueError("connection closed inside a frame")
+        return Frame(hdr + body)
+
+    def request(self, op, *fields, version=PROTO_VERSION, reqid=1):
+        """Send one frame and return the reply (None if the helper closed)."""
+        self.send(frame(op, *fields, version=version, reqid=reqid))
+        return self.recv_frame()
+
+    def wait_eof(self, timeout):
+        """Read and parse frames until the helper closes the connection.
+        Returns (closed_within_timeout, frames received before)."""
+        frames = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False, frames
+            self.sock.settimeout(left)
+            try:
+                f = self.recv_frame()
+            except socket.timeout:
+                return False, frames
+            if f is None:
+                return True, frames
+            frames.append(f)
+
+
+# --- the helper -------------------------------------------------------------
+
+CONFIG_DEFAULTS = {
+    "log_level": "info",
+    "max_connections": "1024",
+    "max_connections_per_uid": "256",
+    "client_timeout": "10s",
+    "idle_timeout": "5m",
+}
+
+
+def render_config(socket_dir, state_dir, realm="SECTX.TEST", **sectxd):
+    """Text of a sectx.conf: socket_dir and state_dir, the [sectxd] keys of
+    CONFIG_DEFAULTS overridden by sectxd, and [kerberos] realm."""
+    keys = dict(CONFIG_DEFAULTS, **sectxd)
+    lines = ["[sectxd]", f"socket_dir = {socket_dir}", f"state_dir = {state_dir}"]
+    lines += [f"{k} = {v}" for k, v in keys.items()]
+    lines += ["", "[kerberos]", f"realm = {realm}", ""]
+    return "\n".join(lines)
+
+
+class Sectxd:
+    """One sectxd in its own directory DIR (mode 0755): DIR/sectx.conf
+    (0600), DIR/run (socket_dir, made by the daemon), DIR/state (0700),
+    DIR/sectxd.log (its stderr).  start() waits until it answers; close()
+    kills it and removes DIR whatever happened."""
+
+    def __init__(self, sectxd_bin, sectxctl_bin, env=None, **settings):
+        self.sectxd_bin, self.sectxctl_bin = sectxd_bin, sectxctl_bin
+        self.dir = make_public_tmpdir("sectx-")
+        self.socket_dir = os.path.join(self.dir, "run")
+        self.state_dir = os.path.join(self.dir, "state")
+        self.config_file = os.path.join(self.dir, "sectx.conf")
+        self.log_file = os.path.join(self.dir, "sectxd.log")
+        self.nss_sock = os.path.join(self.socket_dir, "nss.sock")
+        self.pam_sock = os.path.join(self.socket_dir, "pam.sock")
+        os.mkdir(self.state_dir, 0o700)
+        self.settings = settings
+        write_private(self.config_file, self.config_text())
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.stopped = False
+
+    def config_text(self, **changes):
+        """This daemon's config with some [sectxd] keys changed."""
+        return render_config(self.socket_dir, self.state_dir, **dict(self.settings, **changes))
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, wait=True, timeout=10.0):
+        """Start sectxd in the foreground (with env) and, if wait, wait until
+        both sockets exist and `sectxctl status` answers.  Raises
+        HarnessError with the log tail if it exits or is not ready within
+        timeout seconds."""
+        self.proc = spawn([self.sectxd_bin, "--config", self.config_file, "--foreground"],
+                          self.log_file, env=self.env)
+        if not wait:
+            return self
+
+        def ready():
+            if self.proc.poll() is not None:
+                self.stopped = True  # reported here, not again at close()
+                raise HarnessError(f"sectxd exited with {self.proc.returncode} at start:\n"
+                                   + self.log_tail())
+            if not (os.path.exists(self.nss_sock) and os.path.exists(self.pam_sock)):
+                return False
+            return self.ctl("--timeout", "1000", "status").returncode == 0
+
+        if not wait_until(ready, timeout):
+            raise HarnessError(f"sectxd not ready within {timeout} s:\n" + self.log_tail())
+        return self
+
+    def ctl(self, *args, uid=None, timeout=15):
+        """Run `sectxctl --socket-dir SOCKDIR ARGS`, as uid (a number or a
+        user name; needs root) if given.  Returns the CompletedProcess."""
+        return run([self.sectxctl_bin, "--socket-dir", self.socket_dir, *args],
+                   uid=uid, timeout=timeout)
+
+    def status_json(self, uid=None):
+        """`sectxctl status --json`, parsed; fails the test if it does not answer."""
+        r = self.ctl("--timeout", "2000", "status", "--json", uid=uid)
+        assert r.returncode == 0, f"status failed ({r.returncode}): {r.stderr}"
+        return json.loads(r.stdout)
+
+    def log_text(self):
+        with open(self.log_file, errors="replace") as f:
+            return f.read()
+
+    def log_tail(self, lines=40):
+        return log_tail(self.log_file, lines)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def rss_kib(self, key="VmRSS"):
+        """Resident set size of the daemon in KiB (or another /proc status
+        key such as VmHWM)."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise HarnessError(f"no {key} in /proc/{self.pid}/status")
+
+    def reload(self, config_text):
+        """Replace the config file atomically (0600) and send SIGHUP."""
+        write_private(self.config_file, config_text)
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self, grace=10.0):
+        """SIGTERM and wait up to grace seconds; returns the exit code.
+        Raises HarnessError if it had to be killed."""
+        self.stopped = True
+        rc, forced = terminate(self.proc, signal.SIGTERM, grace)
+        if forced:
+            raise HarnessError(f"sectxd (or a child) still ran {grace} s after SIGTERM:\n"
+                               + self.log_tail())
+        return rc
+
+    def close(self):
+        """Kill whatever is left and remove the directory.  Raises
+        HarnessError afterwards if the daemon had died by itself (a crash the
+        test did not look for)."""
+        died = None
+        if self.proc is not None:
+            if not self.stopped and self.proc.poll() is not None:
+                died = self.proc.returncode
+            terminate(self.proc, signal.SIGKILL, 5.0)
+        print(f"--- {self.log_file} ---\n{self.log_tail(200)}")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if died is not None:
+            raise HarnessError(f"sectxd died during the test with status {died}")
