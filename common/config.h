@@ -1,0 +1,161 @@
+/*
+ * config.h - sectx.conf: the schema of every key, the parser and its checks.
+ *
+ * One table (config_schema.c) declares each key once: section, name, type,
+ * default, place in struct sectx_config, bounds and a line of documentation.
+ * Parsing, defaults, `sectxctl check-config` and the key documentation all
+ * come from it; adding a key is one line there plus its member here.
+ *
+ * The file decides who may do what, so it is trusted only as far as its
+ * owner and mode allow: loading refuses one that group or other can write.
+ * Nothing here logs, exits or stops at the first problem: every problem goes
+ * back to the caller with its file and line, and text from the file is
+ * escaped before it appears in a message.  Used by the helper and its tools
+ * (talloc); never linked into the PAM or NSS modules.
+ */
+#ifndef SECTX_CONFIG_H
+#define SECTX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <talloc.h>
+
+#ifndef SECTX_DEFAULT_SOCKET_DIR
+#define SECTX_DEFAULT_SOCKET_DIR "/run/sectx"
+#endif
+#ifndef SECTX_DEFAULT_STATE_DIR
+#define SECTX_DEFAULT_STATE_DIR "/var/lib/sectx"
+#endif
+
+#define SECTX_CONFIG_FILE_MAX (1024u * 1024u) /* bytes in a config file */
+#define SECTX_CONFIG_LINE_MAX 4096u           /* bytes in a line, without its end */
+#define SECTX_CONFIG_SERVICE_NAME_MAX 64u     /* NAME in [service/NAME] */
+#define SECTX_CONFIG_MAX_SERVICES 1024u       /* [service/NAME] sections in a file */
+#define SECTX_CONFIG_MAX_ERRORS 1000u         /* problems listed before giving up */
+#define SECTX_CONFIG_REASON_MAX 1024u         /* buffer for sectx_config_value_parse */
+
+struct sectx_config_service {
+	const char *name;
+};
+
+struct sectx_config {
+	const char *path; /* file it came from ("<buffer name>" for buffers) */
+	struct {
+		const char *socket_dir;
+		const char *state_dir;
+		int log_level;
+		unsigned max_connections;
+		unsigned max_connections_per_uid;
+		uint64_t client_timeout_ms;
+		uint64_t idle_timeout_ms;
+	} sectxd;
+	struct {
+		const char *realm;
+	} kerberos;
+	struct sectx_config_service *services; /* talloc array */
+	size_t n_services;
+};
+
+struct sectx_config_error {
+	const char *file;
+	unsigned line; /* 0: about the file as a whole */
+	const char *message;
+};
+
+struct sectx_config_errors {
+	struct sectx_config_error *items;
+	size_t count;
+};
+
+/* --- the schema (rows in config_schema.c) --------------------------------- */
+
+/* Value types and the C type of the member each one fills. */
+enum sectx_config_type {
+	SECTX_CFG_STRING,   /* const char *; no control characters */
+	SECTX_CFG_PATH,     /* const char *; absolute, normalised, no . or .. */
+	SECTX_CFG_BOOL,     /* bool; true/false/yes/no/on/off/1/0 */
+	SECTX_CFG_UINT,     /* unsigned; decimal, min..max */
+	SECTX_CFG_DURATION, /* uint64_t milliseconds; 500ms 30s 5m 2h 7d, bare = s */
+	SECTX_CFG_LOGLEVEL, /* int; error|warning|info|debug|trace or 0-4 */
+	SECTX_CFG_ENUM,     /* int; index into words */
+	SECTX_CFG_LIST,     /* const char ** (NULL-terminated talloc array) + size_t count */
+};
+
+struct sectx_config_key {
+	const char *section; /* "sectxd", ... or "service" for every [service/NAME] */
+	const char *name;    /* lowercase, case-sensitive */
+	enum sectx_config_type type;
+	const char *def;     /* default, written as in the file ("" = empty) */
+	size_t offset;       /* member in struct sectx_config, or in struct
+			      * sectx_config_service for section "service" */
+	size_t count_offset; /* LIST: its size_t count, same struct */
+	uint64_t min, max;   /* UINT; DURATION in milliseconds */
+	const char *const *words; /* ENUM: allowed words, NULL-terminated */
+	/* STRING, PATH, each LIST item: NULL if value is fine, else a reason
+	 * that follows the quoted value ("is not a realm name (...)"). */
+	const char *(*check)(const char *value);
+	const char *doc; /* one line */
+};
+
+struct sectx_config_section {
+	const char *name; /* "service" stands for [service/NAME] */
+	bool named;       /* true for service: [service/NAME], each NAME once */
+	const char *doc;
+};
+
+extern const struct sectx_config_key sectx_config_keys[];
+extern const size_t sectx_config_n_keys;
+extern const struct sectx_config_section sectx_config_sections[];
+extern const size_t sectx_config_n_sections;
+
+/* --- parsing -------------------------------------------------------------- */
+
+/* Parse text (len bytes, need not be NUL-terminated; NULL only if len is 0)
+ * read from a file called name (used in messages and cfg->path).
+ * On success 0, *cfg_out a new config (child of mem_ctx, every key not in
+ * the text at its default) and *errs_out NULL.  On any problem -EINVAL,
+ * *cfg_out NULL and *errs_out (child of mem_ctx) lists every problem found,
+ * in line order, each with file and line (up to SECTX_CONFIG_MAX_ERRORS, then
+ * one saying it stopped).  errs_out may be NULL if the caller does not want
+ * the list.  -ENOMEM on allocation failure (both outputs NULL). */
+int sectx_config_parse_buffer(TALLOC_CTX *mem_ctx, const char *name, const char *text,
+			      size_t len, struct sectx_config **cfg_out,
+			      struct sectx_config_errors **errs_out);
+
+/* Read and parse the file at path; results and return values as for
+ * sectx_config_parse_buffer.  The opened file (fstat on the descriptor, opened
+ * O_RDONLY|O_CLOEXEC|O_NOCTTY|O_NONBLOCK so a FIFO cannot hang us) must be a
+ * regular file of at most SECTX_CONFIG_FILE_MAX bytes, owned by root or by
+ * the caller's euid and not writable by group or other; each violation is an
+ * error at line 0, as is "cannot open: <strerror>" and a read failure. */
+int sectx_config_load_file(TALLOC_CTX *mem_ctx, const char *path,
+			   struct sectx_config **cfg_out, struct sectx_config_errors **errs_out);
+
+/* A config with every key at its default, as parsing an empty file gives.
+ * For tests; the daemon always reads a file.  0, or -ENOMEM. */
+int sectx_config_defaults(TALLOC_CTX *mem_ctx, struct sectx_config **cfg_out);
+
+/* Parse value (NUL-terminated, already trimmed) as key says and store it in
+ * the struct at base (at base + key->offset; a LIST also sets its count).
+ * Strings and lists are allocated on owner.  Returns 0; -EINVAL with the
+ * struct untouched and reason (reason_size bytes, SECTX_CONFIG_REASON_MAX is
+ * enough) saying why, starting with the escaped value in quotes and showing
+ * the expected form and range; -ENOMEM.  The parser's own step, exported so
+ * every type can be tested without a key of that type. */
+int sectx_config_value_parse(TALLOC_CTX *owner, const struct sectx_config_key *key,
+			     const char *value, void *base, char *reason, size_t reason_size);
+
+/* --- reporting ------------------------------------------------------------ */
+
+/* Print each error as "file:line: message\n" ("file: message\n" for line 0).
+ * errs may be NULL (prints nothing). */
+void sectx_config_print_errors(FILE *out, const struct sectx_config_errors *errs);
+
+/* Print the schema as documentation: each section, and in it each key with
+ * type, default, range or allowed words, and its doc line.  The source of the
+ * man page and of `sectxctl config-keys`. */
+void sectx_config_print_schema(FILE *out);
+
+#endif /* SECTX_CONFIG_H */

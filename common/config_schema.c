@@ -1,0 +1,107 @@
+/*
+ * config_schema.c - the one table of sectx.conf sections and keys.
+ *
+ * Each key is declared here exactly once, in one line: section, name, where
+ * it lands in struct sectx_config (type-checked at compile time), default,
+ * bounds and documentation.  The parser, the defaults, check-config and the
+ * documentation read this table and nothing else.  This file holds data and
+ * the value checks a row names; it must never parse, allocate or do I/O.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#define MS 1ull
+#define SEC (1000ull * MS)
+#define MIN (60ull * SEC)
+#define HOUR (60ull * MIN)
+#define DAY (24ull * HOUR)
+
+/*
+ * Offset of a member, refusing to compile if the member is not of ctype_
+ * (comparing distinct pointer types is a diagnostic, an error under
+ * -Werror).  CFG_ for struct sectx_config, SVC_ for struct
+ * sectx_config_service (keys of section "service").
+ */
+#define MEMBER_(stype_, field_, ctype_)                                                            \
+	(offsetof(stype_, field_) + 0 * sizeof(&((stype_ *)0)->field_ == (ctype_ *)0))
+#define CFG_(field_, ctype_) MEMBER_(struct sectx_config, field_, ctype_)
+#define SVC_(field_, ctype_) MEMBER_(struct sectx_config_service, field_, ctype_)
+
+/* One row per type: KEY_x(section, name, CFG_ or SVC_, member, default, ..., doc) */
+#define KEY_STRING(sec_, name_, in_, field_, def_, check_, doc_)                                   \
+	{ .section = sec_, .name = name_, .type = SECTX_CFG_STRING, .def = def_,                   \
+	  .offset = in_(field_, const char *), .check = check_, .doc = doc_ }
+#define KEY_PATH(sec_, name_, in_, field_, def_, doc_)                                             \
+	{ .section = sec_, .name = name_, .type = SECTX_CFG_PATH, .def = def_,                     \
+	  .offset = in_(field_, const char *), .doc = doc_ }
+#define KEY_BOOL(sec_, name_, in_, field_, def_, doc_)                                             \
+	{ .section = sec_, .name = name_, .type = SECTX_CFG_BOOL, .def = def_,                     \
+	  .offset = in_(field_, bool), .doc = doc_ }
+#define KEY_UINT(sec_, name_, in_, field_, def_, min_, max_, doc_)                                 \
+	{ .section = sec_, .name = name_, .type = SECTX_CFG_UINT, .def = def_,                     \
+	  .offset = in_(field_, unsigned), .min = min_, .max = max_, .doc = doc_ }
+#define KEY_DURATION(sec_, name_, in_, field_, def_, min_, max_, doc_)                             \
+	{ .section = sec_, .name = name_, .type = SECTX_CFG_DURATION, .def = def_,                 \
+	  .offset = in_(field_, uint64_t), .min = min_, .max = max_, .doc = doc_ }
+#define KEY_LOGLEVEL(sec_, name_, in_, field_, def_, doc_)                                         \
+	{ .section = sec_, .name = name_, .type = SECTX_CFG_LOGLEVEL, .def = def_,                 \
+	  .offset = in_(field_, int), .doc = doc_ }
+#define KEY_ENUM(sec_, name_, in_, field_, def_, words_, doc_)                                     \
+	{ .section = sec_, .name = name_, .type = SECTX_CFG_ENUM, .def = def_,                     \
+	  .offset = in_(field_, int), .words = words_, .doc = doc_ }
+#define KEY_LIST(sec_, name_, in_, field_, count_, def_, check_, doc_)                             \
+	{ .section = sec_, .name = name_, .type = SECTX_CFG_LIST, .def = def_,                     \
+	  .offset = in_(field_, const char **), .count_offset = in_(count_, size_t),             \
+	  .check = check_, .doc = doc_ }
+
+/* A Kerberos realm as we accept one in the config: 1-255 printable ASCII
+ * characters, none of them whitespace, '/', '@' or ':' (which would make
+ * principal names ambiguous).  Empty means krb5.conf's default realm. */
+static const char *check_realm(const char *value)
+{
+	size_t len = strlen(value);
+	size_t i;
+
+	if (len == 0) {
+		return NULL;
+	}
+	if (len > 255) {
+		return "is not a realm name (at most 255 characters)";
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '@' || c == ':') {
+			return "is not a realm name (printable ASCII without whitespace, '/', '@' "
+			       "or ':')";
+		}
+	}
+	return NULL;
+}
+
+const struct sectx_config_section sectx_config_sections[] = {
+	{ "sectxd", false, "the helper daemon: sockets, state, logging, connection limits" },
+	{ "kerberos", false, "the realm and how logins are checked against it" },
+	{ "identity", false, "where users and groups come from" },
+	{ "offline", false, "logins while the realm cannot be reached" },
+	{ "access", false, "which users and groups may log in" },
+	{ "pam", false, "services that may authenticate by tickets the user already holds" },
+	{ "service", true, "what one local service (by uid) may do with the host keytab" },
+};
+const size_t sectx_config_n_sections =
+	sizeof(sectx_config_sections) / sizeof(sectx_config_sections[0]);
+
+/* clang-format off */
+const struct sectx_config_key sectx_config_keys[] = {
+	KEY_PATH("sectxd", "socket_dir", CFG_, sectxd.socket_dir, SECTX_DEFAULT_SOCKET_DIR, "directory of pam.sock and nss.sock (made root-owned, 0755)"),
+	KEY_PATH("sectxd", "state_dir", CFG_, sectxd.state_dir, SECTX_DEFAULT_STATE_DIR, "directory of the helper's state files (made root-owned, 0700)"),
+	KEY_LOGLEVEL("sectxd", "log_level", CFG_, sectxd.log_level, "info", "least important events logged"),
+	KEY_UINT("sectxd", "max_connections", CFG_, sectxd.max_connections, "1024", 16, 65536, "open client connections, all users together"),
+	KEY_UINT("sectxd", "max_connections_per_uid", CFG_, sectxd.max_connections_per_uid, "256", 4, 65536, "open client connections of one uid"),
+	KEY_DURATION("sectxd", "client_timeout", CFG_, sectxd.client_timeout_ms, "10s", 100 * MS, 5 * MIN, "a client that has begun a frame must finish it, or read its reply, within this"),
+	KEY_DURATION("sectxd", "idle_timeout", CFG_, sectxd.idle_timeout_ms, "5m", 1 * SEC, 1 * DAY, "an idle connection is closed after this"),
+	KEY_STRING("kerberos", "realm", CFG_, kerberos.realm, "", check_realm, "realm of the users; empty: krb5.conf's default realm"),
+};
+/* clang-format on */
+const size_t sectx_config_n_keys = sizeof(sectx_config_keys) / sizeof(sectx_config_keys[0]);
