@@ -36,6 +36,9 @@
 #define SECTX_CONFIG_MAX_ERRORS 1000u         /* problems listed before giving up */
 #define SECTX_CONFIG_REASON_MAX 1024u         /* buffer for sectx_config_value_parse */
 
+/* [kerberos] fast: armour the AS exchange with a ticket from the host keytab. */
+enum sectx_fast_mode { SECTX_FAST_TRY = 0, SECTX_FAST_DEMAND = 1, SECTX_FAST_NEVER = 2 };
+
 struct sectx_config_service {
 	const char *name;
 };
@@ -53,7 +56,25 @@ struct sectx_config {
 	} sectxd;
 	struct {
 		const char *realm;
+		const char *keytab;
+		bool validate;
+		int fast; /* enum sectx_fast_mode */
+		uint64_t ticket_lifetime_ms;
+		uint64_t renew_lifetime_ms;
+		bool forwardable;
+		uint64_t kdc_timeout_ms;
+		unsigned pwd_expire_warning; /* days */
+		const char *ccache;          /* template: %U uid, %u user, XXXXXX random */
+		uint64_t handle_lifetime_ms; /* unclaimed login handles expire after this */
+		unsigned failure_delay_after; /* failed logins before the helper delays more */
+		uint64_t failure_delay_max_ms;
 	} kerberos;
+	struct {
+		const char **allow_users; /* empty: every realm user */
+		size_t n_allow_users;
+		const char **allow_groups;
+		size_t n_allow_groups;
+	} access;
 	struct sectx_config_service *services; /* talloc array */
 	size_t n_services;
 };

@@ -469,6 +469,36 @@ const char *sectx_op_name(uint16_t op)
 		return "status";
 	case SECTX_OP_DEBUG_LEVEL:
 		return "debug-level";
+	case SECTX_OP_CACHE_FLUSH:
+		return "cache-flush";
+	case SECTX_OP_ID_MAP:
+		return "id-map";
+	case SECTX_OP_NSS_GETPWNAM:
+		return "getpwnam";
+	case SECTX_OP_NSS_GETPWUID:
+		return "getpwuid";
+	case SECTX_OP_NSS_GETGRNAM:
+		return "getgrnam";
+	case SECTX_OP_NSS_GETGRGID:
+		return "getgrgid";
+	case SECTX_OP_NSS_INITGROUPS:
+		return "initgroups";
+	case SECTX_OP_NSS_ENUM_USERS:
+		return "enumerate-users";
+	case SECTX_OP_NSS_ENUM_GROUPS:
+		return "enumerate-groups";
+	case SECTX_OP_PAM_AUTHENTICATE:
+		return "pam-authenticate";
+	case SECTX_OP_PAM_ACCT_MGMT:
+		return "pam-acct-mgmt";
+	case SECTX_OP_PAM_CHAUTHTOK:
+		return "pam-chauthtok";
+	case SECTX_OP_PAM_SETCRED:
+		return "pam-setcred";
+	case SECTX_OP_PAM_OPEN_SESSION:
+		return "pam-open-session";
+	case SECTX_OP_PAM_CLOSE_SESSION:
+		return "pam-close-session";
 	}
 	return "unknown";
 }

@@ -41,11 +41,63 @@
 
 #define SECTX_OP_REPLY 0x8000u
 
-/* Operations.  The numeric values are part of the wire format: never reuse. */
+/* Operations.  The numeric values are part of the wire format: never reuse.
+ * 0x00xx admin, 0x01xx NSS (nss.sock), 0x02xx PAM, 0x03xx contexts. */
 enum sectx_op {
 	SECTX_OP_PING = 0x0001,        /* both sockets, anyone */
 	SECTX_OP_STATUS = 0x0002,      /* pam.sock, anyone */
 	SECTX_OP_DEBUG_LEVEL = 0x0003, /* pam.sock, root only */
+	SECTX_OP_CACHE_FLUSH = 0x0004, /* pam.sock, root only: drop cached identities */
+	SECTX_OP_ID_MAP = 0x0005,      /* pam.sock, root only: list mappings and collisions */
+
+	/* NSS: requests carry NAME or UID/GID; replies the entry and its TTL. */
+	SECTX_OP_NSS_GETPWNAM = 0x0101,
+	SECTX_OP_NSS_GETPWUID = 0x0102,
+	SECTX_OP_NSS_GETGRNAM = 0x0103,
+	SECTX_OP_NSS_GETGRGID = 0x0104,
+	SECTX_OP_NSS_INITGROUPS = 0x0105, /* NAME -> repeated GID */
+	SECTX_OP_NSS_ENUM_USERS = 0x0106, /* INDEX -> the entry at INDEX, or E_NOTFOUND */
+	SECTX_OP_NSS_ENUM_GROUPS = 0x0107,
+
+	/* PAM (pam.sock).  Every request carries USER and SERVICE; the reply's
+	 * PAM_RESULT (enum sectx_pam_result) is what the module returns, and
+	 * USER_INFO / USER_ERROR lines go to the user through the conversation.
+	 * A non-root caller may act only on its own user (see pam_ops.c). */
+	SECTX_OP_PAM_AUTHENTICATE = 0x0201, /* PASSWORD [RHOST TTY] -> HANDLE */
+	SECTX_OP_PAM_ACCT_MGMT = 0x0202,    /* HANDLE */
+	SECTX_OP_PAM_CHAUTHTOK = 0x0203,    /* PHASE OLD_PASSWORD [NEW_PASSWORD] [HANDLE] */
+	SECTX_OP_PAM_SETCRED = 0x0204,      /* HANDLE CRED_FLAG -> CCACHE */
+	SECTX_OP_PAM_OPEN_SESSION = 0x0205, /* HANDLE -> CCACHE */
+	SECTX_OP_PAM_CLOSE_SESSION = 0x0206, /* HANDLE [RETAIN] */
+};
+
+/* The outcome of a PAM operation; pam/ maps it to the PAM_* code of the
+ * same name (the numeric PAM codes are libpam's, not ours). */
+enum sectx_pam_result {
+	SECTX_PAM_SUCCESS = 0,
+	SECTX_PAM_IGNORE = 1,           /* not a sectx user / not authenticated by sectx */
+	SECTX_PAM_AUTH_ERR = 2,
+	SECTX_PAM_USER_UNKNOWN = 3,
+	SECTX_PAM_AUTHINFO_UNAVAIL = 4, /* realm or helper unreachable */
+	SECTX_PAM_CRED_INSUFFICIENT = 5,
+	SECTX_PAM_MAXTRIES = 6,
+	SECTX_PAM_NEW_AUTHTOK_REQD = 7, /* acct_mgmt: expired password, chauthtok next */
+	SECTX_PAM_ACCT_EXPIRED = 8,
+	SECTX_PAM_PERM_DENIED = 9,      /* access rules */
+	SECTX_PAM_AUTHTOK_ERR = 10,     /* chauthtok: new password refused */
+	SECTX_PAM_AUTHTOK_RECOVERY_ERR = 11, /* chauthtok: old password wrong */
+	SECTX_PAM_CRED_ERR = 12,
+	SECTX_PAM_SESSION_ERR = 13,
+	SECTX_PAM_SYSTEM_ERR = 14,
+};
+
+/* Values of SECTX_TAG_PHASE and SECTX_TAG_CRED_FLAG. */
+enum { SECTX_CHAUTHTOK_PRELIM = 1, SECTX_CHAUTHTOK_UPDATE = 2 };
+enum {
+	SECTX_CRED_ESTABLISH = 1,
+	SECTX_CRED_REINITIALIZE = 2,
+	SECTX_CRED_REFRESH = 3,
+	SECTX_CRED_DELETE = 4,
 };
 
 /* Field tags.  The type of a field is fixed by its tag (noted per tag). */
@@ -66,7 +118,41 @@ enum sectx_tag {
 	SECTX_TAG_CONN_PAM = 0x0017,    /* u32 open connections on pam.sock */
 	SECTX_TAG_REQUESTS = 0x0018,    /* u64 requests answered since start */
 	SECTX_TAG_CONN_REFUSED = 0x0019, /* u64 connections refused or evicted */
+
+	/* NSS (0x01xx): entries.  Repeated tags form lists. */
+	SECTX_TAG_NAME = 0x0101,      /* string: user or group name (request and reply) */
+	SECTX_TAG_UID = 0x0102,       /* u32 */
+	SECTX_TAG_GID = 0x0103,       /* u32; repeated in INITGROUPS replies */
+	SECTX_TAG_GECOS = 0x0104,     /* string */
+	SECTX_TAG_HOME = 0x0105,      /* string */
+	SECTX_TAG_SHELL = 0x0106,     /* string */
+	SECTX_TAG_MEMBER = 0x0107,    /* string, repeated: group members */
+	SECTX_TAG_INDEX = 0x0108,     /* u32: enumeration position */
+	SECTX_TAG_TTL = 0x0109,       /* u32 seconds the answer may be cached */
+	SECTX_TAG_PRINCIPAL = 0x010a, /* string: Kerberos principal of a user */
+	/* 0x0110-0x01ff: further NSS and identity tags */
+
+	/* PAM (0x02xx) */
+	SECTX_TAG_USER = 0x0201,         /* string: PAM_USER */
+	SECTX_TAG_PASSWORD = 0x0202,     /* bytes, SECRET: scrubbed by both ends */
+	SECTX_TAG_SERVICE = 0x0203,      /* string: PAM_SERVICE */
+	SECTX_TAG_RHOST = 0x0204,        /* string: PAM_RHOST (may be empty) */
+	SECTX_TAG_TTY = 0x0205,          /* string: PAM_TTY (may be empty) */
+	SECTX_TAG_HANDLE = 0x0206,       /* string: login handle, 64 hex digits */
+	SECTX_TAG_PAM_RESULT = 0x0207,   /* u32 enum sectx_pam_result */
+	SECTX_TAG_USER_INFO = 0x0208,    /* string, repeated: PAM_TEXT_INFO lines */
+	SECTX_TAG_USER_ERROR = 0x0209,   /* string, repeated: PAM_ERROR_MSG lines */
+	SECTX_TAG_PHASE = 0x020a,        /* u32 SECTX_CHAUTHTOK_* */
+	SECTX_TAG_OLD_PASSWORD = 0x020b, /* bytes, SECRET */
+	SECTX_TAG_NEW_PASSWORD = 0x020c, /* bytes, SECRET */
+	SECTX_TAG_CRED_FLAG = 0x020d,    /* u32 SECTX_CRED_* */
+	SECTX_TAG_CCACHE = 0x020e,       /* string: credential cache name (KRB5CCNAME) */
+	SECTX_TAG_RETAIN = 0x020f,       /* u32 0/1: keep the ccache at close_session */
+	/* 0x0210-0x02ff: further PAM tags */
 };
+
+#define SECTX_PASSWORD_MAX 1024u /* bytes in a password field */
+#define SECTX_HANDLE_LEN 64u     /* hex digits of a login handle (256 bits) */
 
 /* Reply status.  Part of the wire format: never renumber. */
 enum sectx_status {

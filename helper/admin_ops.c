@@ -13,13 +13,13 @@
 #include "log.h"
 #include "server.h"
 
-int sectxd_op_ping(struct sectx_request *req)
+static int op_ping(struct sectx_request *req)
 {
 	sectx_request_reply_status(req, SECTX_OK, NULL);
 	return 0;
 }
 
-int sectxd_op_status(struct sectx_request *req)
+static int op_status(struct sectx_request *req)
 {
 	struct sectxd_ctx *hctx = req->hctx;
 	struct sectx_server_stats st;
@@ -40,11 +40,16 @@ int sectxd_op_status(struct sectx_request *req)
 	sectx_put_u32(&w, SECTX_TAG_CONN_PAM, st.conn_pam);
 	sectx_put_u64(&w, SECTX_TAG_REQUESTS, st.requests);
 	sectx_put_u64(&w, SECTX_TAG_CONN_REFUSED, st.refused);
+	for (size_t i = 0; i < sectxd_n_subsystems; i++) {
+		if (sectxd_subsystems[i] != NULL && sectxd_subsystems[i]->status != NULL) {
+			sectxd_subsystems[i]->status(hctx, &w);
+		}
+	}
 	sectx_request_reply(req, &w);
 	return 0;
 }
 
-int sectxd_op_debug_level(struct sectx_request *req)
+static int op_debug_level(struct sectx_request *req)
 {
 	uint32_t level;
 	int ret;
@@ -64,3 +69,10 @@ int sectxd_op_debug_level(struct sectx_request *req)
 	sectx_request_reply_status(req, SECTX_OK, NULL);
 	return 0;
 }
+
+static const struct sectx_op_def admin_ops[] = {
+	{ SECTX_OP_PING, SECTX_SOCK_NSS | SECTX_SOCK_PAM, false, op_ping },
+	{ SECTX_OP_STATUS, SECTX_SOCK_PAM, false, op_status },
+	{ SECTX_OP_DEBUG_LEVEL, SECTX_SOCK_PAM, true, op_debug_level },
+};
+const struct sectx_op_table sectxd_admin_ops = SECTX_OP_TABLE(admin_ops);

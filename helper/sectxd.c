@@ -154,6 +154,8 @@ static void reload(struct sectxd_ctx *hctx)
 {
 	struct sectx_config *cfg = NULL;
 	char state[64];
+	char why[256] = "";
+	size_t i;
 
 	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%lld",
 		 (long long)sectx_now_ms() * 1000);
@@ -172,11 +174,27 @@ static void reload(struct sectxd_ctx *hctx)
 		talloc_free(cfg);
 		goto done;
 	}
+	for (i = 0; i < sectxd_n_subsystems; i++) {
+		const struct sectxd_subsystem *sub = sectxd_subsystems[i];
+
+		if (sub != NULL && sub->check_reload != NULL &&
+		    sub->check_reload(hctx, cfg, why, sizeof(why)) != 0) {
+			SECTX_ERROR("reload rejected by %s: %s; keeping the running configuration",
+				    sub->name, why);
+			talloc_free(cfg);
+			goto done;
+		}
+	}
 	talloc_free(hctx->realm);
 	hctx->realm = sectxd_effective_realm(hctx, cfg);
 	talloc_free(hctx->cfg);
 	hctx->cfg = cfg;
 	sectx_log_set_level(cfg->sectxd.log_level);
+	for (i = 0; i < sectxd_n_subsystems; i++) {
+		if (sectxd_subsystems[i] != NULL && sectxd_subsystems[i]->reloaded != NULL) {
+			sectxd_subsystems[i]->reloaded(hctx);
+		}
+	}
 	SECTX_INFO("configuration reloaded from %s (log level %s)", hctx->config_path,
 		   sectx_log_level_name(cfg->sectxd.log_level));
 done:
@@ -263,7 +281,8 @@ static void raise_fd_limit(void)
 int main(int argc, char **argv)
 {
 	TALLOC_CTX *top = NULL;
-	struct sectxd_ctx *hctx;
+	struct sectxd_ctx *hctx = NULL;
+	size_t started = 0;
 	struct options opt;
 	int ready_fd = -1;
 	bool grace_over = false;
@@ -325,6 +344,14 @@ int main(int argc, char **argv)
 		SECTX_ERROR("cannot set up the event loop");
 		goto done;
 	}
+	for (started = 0; started < sectxd_n_subsystems; started++) {
+		const struct sectxd_subsystem *sub = sectxd_subsystems[started];
+
+		if (sub != NULL && sub->start != NULL && sub->start(hctx) != 0) {
+			SECTX_ERROR("cannot start %s; exiting", sub->name);
+			goto done;
+		}
+	}
 	if (sectx_server_start(hctx, hctx, &hctx->srv) != 0) {
 		goto done;
 	}
@@ -366,6 +393,17 @@ int main(int argc, char **argv)
 	SECTX_INFO("stopped");
 	ret = 0;
 done:
-	talloc_free(top); /* closes and removes the sockets */
+	/* Sockets first, so no request reaches a subsystem being stopped. */
+	if (hctx != NULL) {
+		TALLOC_FREE(hctx->srv);
+	}
+	while (started > 0) {
+		const struct sectxd_subsystem *sub = sectxd_subsystems[--started];
+
+		if (sub != NULL && sub->stop != NULL) {
+			sub->stop(hctx);
+		}
+	}
+	talloc_free(top);
 	return ret;
 }

@@ -24,6 +24,10 @@
 #define SECTXD_NSS_MARKER "_SECTX_IN_HELPER"
 
 struct sectx_server;
+struct sectxd_krb5;     /* helper/krb5_*.c: krb5 context, keytab, KDC I/O */
+struct sectxd_creds;    /* helper/credstore.c: login handles and sessions */
+struct sectx_writer;    /* helper/ccache_writer.c: writes ccaches as the user */
+struct sectxd_identity; /* helper/identity*.c: users and groups, NSS cache */
 
 struct sectxd_ctx {
 	struct tevent_context *ev;
@@ -33,7 +37,36 @@ struct sectxd_ctx {
 	int64_t started_ms;       /* monotonic */
 	struct sectx_server *srv;
 	bool stopping;
+
+	/* Subsystem state, each owned by its subsystem (see subsystems.c). */
+	struct sectxd_krb5 *krb5;
+	struct sectxd_creds *creds;
+	struct sectx_writer *writer;
+	struct sectxd_identity *identity;
 };
+
+/*
+ * A subsystem of the helper: started once after the config is loaded and
+ * before the sockets open, consulted on reload, asked for status fields.
+ * The list is in subsystems.c, in start order.  Every hook may be NULL.
+ */
+struct sectxd_subsystem {
+	const char *name;
+	/* Set up; 0 or -errno (logged by the subsystem; sectxd then exits). */
+	int (*start)(struct sectxd_ctx *hctx);
+	/* May newcfg replace hctx->cfg?  0, or -EINVAL with a reason in why. */
+	int (*check_reload)(struct sectxd_ctx *hctx, const struct sectx_config *newcfg, char *why,
+			    size_t whylen);
+	/* hctx->cfg has just been replaced. */
+	void (*reloaded)(struct sectxd_ctx *hctx);
+	/* Add this subsystem's fields to a status reply. */
+	void (*status)(struct sectxd_ctx *hctx, struct sectx_wbuf *w);
+	/* Release what start set up (at exit, after the sockets are closed). */
+	void (*stop)(struct sectxd_ctx *hctx);
+};
+
+extern const struct sectxd_subsystem *const sectxd_subsystems[];
+extern const size_t sectxd_n_subsystems;
 
 /* A request being served.  A talloc child of its connection: when the client
  * goes away, the request and everything hung below it are freed. */
@@ -54,10 +87,25 @@ struct sectx_request {
  * return makes the server reply with that status and its standard text. */
 typedef int (*sectx_op_handler)(struct sectx_request *req);
 
-/* admin_ops.c */
-int sectxd_op_ping(struct sectx_request *req);
-int sectxd_op_status(struct sectx_request *req);
-int sectxd_op_debug_level(struct sectx_request *req);
+/* One operation: where it is served, who may ask, what runs it. */
+struct sectx_op_def {
+	uint16_t op;
+	unsigned sockets; /* SECTX_SOCK_* where it is served (server.h) */
+	bool root_only;   /* checked by the server before the handler runs */
+	sectx_op_handler handler;
+};
+
+struct sectx_op_table {
+	const struct sectx_op_def *ops;
+	size_t n;
+};
+#define SECTX_OP_TABLE(ops_) { (ops_), sizeof(ops_) / sizeof((ops_)[0]) }
+
+/* Each operation group exports its table; subsystems.c lists them.  An
+ * operation not in any table does not exist. */
+extern const struct sectx_op_table sectxd_admin_ops; /* admin_ops.c */
+extern const struct sectx_op_table *const sectxd_op_tables[];
+extern const size_t sectxd_n_op_tables;
 
 /* sectxd.c: recompute the effective realm after a config (re)load. */
 char *sectxd_effective_realm(TALLOC_CTX *mem_ctx, const struct sectx_config *cfg);

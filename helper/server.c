@@ -89,20 +89,6 @@ struct sectx_server {
 	bool shutting_down;
 };
 
-struct op_def {
-	uint16_t op;
-	unsigned sockets; /* SECTX_SOCK_* where it is served */
-	bool root_only;
-	sectx_op_handler handler;
-};
-
-/* The dispatch table: an operation not listed here does not exist. */
-static const struct op_def op_table[] = {
-	{ SECTX_OP_PING, SECTX_SOCK_NSS | SECTX_SOCK_PAM, false, sectxd_op_ping },
-	{ SECTX_OP_STATUS, SECTX_SOCK_PAM, false, sectxd_op_status },
-	{ SECTX_OP_DEBUG_LEVEL, SECTX_SOCK_PAM, true, sectxd_op_debug_level },
-};
-
 static void conn_readable(struct sectx_sconn *conn);
 static void conn_writable(struct sectx_sconn *conn);
 static void conn_send_status(struct sectx_sconn *conn, const struct sectx_hdr *h, uint32_t status,
@@ -387,13 +373,16 @@ void sectx_request_reply_status(struct sectx_request *req, uint32_t status, cons
 	conn_send_status(conn, &h, status, msg != NULL ? msg : sectx_status_name(status), false);
 }
 
-static const struct op_def *find_op(uint16_t op)
+/* The operation's entry in the dispatch tables (subsystems.c), or NULL. */
+static const struct sectx_op_def *find_op(uint16_t op)
 {
-	size_t i;
+	size_t t, i;
 
-	for (i = 0; i < sizeof(op_table) / sizeof(op_table[0]); i++) {
-		if (op_table[i].op == op) {
-			return &op_table[i];
+	for (t = 0; t < sectxd_n_op_tables; t++) {
+		for (i = 0; i < sectxd_op_tables[t]->n; i++) {
+			if (sectxd_op_tables[t]->ops[i].op == op) {
+				return &sectxd_op_tables[t]->ops[i];
+			}
 		}
 	}
 	return NULL;
@@ -403,7 +392,7 @@ static const struct op_def *find_op(uint16_t op)
 static void conn_dispatch(struct sectx_sconn *conn)
 {
 	struct sectx_server *srv = conn->srv;
-	const struct op_def *def;
+	const struct sectx_op_def *def;
 	struct sectx_request *req;
 	struct sectx_msg msg;
 	int ret;
