@@ -263,3 +263,37 @@ def test_sectxctl_gives_up_on_a_silent_helper(bins, tmp_path):
     finally:
         for s in listeners:
             s.close()
+
+
+def test_shipped_test_config_serves_status(bins, tmp_path):
+    """The README's hand-run recipe: sectxd --config tests/sectx-test.conf
+    --foreground serves sectxctl status in its socket dir, and stops with 0."""
+    import shutil
+    import signal
+
+    from sectx_harness import wait_until
+
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sectx-test.conf")
+    conf = tmp_path / "sectx-test.conf"   # a private copy: the checkout's mode may vary
+    shutil.copy(src, conf)
+    os.chmod(conf, 0o600)
+    sockdir = "/tmp/sectx-test/run"
+    assert not os.path.exists("/tmp/sectx-test"), "/tmp/sectx-test is in use"
+    os.mkdir("/tmp/sectx-test", 0o755)
+    proc = subprocess.Popen([bins.sectxd, "--config", str(conf), "--foreground"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        ok = wait_until(lambda: subprocess.run(
+            [bins.sectxctl, "--socket-dir", sockdir, "--timeout", "1000", "status"],
+            capture_output=True).returncode == 0, 10)
+        assert ok, "sectxd with tests/sectx-test.conf did not serve status"
+        out = subprocess.run([bins.sectxctl, "--socket-dir", sockdir, "status"],
+                             capture_output=True, text=True).stdout
+        assert "realm: SECTX.TEST" in out and str(conf) in out, out
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree("/tmp/sectx-test", ignore_errors=True)
