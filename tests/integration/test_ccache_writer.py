@@ -1,0 +1,500 @@
+"""The ccache writer writes and destroys a user's credential cache with the
+user's own rights: mode 0600 and the user's uid and gid, never following a
+link or writing where the user may not, refusing cache types that belong to
+the login process, destroying only a cache with the expected principal, and
+surviving a killed writer and a job that hangs.
+
+The tests drive helper/ccache_writer.c through tests/integration/writer_driver
+(built beside sectxd: $SECTX_BUILDDIR/tests/integration/writer_driver, or the
+path in $SECTX_WRITER_DRIVER), as root, with users made by useradd for each
+test and removed by userdel -r in the finalizer.
+"""
+
+import collections
+import fcntl
+import glob
+import grp
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import time
+
+import pytest
+
+from sectx_harness import make_public_tmpdir, require_root, run
+
+User = collections.namedtuple("User", "name uid gid principal source")
+
+DRIVER_ENV = "SECTX_WRITER_DRIVER"
+
+
+@pytest.fixture(scope="module")
+def driver():
+    """Path of the built writer_driver (missing is a failure, not a skip)."""
+    require_root("writes caches as other users and creates them with useradd")
+    path = os.environ.get(DRIVER_ENV)
+    if not path:
+        builddir = os.environ.get("SECTX_BUILDDIR")
+        if not builddir:
+            pytest.fail(f"neither {DRIVER_ENV} nor SECTX_BUILDDIR is set", pytrace=False)
+        path = os.path.join(builddir, "tests", "integration", "writer_driver")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail(f"not built: {path}", pytrace=False)
+    return path
+
+
+def _user_pids(uid):
+    """Pids of processes whose real uid is uid."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            pids.append(int(name))
+                        break
+        except OSError:
+            continue
+    return pids
+
+
+@pytest.fixture
+def make_group():
+    """make() -> name of a new group; all are removed at the end."""
+    made = []
+
+    def make():
+        name = "sxg" + secrets.token_hex(4)
+        r = run(["groupadd", name])
+        assert r.returncode == 0, r.stderr
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        run(["groupdel", name])
+
+
+@pytest.fixture
+def make_user(realm, make_group):
+    """make(groups=()) -> a User with a home, a principal of the same name
+    and that principal's TGT in a root-owned source ccache.  Every user is
+    removed (userdel -r) with whatever it left in /tmp."""
+    made = []
+
+    def make(groups=()):
+        name = "sxw" + secrets.token_hex(4)
+        args = ["useradd", "-m", "-s", "/usr/sbin/nologin"]
+        if groups:
+            args += ["-G", ",".join(groups)]
+        r = run(args + [name])
+        assert r.returncode == 0, r.stderr
+        made.append(name)
+        pw = pwd.getpwnam(name)
+        password = realm.addprinc(name)
+        source = f"FILE:{realm.dir}/source-{name}"
+        k = realm.kinit(name, password, source)
+        assert k.returncode == 0, k.stderr
+        return User(name, pw.pw_uid, pw.pw_gid, f"{name}@{realm.realm}", source)
+
+    yield make
+    for name in made:
+        uid = pwd.getpwnam(name).pw_uid
+        for pid in _user_pids(uid):
+            os.kill(pid, signal.SIGKILL)
+        for entry in os.scandir("/tmp"):
+            try:  # other tests create and remove files in /tmp meanwhile
+                if entry.stat(follow_symlinks=False).st_uid == uid and not entry.is_dir(
+                        follow_symlinks=False):
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                pass
+        r = run(["userdel", "-r", name])
+        assert r.returncode == 0, r.stderr
+
+
+@pytest.fixture
+def scratch():
+    """A public (0755, root-owned) directory, removed at the end."""
+    path = make_public_tmpdir("sectx-writer-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def user_dir(parent, user, mode=0o700):
+    """A directory under parent owned by user."""
+    path = os.path.join(parent, user.name)
+    os.mkdir(path)
+    os.chown(path, user.uid, user.gid)
+    os.chmod(path, mode)
+    return path
+
+
+def store(user, template, source=None):
+    return ("store", user.name, source or user.source, template)
+
+
+def destroy(user, name, principal=None):
+    return ("destroy", user.name, name, principal or user.principal)
+
+
+def drive(driver, realm, *jobs, timeout_ms=None, concurrent=False):
+    """Run the driver with jobs; returns (CompletedProcess, stdout lines)."""
+    argv = [driver] + (["--concurrent"] if concurrent else [])
+    if timeout_ms is not None:
+        argv += ["--timeout-ms", str(timeout_ms)]
+    for job in jobs:
+        argv += [str(a) for a in job]
+    r = run(argv, env=realm.env(), timeout=120)
+    assert r.returncode in (0, 1), f"driver failed ({r.returncode}): {r.stderr}"
+    assert "Sanitizer" not in r.stderr and "runtime error:" not in r.stderr, r.stderr
+    return r, r.stdout.splitlines()
+
+
+def stored_name(line):
+    m = re.fullmatch(r"store ok (\S+)", line)
+    assert m, line
+    return m.group(1)
+
+
+def klist_as(realm, user, name, *args):
+    """klist of cache name (or of the collection KRB5CCNAME=name with -l/-A),
+    run as user."""
+    env = realm.env()
+    env["KRB5CCNAME"] = name
+    return run(["klist", *args], env=env, uid=user.name)
+
+
+def assert_user_cache_file(path, user):
+    st = os.lstat(path)
+    assert stat.S_ISREG(st.st_mode), path
+    assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    assert (st.st_uid, st.st_gid) == (user.uid, user.gid)
+
+
+def assert_lists(realm, user, name):
+    listing = klist_as(realm, user, name)
+    assert listing.returncode == 0, listing.stderr
+    assert f"Default principal: {user.principal}" in listing.stdout
+    assert f"krbtgt/{realm.realm}@{realm.realm}" in listing.stdout
+
+
+def test_file_cache_is_written_as_the_user_with_mode_0600(driver, realm, make_user):
+    u = make_user()
+
+    r, out = drive(driver, realm, store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"))
+
+    assert len(out) == 1, r.stderr
+    name = stored_name(out[0])
+    m = re.fullmatch(rf"FILE:/tmp/krb5cc_{u.uid}_([A-Za-z0-9]{{6}})", name)
+    assert m and "X" not in m.group(1), name
+    assert_user_cache_file(name[5:], u)
+    assert_lists(realm, u, name)
+    assert not glob.glob("/tmp/.sectx-cc.*"), "a temp file was left behind"
+
+
+def test_exact_file_name_is_replaced_by_rename(driver, realm, make_user, scratch):
+    u = make_user()
+    d = user_dir(scratch, u)
+    expected = f"FILE:{d}/cc_{u.name}"
+
+    _, out = drive(driver, realm, store(u, f"FILE:{d}/cc_%u"))
+    assert out == [f"store ok {expected}"]
+    first = os.lstat(expected[5:]).st_ino
+    _, out = drive(driver, realm, store(u, expected))
+
+    assert out == [f"store ok {expected}"]
+    assert os.lstat(expected[5:]).st_ino != first, "rewritten in place, not renamed"
+    assert_user_cache_file(expected[5:], u)
+    assert_lists(realm, u, expected)
+    assert os.listdir(d) == [f"cc_{u.name}"], "a temp file was left behind"
+
+
+def test_cache_of_another_principal_is_neither_replaced_nor_destroyed(driver, realm, make_user,
+                                                                       scratch):
+    u, other = make_user(), make_user()
+    d = user_dir(scratch, u)
+    name = f"FILE:{d}/cc"
+    # u's cache now holds other's tickets (as if u had run kinit other).
+    _, out = drive(driver, realm, store(u, name, source=other.source))
+    assert out == [f"store ok {name}"]
+
+    _, out = drive(driver, realm, store(u, name), destroy(u, name),
+                   destroy(u, name, principal=other.principal), destroy(u, name))
+
+    assert out[0].startswith("store error ESTALE"), out
+    assert out[1].startswith("destroy error ESTALE"), out
+    assert out[2] == "destroy ok"
+    assert out[3].startswith("destroy error ENOENT"), out
+    assert not os.path.exists(name[5:])
+
+
+@pytest.mark.parametrize("where", ["user-dir", "sticky-dir"])
+def test_symlink_at_exact_path_is_not_followed(driver, realm, make_user, scratch, where):
+    u = make_user()
+    if where == "user-dir":
+        d = user_dir(scratch, u)
+    else:
+        d = os.path.join(scratch, "sticky")
+        os.mkdir(d)
+        os.chmod(d, 0o1777)
+    precious = os.path.join(scratch, "precious")
+    with open(precious, "w") as f:
+        f.write("root's file\n")
+    os.chmod(precious, 0o644)
+    before = os.stat(precious)
+    link = os.path.join(d, "cc")
+    os.symlink(precious, link)
+
+    _, out = drive(driver, realm, store(u, f"FILE:{link}"), destroy(u, f"FILE:{link}"))
+
+    with open(precious) as f:
+        assert f.read() == "root's file\n"
+    after = os.stat(precious)
+    assert (after.st_mode, after.st_uid, after.st_size, after.st_mtime_ns) == \
+        (before.st_mode, before.st_uid, before.st_size, before.st_mtime_ns)
+    if out[0].startswith("store ok"):
+        assert_user_cache_file(link, u)  # only the link was replaced
+    else:
+        assert out[0].startswith("store error EEXIST"), out
+        assert os.path.islink(link)
+        assert out[1].startswith("destroy error ESTALE"), out
+
+
+def test_directory_the_user_cannot_write_fails_cleanly(driver, realm, make_user, scratch):
+    u = make_user()
+
+    _, out = drive(driver, realm, store(u, f"FILE:{scratch}/cc_%U_XXXXXX"),
+                   store(u, f"FILE:{scratch}/cc_%U"), store(u, f"DIR:{scratch}/coll"))
+
+    assert [line.split(":")[0] for line in out] == ["store error EACCES"] * 3, out
+    assert os.listdir(scratch) == []
+
+
+def test_job_has_the_users_supplementary_groups(driver, realm, make_user, make_group,
+                                                scratch):
+    g = make_group()
+    member, outsider = make_user(groups=[g]), make_user()
+    d = os.path.join(scratch, "shared")
+    os.mkdir(d)
+    os.chown(d, 0, grp.getgrnam(g).gr_gid)
+    os.chmod(d, 0o770)
+
+    _, out = drive(driver, realm, store(member, f"FILE:{d}/cc_%U_XXXXXX"),
+                   store(outsider, f"FILE:{d}/cc_%U_XXXXXX"))
+
+    assert_user_cache_file(stored_name(out[0])[5:], member)
+    assert out[1].startswith("store error EACCES"), out
+
+
+def test_dir_collection_gets_a_new_primary_subsidiary(driver, realm, make_user):
+    u = make_user()
+    collection = f"/home/{u.name}/krb5cc"
+
+    _, out = drive(driver, realm, store(u, "DIR:/home/%u/krb5cc"), store(u, f"DIR:{collection}"))
+
+    first, second = stored_name(out[0]), stored_name(out[1])
+    assert first != second
+    for name in (first, second):
+        assert re.fullmatch(rf"DIR::{collection}/tkt\w+", name), name
+        assert_user_cache_file(name[5:], u)
+    st = os.lstat(collection)
+    assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700
+    assert (st.st_uid, st.st_gid) == (u.uid, u.gid)
+    primary = klist_as(realm, u, f"DIR:{collection}")
+    assert primary.returncode == 0, primary.stderr
+    assert f"Ticket cache: {second}" in primary.stdout
+    assert f"Default principal: {u.principal}" in primary.stdout
+
+    _, out = drive(driver, realm, destroy(u, first), destroy(u, f"DIR:{collection}"))
+
+    assert out[0] == "destroy ok"
+    assert out[1].startswith("destroy error EINVAL"), out  # never a whole collection
+    assert not os.path.exists(first[5:])
+    assert os.path.exists(second[5:])
+    assert_lists(realm, u, second)
+
+
+def test_keyring_persistent_is_written_and_destroyed(driver, realm, make_user):
+    u = make_user()
+    try:
+        r, out = drive(driver, realm, store(u, "KEYRING:persistent:%U"))
+        if out[0].startswith("store error EOPNOTSUPP"):
+            reason = [l for l in r.stderr.splitlines() if "keyrings are not available" in l]
+            pytest.skip(reason[0].split(": ", 1)[-1] if reason else out[0])
+        name = stored_name(out[0])
+        assert re.fullmatch(rf"KEYRING:persistent:{u.uid}:[\w.-]+", name), name
+        assert_lists(realm, u, name)
+
+        _, out = drive(driver, realm, store(u, name), destroy(u, name, principal="nobody"),
+                       destroy(u, name))
+
+        assert out[0] == f"store ok {name}"
+        assert out[1].startswith("destroy error ESTALE"), out
+        assert out[2] == "destroy ok"
+        assert klist_as(realm, u, name).returncode != 0
+    finally:
+        env = realm.env()
+        env["KRB5CCNAME"] = f"KEYRING:persistent:{u.uid}"
+        run(["kdestroy", "-A"], env=env, uid=u.name)
+
+
+REFUSED = [
+    "KEYRING:session", "KEYRING:session:x", "KEYRING:user:x", "KEYRING:process:x",
+    "KEYRING:thread:x", "KEYRING:legacy", "KEYRING:persistent:0", "MEMORY:x", "API:x", "KCM:",
+    "/tmp/krb5cc_plain", "FILE:relative", "FILE:/tmp/../etc/cc", "DIR:tmp/x", "FILE:/tmp/%x",
+]
+
+
+def test_caches_the_user_does_not_own_are_refused(driver, realm, make_user):
+    u = make_user()
+
+    r, out = drive(driver, realm, *[store(u, name) for name in REFUSED])
+
+    assert len(out) == len(REFUSED), r.stderr
+    for name, line in zip(REFUSED, out):
+        assert line.startswith("store error EINVAL"), (name, line)
+    assert "session, user, process and thread keyrings belong to the login process" in r.stderr
+    assert not _user_pids(u.uid)
+
+
+def test_root_is_never_written_as(driver, realm, make_user):
+    u = make_user()
+
+    r, out = drive(driver, realm, ("store", "root", u.source, "FILE:/tmp/krb5cc_%U_XXXXXX"))
+
+    assert out[0].startswith("store error EINVAL"), out
+    assert "never written as root" in r.stderr
+    assert not glob.glob("/tmp/krb5cc_0_*")
+
+
+def test_killed_writer_is_restarted_on_the_next_job(driver, realm, make_user):
+    u = make_user()
+
+    r, out = drive(driver, realm, ("pid",), ("kill-writer",), store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"),
+                   ("pid",), ("kill-writer",), ("pid",), store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"))
+
+    first = int(out[0].split()[1])
+    assert out[1] == f"kill-writer ok {first}"
+    assert_lists(realm, u, stored_name(out[2]))
+    second = int(out[3].split()[1])
+    assert second not in (first, -1)
+    assert out[4] == f"kill-writer ok {second}"
+    assert_lists(realm, u, stored_name(out[6]))
+    assert r.stderr.count("ccache writer restarted") == 2, r.stderr
+
+
+def test_unresponsive_writer_is_killed_and_replaced(driver, realm, make_user):
+    u = make_user()
+
+    started = time.monotonic()
+    r, out = drive(driver, realm, ("stop-writer",), store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"),
+                   store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"), timeout_ms=1000)
+    elapsed = time.monotonic() - started
+
+    assert out[0].startswith("stop-writer ok"), out
+    assert out[1].startswith("store error ETIMEDOUT"), out
+    assert_lists(realm, u, stored_name(out[2]))
+    assert "did not answer before the job's deadline" in r.stderr, r.stderr
+    assert "ccache writer restarted" in r.stderr, r.stderr
+    assert elapsed < 10, elapsed
+
+
+def test_concurrent_jobs_are_served_one_after_another(driver, realm, make_user, scratch):
+    users = [make_user() for _ in range(3)]
+    d = user_dir(scratch, users[0])
+
+    _, out = drive(driver, realm, *[store(u, "FILE:/tmp/krb5cc_%U_XXXXXX") for u in users],
+                   store(users[0], f"DIR:{d}/coll"), store(users[0], f"DIR:{d}/coll"),
+                   concurrent=True)
+
+    names = [stored_name(line) for line in out]
+    assert len(set(names)) == 5, names
+    for u, name in zip(users, names):
+        assert_user_cache_file(name[5:], u)
+        assert_lists(realm, u, name)
+
+
+def _locked_cache(driver, realm, user, scratch):
+    """Store user's cache at an exact path and return (name, fd holding an
+    exclusive lock on it): libkrb5 waits forever for its read lock."""
+    d = user_dir(scratch, user)
+    name = f"FILE:{d}/cc"
+    _, out = drive(driver, realm, store(user, name))
+    assert out == [f"store ok {name}"]
+    fd = os.open(name[5:], os.O_RDWR)
+    fcntl.lockf(fd, fcntl.LOCK_EX)
+    return name, fd
+
+
+def test_hung_job_is_killed_at_its_deadline(driver, realm, make_user, scratch):
+    u = make_user()
+    name, fd = _locked_cache(driver, realm, u, scratch)
+    try:
+        started = time.monotonic()
+        _, out = drive(driver, realm, destroy(u, name), store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"),
+                       timeout_ms=1500)
+        elapsed = time.monotonic() - started
+    finally:
+        os.close(fd)
+
+    assert out[0].startswith("destroy error ETIMEDOUT"), out
+    assert_lists(realm, u, stored_name(out[1]))  # the same writer goes on
+    assert elapsed < 10, elapsed
+    assert os.path.exists(name[5:]), "destroyed although the job was killed"
+    assert not _user_pids(u.uid), "the hung job's process survived"
+
+
+def _proc_status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def _fd_targets(pid):
+    return {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+
+
+def test_job_runs_as_the_user_undumpable_without_the_helpers_descriptors(driver, realm,
+                                                                          make_user, make_group,
+                                                                          scratch):
+    g = make_group()
+    u = make_user(groups=[g])
+    name, fd = _locked_cache(driver, realm, u, scratch)
+    proc = subprocess.Popen([driver, "--timeout-ms", "20000", *destroy(u, name)],
+                            env=realm.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not _user_pids(u.uid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (child,) = _user_pids(u.uid)
+        status = _proc_status(child)
+        writer = int(status["PPid"])
+        writer_status = _proc_status(writer)
+        child_fds, writer_fds = _fd_targets(child), _fd_targets(writer)
+        child_owner = os.stat(f"/proc/{child}/status").st_uid
+    finally:
+        os.close(fd)
+        out, err = proc.communicate(timeout=30)
+
+    assert status["Uid"].split() == [str(u.uid)] * 4
+    assert status["Gid"].split() == [str(u.gid)] * 4
+    assert set(status["Groups"].split()) == {str(u.gid), str(grp.getgrnam(g).gr_gid)}
+    assert status["CapEff"] == "0000000000000000"
+    assert child_owner == 0, "the user's job process is dumpable (ptrace-able by the user)"
+    assert int(writer_status["PPid"]) == proc.pid
+    assert int(writer_status["Threads"]) == 1
+    # Its end of the pair, stdio, and (while a job runs) the job's result pipe.
+    assert sorted(writer_fds) == [0, 1, 2, 3, 4], writer_fds
+    assert writer_fds[3].startswith("socket:") and writer_fds[4].startswith("pipe:")
+    assert writer_fds[0] == writer_fds[1] == "/dev/null"
+    assert not [t for t in child_fds.values() if t.startswith("socket:")], child_fds
+    assert out.strip() == "destroy ok", err  # the lock went, the job finished
