@@ -131,6 +131,12 @@ enum sectx_tag {
 	SECTX_TAG_TTL = 0x0109,       /* u32 seconds the answer may be cached */
 	SECTX_TAG_PRINCIPAL = 0x010a, /* string: Kerberos principal of a user */
 	/* 0x0110-0x01ff: further NSS and identity tags */
+	SECTX_TAG_ID_RANGE = 0x0110,   /* string "MIN-MAX" (id-map replies) */
+	SECTX_TAG_MAPPING = 0x0111,    /* string "UID PRINCIPAL", repeated (id-map) */
+	SECTX_TAG_COLLISION = 0x0112,  /* string "UID PRINCIPAL HOLDER", repeated (id-map) */
+	SECTX_TAG_ID_PROBLEM = 0x0113, /* string "FILE:LINE: reason", repeated (id-map) */
+	SECTX_TAG_NEXT_INDEX = 0x0114, /* u32: id-map continues at this INDEX (absent: done) */
+	SECTX_TAG_GENERATION = 0x0115, /* u64: NSS cache generation published (cache flush) */
 
 	/* PAM (0x02xx) */
 	SECTX_TAG_USER = 0x0201,         /* string: PAM_USER */
@@ -148,7 +154,9 @@ enum sectx_tag {
 	SECTX_TAG_CRED_FLAG = 0x020d,    /* u32 SECTX_CRED_* */
 	SECTX_TAG_CCACHE = 0x020e,       /* string: credential cache name (KRB5CCNAME) */
 	SECTX_TAG_RETAIN = 0x020f,       /* u32 0/1: keep the ccache at close_session */
-	/* 0x0210-0x02ff: further PAM tags */
+	SECTX_TAG_KDC = 0x0210,          /* string: the KDC that answered last (status) */
+	SECTX_TAG_KDC_ERROR = 0x0211,    /* string: the last KDC-level failure (status) */
+	/* 0x0212-0x02ff: further PAM tags */
 };
 
 #define SECTX_PASSWORD_MAX 1024u /* bytes in a password field */

@@ -125,6 +125,7 @@ static void json_string(const char *s)
 static int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	char version[SECTX_NAME_MAX + 1], config[SECTX_STRING_MAX + 1], realm[SECTX_NAME_MAX + 1];
+	char kdc[SECTX_NAME_MAX + 1] = "", kdc_error[SECTX_STRING_MAX + 1] = "";
 	uint32_t pid = 0, level = 0, nss = 0, pam = 0;
 	uint64_t uptime = 0, requests = 0, refused = 0;
 	int json = 0;
@@ -156,6 +157,10 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "sectxctl: incomplete status reply from sectxd\n");
 		return EXIT_FAILED;
 	}
+	/* optional: present when the Kerberos engine runs */
+	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_KDC, kdc, sizeof(kdc), SECTX_NAME_MAX);
+	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_KDC_ERROR, kdc_error, sizeof(kdc_error),
+				   SECTX_STRING_MAX);
 	if (json) {
 		printf("{\"version\": ");
 		json_string(version);
@@ -168,8 +173,12 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		printf(", \"log_level\": ");
 		json_string(sectx_log_level_name((int)level));
 		printf(", \"connections\": {\"nss\": %u, \"pam\": %u}, \"requests_served\": %llu, "
-		       "\"connections_refused\": %llu}\n",
+		       "\"connections_refused\": %llu, \"kdc\": ",
 		       nss, pam, (unsigned long long)requests, (unsigned long long)refused);
+		json_string(kdc);
+		printf(", \"kdc_error\": ");
+		json_string(kdc_error);
+		printf("}\n");
 	} else {
 		printf("version: %s\nprotocol_version: %u\npid: %u\nuptime: %llus\nconfig_file: %s\n"
 		       "realm: %s\nlog_level: %s\nconnections: nss %u, pam %u\nrequests_served: %llu\n"
@@ -177,6 +186,8 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		       version, (unsigned)ctl->reply.hdr.version, pid, (unsigned long long)uptime,
 		       config, realm[0] != '\0' ? realm : "(none)", sectx_log_level_name((int)level),
 		       nss, pam, (unsigned long long)requests, (unsigned long long)refused);
+		printf("kdc: %s\nkdc_error: %s\n", kdc[0] != '\0' ? kdc : "(none yet)",
+		       kdc_error[0] != '\0' ? kdc_error : "(none)");
 	}
 	return EXIT_OK;
 }

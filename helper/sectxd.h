@@ -9,6 +9,7 @@
 #ifndef SECTXD_H
 #define SECTXD_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -106,6 +107,22 @@ struct sectx_op_table {
 extern const struct sectx_op_table sectxd_admin_ops; /* admin_ops.c */
 extern const struct sectx_op_table *const sectxd_op_tables[];
 extern const size_t sectxd_n_op_tables;
+
+/* If req failed, set *err to its errno value (ETIMEDOUT past its end time,
+ * ENOMEM, or the value given to tevent_req_error) and return true. */
+static inline bool sectx_req_failed(struct tevent_req *req, int *err)
+{
+	enum tevent_req_state state;
+	uint64_t e;
+
+	if (!tevent_req_is_error(req, &state, &e)) {
+		return false;
+	}
+	*err = state == TEVENT_REQ_TIMED_OUT ? ETIMEDOUT
+	       : state == TEVENT_REQ_NO_MEMORY ? ENOMEM
+	       : e != 0 ? (int)e : EIO;
+	return true;
+}
 
 /* sectxd.c: recompute the effective realm after a config (re)load. */
 char *sectxd_effective_realm(TALLOC_CTX *mem_ctx, const struct sectx_config *cfg);

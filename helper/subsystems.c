@@ -3,14 +3,23 @@
  * its operation tables.  Adding a subsystem or an operation group is one line
  * here; everything else lives in the subsystem's own files.
  */
+#include "ccache_writer.h"
+#include "credstore.h"
+#include "krb5_engine.h"
 #include "sectxd.h"
 
+extern const struct sectx_op_table sectxd_pam_ops; /* pam_ops.c */
+
+/* The writer first: it is forked before any secret is in our memory. */
 const struct sectxd_subsystem *const sectxd_subsystems[] = {
-	NULL, /* keeps the array non-empty; skipped */
+	&sectxd_writer_subsystem,
+	&sectxd_krb5_subsystem,
+	&sectxd_creds_subsystem,
 };
 const size_t sectxd_n_subsystems = sizeof(sectxd_subsystems) / sizeof(sectxd_subsystems[0]);
 
 const struct sectx_op_table *const sectxd_op_tables[] = {
 	&sectxd_admin_ops,
+	&sectxd_pam_ops,
 };
 const size_t sectxd_n_op_tables = sizeof(sectxd_op_tables) / sizeof(sectxd_op_tables[0]);

@@ -327,14 +327,19 @@ CONFIG_DEFAULTS = {
 }
 
 
-def render_config(socket_dir, state_dir, realm="SECTX.TEST", **sectxd):
+def render_config(socket_dir, state_dir, realm="SECTX.TEST", sections=None, **sectxd):
     """Text of a sectx.conf: socket_dir and state_dir, the [sectxd] keys of
-    CONFIG_DEFAULTS overridden by sectxd, and [kerberos] realm."""
+    CONFIG_DEFAULTS overridden by sectxd, [kerberos] realm, and the keys of
+    sections ({"kerberos": {"keytab": ...}, "access": {...}})."""
     keys = dict(CONFIG_DEFAULTS, **sectxd)
+    sections = {k: dict(v) for k, v in (sections or {}).items()}
     lines = ["[sectxd]", f"socket_dir = {socket_dir}", f"state_dir = {state_dir}"]
     lines += [f"{k} = {v}" for k, v in keys.items()]
-    lines += ["", "[kerberos]", f"realm = {realm}", ""]
-    return "\n".join(lines)
+    lines += ["", "[kerberos]", f"realm = {realm}"]
+    lines += [f"{k} = {v}" for k, v in sections.pop("kerberos", {}).items()]
+    for name, values in sections.items():
+        lines += ["", f"[{name}]"] + [f"{k} = {v}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
 
 
 class Sectxd:

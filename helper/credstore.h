@@ -1,0 +1,67 @@
+/*
+ * credstore.h - login handles: the TGT of a login kept in the helper until
+ * the session claims it, and the sessions that hold a written ccache.
+ *
+ * A handle is 256 random bits, bound to the user, service and remote host of
+ * the authentication, usable only for that user, and dropped after
+ * [kerberos] handle_lifetime unless a session claims it.  Whoever presents
+ * the handle gets nothing but the right to have that user's own ccache
+ * written for that user; the binding checks happen in pam_ops.c.  TGTs live
+ * only in memory here, freed (and their keys wiped by libkrb5) with the
+ * handle.  Failed logins are counted per user and per calling uid, and
+ * further attempts delayed, before they reach the KDC.
+ */
+#ifndef SECTX_CREDSTORE_H
+#define SECTX_CREDSTORE_H
+
+#include <krb5.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sectxd.h"
+
+#define SECTX_HANDLES_MAX 4096      /* live handles, all users */
+#define SECTX_HANDLES_PER_USER 64   /* live handles of one user */
+#define SECTX_THROTTLE_ENTRIES 4096 /* users and uids remembered */
+
+struct sectx_handle {
+	struct sectx_handle *prev, *next;
+	char id[SECTX_HANDLE_LEN + 1];
+	char *user;
+	char *service;
+	char *rhost;
+	krb5_principal principal;
+	krb5_creds *creds; /* the TGT, or a kadmin/changepw ticket when expired */
+	bool expired;      /* the password must be changed before a session */
+	bool claimed;      /* a session holds it: no expiry */
+	char *ccache;      /* the ccache written for the session */
+	uid_t uid;         /* the user's uid and gid, when claimed */
+	gid_t gid;
+	int64_t created_ms;
+	struct tevent_timer *expiry;
+};
+
+extern const struct sectxd_subsystem sectxd_creds_subsystem;
+
+/* Store creds (taken over: freed with the handle) for user.  Returns 0 and
+ * the new handle (owned by the store), or -ENOMEM / -EAGAIN (caps). */
+int sectx_handle_new(struct sectxd_ctx *hctx, const char *user, const char *service,
+		     const char *rhost, krb5_const_principal principal, krb5_creds *creds,
+		     bool expired, struct sectx_handle **out);
+/* The handle with this id, or NULL.  Compares in constant time. */
+struct sectx_handle *sectx_handle_find(struct sectxd_ctx *hctx, const char *id);
+/* Replace the credentials of h (taken over) and clear or set expired. */
+void sectx_handle_set_creds(struct sectxd_ctx *hctx, struct sectx_handle *h, krb5_creds *creds,
+			    bool expired);
+/* A session holds h now: it no longer expires. */
+void sectx_handle_claim(struct sectx_handle *h);
+/* Forget h and its credentials. */
+void sectx_handle_drop(struct sectxd_ctx *hctx, struct sectx_handle *h);
+
+/* How long (ms) the next login for user from uid must wait; 0: at once. */
+int64_t sectx_throttle_delay(struct sectxd_ctx *hctx, const char *user, uid_t uid);
+/* Record the outcome of a login for user from uid. */
+void sectx_throttle_record(struct sectxd_ctx *hctx, const char *user, uid_t uid, bool failed);
+
+#endif /* SECTX_CREDSTORE_H */

@@ -1,0 +1,429 @@
+/*
+ * kdc_io.c - send one Kerberos message to a realm's KDCs and read the reply,
+ * on the event loop, with a deadline.
+ *
+ * Who reaches this: the Kerberos engine only, with messages built by libkrb5
+ * (AS-REQ, TGS-REQ).  What it talks to: the KDCs listed for the realm in the
+ * krb5.conf profile, which root configured.  A KDC's reply is untrusted until
+ * libkrb5 has checked it; here it is only bounded (SECTX_KDC_REPLY_MAX) and
+ * read with the same deadline as everything else.  A black-hole KDC (no
+ * answer, or a connect that never completes) costs the login at most its
+ * deadline, never the event loop: every socket is non-blocking.
+ *
+ * Transport: TCP (RFC 4120 7.2.2, four-byte length prefix) to each KDC in
+ * turn, starting the next one after SECTX_KDC_STAGGER_MS or as soon as one
+ * fails, keeping earlier attempts open; the first complete answer wins (this
+ * is MIT's own strategy, without the UDP leg).  Host names are resolved with
+ * getaddrinfo: numeric addresses never block; a name in krb5.conf costs a
+ * resolver call on the loop, so sites should list addresses or rely on a
+ * local cache (README, design notes).
+ */
+#include "krb5_engine.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <profile.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "log.h"
+
+#define KDC_DEFAULT_PORT "88"
+#define KDC_MAX_TARGETS 32
+
+struct kdc_target {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char desc[300];
+};
+
+struct kdc_state;
+
+struct kdc_conn {
+	struct kdc_state *st;
+	const struct kdc_target *target;
+	int fd;
+	struct tevent_fd *fde;
+	bool connected;
+	size_t out_off;
+	uint8_t lenbuf[4];
+	size_t len_got;
+	uint8_t *in;
+	size_t in_len;
+	size_t in_got;
+};
+
+struct kdc_state {
+	struct tevent_context *ev;
+	struct sectxd_krb5 *k;
+	struct kdc_target *targets;
+	size_t n_targets;
+	size_t next;     /* next target to start */
+	unsigned active; /* connections in flight */
+	uint8_t *out;    /* length-prefixed message */
+	size_t out_len;
+	struct tevent_timer *stagger;
+	int last_err;
+	uint8_t *reply;
+	size_t reply_len;
+};
+
+static void kdc_start_next(struct tevent_req *req);
+
+/* --- KDC list from the profile ------------------------------------------- */
+
+/* Split "host", "host:port", "[v6]:port" into host and port. */
+static int split_host_port(char *entry, char **host, const char **port)
+{
+	char *p;
+
+	*port = KDC_DEFAULT_PORT;
+	if (entry[0] == '[') {
+		p = strchr(entry, ']');
+		if (p == NULL) {
+			return -EINVAL;
+		}
+		*p = '\0';
+		*host = entry + 1;
+		if (p[1] == ':') {
+			*port = p + 2;
+		} else if (p[1] != '\0') {
+			return -EINVAL;
+		}
+		return 0;
+	}
+	p = strchr(entry, ':');
+	if (p != NULL) {
+		if (strchr(p + 1, ':') != NULL) {
+			*host = entry; /* a bare IPv6 address */
+			return 0;
+		}
+		*p = '\0';
+		*port = p + 1;
+	}
+	*host = entry;
+	return 0;
+}
+
+static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_data *realm,
+		       struct kdc_target **out, size_t *n_out)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *names[4] = { "realms", NULL, "kdc", NULL };
+	struct kdc_target *targets = NULL;
+	profile_t profile = NULL;
+	char **values = NULL;
+	size_t n = 0, i;
+	int ret;
+
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	names[1] = talloc_strndup(tmp, realm->data, realm->length);
+	targets = talloc_zero_array(tmp, struct kdc_target, KDC_MAX_TARGETS);
+	if (names[1] == NULL || targets == NULL) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	if (krb5_get_profile(k->ctx, &profile) != 0 ||
+	    profile_get_values(profile, names, &values) != 0 || values == NULL) {
+		SECTX_WARN("no KDC configured for realm %s in krb5.conf", names[1]);
+		ret = -ENOENT;
+		goto done;
+	}
+	for (i = 0; values[i] != NULL && n < KDC_MAX_TARGETS; i++) {
+		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+		struct addrinfo *res = NULL, *ai;
+		char *entry = talloc_strdup(tmp, values[i]);
+		const char *port;
+		char *host;
+		int gai;
+
+		if (entry == NULL) {
+			ret = -ENOMEM;
+			goto done;
+		}
+		if (split_host_port(entry, &host, &port) != 0 || host[0] == '\0') {
+			SECTX_WARN("ignoring malformed kdc entry '%s' for realm %s", values[i],
+				   names[1]);
+			continue;
+		}
+		gai = getaddrinfo(host, port, &hints, &res);
+		if (gai != 0) {
+			SECTX_WARN("cannot resolve KDC %s of realm %s: %s", values[i], names[1],
+				   gai_strerror(gai));
+			continue;
+		}
+		for (ai = res; ai != NULL && n < KDC_MAX_TARGETS; ai = ai->ai_next) {
+			if (ai->ai_addrlen > sizeof(targets[n].ss)) {
+				continue;
+			}
+			memcpy(&targets[n].ss, ai->ai_addr, ai->ai_addrlen);
+			targets[n].len = ai->ai_addrlen;
+			snprintf(targets[n].desc, sizeof(targets[n].desc), "%s:%s", host, port);
+			n++;
+		}
+		freeaddrinfo(res);
+	}
+	if (n == 0) {
+		ret = -ENOENT;
+		goto done;
+	}
+	*out = talloc_steal(mem_ctx, targets);
+	*n_out = n;
+	ret = 0;
+done:
+	if (values != NULL) {
+		profile_free_list(values);
+	}
+	if (profile != NULL) {
+		profile_release(profile);
+	}
+	talloc_free(tmp);
+	return ret;
+}
+
+/* --- one connection -------------------------------------------------------- */
+
+static int kdc_conn_destructor(struct kdc_conn *c)
+{
+	TALLOC_FREE(c->fde);
+	if (c->fd >= 0) {
+		close(c->fd);
+	}
+	if (c->st->active > 0) {
+		c->st->active--;
+	}
+	return 0;
+}
+
+/* This attempt is over without an answer: try the next KDC if none is left. */
+static void kdc_conn_failed(struct tevent_req *req, struct kdc_conn *c, int err)
+{
+	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
+
+	SECTX_DEBUG("KDC %s: %s", c->target->desc, strerror(err));
+	st->last_err = err;
+	talloc_free(c);
+	if (st->active == 0) {
+		if (st->next < st->n_targets) {
+			kdc_start_next(req);
+		} else {
+			tevent_req_error(req, st->last_err == ETIMEDOUT ? ETIMEDOUT : ECONNREFUSED);
+		}
+	}
+}
+
+static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
+			     void *private_data)
+{
+	struct kdc_conn *c = private_data;
+	struct tevent_req *req = talloc_get_type_abort(talloc_parent(c), struct tevent_req);
+	struct kdc_state *st = c->st;
+	ssize_t n;
+
+	if (!c->connected) {
+		int err = 0;
+		socklen_t elen = sizeof(err);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) {
+			err = errno;
+		}
+		if (err != 0) {
+			kdc_conn_failed(req, c, err);
+			return;
+		}
+		c->connected = true;
+	}
+	if (c->out_off < st->out_len) {
+		n = send(c->fd, st->out + c->out_off, st->out_len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			return;
+		}
+		if (n <= 0) {
+			kdc_conn_failed(req, c, n < 0 ? errno : EPIPE);
+			return;
+		}
+		c->out_off += (size_t)n;
+		if (c->out_off == st->out_len) {
+			TEVENT_FD_NOT_WRITEABLE(c->fde);
+			TEVENT_FD_READABLE(c->fde);
+		}
+		return;
+	}
+	if (!(flags & TEVENT_FD_READ)) {
+		return;
+	}
+	if (c->len_got < sizeof(c->lenbuf)) {
+		n = recv(c->fd, c->lenbuf + c->len_got, sizeof(c->lenbuf) - c->len_got, MSG_DONTWAIT);
+	} else {
+		n = recv(c->fd, c->in + c->in_got, c->in_len - c->in_got, MSG_DONTWAIT);
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		return;
+	}
+	if (n <= 0) {
+		kdc_conn_failed(req, c, n < 0 ? errno : ECONNRESET);
+		return;
+	}
+	if (c->len_got < sizeof(c->lenbuf)) {
+		c->len_got += (size_t)n;
+		if (c->len_got < sizeof(c->lenbuf)) {
+			return;
+		}
+		c->in_len = ((size_t)c->lenbuf[0] << 24) | ((size_t)c->lenbuf[1] << 16) |
+			    ((size_t)c->lenbuf[2] << 8) | c->lenbuf[3];
+		/* the top bit is reserved (RFC 4120 7.2.2); zero is no answer */
+		if (c->in_len == 0 || c->in_len > SECTX_KDC_REPLY_MAX) {
+			SECTX_WARN("KDC %s announced a reply of %zu bytes; ignoring it",
+				   c->target->desc, c->in_len);
+			kdc_conn_failed(req, c, EPROTO);
+			return;
+		}
+		c->in = talloc_size(c, c->in_len);
+		if (c->in == NULL) {
+			kdc_conn_failed(req, c, ENOMEM);
+		}
+		return;
+	}
+	c->in_got += (size_t)n;
+	if (c->in_got < c->in_len) {
+		return;
+	}
+	/* The first whole answer wins; the other attempts go with the request. */
+	st->reply = talloc_steal(st, c->in);
+	st->reply_len = c->in_len;
+	talloc_free(st->k->last_kdc);
+	st->k->last_kdc = talloc_strdup(st->k, c->target->desc);
+	SECTX_TRACE("KDC %s answered (%zu bytes)", c->target->desc, c->in_len);
+	talloc_free(c);
+	tevent_req_done(req);
+}
+
+static void kdc_stagger(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+			void *private_data)
+{
+	struct tevent_req *req = private_data;
+	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
+
+	st->stagger = NULL;
+	if (st->next < st->n_targets) {
+		SECTX_DEBUG("no answer yet from %s; trying the next KDC too",
+			    st->targets[st->next - 1].desc);
+		kdc_start_next(req);
+	}
+}
+
+/* Start an attempt on the next target (and arm the stagger timer). */
+static void kdc_start_next(struct tevent_req *req)
+{
+	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
+
+	while (st->next < st->n_targets) {
+		const struct kdc_target *t = &st->targets[st->next++];
+		struct kdc_conn *c = talloc_zero(req, struct kdc_conn);
+
+		if (c == NULL) {
+			tevent_req_oom(req);
+			return;
+		}
+		c->st = st;
+		c->target = t;
+		c->fd = socket(t->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		st->active++;
+		talloc_set_destructor(c, kdc_conn_destructor);
+		if (c->fd < 0 ||
+		    (connect(c->fd, (const struct sockaddr *)&t->ss, t->len) != 0 &&
+		     errno != EINPROGRESS)) {
+			SECTX_DEBUG("KDC %s: %s", t->desc, strerror(errno));
+			st->last_err = errno;
+			talloc_free(c);
+			continue; /* refused at once: straight to the next one */
+		}
+		c->fde = tevent_add_fd(st->ev, c, c->fd, TEVENT_FD_WRITE, kdc_conn_handler, c);
+		if (c->fde == NULL) {
+			tevent_req_oom(req);
+			return;
+		}
+		TALLOC_FREE(st->stagger);
+		if (st->next < st->n_targets) {
+			st->stagger = tevent_add_timer(
+				st->ev, st,
+				tevent_timeval_current_ofs(0, SECTX_KDC_STAGGER_MS * 1000), kdc_stagger,
+				req);
+		}
+		return;
+	}
+	if (st->active == 0) {
+		tevent_req_error(req, ECONNREFUSED);
+	}
+}
+
+struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				  struct sectxd_krb5 *k, const krb5_data *realm,
+				  const krb5_data *msg, int64_t deadline)
+{
+	struct tevent_req *req;
+	struct kdc_state *st;
+	int64_t left = deadline - sectx_now_ms();
+	int ret;
+
+	req = tevent_req_create(mem_ctx, &st, struct kdc_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	st->ev = ev;
+	st->k = k;
+	if (left <= 0) {
+		tevent_req_error(req, ETIMEDOUT);
+		return tevent_req_post(req, ev);
+	}
+	if (!tevent_req_set_endtime(req, ev,
+				    tevent_timeval_current_ofs(left / 1000, (left % 1000) * 1000))) {
+		tevent_req_oom(req);
+		return tevent_req_post(req, ev);
+	}
+	ret = kdc_targets(st, k, realm, &st->targets, &st->n_targets);
+	if (ret != 0) {
+		tevent_req_error(req, -ret);
+		return tevent_req_post(req, ev);
+	}
+	if (msg->length > SECTX_KDC_REPLY_MAX) {
+		tevent_req_error(req, EMSGSIZE);
+		return tevent_req_post(req, ev);
+	}
+	st->out_len = 4 + msg->length;
+	st->out = talloc_size(st, st->out_len);
+	if (st->out == NULL) {
+		tevent_req_oom(req);
+		return tevent_req_post(req, ev);
+	}
+	st->out[0] = (uint8_t)(msg->length >> 24);
+	st->out[1] = (uint8_t)(msg->length >> 16);
+	st->out[2] = (uint8_t)(msg->length >> 8);
+	st->out[3] = (uint8_t)msg->length;
+	memcpy(st->out + 4, msg->data, msg->length);
+	kdc_start_next(req);
+	if (!tevent_req_is_in_progress(req)) {
+		return tevent_req_post(req, ev);
+	}
+	return req;
+}
+
+int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
+		   size_t *reply_len)
+{
+	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
+	int err;
+
+	if (sectx_req_failed(req, &err)) {
+		return err;
+	}
+	*reply = talloc_steal(mem_ctx, st->reply);
+	*reply_len = st->reply_len;
+	return 0;
+}

@@ -1,0 +1,914 @@
+/*
+ * pam_ops.c - the PAM operations of sectxd: authenticate, account, password
+ * change, credentials and sessions (protocol in common/proto.h).
+ *
+ * Who can reach this: any local process, through pam.sock.  Root (every login
+ * service: login, sshd, su's PAM stack) may act for any user; any other uid
+ * only for its own user (a screen locker re-checking its user's password,
+ * `passwd`), so a user cannot use the helper as a password oracle for others
+ * nor claim someone else's login.  What they can make it do: one bounded,
+ * throttled AS exchange per request; write a ccache, as the user, only from a
+ * login handle that was issued for that same user, service and remote host;
+ * destroy only a ccache the helper itself wrote for that handle.
+ *
+ * Every answer to a failed authentication looks the same to the user (wrong
+ * password, unknown user, disabled account); the log tells them apart, but
+ * never records the name of an unknown user (often a password typed into the
+ * wrong field) or any password.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ccache_writer.h"
+#include "client.h"
+#include "credstore.h"
+#include "krb5_engine.h"
+#include "log.h"
+#include "server.h"
+
+#define AUTH_FAILED_TEXT "Authentication failed."
+#define MAX_GROUPS 1024
+
+/* --- common request checks --------------------------------------------------- */
+
+struct pam_args {
+	char user[SECTX_NAME_MAX + 1];
+	char service[SECTX_NAME_MAX + 1];
+	char rhost[SECTX_NAME_MAX + 1];
+	char handle[SECTX_HANDLE_LEN + 1];
+	bool has_handle;
+	bool has_rhost;
+};
+
+/* A PAM user name we will turn into a principal: no '/', ':' or
+ * whitespace; an @REALM suffix only for our realm. */
+static bool valid_user(const char *user)
+{
+	size_t i;
+
+	if (user[0] == '\0' || strlen(user) > SECTX_NAME_MAX) {
+		return false;
+	}
+	for (i = 0; user[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)user[i];
+
+		if (c <= 0x20 || c == '/' || c == ':' || c == '\\') {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Parse USER, SERVICE and the optional RHOST / HANDLE.  Replies and returns
+ * false on a malformed request. */
+static bool parse_args(struct sectx_request *req, struct pam_args *a)
+{
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_USER, a->user, sizeof(a->user),
+				   SECTX_NAME_MAX);
+	if (ret == 0) {
+		ret = sectx_msg_get_string(&req->msg, SECTX_TAG_SERVICE, a->service,
+					   sizeof(a->service), SECTX_NAME_MAX);
+	}
+	if (ret == 0) {
+		int r = sectx_msg_get_string(&req->msg, SECTX_TAG_RHOST, a->rhost, sizeof(a->rhost),
+					     SECTX_NAME_MAX);
+
+		a->has_rhost = r == 0;
+		ret = r == SECTX_ERR_NOFIELD ? 0 : r;
+	}
+	if (ret == 0) {
+		int r = sectx_msg_get_string(&req->msg, SECTX_TAG_HANDLE, a->handle,
+					     sizeof(a->handle), SECTX_HANDLE_LEN);
+
+		a->has_handle = r == 0;
+		ret = r == SECTX_ERR_NOFIELD ? 0 : r;
+	}
+	if (ret != 0) {
+		sectx_request_reply_status(req, SECTX_E_PROTO, sectx_strerror(ret));
+		return false;
+	}
+	return true;
+}
+
+/* May the caller act for user?  Root may; anyone else only for itself. */
+static bool caller_may_act_for(const struct sectx_request *req, const char *user)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (req->uid == 0) {
+		return true;
+	}
+	if (getpwuid_r(req->uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL) {
+		return false;
+	}
+	return strcmp(pw.pw_name, user) == 0;
+}
+
+/* The principal of a PAM user: user@REALM, or user as given if it already
+ * names our realm.  Returns 0, or -ENOENT for another realm. */
+static int user_principal(struct sectxd_ctx *hctx, const char *user, krb5_principal *out)
+{
+	const char *at = strchr(user, '@');
+	size_t len = at != NULL ? (size_t)(at - user) : strlen(user);
+	char name[SECTX_NAME_MAX + 1];
+
+	if (hctx->realm == NULL || hctx->realm[0] == '\0') {
+		return -ENOENT;
+	}
+	if (at != NULL && strcmp(at + 1, hctx->realm) != 0) {
+		return -ENOENT;
+	}
+	memcpy(name, user, len);
+	name[len] = '\0';
+	if (name[0] == '\0' || strchr(name, '@') != NULL) {
+		return -ENOENT;
+	}
+	return krb5_build_principal(hctx->krb5->ctx, out, (unsigned int)strlen(hctx->realm),
+				    hctx->realm, name, (char *)NULL) == 0 ? 0 : -ENOMEM;
+}
+
+/* Reply with a PAM result, an optional handle or ccache and user messages. */
+static void pam_reply(struct sectx_request *req, uint32_t result, uint16_t extra_tag,
+		      const char *extra, const char *info, const char *error)
+{
+	struct sectx_wbuf w;
+
+	if (sectx_request_reply_begin(req, 4096, &w) != 0) {
+		sectx_request_reply_status(req, SECTX_E_INTERNAL, NULL);
+		return;
+	}
+	sectx_put_u32(&w, SECTX_TAG_PAM_RESULT, result);
+	if (extra != NULL) {
+		sectx_put_string(&w, extra_tag, extra);
+	}
+	if (info != NULL) {
+		sectx_put_string(&w, SECTX_TAG_USER_INFO, info);
+	}
+	if (error != NULL) {
+		sectx_put_string(&w, SECTX_TAG_USER_ERROR, error);
+	}
+	sectx_request_reply(req, &w);
+}
+
+/* A password field, copied into a scrubbed buffer on mem_ctx. */
+static int scrub_secret(char *s)
+{
+	explicit_bzero(s, talloc_get_size(s));
+	return 0;
+}
+
+static int get_secret(TALLOC_CTX *mem_ctx, struct sectx_request *req, uint16_t tag,
+		      bool allow_empty, char **out, size_t *len)
+{
+	const uint8_t *p;
+	size_t n;
+	int ret;
+
+	ret = sectx_msg_get_bytes(&req->msg, tag, &p, &n);
+	if (ret != 0) {
+		return ret;
+	}
+	if ((n == 0 && !allow_empty) || n > SECTX_PASSWORD_MAX || memchr(p, '\0', n) != NULL) {
+		return SECTX_ERR_BADSTR;
+	}
+	*out = talloc_size(mem_ctx, n + 1);
+	if (*out == NULL) {
+		return -ENOMEM;
+	}
+	talloc_set_destructor(*out, scrub_secret);
+	memcpy(*out, p, n);
+	(*out)[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+/* The handle named in the request, checked against user, service and remote
+ * host; NULL (and a log line) if there is none or it does not match. */
+static struct sectx_handle *claimable_handle(struct sectx_request *req, const struct pam_args *a)
+{
+	struct sectx_handle *h;
+
+	if (!a->has_handle) {
+		return NULL;
+	}
+	h = sectx_handle_find(req->hctx, a->handle);
+	if (h == NULL) {
+		SECTX_INFO("%s for %s from uid %u: unknown or expired login handle",
+			   sectx_op_name(req->msg.hdr.op), a->user, (unsigned)req->uid);
+		return NULL;
+	}
+	if (strcmp(h->user, a->user) != 0 || strcmp(h->service, a->service) != 0 ||
+	    (a->has_rhost && strcmp(h->rhost, a->rhost) != 0)) {
+		SECTX_WARN("%s from uid %u pid %d: login handle of %s (%s) presented for %s (%s); "
+			   "refused",
+			   sectx_op_name(req->msg.hdr.op), (unsigned)req->uid, (int)req->pid, h->user,
+			   h->service, a->user, a->service);
+		return NULL;
+	}
+	return h;
+}
+
+/* --- authenticate -------------------------------------------------------------- */
+
+struct auth_op {
+	struct sectx_request *req;
+	struct pam_args a;
+	char *password;
+	size_t password_len;
+	krb5_principal principal;
+	struct tevent_timer *delay;
+};
+
+static int auth_op_destructor(struct auth_op *op)
+{
+	if (op->principal != NULL) {
+		krb5_free_principal(op->req->hctx->krb5->ctx, op->principal);
+	}
+	return 0;
+}
+
+static void auth_login_done(struct tevent_req *subreq);
+
+static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+		       void *private_data)
+{
+	struct auth_op *op = private_data;
+	struct sectxd_ctx *hctx = op->req->hctx;
+	struct tevent_req *subreq;
+
+	op->delay = NULL;
+	subreq = sectx_login_send(op, hctx->ev, hctx, op->principal, op->password, op->password_len,
+				  NULL, sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
+	/* libkrb5 and the login request hold their own copies now */
+	explicit_bzero(op->password, op->password_len);
+	if (subreq == NULL) {
+		pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+		return;
+	}
+	tevent_req_set_callback(subreq, auth_login_done, op);
+}
+
+static void auth_login_done(struct tevent_req *subreq)
+{
+	struct auth_op *op = tevent_req_callback_data(subreq, struct auth_op);
+	struct sectx_request *req = op->req;
+	struct sectxd_ctx *hctx = req->hctx;
+	struct sectx_login_out out = { 0 };
+	struct sectx_handle *h = NULL;
+	const char *what = op->a.user;
+	uint32_t result;
+	int ret;
+
+	ret = sectx_login_recv(subreq, op, &out);
+	TALLOC_FREE(subreq);
+	if (ret != 0) {
+		out.result = SECTX_LOGIN_ERROR;
+	}
+	switch (out.result) {
+	case SECTX_LOGIN_OK:
+	case SECTX_LOGIN_EXPIRED:
+		ret = sectx_handle_new(hctx, op->a.user, op->a.service, op->a.rhost, op->principal,
+				       out.creds, out.result == SECTX_LOGIN_EXPIRED, &h);
+		if (ret != 0) {
+			krb5_free_creds(hctx->krb5->ctx, out.creds);
+			SECTX_ERROR("cannot keep the login of %s: %s", op->a.user, strerror(-ret));
+			pam_reply(req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+			return;
+		}
+		sectx_throttle_record(hctx, op->a.user, req->uid, false);
+		SECTX_INFO("authenticated %s for %s (uid %u, rhost %s): %s", op->a.user,
+			   op->a.service, (unsigned)req->uid, op->a.rhost[0] ? op->a.rhost : "-",
+			   out.result == SECTX_LOGIN_EXPIRED ? "password expired, must be changed"
+			   : out.message != NULL ? out.message : "ok");
+		pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_HANDLE, h->id, NULL, NULL);
+		return;
+	case SECTX_LOGIN_UNKNOWN:
+		/* No name in the log, not even inside the KDC's message (which
+		 * quotes the principal): it is often a password typed as a name. */
+		what = "an unknown user";
+		out.message = NULL;
+		result = SECTX_PAM_USER_UNKNOWN;
+		break;
+	case SECTX_LOGIN_BAD_PASSWORD:
+		result = SECTX_PAM_AUTH_ERR;
+		break;
+	case SECTX_LOGIN_DISABLED:
+		result = SECTX_PAM_AUTH_ERR;
+		break;
+	case SECTX_LOGIN_UNAVAIL:
+		SECTX_WARN("authentication of %s for %s: realm unreachable: %s", op->a.user,
+			   op->a.service, out.message ? out.message : "");
+		pam_reply(req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL,
+			  "The Kerberos realm cannot be reached.");
+		return;
+	case SECTX_LOGIN_INVALID:
+		SECTX_ERROR("authentication of %s for %s refused: %s", op->a.user, op->a.service,
+			    out.message ? out.message : "");
+		result = SECTX_PAM_AUTH_ERR;
+		what = NULL;
+		break;
+	default:
+		SECTX_ERROR("authentication of %s for %s failed: %s", op->a.user, op->a.service,
+			    out.message ? out.message : "");
+		result = SECTX_PAM_AUTH_ERR;
+		what = NULL;
+		break;
+	}
+	sectx_throttle_record(hctx, op->a.user, req->uid, true);
+	if (what != NULL) {
+		SECTX_INFO("authentication of %s for %s (uid %u, rhost %s) failed: %s", what,
+			   op->a.service, (unsigned)req->uid, op->a.rhost[0] ? op->a.rhost : "-",
+			   out.message ? out.message : "principal not found");
+	}
+	pam_reply(req, result, 0, NULL, NULL, AUTH_FAILED_TEXT);
+}
+
+static int op_authenticate(struct sectx_request *req)
+{
+	struct sectxd_ctx *hctx = req->hctx;
+	struct auth_op *op;
+	int64_t delay;
+	int ret;
+
+	op = talloc_zero(req, struct auth_op);
+	if (op == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	op->req = req;
+	if (!parse_args(req, &op->a)) {
+		return 0;
+	}
+	ret = get_secret(op, req, SECTX_TAG_PASSWORD, false, &op->password, &op->password_len);
+	if (ret != 0) {
+		sectx_request_reply_status(req, SECTX_E_PROTO, "a password is required");
+		return 0;
+	}
+	if (!caller_may_act_for(req, op->a.user)) {
+		SECTX_WARN("uid %u pid %d may not authenticate another user; refused",
+			   (unsigned)req->uid, (int)req->pid);
+		return SECTX_E_PERM;
+	}
+	talloc_set_destructor(op, auth_op_destructor);
+	if (!valid_user(op->a.user) || user_principal(hctx, op->a.user, &op->principal) != 0) {
+		SECTX_INFO("authentication of an unknown user for %s (uid %u): not a name of realm %s",
+			   op->a.service, (unsigned)req->uid, hctx->realm);
+		pam_reply(req, SECTX_PAM_USER_UNKNOWN, 0, NULL, NULL, AUTH_FAILED_TEXT);
+		return 0;
+	}
+	delay = sectx_throttle_delay(hctx, op->a.user, req->uid);
+	if (delay > 0) {
+		SECTX_INFO("delaying authentication of %s from uid %u by %lld ms after failures",
+			   op->a.user, (unsigned)req->uid, (long long)delay);
+	}
+	op->delay = tevent_add_timer(hctx->ev, op,
+				     tevent_timeval_current_ofs(delay / 1000, (delay % 1000) * 1000),
+				     auth_start, op);
+	return op->delay != NULL ? 0 : SECTX_E_INTERNAL;
+}
+
+/* --- account ----------------------------------------------------------------- */
+
+static bool in_list(const char *const *list, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(list[i], name) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* [access]: allowed if both lists are empty, the user is listed, or one of
+ * its groups is. */
+static bool access_allowed(const struct sectx_config *cfg, const char *user)
+{
+	struct passwd pw, *res = NULL;
+	gid_t groups[MAX_GROUPS];
+	int ngroups = MAX_GROUPS;
+	char buf[4096];
+	int i;
+
+	if (cfg->access.n_allow_users == 0 && cfg->access.n_allow_groups == 0) {
+		return true;
+	}
+	if (in_list(cfg->access.allow_users, cfg->access.n_allow_users, user)) {
+		return true;
+	}
+	if (cfg->access.n_allow_groups == 0 ||
+	    getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || res == NULL ||
+	    getgrouplist(user, pw.pw_gid, groups, &ngroups) < 0) {
+		return false;
+	}
+	for (i = 0; i < ngroups; i++) {
+		struct group gr, *gres = NULL;
+		char gbuf[16384];
+
+		if (getgrgid_r(groups[i], &gr, gbuf, sizeof(gbuf), &gres) == 0 && gres != NULL &&
+		    in_list(cfg->access.allow_groups, cfg->access.n_allow_groups, gr.gr_name)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static int op_acct_mgmt(struct sectx_request *req)
+{
+	struct sectx_handle *h;
+	struct pam_args a;
+
+	if (!parse_args(req, &a)) {
+		return 0;
+	}
+	if (!caller_may_act_for(req, a.user)) {
+		return SECTX_E_PERM;
+	}
+	h = claimable_handle(req, &a);
+	if (h == NULL) {
+		pam_reply(req, SECTX_PAM_IGNORE, 0, NULL, NULL, NULL);
+		return 0;
+	}
+	if (!access_allowed(req->hctx->cfg, a.user)) {
+		SECTX_INFO("%s may not log in to %s ([access])", a.user, a.service);
+		pam_reply(req, SECTX_PAM_PERM_DENIED, 0, NULL, NULL,
+			  "You are not allowed to log in here.");
+		return 0;
+	}
+	if (h->expired) {
+		pam_reply(req, SECTX_PAM_NEW_AUTHTOK_REQD, 0, NULL, NULL,
+			  "Your password has expired; you must change it now.");
+		return 0;
+	}
+	pam_reply(req, SECTX_PAM_SUCCESS, 0, NULL, NULL, NULL);
+	return 0;
+}
+
+/* --- password change ------------------------------------------------------------ */
+
+struct chpw_op {
+	struct sectx_request *req;
+	struct pam_args a;
+	uint32_t phase;
+	char *old_pw;
+	size_t old_len;
+	char *new_pw;
+	size_t new_len;
+	krb5_principal principal;
+	krb5_creds *changepw; /* ours to free */
+	struct sectx_handle *h;
+	int64_t deadline;
+};
+
+static int chpw_op_destructor(struct chpw_op *op)
+{
+	krb5_context ctx = op->req->hctx->krb5->ctx;
+
+	if (op->principal != NULL) {
+		krb5_free_principal(ctx, op->principal);
+	}
+	if (op->changepw != NULL) {
+		krb5_free_creds(ctx, op->changepw);
+	}
+	return 0;
+}
+
+static void chpw_old_checked(struct tevent_req *subreq);
+static void chpw_changed(struct tevent_req *subreq);
+static void chpw_relogged(struct tevent_req *subreq);
+
+static void chpw_change(struct chpw_op *op, krb5_creds *changepw)
+{
+	struct sectxd_ctx *hctx = op->req->hctx;
+	struct tevent_req *subreq;
+
+	subreq = sectx_chpw_send(op, hctx->ev, hctx, changepw, op->new_pw, op->new_len,
+				 op->deadline);
+	if (subreq == NULL) {
+		pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+		return;
+	}
+	tevent_req_set_callback(subreq, chpw_changed, op);
+}
+
+static void chpw_old_checked(struct tevent_req *subreq)
+{
+	struct chpw_op *op = tevent_req_callback_data(subreq, struct chpw_op);
+	struct sectx_login_out out = { 0 };
+	int ret;
+
+	ret = sectx_login_recv(subreq, op, &out);
+	TALLOC_FREE(subreq);
+	if (ret != 0 || out.result != SECTX_LOGIN_OK) {
+		sectx_throttle_record(op->req->hctx, op->a.user, op->req->uid, true);
+		SECTX_INFO("password change for %s: current password not accepted: %s", op->a.user,
+			   out.result == SECTX_LOGIN_UNKNOWN ? "principal not found"
+			   : out.message != NULL ? out.message : "error");
+		if (out.result == SECTX_LOGIN_UNAVAIL) {
+			pam_reply(op->req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL,
+				  "The Kerberos realm cannot be reached.");
+		} else {
+			pam_reply(op->req, SECTX_PAM_AUTHTOK_RECOVERY_ERR, 0, NULL, NULL,
+				  "Current password incorrect.");
+		}
+		return;
+	}
+	op->changepw = out.creds;
+	if (op->phase == SECTX_CHAUTHTOK_PRELIM) {
+		pam_reply(op->req, SECTX_PAM_SUCCESS, 0, NULL, NULL, NULL);
+		return;
+	}
+	chpw_change(op, op->changepw);
+}
+
+static void chpw_changed(struct tevent_req *subreq)
+{
+	struct chpw_op *op = tevent_req_callback_data(subreq, struct chpw_op);
+	struct sectxd_ctx *hctx = op->req->hctx;
+	char *text = NULL;
+	int code = -1;
+	int ret;
+
+	ret = sectx_chpw_recv(subreq, op, &code, &text);
+	TALLOC_FREE(subreq);
+	if (ret != 0 || code != 0) {
+		char msg[SECTX_STRING_MAX / 2];
+
+		SECTX_INFO("password change for %s refused: %s", op->a.user,
+			   ret != 0 ? strerror(ret) : (text != NULL ? text : "?"));
+		snprintf(msg, sizeof(msg), "Password change failed: %s",
+			 ret == ETIMEDOUT ? "the password server did not answer"
+			 : (text != NULL && text[0] != '\0') ? text : "refused by the realm");
+		/* The KDC's text is for the user; keep it a single printable line. */
+		for (char *c = msg; *c != '\0'; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				*c = ' ';
+			}
+		}
+		pam_reply(op->req, ret == ETIMEDOUT ? SECTX_PAM_AUTHINFO_UNAVAIL : SECTX_PAM_AUTHTOK_ERR,
+			  0, NULL, NULL, msg);
+		return;
+	}
+	SECTX_INFO("password of %s changed (for %s, uid %u)", op->a.user, op->a.service,
+		   (unsigned)op->req->uid);
+	/* The login goes on with the new password: a fresh, validated TGT. */
+	subreq = sectx_login_send(op, hctx->ev, hctx, op->principal, op->new_pw, op->new_len, NULL,
+				  sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
+	if (subreq == NULL) {
+		pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+		return;
+	}
+	tevent_req_set_callback(subreq, chpw_relogged, op);
+}
+
+static void chpw_relogged(struct tevent_req *subreq)
+{
+	struct chpw_op *op = tevent_req_callback_data(subreq, struct chpw_op);
+	struct sectxd_ctx *hctx = op->req->hctx;
+	struct sectx_login_out out = { 0 };
+	int ret;
+
+	ret = sectx_login_recv(subreq, op, &out);
+	TALLOC_FREE(subreq);
+	if (ret != 0 || out.result != SECTX_LOGIN_OK) {
+		if (out.creds != NULL) {
+			krb5_free_creds(hctx->krb5->ctx, out.creds);
+		}
+		SECTX_ERROR("login of %s with the new password failed: %s", op->a.user,
+			    out.message != NULL ? out.message : "error");
+		pam_reply(op->req, SECTX_PAM_AUTHTOK_ERR, 0, NULL, NULL,
+			  "The new password was set but logging in with it failed.");
+		return;
+	}
+	/* The handle was looked up again: it may have expired meanwhile. */
+	op->h = op->a.has_handle ? sectx_handle_find(hctx, op->a.handle) : NULL;
+	if (op->h != NULL) {
+		sectx_handle_set_creds(hctx, op->h, out.creds, false);
+	} else {
+		krb5_free_creds(hctx->krb5->ctx, out.creds);
+	}
+	pam_reply(op->req, SECTX_PAM_SUCCESS, 0, NULL, NULL, "Password changed.");
+}
+
+static int op_chauthtok(struct sectx_request *req)
+{
+	struct sectxd_ctx *hctx = req->hctx;
+	struct tevent_req *subreq;
+	struct chpw_op *op;
+	int ret;
+
+	op = talloc_zero(req, struct chpw_op);
+	if (op == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	op->req = req;
+	if (!parse_args(req, &op->a)) {
+		return 0;
+	}
+	if (!caller_may_act_for(req, op->a.user)) {
+		return SECTX_E_PERM;
+	}
+	talloc_set_destructor(op, chpw_op_destructor);
+	ret = sectx_msg_get_u32(&req->msg, SECTX_TAG_PHASE, &op->phase);
+	/* The old password may be empty only where it was proved already: an
+	 * expired login's handle holds its kadmin/changepw ticket (checked below;
+	 * libpam has wiped PAM_AUTHTOK by then). */
+	if (ret == 0) {
+		ret = get_secret(op, req, SECTX_TAG_OLD_PASSWORD,
+				 op->phase == SECTX_CHAUTHTOK_UPDATE && op->a.has_handle, &op->old_pw,
+				 &op->old_len);
+	}
+	if (ret == 0 && op->phase == SECTX_CHAUTHTOK_UPDATE) {
+		ret = get_secret(op, req, SECTX_TAG_NEW_PASSWORD, false, &op->new_pw, &op->new_len);
+	}
+	if (ret != 0 ||
+	    (op->phase != SECTX_CHAUTHTOK_PRELIM && op->phase != SECTX_CHAUTHTOK_UPDATE)) {
+		sectx_request_reply_status(req, SECTX_E_PROTO, "phase and passwords are required");
+		return 0;
+	}
+	if (!valid_user(op->a.user) || user_principal(hctx, op->a.user, &op->principal) != 0) {
+		pam_reply(req, SECTX_PAM_USER_UNKNOWN, 0, NULL, NULL, NULL);
+		return 0;
+	}
+	op->deadline = sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms);
+	/* An expired login already proved the old password and holds a
+	 * kadmin/changepw ticket: use it for the change itself. */
+	op->h = claimable_handle(req, &op->a);
+	if (op->phase == SECTX_CHAUTHTOK_UPDATE && op->h != NULL && op->h->expired &&
+	    op->h->creds != NULL) {
+		chpw_change(op, op->h->creds);
+		return 0;
+	}
+	if (op->old_len == 0) {
+		pam_reply(req, SECTX_PAM_AUTHTOK_RECOVERY_ERR, 0, NULL, NULL,
+			  "Current password required.");
+		return 0;
+	}
+	/* Otherwise the old password is checked the only way that proves it
+	 * even when expired: a kadmin/changepw ticket. */
+	subreq = sectx_login_send(op, hctx->ev, hctx, op->principal, op->old_pw, op->old_len,
+				  "kadmin/changepw", op->deadline);
+	if (subreq == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	tevent_req_set_callback(subreq, chpw_old_checked, op);
+	return 0;
+}
+
+/* --- credentials and sessions ------------------------------------------------------ */
+
+struct cred_op {
+	struct sectx_request *req;
+	struct pam_args a;
+	uint32_t flag;
+	bool retain;
+	struct sectx_handle *h;
+	gid_t groups[MAX_GROUPS];
+	struct sectx_writer_user who;
+};
+
+/* Fill op->who from the passwd entry of the handle's user. */
+static int lookup_user(struct cred_op *op)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int n = MAX_GROUPS;
+
+	if (getpwnam_r(op->h->user, &pw, buf, sizeof(buf), &res) != 0 || res == NULL) {
+		return -ENOENT;
+	}
+	if (pw.pw_uid == 0) {
+		return -EPERM; /* never write a ccache as root for a realm login */
+	}
+	if (getgrouplist(op->h->user, pw.pw_gid, op->groups, &n) < 0) {
+		return -E2BIG;
+	}
+	op->who.uid = pw.pw_uid;
+	op->who.gid = pw.pw_gid;
+	op->who.groups = op->groups;
+	op->who.n_groups = (size_t)n;
+	op->who.name = op->h->user;
+	return 0;
+}
+
+static void cred_stored(struct tevent_req *subreq);
+static void cred_destroyed(struct tevent_req *subreq);
+
+/* Write (or rewrite) the ccache of op->h. */
+static int cred_store(struct cred_op *op)
+{
+	struct sectxd_ctx *hctx = op->req->hctx;
+	krb5_creds *list[2] = { op->h->creds, NULL };
+	struct tevent_req *subreq;
+	int ret;
+
+	ret = lookup_user(op);
+	if (ret != 0) {
+		SECTX_ERROR("cannot write a ccache for %s: %s", op->h->user,
+			    ret == -EPERM ? "uid 0" : "no such local user");
+		pam_reply(op->req, SECTX_PAM_CRED_ERR, 0, NULL, NULL, NULL);
+		return 0;
+	}
+	if (op->h->ccache != NULL && (op->who.uid != op->h->uid || op->who.gid != op->h->gid)) {
+		pam_reply(op->req, SECTX_PAM_CRED_ERR, 0, NULL, NULL, NULL);
+		return 0;
+	}
+	subreq = sectx_writer_store_send(op, hctx->ev, hctx->writer, &op->who,
+					 op->h->ccache != NULL ? op->h->ccache
+							       : hctx->cfg->kerberos.ccache,
+					 hctx->krb5->ctx, list,
+					 sectx_deadline_after((int64_t)hctx->cfg->sectxd.client_timeout_ms));
+	if (subreq == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	tevent_req_set_callback(subreq, cred_stored, op);
+	return 0;
+}
+
+static void cred_stored(struct tevent_req *subreq)
+{
+	struct cred_op *op = tevent_req_callback_data(subreq, struct cred_op);
+	char *name = NULL;
+	int ret;
+
+	ret = sectx_writer_store_recv(subreq, op, &name);
+	TALLOC_FREE(subreq);
+	/* the handle may have gone while the writer worked */
+	op->h = sectx_handle_find(op->req->hctx, op->a.handle);
+	if (ret != 0 || op->h == NULL) {
+		SECTX_ERROR("cannot write the ccache of %s: %s", op->a.user,
+			    ret != 0 ? strerror(-ret) : "login handle gone");
+		pam_reply(op->req, SECTX_PAM_CRED_ERR, 0, NULL, NULL, NULL);
+		return;
+	}
+	if (op->h->ccache == NULL) {
+		op->h->ccache = talloc_strdup(op->h, name);
+		op->h->uid = op->who.uid;
+		op->h->gid = op->who.gid;
+		sectx_handle_claim(op->h);
+		SECTX_INFO("credentials of %s for %s stored in %s", op->h->user, op->h->service,
+			   name);
+	}
+	pam_reply(op->req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL, NULL);
+}
+
+static int cred_destroy(struct cred_op *op)
+{
+	struct sectxd_ctx *hctx = op->req->hctx;
+	struct tevent_req *subreq;
+	int ret;
+
+	if (op->h->ccache == NULL || op->retain) {
+		if (op->h->ccache != NULL) {
+			SECTX_INFO("session of %s closed; ccache %s kept (retain_after_close)",
+				   op->h->user, op->h->ccache);
+		}
+		sectx_handle_drop(hctx, op->h);
+		pam_reply(op->req, SECTX_PAM_SUCCESS, 0, NULL, NULL, NULL);
+		return 0;
+	}
+	ret = lookup_user(op);
+	if (ret != 0) {
+		sectx_handle_drop(hctx, op->h);
+		pam_reply(op->req, SECTX_PAM_SESSION_ERR, 0, NULL, NULL, NULL);
+		return 0;
+	}
+	/* the writer destroys it only if it still holds this login's principal */
+	subreq = sectx_writer_destroy_send(op, hctx->ev, hctx->writer, &op->who, op->h->ccache,
+					   hctx->krb5->ctx, op->h->principal,
+					   sectx_deadline_after((int64_t)hctx->cfg->sectxd.client_timeout_ms));
+	if (subreq == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	tevent_req_set_callback(subreq, cred_destroyed, op);
+	return 0;
+}
+
+static void cred_destroyed(struct tevent_req *subreq)
+{
+	struct cred_op *op = tevent_req_callback_data(subreq, struct cred_op);
+	int ret = sectx_writer_destroy_recv(subreq);
+
+	TALLOC_FREE(subreq);
+	if (ret == -ENOENT) {
+		ret = 0; /* already gone (the user ran kdestroy): nothing to do */
+	}
+	op->h = sectx_handle_find(op->req->hctx, op->a.handle);
+	if (op->h != NULL) {
+		SECTX_INFO("session of %s closed; ccache %s %s", op->h->user, op->h->ccache,
+			   ret == 0 ? "destroyed" : "could not be destroyed");
+		sectx_handle_drop(op->req->hctx, op->h);
+	}
+	pam_reply(op->req, ret == 0 ? SECTX_PAM_SUCCESS : SECTX_PAM_SESSION_ERR, 0, NULL, NULL,
+		  NULL);
+}
+
+/* setcred, open_session and close_session share the checks. */
+static int cred_op_begin(struct sectx_request *req, struct cred_op **out)
+{
+	struct cred_op *op = talloc_zero(req, struct cred_op);
+
+	*out = NULL;
+	if (op == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	op->req = req;
+	if (!parse_args(req, &op->a)) {
+		return 0;
+	}
+	if (!caller_may_act_for(req, op->a.user)) {
+		return SECTX_E_PERM;
+	}
+	op->h = claimable_handle(req, &op->a);
+	if (op->h == NULL) {
+		/* not a login sectx authenticated (ssh key, root's su): not ours */
+		pam_reply(req, op->a.has_handle ? SECTX_PAM_CRED_ERR : SECTX_PAM_IGNORE, 0, NULL,
+			  NULL, NULL);
+		return 0;
+	}
+	if (op->h->expired) {
+		pam_reply(req, SECTX_PAM_CRED_ERR, 0, NULL, NULL,
+			  "The password must be changed first.");
+		return 0;
+	}
+	*out = op;
+	return 0;
+}
+
+static int op_setcred(struct sectx_request *req)
+{
+	struct cred_op *op;
+	int ret = cred_op_begin(req, &op);
+
+	if (op == NULL) {
+		return ret;
+	}
+	if (sectx_msg_get_u32(&req->msg, SECTX_TAG_CRED_FLAG, &op->flag) != 0) {
+		sectx_request_reply_status(req, SECTX_E_PROTO, "CRED_FLAG is required");
+		return 0;
+	}
+	switch (op->flag) {
+	case SECTX_CRED_ESTABLISH:
+		if (op->h->ccache != NULL) {
+			/* idempotent: sshd calls it again in each session child */
+			pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL, NULL);
+			return 0;
+		}
+		return cred_store(op);
+	case SECTX_CRED_REINITIALIZE:
+	case SECTX_CRED_REFRESH:
+		return cred_store(op);
+	case SECTX_CRED_DELETE:
+		return cred_destroy(op);
+	}
+	sectx_request_reply_status(req, SECTX_E_INVAL, "unknown CRED_FLAG");
+	return 0;
+}
+
+static int op_open_session(struct sectx_request *req)
+{
+	struct cred_op *op;
+	int ret = cred_op_begin(req, &op);
+
+	if (op == NULL) {
+		return ret;
+	}
+	if (op->h->ccache != NULL) {
+		pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL, NULL);
+		return 0;
+	}
+	return cred_store(op);
+}
+
+static int op_close_session(struct sectx_request *req)
+{
+	struct cred_op *op;
+	uint32_t retain = 0;
+	int ret = cred_op_begin(req, &op);
+
+	if (op == NULL) {
+		return ret;
+	}
+	(void)sectx_msg_get_u32(&req->msg, SECTX_TAG_RETAIN, &retain);
+	op->retain = retain != 0;
+	return cred_destroy(op);
+}
+
+static const struct sectx_op_def pam_ops[] = {
+	{ SECTX_OP_PAM_AUTHENTICATE, SECTX_SOCK_PAM, false, op_authenticate },
+	{ SECTX_OP_PAM_ACCT_MGMT, SECTX_SOCK_PAM, false, op_acct_mgmt },
+	{ SECTX_OP_PAM_CHAUTHTOK, SECTX_SOCK_PAM, false, op_chauthtok },
+	{ SECTX_OP_PAM_SETCRED, SECTX_SOCK_PAM, false, op_setcred },
+	{ SECTX_OP_PAM_OPEN_SESSION, SECTX_SOCK_PAM, false, op_open_session },
+	{ SECTX_OP_PAM_CLOSE_SESSION, SECTX_SOCK_PAM, false, op_close_session },
+};
+const struct sectx_op_table sectxd_pam_ops = SECTX_OP_TABLE(pam_ops);
