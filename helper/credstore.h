@@ -39,6 +39,8 @@ struct sectx_handle {
 	uid_t uid;         /* the user's uid and gid, when claimed */
 	gid_t gid;
 	int64_t created_ms;
+	krb5_timestamp pw_expiry;   /* from the AS exchange; 0: not told */
+	krb5_timestamp acct_expiry;
 	struct tevent_timer *expiry;
 };
 

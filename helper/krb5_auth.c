@@ -428,6 +428,17 @@ static void login_armor_done(struct tevent_req *subreq)
 	login_start_as(req);
 }
 
+/* libkrb5 (1.18+) calls this from krb5_init_creds_step when the AS-REP tells
+ * when the password or the principal expires. */
+static void login_expire_cb(krb5_context ctx, void *data, krb5_timestamp password_expiration,
+			    krb5_timestamp account_expiration, krb5_boolean is_last_req)
+{
+	struct login_state *st = data;
+
+	st->out.pw_expiry = password_expiration;
+	st->out.acct_expiry = account_expiration;
+}
+
 static void login_start_as(struct tevent_req *req)
 {
 	struct login_state *st = tevent_req_data(req, struct login_state);
@@ -456,6 +467,11 @@ static void login_start_as(struct tevent_req *req)
 				st->opts, (krb5_deltat)(cfg->kerberos.renew_lifetime_ms / 1000));
 		}
 		krb5_get_init_creds_opt_set_forwardable(st->opts, cfg->kerberos.forwardable);
+		kerr = krb5_get_init_creds_opt_set_expire_callback(st->ctx, st->opts,
+								   login_expire_cb, st);
+		if (kerr != 0) {
+			goto fail;
+		}
 	} else {
 		/* a password-change ticket: short, not renewable, not forwardable */
 		krb5_get_init_creds_opt_set_tkt_life(st->opts, 5 * 60);

@@ -71,6 +71,8 @@ struct sectx_login_out {
 	krb5_creds *creds; /* the validated TGT (OK) or a kadmin/changepw ticket
 			    * (EXPIRED); free with krb5_free_creds */
 	char *message;     /* for the log: the Kerberos error text, never a secret */
+	krb5_timestamp pw_expiry;   /* when the password expires (0: not told) */
+	krb5_timestamp acct_expiry; /* when the principal expires (0: not told) */
 };
 
 /* Authenticate principal with password: AS exchange (with FAST armour per

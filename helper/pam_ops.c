@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ccache_writer.h"
@@ -284,6 +285,8 @@ static void auth_login_done(struct tevent_req *subreq)
 			pam_reply(req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
 			return;
 		}
+		h->pw_expiry = out.pw_expiry;
+		h->acct_expiry = out.acct_expiry;
 		sectx_throttle_record(hctx, op->a.user, req->uid, false);
 		SECTX_INFO("authenticated %s for %s (uid %u, rhost %s): %s", op->a.user,
 			   op->a.service, (unsigned)req->uid, op->a.rhost[0] ? op->a.rhost : "-",
@@ -426,6 +429,9 @@ static int op_acct_mgmt(struct sectx_request *req)
 {
 	struct sectx_handle *h;
 	struct pam_args a;
+	char info[128];
+	int64_t warn;
+	time_t now;
 
 	if (!parse_args(req, &a)) {
 		return 0;
@@ -444,9 +450,23 @@ static int op_acct_mgmt(struct sectx_request *req)
 			  "You are not allowed to log in here.");
 		return 0;
 	}
+	now = time(NULL);
+	if (h->acct_expiry != 0 && (time_t)h->acct_expiry <= now) {
+		pam_reply(req, SECTX_PAM_ACCT_EXPIRED, 0, NULL, NULL, "Your account has expired.");
+		return 0;
+	}
 	if (h->expired) {
 		pam_reply(req, SECTX_PAM_NEW_AUTHTOK_REQD, 0, NULL, NULL,
 			  "Your password has expired; you must change it now.");
+		return 0;
+	}
+	warn = (int64_t)req->hctx->cfg->kerberos.pwd_expire_warning * 86400;
+	if (h->pw_expiry != 0 && (int64_t)h->pw_expiry - now <= warn) {
+		int64_t days = ((int64_t)h->pw_expiry - now) / 86400;
+
+		snprintf(info, sizeof(info), "Your password will expire in %lld day%s.",
+			 (long long)days, days == 1 ? "" : "s");
+		pam_reply(req, SECTX_PAM_SUCCESS, 0, NULL, info, NULL);
 		return 0;
 	}
 	pam_reply(req, SECTX_PAM_SUCCESS, 0, NULL, NULL, NULL);

@@ -21,8 +21,8 @@ OP_AUTH, OP_ACCT, OP_CHAUTHTOK, OP_SETCRED, OP_OPEN, OP_CLOSE = (
     0x0201, 0x0202, 0x0203, 0x0204, 0x0205, 0x0206)
 T_USER, T_PASSWORD, T_SERVICE, T_RHOST, T_HANDLE, T_RESULT = (
     0x0201, 0x0202, 0x0203, 0x0204, 0x0206, 0x0207)
-T_USER_ERROR, T_PHASE, T_OLD, T_NEW, T_CRED_FLAG, T_CCACHE = (
-    0x0209, 0x020a, 0x020b, 0x020c, 0x020d, 0x020e)
+T_USER_INFO, T_USER_ERROR, T_PHASE, T_OLD, T_NEW, T_CRED_FLAG, T_CCACHE = (
+    0x0208, 0x0209, 0x020a, 0x020b, 0x020c, 0x020d, 0x020e)
 SUCCESS, IGNORE, AUTH_ERR, USER_UNKNOWN, AUTHINFO_UNAVAIL = 0, 1, 2, 3, 4
 NEW_AUTHTOK_REQD, CRED_ERR, AUTHTOK_ERR, AUTHTOK_RECOVERY_ERR = 7, 12, 10, 11
 
@@ -200,6 +200,23 @@ def test_policy_rejection_text_reaches_the_user(helper, realm):
     assert r.u32(T_RESULT) == AUTHTOK_ERR, r
     text = r.get(T_USER_ERROR).decode()
     assert "too short" in text.lower() or "policy" in text.lower(), text
+
+
+def test_password_expiring_soon_is_announced_at_account(helper, realm):
+    def days_ahead(n):  # a date kadmin parses, midnight n days from now
+        return time.strftime("%Y-%m-%d", time.localtime(time.time() + n * 86400))
+
+    realm.addprinc("pat", password="pat-Pw-1", extra_args=("-pwexpire", days_ahead(3)))
+    realm.addprinc("quin", password="quin-Pw-1", extra_args=("-pwexpire", days_ahead(30)))
+    d = helper(pwd_expire_warning="7")
+    h = authenticate(d, "pat", "pat-Pw-1").get(T_HANDLE).decode()
+    acct = pam_op(d, OP_ACCT, "pat", h)
+    assert acct.u32(T_RESULT) == SUCCESS, acct
+    info = acct.get(T_USER_INFO).decode()
+    assert "password will expire in 2 days" in info or "expire in 3 days" in info, info
+    h = authenticate(d, "quin", "quin-Pw-1").get(T_HANDLE).decode()
+    acct = pam_op(d, OP_ACCT, "quin", h)
+    assert acct.u32(T_RESULT) == SUCCESS and T_USER_INFO not in dict(acct.fields), acct
 
 
 def test_wrong_old_password_refused_for_change(helper, realm):
