@@ -1,17 +1,21 @@
-"""The sectx demo: a throwaway realm and a real sectxd, started, shown and
-torn down.  Run by scripts/demo (which builds first); argument: the build dir.
+"""The sectx demo: a throwaway realm, a real sectxd and a real login through
+the PAM stack, then everything torn down.  Run by scripts/demo (which builds
+first); argument: the build dir.
 
-It reuses the integration tests' harness (tests/integration), so what the
-demo shows is what the tests drive."""
+It reuses the integration tests' harness (tests/integration): what the demo
+shows is what the tests drive.  libpam is real; pam_wrapper only points it
+at a service file in a temp dir, so no system PAM file is touched."""
 
+import glob
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
+from pam_harness import LocalUser, PamSectxd, PamStack, klist_as, write_keytab  # noqa: E402
 from realm import Realm  # noqa: E402
-from sectx_harness import Sectxd  # noqa: E402
+from sectx_harness import make_public_tmpdir, run  # noqa: E402
 
 
 def step(title, text=""):
@@ -20,40 +24,82 @@ def step(title, text=""):
         print(text.rstrip())
 
 
+def public_copy(path, name):
+    """The module must be readable wherever the build tree is."""
+    d = make_public_tmpdir("sectx-demo-mod-")
+    dest = os.path.join(d, name)
+    with open(path, "rb") as src, open(dest, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(dest, 0o644)
+    return d, dest
+
+
 def main(builddir):
+    if os.geteuid() != 0:
+        raise SystemExit("the demo creates a local user and runs the helper: run it as root")
     sectxd_bin = os.path.join(builddir, "sectxd")
     sectxctl_bin = os.path.join(builddir, "sectxctl")
-    with Realm() as realm:
+    cleanup = []
+    try:
+        realm = Realm()
+        cleanup.append(realm.stop)
         step(f"MIT realm {realm.realm}: krb5kdc on 127.0.0.1:{realm.kdc_port}, "
              f"kadmind on 127.0.0.1:{realm.kadmind_port} (in {realm.dir})")
-        password = realm.addprinc("alice", password="demo-Passw0rd")
-        step("principal alice@" + realm.realm + " created")
 
-        helper = Sectxd(sectxd_bin, sectxctl_bin, env=realm.env())
-        try:
-            helper.start()
-            step(f"sectxd running (pid {helper.pid}), sockets in {helper.socket_dir}",
-                 open(helper.config_file).read())
-            r = helper.ctl("status")
-            step("sectxctl status", r.stdout)
-            if r.returncode != 0:
-                raise SystemExit(f"status failed: {r.stderr}")
-            r = helper.ctl("check-config", helper.config_file)
-            step("sectxctl check-config", r.stdout + r.stderr)
+        ktdir, keytab = write_keytab(realm, "host/sectx-demo.localdomain")
+        cleanup.append(lambda: run(["rm", "-rf", ktdir]))
+        step(f"host principal host/sectx-demo.localdomain, keys in {keytab} "
+             "(every TGT is validated with them)")
 
-            ccache = os.path.join(realm.dir, "alice.ccache")
-            r = realm.kinit("alice", password, "FILE:" + ccache)
-            if r.returncode != 0:
-                raise SystemExit(f"kinit failed: {r.stderr}")
-            step("kinit alice (the realm issues tickets; PAM login through sectxd is next)",
-                 realm.klist("FILE:" + ccache).stdout)
-            code = helper.stop()
-            step(f"sectxd stopped with SIGTERM: exit code {code}")
-            if code != 0:
-                raise SystemExit(1)
-        finally:
-            helper.close()
-    step("realm stopped, temporary files removed")
+        user = LocalUser(realm, password="Demo-Passw0rd-1")
+        cleanup.append(user.remove)
+        step(f"local user {user.name} (uid {user.uid}) and principal {user.principal}")
+
+        helper = PamSectxd(sectxd_bin, sectxctl_bin, realm, keytab, log_level="info")
+        cleanup.append(helper.close)
+        helper.start()
+        step(f"sectxd running (pid {helper.pid}), sockets in {helper.socket_dir}",
+             helper.ctl("status").stdout)
+
+        moddir, module = public_copy(os.path.join(builddir, ".libs", "pam_sectx.so"),
+                                     "pam_sectx.so")
+        cleanup.append(lambda: run(["rm", "-rf", moddir]))
+        stack = PamStack(module, os.path.join(builddir, "pam", "pam_driver"), helper.socket_dir)
+        cleanup.append(stack.close)
+        with open(os.path.join(stack.dir, stack.SERVICE)) as f:
+            lines = [l for l in f.read().splitlines() if "pam_sectx.so" in l]
+        step(f"PAM service {stack.SERVICE} (real libpam; pam_wrapper only points it at this "
+             "file)", "\n".join(lines))
+
+        proc, elapsed = stack.pamtester(user.name, "authenticate", "acct_mgmt", "open_session",
+                                        password=user.password)
+        step(f"pamtester {stack.SERVICE} {user.name} authenticate acct_mgmt open_session "
+             f"({elapsed * 1000:.0f} ms, exit {proc.returncode})",
+             "\n".join(l for l in (proc.stdout + proc.stderr).splitlines()
+                       if l.startswith("pamtester")))
+        if proc.returncode != 0:
+            raise SystemExit("the login failed:\n" + proc.stderr)
+        caches = sorted(glob.glob(f"/tmp/krb5cc_{user.uid}_*"))
+        if not caches:
+            raise SystemExit("the session has no credential cache")
+        st = os.stat(caches[-1])
+        step(f"the session's credential cache FILE:{caches[-1]} "
+             f"(owner uid {st.st_uid}, mode {st.st_mode & 0o777:o}); klist as {user.name}:",
+             klist_as(user, "FILE:" + caches[-1], realm).stdout)
+        step("what sectxd logged",
+             "\n".join(l for l in helper.log_text().splitlines()
+                       if "authenticated" in l or "stored in" in l))
+        code = helper.stop()
+        step(f"sectxd stopped with SIGTERM: exit code {code}")
+        if code != 0:
+            raise SystemExit(1)
+    finally:
+        for fn in reversed(cleanup):
+            try:
+                fn()
+            except Exception as e:  # keep cleaning up
+                print(f"cleanup: {e}", file=sys.stderr)
+    step("realm, helper, user and temporary files removed")
 
 
 if __name__ == "__main__":
