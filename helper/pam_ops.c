@@ -207,12 +207,15 @@ static struct sectx_handle *claimable_handle(struct sectx_request *req, const st
 			   sectx_op_name(req->msg.hdr.op), a->user, (unsigned)req->uid);
 		return NULL;
 	}
+	/* An absent RHOST is the empty one: a handle issued for a remote host
+	 * is claimed only by a request from that same host. */
 	if (strcmp(h->user, a->user) != 0 || strcmp(h->service, a->service) != 0 ||
-	    (a->has_rhost && strcmp(h->rhost, a->rhost) != 0)) {
-		SECTX_WARN("%s from uid %u pid %d: login handle of %s (%s) presented for %s (%s); "
-			   "refused",
+	    strcmp(h->rhost, a->has_rhost ? a->rhost : "") != 0) {
+		SECTX_WARN("%s from uid %u pid %d: login handle of %s (%s, rhost %s) presented for "
+			   "%s (%s, rhost %s); refused",
 			   sectx_op_name(req->msg.hdr.op), (unsigned)req->uid, (int)req->pid, h->user,
-			   h->service, a->user, a->service);
+			   h->service, h->rhost[0] ? h->rhost : "-", a->user, a->service,
+			   a->has_rhost && a->rhost[0] ? a->rhost : "-");
 		return NULL;
 	}
 	return h;

@@ -64,7 +64,6 @@ static int ask_helper(const struct pam_sectx_ctx *c, const struct pam_sectx_secr
 		      struct pam_sectx_reply *rep)
 {
 	struct pam_sectx_req *req = NULL;
-	const void *rhost = NULL;
 	const void *tty = NULL;
 	int ret;
 
@@ -74,15 +73,11 @@ static int ask_helper(const struct pam_sectx_ctx *c, const struct pam_sectx_secr
 		ret = PAM_SECTX_BADREPLY;
 		goto done;
 	}
-	if (pam_get_item(c->pamh, PAM_RHOST, &rhost) != PAM_SUCCESS || rhost == NULL) {
-		rhost = "";
-	}
 	if (pam_get_item(c->pamh, PAM_TTY, &tty) != PAM_SUCCESS || tty == NULL) {
 		tty = "";
 	}
 	sectx_put_bytes(&req->w, SECTX_TAG_PASSWORD, pw->buf, pw->len);
-	sectx_put_string(&req->w, SECTX_TAG_RHOST, rhost);
-	sectx_put_string(&req->w, SECTX_TAG_TTY, tty);
+	sectx_put_string(&req->w, SECTX_TAG_TTY, tty); /* RHOST: pam_sectx_req_new */
 	ret = pam_sectx_call(c, req, rep);
 done:
 	pam_sectx_req_free(req);

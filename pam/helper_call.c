@@ -27,16 +27,23 @@
 int pam_sectx_req_new(const struct pam_sectx_ctx *c, uint16_t op, struct pam_sectx_req **out)
 {
 	struct pam_sectx_req *req = malloc(sizeof(*req));
+	const void *rhost = NULL;
 
 	*out = NULL;
 	if (req == NULL) {
 		return -ENOMEM;
+	}
+	/* Every request carries PAM_RHOST: a login handle is bound to the
+	 * remote host it was issued for, and the helper checks it at claim. */
+	if (pam_get_item(c->pamh, PAM_RHOST, &rhost) != PAM_SUCCESS || rhost == NULL) {
+		rhost = "";
 	}
 	req->op = op;
 	sectx_frame_begin(&req->w, req->buf, sizeof(req->buf), SECTX_PROTO_VERSION, op,
 			  (uint32_t)getpid());
 	sectx_put_string(&req->w, SECTX_TAG_USER, c->user);
 	sectx_put_string(&req->w, SECTX_TAG_SERVICE, c->service);
+	sectx_put_string(&req->w, SECTX_TAG_RHOST, rhost);
 	*out = req;
 	return 0;
 }

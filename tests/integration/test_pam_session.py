@@ -86,6 +86,24 @@ def test_session_opened_by_another_process(pam_stack, users, realm):
     assert klist_as(user, r.env["KRB5CCNAME"], realm).returncode == 0
 
 
+def test_handle_cannot_be_claimed_from_another_remote_host(pam_stack, users):
+    """A handle is bound to the remote host it was issued for: a session
+    claiming it with another PAM_RHOST (or none) gets nothing."""
+    user = users()
+    stack = pam_stack()
+    handle = authenticate_elsewhere(stack, user, rhost="192.0.2.7")
+    for rhost in ("198.51.100.9", None):
+        r = stack.run(user.name, "open_session", "setcred", "env", rhost=rhost,
+                      putenv=[f"{HANDLE}={handle}"])
+        assert r.code("open_session") not in ("PAM_SUCCESS", "PAM_IGNORE"), r
+        assert "KRB5CCNAME" not in r.env, r
+    assert not user.ccache_files()
+    # the right host still can: the refusals did not consume the handle
+    r = stack.run(user.name, "open_session", "env", rhost="192.0.2.7",
+                  putenv=[f"{HANDLE}={handle}"])
+    assert r.code("open_session") == "PAM_SUCCESS", r
+
+
 def test_handle_of_alice_cannot_be_claimed_for_bob(pam_stack, users):
     alice, bob = users(), users()
     stack = pam_stack()
