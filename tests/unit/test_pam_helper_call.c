@@ -459,8 +459,7 @@ static int call_fake(struct world *wd, struct fake *f, enum reply_kind kind, uin
 	wd->ctx.opts.socket_dir = f->dir;
 	wd->ctx.opts.timeout_ms = 300;
 	assert_int_equal(pam_sectx_req_new(&wd->ctx, SECTX_OP_PAM_AUTHENTICATE, &req), 0);
-	sectx_put_bytes(&req->w, SECTX_TAG_PASSWORD, "pw", 2);
-	sectx_put_string(&req->w, SECTX_TAG_RHOST, "");
+	sectx_put_bytes(&req->w, SECTX_TAG_PASSWORD, "pw", 2); /* RHOST: pam_sectx_req_new */
 	sectx_put_string(&req->w, SECTX_TAG_TTY, "pts/1");
 	ret = pam_sectx_call(&wd->ctx, req, rep);
 	pam_sectx_req_free(req);
@@ -628,7 +627,7 @@ static void test_invalid_request_string_is_not_sent(void **state)
 	pam_sectx_opts_parse(NULL, 0, NULL, &wd->ctx.opts);
 	wd->ctx.opts.socket_dir = "/nonexistent/sectx-test";
 	assert_int_equal(pam_sectx_req_new(&wd->ctx, SECTX_OP_PAM_AUTHENTICATE, &req), 0);
-	sectx_put_string(&req->w, SECTX_TAG_RHOST, "bad\nhost");
+	sectx_put_string(&req->w, SECTX_TAG_TTY, "bad\ntty");
 	assert_int_equal(pam_sectx_call(&wd->ctx, req, &rep), -EINVAL);
 	pam_sectx_req_free(req);
 	assert_non_null(strstr(logged, "cannot build the request"));
