@@ -232,6 +232,7 @@ struct login_state {
 	krb5_creds *creds;
 
 	/* armour */
+	struct sectx_armor *armor; /* the armour this login uses (a reference) */
 	krb5_init_creds_context armor_icc;
 	krb5_principal armor_client;
 
@@ -279,6 +280,7 @@ static int login_state_destructor(struct login_state *st)
 	}
 	krb5_free_principal(ctx, st->client);
 	krb5_free_principal(ctx, st->armor_client);
+	sectx_armor_release(st->armor); /* after icc, which may still read it */
 	if (st->out.creds != NULL) {
 		krb5_free_creds(ctx, st->out.creds);
 	}
@@ -334,7 +336,9 @@ static void login_start(struct tevent_req *req)
 		return;
 	}
 	krb5_timeofday(st->ctx, &now);
-	if (st->k->armor != NULL && st->k->armor_end - now > 300) {
+	if (st->k->armor != NULL && st->k->armor->end - now > 300) {
+		st->armor = st->k->armor;
+		st->armor->refs++;
 		login_start_as(req);
 		return;
 	}
@@ -402,11 +406,19 @@ static void login_armor_done(struct tevent_req *subreq)
 	end = creds.times.endtime;
 	krb5_free_cred_contents(st->ctx, &creds);
 	if (kerr == 0) {
-		if (st->k->armor != NULL) {
-			krb5_cc_destroy(st->ctx, st->k->armor);
+		struct sectx_armor *a = calloc(1, sizeof(*a));
+
+		if (a == NULL) {
+			krb5_cc_destroy(st->ctx, cc);
+			login_finish(req, SECTX_LOGIN_ERROR, "out of memory");
+			return;
 		}
-		st->k->armor = cc;
-		st->k->armor_end = end;
+		*a = (struct sectx_armor){ .ctx = st->ctx, .cc = cc, .end = end, .refs = 2 };
+		/* the store's reference replaces the old one; logins that armour
+		 * with the old ticket keep theirs until they are done */
+		sectx_armor_release(st->k->armor);
+		st->k->armor = a;
+		st->armor = a;
 		SECTX_DEBUG("FAST armour ticket obtained with the host keytab");
 		login_start_as(req);
 		return;
@@ -479,8 +491,8 @@ static void login_start_as(struct tevent_req *req)
 		krb5_get_init_creds_opt_set_forwardable(st->opts, 0);
 		krb5_get_init_creds_opt_set_proxiable(st->opts, 0);
 	}
-	if (st->k->armor != NULL && cfg->kerberos.fast != SECTX_FAST_NEVER) {
-		kerr = krb5_get_init_creds_opt_set_fast_ccache(st->ctx, st->opts, st->k->armor);
+	if (st->armor != NULL && cfg->kerberos.fast != SECTX_FAST_NEVER) {
+		kerr = krb5_get_init_creds_opt_set_fast_ccache(st->ctx, st->opts, st->armor->cc);
 		if (kerr == 0) {
 			kerr = krb5_get_init_creds_opt_set_fast_flags(
 				st->ctx, st->opts,

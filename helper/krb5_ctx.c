@@ -9,6 +9,7 @@
  * here talks to a KDC.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "krb5_engine.h"
@@ -26,11 +27,20 @@ static void set_realm(struct sectxd_ctx *hctx)
 	}
 }
 
+void sectx_armor_release(struct sectx_armor *a)
+{
+	if (a == NULL || --a->refs > 0) {
+		return;
+	}
+	krb5_cc_destroy(a->ctx, a->cc);
+	free(a);
+}
+
 static int krb5_destructor(struct sectxd_krb5 *k)
 {
-	if (k->armor != NULL) {
-		krb5_cc_destroy(k->ctx, k->armor);
-	}
+	/* logins hold their own references: they end before the context */
+	sectx_armor_release(k->armor);
+	k->armor = NULL;
 	if (k->ctx != NULL) {
 		krb5_free_context(k->ctx);
 	}
@@ -63,11 +73,10 @@ static int krb5_start(struct sectxd_ctx *hctx)
 static void krb5_reloaded(struct sectxd_ctx *hctx)
 {
 	set_realm(hctx);
-	/* a new keytab or FAST mode: the armour ticket is obtained afresh */
-	if (hctx->krb5->armor != NULL) {
-		krb5_cc_destroy(hctx->krb5->ctx, hctx->krb5->armor);
-		hctx->krb5->armor = NULL;
-	}
+	/* a new keytab or FAST mode: the armour ticket is obtained afresh (logins
+	 * in flight keep the one they hold) */
+	sectx_armor_release(hctx->krb5->armor);
+	hctx->krb5->armor = NULL;
 }
 
 static void krb5_status(struct sectxd_ctx *hctx, struct sectx_wbuf *w)

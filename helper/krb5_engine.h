@@ -27,13 +27,25 @@
 #define SECTX_KDC_REPLY_MAX (256u * 1024u) /* largest KDC reply we read */
 #define SECTX_KDC_STAGGER_MS 1000          /* try the next KDC after this */
 
+/* FAST armour: a host TGT from the keytab in a MEMORY ccache.  Shared by the
+ * logins that armour with it (libkrb5 reads the ccache during the whole
+ * exchange), so it is reference-counted: replaced in sectxd_krb5 when it
+ * nears its end, destroyed when the last login holding it is done. */
+struct sectx_armor {
+	krb5_context ctx;
+	krb5_ccache cc;
+	krb5_timestamp end;
+	unsigned refs;
+};
+
+/* Drop one reference to a (NULL is fine). */
+void sectx_armor_release(struct sectx_armor *a);
+
 struct sectxd_krb5 {
 	krb5_context ctx;
 	char *last_kdc;   /* "host:port" of the last KDC that answered */
 	char *last_error; /* last KDC-level failure, for status */
-	/* FAST armour: a host TGT from the keytab, in a MEMORY ccache. */
-	krb5_ccache armor;
-	krb5_timestamp armor_end;
+	struct sectx_armor *armor; /* the current armour (one reference), or NULL */
 };
 
 extern const struct sectxd_subsystem sectxd_krb5_subsystem;

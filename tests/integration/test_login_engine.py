@@ -4,6 +4,7 @@ pin what the helper decides (results, validation, deadlines, throttling,
 handle binding); the module's mapping to PAM codes is tested in
 test_pam_*.py."""
 
+import concurrent.futures
 import os
 import pwd
 import secrets
@@ -232,6 +233,25 @@ def test_fast_armour_used_when_the_kdc_supports_it(helper, realm):
     r = authenticate(d, "kim", "kim-Pw-1")
     assert r.u32(T_RESULT) == SUCCESS, r
     assert "FAST armour ticket obtained with the host keytab" in d.log_text()
+
+
+def test_concurrent_logins_share_the_fast_armour_safely(helper, realm):
+    """32 logins at once on a fresh helper, FAST demanded: they all fetch
+    the armour ticket together, and a login must never lose the armour it
+    armours with when another replaces it."""
+    # preauth required: a second AS round trip, for which libkrb5 reads the
+    # armour ccache again
+    realm.addprinc("rita", password="rita-Pw-1", extra_args=("+requires_preauth",))
+    # An armour ticket shorter than the helper's 5-minute margin: every login
+    # fetches a fresh one and replaces the shared one while others use it.
+    realm.kadmin(f"modprinc -maxlife 4m {HOST}")
+    try:
+        d = helper(fast="demand")
+        with concurrent.futures.ThreadPoolExecutor(32) as pool:
+            replies = list(pool.map(lambda _: authenticate(d, "rita", "rita-Pw-1"), range(64)))
+        assert [r.u32(T_RESULT) for r in replies] == [SUCCESS] * 64, d.log_tail()
+    finally:
+        realm.kadmin(f"modprinc -maxlife 10h {HOST}")
 
 
 def test_kdc_stopped_gives_authinfo_unavail_within_the_timeout(bins, realm, keytab):
