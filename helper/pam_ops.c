@@ -203,8 +203,11 @@ static struct sectx_handle *claimable_handle(struct sectx_request *req, const st
 	}
 	h = sectx_handle_find(req->hctx, a->handle);
 	if (h == NULL) {
-		SECTX_INFO("%s for %s from uid %u: unknown or expired login handle",
-			   sectx_op_name(req->msg.hdr.op), a->user, (unsigned)req->uid);
+		/* sshd calls setcred(DELETE) after close_session has dropped the
+		 * handle: routine there, worth a line elsewhere */
+		sectx_log(req->msg.hdr.op == SECTX_OP_PAM_SETCRED ? SECTX_LOG_DEBUG : SECTX_LOG_INFO,
+			  "%s for %s from uid %u: unknown or expired login handle",
+			  sectx_op_name(req->msg.hdr.op), a->user, (unsigned)req->uid);
 		return NULL;
 	}
 	/* An absent RHOST is the empty one: a handle issued for a remote host
