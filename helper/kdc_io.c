@@ -10,10 +10,14 @@
  * answer, or a connect that never completes) costs the login at most its
  * deadline, never the event loop: every socket is non-blocking.
  *
- * Transport: TCP (RFC 4120 7.2.2, four-byte length prefix) to each KDC in
- * turn, starting the next one after SECTX_KDC_STAGGER_MS or as soon as one
- * fails, keeping earlier attempts open; the first complete answer wins (this
- * is MIT's own strategy, without the UDP leg).  Host names are resolved with
+ * Transport (RFC 4120 7.2): a message that fits SECTX_KDC_UDP_MAX goes by
+ * UDP to each KDC first, then by TCP (four-byte length prefix) to each; a
+ * larger one, or a retry after KRB_ERR_RESPONSE_TOO_BIG, by TCP only.  The
+ * attempts start in that order, the next one after SECTX_KDC_STAGGER_MS or
+ * as soon as one fails, earlier ones staying open; the first complete answer
+ * wins.  This is MIT's own strategy.  A UDP socket is connected, so only its
+ * KDC's datagrams reach it, and an ICMP refusal ends that attempt at once.
+ * Host names are resolved with
  * getaddrinfo: numeric addresses never block; a name in krb5.conf costs a
  * resolver call on the loop, so sites should list addresses or rely on a
  * local cache (README, design notes).
@@ -37,6 +41,7 @@
 struct kdc_target {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	int socktype; /* SOCK_DGRAM or SOCK_STREAM */
 	char desc[300];
 };
 
@@ -72,6 +77,7 @@ struct kdc_state {
 };
 
 static void kdc_start_next(struct tevent_req *req);
+static void kdc_conn_failed(struct tevent_req *req, struct kdc_conn *c, int err);
 
 /* --- KDC list from the profile ------------------------------------------- */
 
@@ -108,8 +114,9 @@ static int split_host_port(char *entry, char **host, const char **port)
 	return 0;
 }
 
+/* The attempts for realm: UDP to every KDC address (when udp), then TCP. */
 static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_data *realm,
-		       struct kdc_target **out, size_t *n_out)
+		       bool udp, struct kdc_target **out, size_t *n_out)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
 	const char *names[4] = { "realms", NULL, "kdc", NULL };
@@ -123,7 +130,7 @@ static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_da
 		return -ENOMEM;
 	}
 	names[1] = talloc_strndup(tmp, realm->data, realm->length);
-	targets = talloc_zero_array(tmp, struct kdc_target, KDC_MAX_TARGETS);
+	targets = talloc_zero_array(tmp, struct kdc_target, 2 * KDC_MAX_TARGETS);
 	if (names[1] == NULL || targets == NULL) {
 		ret = -ENOMEM;
 		goto done;
@@ -172,6 +179,17 @@ static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_da
 		ret = -ENOENT;
 		goto done;
 	}
+	for (i = 0; i < n; i++) {
+		targets[i].socktype = SOCK_STREAM;
+	}
+	if (udp) {
+		/* UDP first, in the same KDC order, then the TCP attempts */
+		memmove(targets + n, targets, n * sizeof(*targets));
+		for (i = 0; i < n; i++) {
+			targets[i].socktype = SOCK_DGRAM;
+		}
+		n *= 2;
+	}
 	*out = talloc_steal(mem_ctx, targets);
 	*n_out = n;
 	ret = 0;
@@ -217,6 +235,64 @@ static void kdc_conn_failed(struct tevent_req *req, struct kdc_conn *c, int err)
 	}
 }
 
+/* A reply has arrived on c: it wins. */
+static void kdc_answered(struct tevent_req *req, struct kdc_conn *c, uint8_t *reply, size_t len)
+{
+	struct kdc_state *st = c->st;
+
+	st->reply = talloc_steal(st, reply);
+	st->reply_len = len;
+	talloc_free(st->k->last_kdc);
+	st->k->last_kdc = talloc_asprintf(st->k, "%s/%s", c->target->desc,
+					  c->target->socktype == SOCK_DGRAM ? "udp" : "tcp");
+	SECTX_TRACE("KDC %s answered (%zu bytes)", st->k->last_kdc, len);
+	talloc_free(c); /* the other attempts go with the request */
+	tevent_req_done(req);
+}
+
+/* UDP: send the message (without the TCP length prefix) once the socket is
+ * writable, then take the first datagram as the reply. */
+static void kdc_udp_io(struct tevent_req *req, struct kdc_conn *c, uint16_t flags)
+{
+	struct kdc_state *st = c->st;
+	uint8_t *buf;
+	ssize_t n;
+
+	if (!c->connected) {
+		n = send(c->fd, st->out + 4, st->out_len - 4, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			return;
+		}
+		if (n != (ssize_t)(st->out_len - 4)) {
+			kdc_conn_failed(req, c, n < 0 ? errno : EMSGSIZE);
+			return;
+		}
+		c->connected = true;
+		TEVENT_FD_NOT_WRITEABLE(c->fde);
+		TEVENT_FD_READABLE(c->fde);
+		return;
+	}
+	if (!(flags & TEVENT_FD_READ)) {
+		return;
+	}
+	buf = talloc_size(c, SECTX_KDC_UDP_REPLY_MAX);
+	if (buf == NULL) {
+		kdc_conn_failed(req, c, ENOMEM);
+		return;
+	}
+	n = recv(c->fd, buf, SECTX_KDC_UDP_REPLY_MAX, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		talloc_free(buf);
+		return;
+	}
+	if (n <= 0) {
+		/* ECONNREFUSED: the KDC's host said no (ICMP) */
+		kdc_conn_failed(req, c, n < 0 ? errno : EPROTO);
+		return;
+	}
+	kdc_answered(req, c, buf, (size_t)n);
+}
+
 static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
 			     void *private_data)
 {
@@ -225,6 +301,10 @@ static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 	struct kdc_state *st = c->st;
 	ssize_t n;
 
+	if (c->target->socktype == SOCK_DGRAM) {
+		kdc_udp_io(req, c, flags);
+		return;
+	}
 	if (!c->connected) {
 		int err = 0;
 		socklen_t elen = sizeof(err);
@@ -294,14 +374,8 @@ static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 	if (c->in_got < c->in_len) {
 		return;
 	}
-	/* The first whole answer wins; the other attempts go with the request. */
-	st->reply = talloc_steal(st, c->in);
-	st->reply_len = c->in_len;
-	talloc_free(st->k->last_kdc);
-	st->k->last_kdc = talloc_strdup(st->k, c->target->desc);
-	SECTX_TRACE("KDC %s answered (%zu bytes)", c->target->desc, c->in_len);
-	talloc_free(c);
-	tevent_req_done(req);
+	/* The first whole answer wins. */
+	kdc_answered(req, c, c->in, c->in_len);
 }
 
 static void kdc_stagger(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
@@ -333,7 +407,7 @@ static void kdc_start_next(struct tevent_req *req)
 		}
 		c->st = st;
 		c->target = t;
-		c->fd = socket(t->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		c->fd = socket(t->ss.ss_family, t->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		st->active++;
 		talloc_set_destructor(c, kdc_conn_destructor);
 		if (c->fd < 0 ||
@@ -365,7 +439,7 @@ static void kdc_start_next(struct tevent_req *req)
 
 struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				  struct sectxd_krb5 *k, const krb5_data *realm,
-				  const krb5_data *msg, int64_t deadline)
+				  const krb5_data *msg, bool tcp_only, int64_t deadline)
 {
 	struct tevent_req *req;
 	struct kdc_state *st;
@@ -387,7 +461,8 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 		tevent_req_oom(req);
 		return tevent_req_post(req, ev);
 	}
-	ret = kdc_targets(st, k, realm, &st->targets, &st->n_targets);
+	ret = kdc_targets(st, k, realm, !tcp_only && msg->length <= SECTX_KDC_UDP_MAX, &st->targets,
+			  &st->n_targets);
 	if (ret != 0) {
 		tevent_req_error(req, -ret);
 		return tevent_req_post(req, ev);

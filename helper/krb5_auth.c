@@ -57,6 +57,7 @@ struct step_state {
 	size_t reply_len;
 	krb5_error_code kerr; /* from libkrb5 */
 	int io_err;           /* from kdc_io: ETIMEDOUT, ECONNREFUSED, ENOENT */
+	bool tcp_only;        /* a UDP reply was too big: TCP from now on */
 };
 
 static void step_kdc_done(struct tevent_req *subreq);
@@ -76,13 +77,19 @@ static void step_once(struct tevent_req *req)
 	}
 	st->kerr = st->step(st->k->ctx, st->sctx, &in, &out, &realm, &flags);
 	TALLOC_FREE(st->reply);
+	if (st->kerr == KRB5KRB_ERR_RESPONSE_TOO_BIG && !st->tcp_only) {
+		/* libkrb5 hands back the same request: resend it over TCP */
+		st->tcp_only = true;
+		st->kerr = 0;
+		flags |= KRB5_INIT_CREDS_STEP_FLAG_CONTINUE;
+	}
 	if (st->kerr != 0 || !(flags & KRB5_INIT_CREDS_STEP_FLAG_CONTINUE)) {
 		krb5_free_data_contents(st->k->ctx, &out);
 		krb5_free_data_contents(st->k->ctx, &realm);
 		tevent_req_done(req);
 		return;
 	}
-	subreq = sectx_kdc_send(st, st->ev, st->k, &realm, &out, st->deadline);
+	subreq = sectx_kdc_send(st, st->ev, st->k, &realm, &out, st->tcp_only, st->deadline);
 	krb5_free_data_contents(st->k->ctx, &out);
 	krb5_free_data_contents(st->k->ctx, &realm);
 	if (tevent_req_nomem(subreq, req)) {
@@ -234,6 +241,8 @@ struct login_state {
 	/* armour */
 	struct sectx_armor *armor; /* the armour this login uses (a reference) */
 	krb5_init_creds_context armor_icc;
+	krb5_get_init_creds_opt *armor_opts;
+	krb5_ccache armor_cc; /* being filled; becomes the armour on success */
 	krb5_principal armor_client;
 
 	/* validation */
@@ -259,6 +268,12 @@ static int login_state_destructor(struct login_state *st)
 	}
 	if (st->armor_icc != NULL) {
 		krb5_init_creds_free(ctx, st->armor_icc);
+	}
+	if (st->armor_opts != NULL) {
+		krb5_get_init_creds_opt_free(ctx, st->armor_opts);
+	}
+	if (st->armor_cc != NULL) {
+		krb5_cc_destroy(ctx, st->armor_cc);
 	}
 	if (st->tcc != NULL) {
 		krb5_tkt_creds_free(ctx, st->tcc);
@@ -358,10 +373,23 @@ static void login_start(struct tevent_req *req)
 		login_start_as(req);
 		return;
 	}
+	/* libkrb5 writes the armour TGT into a fresh MEMORY ccache itself, and
+	 * with it the fast_avail marker when the KDC offers FAST: with that
+	 * marker the first AS request of a login is armoured already; without
+	 * it every login costs one round trip more. */
 	kerr = krb5_copy_principal(st->ctx, st->hosts[0], &st->armor_client);
 	if (kerr == 0) {
-		kerr = krb5_init_creds_init(st->ctx, st->armor_client, NULL, NULL, 0, NULL,
-					    &st->armor_icc);
+		kerr = krb5_cc_new_unique(st->ctx, "MEMORY", NULL, &st->armor_cc);
+	}
+	if (kerr == 0) {
+		kerr = krb5_get_init_creds_opt_alloc(st->ctx, &st->armor_opts);
+	}
+	if (kerr == 0) {
+		kerr = krb5_get_init_creds_opt_set_out_ccache(st->ctx, st->armor_opts, st->armor_cc);
+	}
+	if (kerr == 0) {
+		kerr = krb5_init_creds_init(st->ctx, st->armor_client, NULL, NULL, 0,
+					    st->armor_opts, &st->armor_icc);
 	}
 	if (kerr == 0) {
 		kerr = krb5_init_creds_set_keytab(st->ctx, st->armor_icc, st->kt);
@@ -382,38 +410,26 @@ static void login_armor_done(struct tevent_req *subreq)
 {
 	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
 	struct login_state *st = tevent_req_data(req, struct login_state);
-	krb5_creds creds;
-	krb5_ccache cc = NULL;
-	krb5_timestamp end;
+	krb5_ticket_times times;
 	krb5_error_code kerr;
 	int io_err = 0;
 
 	kerr = step_recv(subreq, &io_err);
 	TALLOC_FREE(subreq);
-	memset(&creds, 0, sizeof(creds));
+	memset(&times, 0, sizeof(times));
 	if (kerr == 0) {
-		kerr = krb5_init_creds_get_creds(st->ctx, st->armor_icc, &creds);
+		kerr = krb5_init_creds_get_times(st->ctx, st->armor_icc, &times);
 	}
-	if (kerr == 0) {
-		kerr = krb5_cc_new_unique(st->ctx, "MEMORY", NULL, &cc);
-	}
-	if (kerr == 0) {
-		kerr = krb5_cc_initialize(st->ctx, cc, creds.client);
-	}
-	if (kerr == 0) {
-		kerr = krb5_cc_store_cred(st->ctx, cc, &creds);
-	}
-	end = creds.times.endtime;
-	krb5_free_cred_contents(st->ctx, &creds);
 	if (kerr == 0) {
 		struct sectx_armor *a = calloc(1, sizeof(*a));
 
 		if (a == NULL) {
-			krb5_cc_destroy(st->ctx, cc);
 			login_finish(req, SECTX_LOGIN_ERROR, "out of memory");
 			return;
 		}
-		*a = (struct sectx_armor){ .ctx = st->ctx, .cc = cc, .end = end, .refs = 2 };
+		*a = (struct sectx_armor){ .ctx = st->ctx, .cc = st->armor_cc,
+					   .end = times.endtime, .refs = 2 };
+		st->armor_cc = NULL;
 		/* the store's reference replaces the old one; logins that armour
 		 * with the old ticket keep theirs until they are done */
 		sectx_armor_release(st->k->armor);
@@ -422,9 +438,6 @@ static void login_armor_done(struct tevent_req *subreq)
 		SECTX_DEBUG("FAST armour ticket obtained with the host keytab");
 		login_start_as(req);
 		return;
-	}
-	if (cc != NULL) {
-		krb5_cc_destroy(st->ctx, cc);
 	}
 	if (io_err != 0) {
 		login_finish(req, SECTX_LOGIN_UNAVAIL, "no KDC answered for the armour ticket: %s",

@@ -26,6 +26,8 @@
 
 #define SECTX_KDC_REPLY_MAX (256u * 1024u) /* largest KDC reply we read */
 #define SECTX_KDC_STAGGER_MS 1000          /* try the next KDC after this */
+#define SECTX_KDC_UDP_MAX 1465u            /* larger requests go by TCP (MIT's default) */
+#define SECTX_KDC_UDP_REPLY_MAX 65536u     /* a datagram cannot be larger */
 
 /* FAST armour: a host TGT from the keytab in a MEMORY ccache.  Shared by the
  * logins that armour with it (libkrb5 reads the ccache during the whole
@@ -53,14 +55,15 @@ extern const struct sectxd_subsystem sectxd_krb5_subsystem;
 /* --- kdc_io.c --------------------------------------------------------------- */
 
 /* Send msg to a KDC of realm and return its reply.  KDCs come from the
- * krb5.conf profile ([realms] REALM kdc = host[:port]); they are tried over
- * TCP, the next one started after SECTX_KDC_STAGGER_MS or at once when one
- * refuses, the first complete answer wins.  Fails with ETIMEDOUT at deadline
- * (monotonic ms), ECONNREFUSED when every KDC refused, ENOENT when the realm
- * has no KDC configured. */
+ * krb5.conf profile ([realms] REALM kdc = host[:port]); they are tried by UDP
+ * (a message of at most SECTX_KDC_UDP_MAX bytes, unless tcp_only) and then
+ * TCP, the next attempt started after SECTX_KDC_STAGGER_MS or at once when
+ * one fails, the first complete answer wins.  Fails with ETIMEDOUT at
+ * deadline (monotonic ms), ECONNREFUSED when every attempt was refused,
+ * ENOENT when the realm has no KDC configured. */
 struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				  struct sectxd_krb5 *k, const krb5_data *realm,
-				  const krb5_data *msg, int64_t deadline);
+				  const krb5_data *msg, bool tcp_only, int64_t deadline);
 /* The reply, allocated on mem_ctx.  0 or an errno value (positive). */
 int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
 		   size_t *reply_len);
