@@ -103,7 +103,9 @@ int sectx_handle_new(struct sectxd_ctx *hctx, const char *user, const char *serv
 		if (old == NULL) {
 			return -EAGAIN;
 		}
-		SECTX_WARN("dropping the oldest unclaimed login handle of %s to make room", old->user);
+		/* routine for services that only authenticate (no session) */
+		SECTX_DEBUG("dropping the oldest unclaimed login handle of %s to make room",
+			    old->user);
 		sectx_handle_drop(hctx, old);
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
