@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 
+from pam_harness import _needed_asan
 from sectx_harness import HarnessError, log_tail, make_public_tmpdir, run, spawn, wait_until
 
 SSHD = "/usr/sbin/sshd"
@@ -65,6 +66,7 @@ class Sshd:
     (sshd -E), config_file, pam_file, host_key."""
 
     def __init__(self, module, socket_dir, pam_options="", extra_config=()):
+        self.module = module
         self.dir = make_public_tmpdir("sectx-sshd-")
         self.config_file = os.path.join(self.dir, "sshd_config")
         self.pam_file = os.path.join(self.dir, "pam.sshd")
@@ -120,6 +122,18 @@ class Sshd:
         if r.returncode != 0:
             raise HarnessError(f"sshd -t rejects {self.config_file}: {r.stderr}")
 
+    def _env(self):
+        """sshd's environment.  A module built with AddressSanitizer can only
+        be loaded into a process whose first library is the ASan runtime:
+        then sshd gets it preloaded (leak checks off: sshd itself is not
+        instrumented), so the module is checked inside a real sshd too."""
+        env = dict(os.environ)
+        asan = _needed_asan(self.module)
+        if asan is not None:
+            env["LD_PRELOAD"] = asan
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+        return env
+
     def start(self):
         """Start sshd in its namespace and wait until it listens.  Raises
         HarnessError with the log if it does not."""
@@ -133,7 +147,8 @@ class Sshd:
                       'exec "$2" -D -f "$3" -E "$4"')
             self.proc = spawn(["unshare", "--mount", "--propagation", "private", "--",
                                "/bin/sh", "-c", script, "sh", self.pam_file, SSHD,
-                               self.config_file, self.log_file], self.out_file)
+                               self.config_file, self.log_file], self.out_file,
+                              env=self._env())
             state = wait_until(self._listening, START_TIMEOUT, 0.05)
             if state == "up":
                 return self
