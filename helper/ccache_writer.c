@@ -1585,6 +1585,43 @@ static void writer_abandon(struct sectx_writer *w, const char *why)
 }
 
 /* Fork a writer. */
+/* In the freshly forked child: become the writer in a new image of this
+ * program (/proc/self/exe), so it holds nothing of the helper's memory even
+ * when it is restarted long after start-up, with other users' TGTs in the
+ * helper.  The pair goes as WRITER_FD; main() of the program hands over to
+ * sectx_writer_exec_main().  If the exec fails, the child serves as it is:
+ * correct, but without that isolation (logged by the helper at the restart). */
+static void writer_exec(int fd, pid_t helper) __attribute__((noreturn));
+static void writer_exec(int fd, pid_t helper)
+{
+	char parent[32];
+	char *argv[] = { (char *)"sectxd-writer", (char *)SECTX_WRITER_ARG, parent, NULL };
+
+	snprintf(parent, sizeof(parent), "%ld", (long)helper);
+	if (dup2(fd, WRITER_FD) == WRITER_FD) { /* dup2 clears FD_CLOEXEC */
+		execv("/proc/self/exe", argv);
+	}
+	writer_main(fd, helper);
+}
+
+int sectx_writer_exec_main(int argc, char **argv)
+{
+	char *end = NULL;
+	long helper;
+
+	if (argc != 3 || strcmp(argv[1], SECTX_WRITER_ARG) != 0) {
+		return 0;
+	}
+	errno = 0;
+	helper = strtol(argv[2], &end, 10);
+	if (errno != 0 || end == argv[2] || *end != '\0' || helper <= 1 ||
+	    getppid() != (pid_t)helper) {
+		/* only ever started by writer_exec: refuse anything else */
+		_exit(2);
+	}
+	writer_main(WRITER_FD, (pid_t)helper);
+}
+
 static int writer_spawn(struct sectx_writer *w)
 {
 	int bufsz = (int)(2 * SECTX_FRAME_MAX);
@@ -1619,7 +1656,7 @@ static int writer_spawn(struct sectx_writer *w)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		writer_main(sv[1], helper);
+		writer_exec(sv[1], helper);
 	}
 	close(sv[1]);
 	w->fde = tevent_add_fd(w->ev, w, sv[0], TEVENT_FD_READ, writer_fd_handler, w);

@@ -117,6 +117,14 @@ struct tevent_req *sectx_writer_destroy_send(TALLOC_CTX *mem_ctx, struct tevent_
  * the errors of sectx_writer_store_recv. */
 int sectx_writer_destroy_recv(struct tevent_req *req);
 
+/* The writer runs in a fresh image of the program that started it: the
+ * helper forks and re-executes /proc/self/exe with SECTX_WRITER_ARG.  Every
+ * main() that links this file calls sectx_writer_exec_main(argc, argv) first
+ * thing: it returns 0 for an ordinary start, and never returns when this
+ * process is the writer. */
+#define SECTX_WRITER_ARG "--sectx-ccache-writer"
+int sectx_writer_exec_main(int argc, char **argv);
+
 /* The helper subsystem "ccache writer": start forks the writer into
  * hctx->writer, stop frees it. */
 extern const struct sectxd_subsystem sectxd_writer_subsystem;

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ccache_writer.h"
 #include "client.h"
 #include "log.h"
 #include "sd_notify.h"
@@ -287,6 +288,10 @@ int main(int argc, char **argv)
 	int ready_fd = -1;
 	bool grace_over = false;
 	int ret = 1;
+
+	/* The ccache writer is this program re-executed by the helper: it goes
+	 * its own way before anything else runs (ccache_writer.h). */
+	(void)sectx_writer_exec_main(argc, argv);
 
 	/* First of all: libkrb5 in this process calls getpwnam(); the sectx NSS
 	 * module sees this marker and does not call back into us. */

@@ -392,6 +392,19 @@ def test_killed_writer_is_restarted_on_the_next_job(driver, realm, make_user):
     assert r.stderr.count("ccache writer restarted") == 2, r.stderr
 
 
+def test_writer_runs_in_a_fresh_image_even_after_a_restart(driver, realm, make_user):
+    """A restarted writer is forked from a helper that may hold other users'
+    TGTs by then: it must re-execute the program, so nothing of the helper's
+    memory reaches the processes that run as users."""
+    u = make_user()
+    # each look follows a served job: the writer is up in its image by then
+    _, out = drive(driver, realm, store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"), ("writer-cmdline",),
+                   ("kill-writer",), store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"),
+                   ("writer-cmdline",))
+    for line in (out[1], out[4]):
+        assert line.startswith("cmdline sectxd-writer --sectx-ccache-writer "), out
+
+
 def test_unresponsive_writer_is_killed_and_replaced(driver, realm, make_user):
     u = make_user()
 

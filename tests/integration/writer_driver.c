@@ -22,6 +22,7 @@
  * make it crash.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -247,8 +248,37 @@ static int job_signal_writer(struct driver *d, const char *kind, int sig)
 	return 0;
 }
 
+/* Print the writer's command line ("cmdline a b c"): it shows whether the
+ * writer runs in a fresh image of the program (ccache_writer.h). */
+static void print_writer_cmdline(pid_t pid)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0) {
+		close(fd);
+	}
+	if (n <= 0) {
+		printf("cmdline -\n");
+		return;
+	}
+	for (ssize_t k = 0; k < n; k++) {
+		if (buf[k] == '\0') {
+			buf[k] = ' ';
+		}
+	}
+	buf[n] = '\0';
+	printf("cmdline %s\n", buf);
+}
+
 int main(int argc, char **argv)
 {
+	(void)sectx_writer_exec_main(argc, argv); /* the writer re-executes us */
+
 	struct job *jobs;
 	struct driver *d;
 	int level = SECTX_LOG_INFO;
@@ -309,6 +339,9 @@ int main(int argc, char **argv)
 			i += 1;
 		} else if (strcmp(argv[i], "pid") == 0 && !concurrent) {
 			printf("pid %d\n", (int)sectx_writer_pid(d->w));
+			i += 1;
+		} else if (strcmp(argv[i], "writer-cmdline") == 0 && !concurrent) {
+			print_writer_cmdline(sectx_writer_pid(d->w));
 			i += 1;
 		} else {
 			usage(stderr);
