@@ -70,6 +70,22 @@ struct sectx_config {
 		uint64_t failure_delay_max_ms;
 	} kerberos;
 	struct {
+		const char *users_file;  /* "": none; lines NAME:UID:GID:GECOS:HOME:SHELL */
+		const char *groups_file; /* "": none; lines NAME:GID:MEMBER,MEMBER... */
+		bool auto_id;            /* map realm principals to hashed ids */
+		const char *id_range;    /* "MIN-MAX" for auto_id */
+		unsigned min_id;         /* no uid or gid below this is ever served */
+		const char *home;        /* template for auto users: %u %U %p %r %% */
+		const char *shell;
+		bool use_fully_qualified_names;
+		bool enumerate;
+		uint64_t positive_ttl_ms;   /* existence checks, cached records */
+		uint64_t negative_ttl_ms;   /* "no such user/group/id" */
+		unsigned negative_cache_size;
+		unsigned checks_per_uid;    /* KDC existence checks per second per caller uid */
+		const char *host_principal; /* "": first keytab entry in the realm */
+	} identity;
+	struct {
 		const char **allow_users; /* empty: every realm user */
 		size_t n_allow_users;
 		const char **allow_groups;

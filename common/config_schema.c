@@ -118,6 +118,94 @@ static const char *check_name(const char *value)
 	return NULL;
 }
 
+/* --- [identity] checks ------------------------------------------------------ */
+
+/* users_file, groups_file: empty (none) or an absolute path without . or ..
+ * components. */
+static const char *check_optional_path(const char *value)
+{
+	if (value[0] == '\0') {
+		return NULL;
+	}
+	if (value[0] != '/' || strstr(value, "/../") != NULL || strstr(value, "/./") != NULL ||
+	    (strlen(value) >= 3 && strcmp(value + strlen(value) - 3, "/..") == 0) ||
+	    (strlen(value) >= 2 && strcmp(value + strlen(value) - 2, "/.") == 0)) {
+		return "is not an absolute path without . or .. (or empty for none)";
+	}
+	return NULL;
+}
+
+/* id_range: MIN-MAX, 1 <= MIN < MAX <= 2147483647 (ids stay positive as
+ * signed 32-bit numbers, which some tools assume), at least 1000 ids. */
+static const char *check_id_range(const char *value)
+{
+	unsigned long long lo = 0, hi = 0;
+	const char *p = value;
+	int part = 0;
+
+	for (; part < 2; part++) {
+		unsigned long long v = 0;
+		int digits = 0;
+
+		while (*p >= '0' && *p <= '9' && digits < 11) {
+			v = v * 10 + (unsigned)(*p++ - '0');
+			digits++;
+		}
+		if (digits == 0 || (part == 0 && *p++ != '-')) {
+			return "is not an id range (MIN-MAX, e.g. 200000-2000200000)";
+		}
+		if (part == 0) {
+			lo = v;
+		} else {
+			hi = v;
+		}
+	}
+	if (*p != '\0') {
+		return "is not an id range (MIN-MAX, e.g. 200000-2000200000)";
+	}
+	if (lo < 1 || hi > 2147483647ull || hi < lo + 999) {
+		return "is not a usable id range (1 <= MIN, MIN + 999 <= MAX <= 2147483647)";
+	}
+	return NULL;
+}
+
+/* home and shell templates: absolute, no control characters or ':' (they go
+ * into passwd lines), only the % escapes the identity store expands. */
+static const char *check_id_template(const char *value)
+{
+	const char *p;
+
+	if (value[0] != '/') {
+		return "is not an absolute path template";
+	}
+	for (p = value; *p != '\0'; p++) {
+		if (*p == ':' || (unsigned char)*p < 0x20 || *p == 0x7f) {
+			return "is not a path template (no ':' or control characters)";
+		}
+		if (*p == '%') {
+			p++;
+			if (*p != 'u' && *p != 'U' && *p != 'p' && *p != 'r' && *p != '%') {
+				return "is not a path template (escapes: %u name, %U uid, %p principal, "
+				       "%r realm, %% a percent sign)";
+			}
+		}
+	}
+	return NULL;
+}
+
+/* host_principal: empty or a principal name without whitespace or ':'. */
+static const char *check_principal(const char *value)
+{
+	const char *p;
+
+	for (p = value; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == ':') {
+			return "is not a principal name (no whitespace, control characters or ':')";
+		}
+	}
+	return NULL;
+}
+
 const struct sectx_config_section sectx_config_sections[] = {
 	{ "sectxd", false, "the helper daemon: sockets, state, logging, connection limits" },
 	{ "kerberos", false, "the realm and how logins are checked against it" },
@@ -152,6 +240,20 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_DURATION("kerberos", "handle_lifetime", CFG_, kerberos.handle_lifetime_ms, "5m", 1 * SEC, 1 * HOUR, "a login's TGT waits this long for its session before it is dropped"),
 	KEY_UINT("kerberos", "failure_delay_after", CFG_, kerberos.failure_delay_after, "3", 1, 1000, "failed logins of one user or uid before each further attempt is delayed"),
 	KEY_DURATION("kerberos", "failure_delay_max", CFG_, kerberos.failure_delay_max_ms, "30s", 0, 10 * MIN, "longest delay for repeated failures (doubling from 1s)"),
+	KEY_STRING("identity", "users_file", CFG_, identity.users_file, "", check_optional_path, "static users, one per line NAME:UID:GID:GECOS:HOME:SHELL (NAME a principal or a short name; empty: none)"),
+	KEY_STRING("identity", "groups_file", CFG_, identity.groups_file, "", check_optional_path, "static groups, one per line NAME:GID:MEMBER,MEMBER,... (empty: none)"),
+	KEY_BOOL("identity", "auto_id", CFG_, identity.auto_id, "false", "map principals of the realm to ids automatically: uid = MIN + FNV-1a-64(principal) mod (MAX - MIN + 1), a user private group with the same id"),
+	KEY_STRING("identity", "id_range", CFG_, identity.id_range, "200000-2000200000", check_id_range, "ids auto_id hashes into, MIN-MAX (cannot change while mappings exist)"),
+	KEY_UINT("identity", "min_id", CFG_, identity.min_id, "1000", 1, 2147483647, "no uid or gid below this is ever served (and never 0)"),
+	KEY_STRING("identity", "home", CFG_, identity.home, "/home/%u", check_id_template, "home of auto users: %u name, %U uid, %p principal, %r realm"),
+	KEY_STRING("identity", "shell", CFG_, identity.shell, "/bin/bash", check_id_template, "login shell of auto users"),
+	KEY_BOOL("identity", "use_fully_qualified_names", CFG_, identity.use_fully_qualified_names, "false", "return alice@REALM instead of alice (both always resolve)"),
+	KEY_BOOL("identity", "enumerate", CFG_, identity.enumerate, "false", "let getpwent/getgrent list sectx users and groups"),
+	KEY_DURATION("identity", "positive_ttl", CFG_, identity.positive_ttl_ms, "1h", 10 * SEC, 7 * DAY, "how long an existence check and a cached entry stay valid"),
+	KEY_DURATION("identity", "negative_ttl", CFG_, identity.negative_ttl_ms, "1m", 1 * SEC, 1 * DAY, "how long \"no such user, group or id\" is cached"),
+	KEY_UINT("identity", "negative_cache_size", CFG_, identity.negative_cache_size, "10000", 16, 10000000, "negative entries kept per kind (names, uids, gids); the oldest go first"),
+	KEY_UINT("identity", "checks_per_uid", CFG_, identity.checks_per_uid, "10", 1, 100000, "KDC existence checks one caller uid may cause per second (bursts of twice that)"),
+	KEY_STRING("identity", "host_principal", CFG_, identity.host_principal, "", check_principal, "keytab principal that makes the S4U2Self existence checks (empty: the first keytab entry in the realm)"),
 	KEY_LIST("access", "allow_users", CFG_, access.allow_users, access.n_allow_users, "", check_name, "users who may log in (empty: every realm user)"),
 	KEY_LIST("access", "allow_groups", CFG_, access.allow_groups, access.n_allow_groups, "", check_name, "members of these groups may log in (empty: no group restriction)"),
 };

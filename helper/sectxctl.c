@@ -50,6 +50,10 @@ static void usage(FILE *out)
 		"  check-config [FILE]   validate a configuration file offline\n"
 		"                        (default " SECTX_DEFAULT_CONFIG ")\n"
 		"  config-keys           list every configuration key with its default\n"
+		"  cache flush           forget cached identities and republish the NSS cache\n"
+		"                        (root only)\n"
+		"  id-map                list id mappings, collisions and refused static entries\n"
+		"                        (root only)\n"
 		"exit codes: 0 ok, 1 refused or failed, 2 usage, 3 helper unreachable\n");
 }
 
@@ -215,6 +219,82 @@ static int cmd_debug_level(struct ctl *ctl, int argc, char **argv)
 	return ret;
 }
 
+static int cmd_cache_flush(struct ctl *ctl, int argc, char **argv)
+{
+	uint64_t gen = 0;
+	int ret;
+
+	if (argc != 2 || strcmp(argv[1], "flush") != 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	ret = simple_request(ctl, SECTX_OP_CACHE_FLUSH, 0, 0);
+	if (ret == EXIT_OK) {
+		(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_GENERATION, &gen);
+		printf("NSS cache flushed (generation %llu)\n", (unsigned long long)gen);
+	}
+	return ret;
+}
+
+/* id-map: pages of mappings, collisions and refused static lines. */
+static int cmd_id_map(struct ctl *ctl, int argc, char **argv)
+{
+	char text[SECTX_STRING_MAX + 1];
+	struct sectx_field f;
+	struct sectx_wbuf w;
+	uint32_t index = 0, next;
+	size_t len, pos;
+	int ret, page;
+
+	if (argc != 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (page = 0; page < 100000; page++) {
+		sectx_frame_begin(&w, ctl->req, sizeof(ctl->req), SECTX_PROTO_VERSION,
+				  SECTX_OP_ID_MAP, (uint32_t)getpid());
+		sectx_put_u32(&w, SECTX_TAG_INDEX, index);
+		if (sectx_frame_end(&w, &len) != 0) {
+			return EXIT_FAILED;
+		}
+		ret = call(ctl, len);
+		if (ret != EXIT_OK) {
+			return ret;
+		}
+		if (page == 0 && sectx_msg_get_string(&ctl->reply, SECTX_TAG_ID_RANGE, text,
+						      sizeof(text), SECTX_STRING_MAX) == 0) {
+			printf("id_range: %s\n", text);
+		}
+		for (pos = 0; sectx_msg_next(&ctl->reply, SECTX_TAG_MAPPING, &pos, &f) == 0;) {
+			if (sectx_field_string(&f, text, sizeof(text), SECTX_STRING_MAX) == 0) {
+				printf("mapping: %s\n", text);
+			}
+		}
+		for (pos = 0; sectx_msg_next(&ctl->reply, SECTX_TAG_COLLISION, &pos, &f) == 0;) {
+			unsigned uid;
+			char principal[SECTX_NAME_MAX + 1];
+			int off = 0;
+
+			if (sectx_field_string(&f, text, sizeof(text), SECTX_STRING_MAX) == 0 &&
+			    sscanf(text, "%u %256s %n", &uid, principal, &off) == 2 && off > 0) {
+				printf("collision: uid %u: %s refused (uid held by %s)\n", uid,
+				       principal, text + off);
+			}
+		}
+		for (pos = 0; sectx_msg_next(&ctl->reply, SECTX_TAG_ID_PROBLEM, &pos, &f) == 0;) {
+			if (sectx_field_string(&f, text, sizeof(text), SECTX_STRING_MAX) == 0) {
+				printf("refused: %s\n", text);
+			}
+		}
+		if (sectx_msg_get_u32(&ctl->reply, SECTX_TAG_NEXT_INDEX, &next) != 0 ||
+		    next <= index) {
+			break;
+		}
+		index = next;
+	}
+	return EXIT_OK;
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
 	const char *path = argc >= 2 ? argv[1] : SECTX_DEFAULT_CONFIG;
@@ -313,6 +393,10 @@ int main(int argc, char **argv)
 		ret = cmd_debug_level(ctl, argc, argv);
 	} else if (strcmp(cmd, "check-config") == 0) {
 		ret = cmd_check_config(argc, argv);
+	} else if (strcmp(cmd, "cache") == 0) {
+		ret = cmd_cache_flush(ctl, argc, argv);
+	} else if (strcmp(cmd, "id-map") == 0) {
+		ret = cmd_id_map(ctl, argc, argv);
 	} else if (strcmp(cmd, "config-keys") == 0 && argc == 1) {
 		sectx_config_print_schema(stdout);
 		ret = EXIT_OK;

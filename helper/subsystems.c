@@ -5,6 +5,7 @@
  */
 #include "ccache_writer.h"
 #include "credstore.h"
+#include "identity_service.h"
 #include "krb5_engine.h"
 #include "sectxd.h"
 
@@ -15,11 +16,13 @@ const struct sectxd_subsystem *const sectxd_subsystems[] = {
 	&sectxd_writer_subsystem,
 	&sectxd_krb5_subsystem,
 	&sectxd_creds_subsystem,
+	&sectxd_identity_subsystem,
 };
 const size_t sectxd_n_subsystems = sizeof(sectxd_subsystems) / sizeof(sectxd_subsystems[0]);
 
 const struct sectx_op_table *const sectxd_op_tables[] = {
 	&sectxd_admin_ops,
 	&sectxd_pam_ops,
+	&sectxd_nss_ops,
 };
 const size_t sectxd_n_op_tables = sizeof(sectxd_op_tables) / sizeof(sectxd_op_tables[0]);
