@@ -11,6 +11,10 @@
  * login handle that was issued for that same user, service and remote host;
  * destroy only a ccache the helper itself wrote for that handle.
  *
+ * Users are resolved from the local passwd database first, then from the
+ * identity store (realm users mapped by sectxd: the NSS module does not
+ * answer inside the helper, by design).
+ *
  * Every answer to a failed authentication looks the same to the user (wrong
  * password, unknown user, disabled account); the log tells them apart, but
  * never records the name of an unknown user (often a password typed into the
@@ -28,6 +32,7 @@
 #include "ccache_writer.h"
 #include "client.h"
 #include "credstore.h"
+#include "identity_service.h"
 #include "krb5_engine.h"
 #include "log.h"
 #include "server.h"
@@ -105,13 +110,22 @@ static bool caller_may_act_for(const struct sectx_request *req, const char *user
 	struct passwd pw, *res = NULL;
 	char buf[4096];
 
+	struct id_lookup lk;
+
 	if (req->uid == 0) {
 		return true;
 	}
-	if (getpwuid_r(req->uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL) {
+	if (getpwuid_r(req->uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
+		return strcmp(pw.pw_name, user) == 0;
+	}
+	/* a realm user: its uid is mapped, or it could not be running anything */
+	memset(&lk, 0, sizeof(lk));
+	if (id_store_user_by_uid(identity_store(req->hctx), (uint32_t)req->uid, time(NULL), true,
+				 &lk) != ID_FOUND || lk.user == NULL) {
 		return false;
 	}
-	return strcmp(pw.pw_name, user) == 0;
+	return strcmp(lk.user->display, user) == 0 ||
+	       (lk.user->alias != NULL && strcmp(lk.user->alias, user) == 0);
 }
 
 /* The principal of a PAM user: user@REALM, or user as given if it already
@@ -400,8 +414,9 @@ static bool in_list(const char *const *list, size_t n, const char *name)
 
 /* [access]: allowed if both lists are empty, the user is listed, or one of
  * its groups is. */
-static bool access_allowed(const struct sectx_config *cfg, const char *user)
+static bool access_allowed(struct sectxd_ctx *hctx, const char *user)
 {
+	const struct sectx_config *cfg = hctx->cfg;
 	struct passwd pw, *res = NULL;
 	gid_t groups[MAX_GROUPS];
 	int ngroups = MAX_GROUPS;
@@ -414,17 +429,49 @@ static bool access_allowed(const struct sectx_config *cfg, const char *user)
 	if (in_list(cfg->access.allow_users, cfg->access.n_allow_users, user)) {
 		return true;
 	}
-	if (cfg->access.n_allow_groups == 0 ||
-	    getpwnam_r(user, &pw, buf, sizeof(buf), &res) != 0 || res == NULL ||
-	    getgrouplist(user, pw.pw_gid, groups, &ngroups) < 0) {
+	if (cfg->access.n_allow_groups == 0) {
 		return false;
+	}
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
+		if (getgrouplist(user, pw.pw_gid, groups, &ngroups) < 0) {
+			return false;
+		}
+	} else {
+		/* a realm user: its groups are the identity store's */
+		struct id_store *st = identity_store(hctx);
+		struct id_lookup lk;
+		const uint32_t *gids = NULL;
+		size_t n = 0, k;
+
+		memset(&lk, 0, sizeof(lk));
+		if (id_store_user_by_name(st, user, time(NULL), true, &lk) != ID_FOUND ||
+		    lk.user == NULL) {
+			return false;
+		}
+		groups[0] = lk.user->gid;
+		ngroups = 1;
+		if (id_store_groups_of(st, user, &gids, &n) == ID_FOUND) {
+			for (k = 0; k < n && ngroups < MAX_GROUPS; k++) {
+				groups[ngroups++] = gids[k];
+			}
+		}
 	}
 	for (i = 0; i < ngroups; i++) {
 		struct group gr, *gres = NULL;
 		char gbuf[16384];
+		struct id_lookup lk;
 
-		if (getgrgid_r(groups[i], &gr, gbuf, sizeof(gbuf), &gres) == 0 && gres != NULL &&
-		    in_list(cfg->access.allow_groups, cfg->access.n_allow_groups, gr.gr_name)) {
+		if (getgrgid_r(groups[i], &gr, gbuf, sizeof(gbuf), &gres) == 0 && gres != NULL) {
+			if (in_list(cfg->access.allow_groups, cfg->access.n_allow_groups, gr.gr_name)) {
+				return true;
+			}
+			continue;
+		}
+		memset(&lk, 0, sizeof(lk));
+		if (id_store_group_by_gid(identity_store(hctx), groups[i], time(NULL), true, &lk) ==
+			    ID_FOUND &&
+		    lk.group != NULL &&
+		    in_list(cfg->access.allow_groups, cfg->access.n_allow_groups, lk.group->name)) {
 			return true;
 		}
 	}
@@ -450,7 +497,7 @@ static int op_acct_mgmt(struct sectx_request *req)
 		pam_reply(req, SECTX_PAM_IGNORE, 0, NULL, NULL, NULL);
 		return 0;
 	}
-	if (!access_allowed(req->hctx->cfg, a.user)) {
+	if (!access_allowed(req->hctx, a.user)) {
 		SECTX_INFO("%s may not log in to %s ([access])", a.user, a.service);
 		pam_reply(req, SECTX_PAM_PERM_DENIED, 0, NULL, NULL,
 			  "You are not allowed to log in here.");
@@ -692,6 +739,9 @@ static int op_chauthtok(struct sectx_request *req)
 
 /* --- credentials and sessions ------------------------------------------------------ */
 
+struct cred_op;
+typedef int (*cred_next_fn)(struct cred_op *op);
+
 struct cred_op {
 	struct sectx_request *req;
 	struct pam_args a;
@@ -700,50 +750,134 @@ struct cred_op {
 	struct sectx_handle *h;
 	gid_t groups[MAX_GROUPS];
 	struct sectx_writer_user who;
+	cred_next_fn next;      /* what runs once the user is resolved */
+	uint32_t fail_result;   /* what to answer if it cannot be */
 };
 
-/* Fill op->who from the passwd entry of the handle's user. */
+/* Fill op->who from a realm user of the identity store. */
+static void who_from_store(struct cred_op *op, const struct id_user *u)
+{
+	const uint32_t *gids = NULL;
+	size_t n = 0, k;
+
+	op->who.uid = u->uid;
+	op->who.gid = u->gid;
+	op->groups[0] = u->gid;
+	op->who.n_groups = 1;
+	if (id_store_groups_of(identity_store(op->req->hctx), op->h->user, &gids, &n) ==
+	    ID_FOUND) {
+		for (k = 0; k < n && op->who.n_groups < MAX_GROUPS; k++) {
+			op->groups[op->who.n_groups++] = gids[k];
+		}
+	}
+	op->who.groups = op->groups;
+	op->who.name = op->h->user;
+}
+
+/* Fill op->who for the handle's user from the local passwd database or, for
+ * a realm user already mapped, the identity store.  0, -ENOENT (neither
+ * knows it yet), -EPERM (uid 0), -E2BIG (too many groups). */
 static int lookup_user(struct cred_op *op)
 {
 	struct passwd pw, *res = NULL;
+	struct id_lookup lk;
 	char buf[4096];
 	int n = MAX_GROUPS;
 
-	if (getpwnam_r(op->h->user, &pw, buf, sizeof(buf), &res) != 0 || res == NULL) {
-		return -ENOENT;
+	if (getpwnam_r(op->h->user, &pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
+		if (pw.pw_uid == 0) {
+			return -EPERM; /* never write a ccache as root for a realm login */
+		}
+		if (getgrouplist(op->h->user, pw.pw_gid, op->groups, &n) < 0) {
+			return -E2BIG;
+		}
+		op->who.uid = pw.pw_uid;
+		op->who.gid = pw.pw_gid;
+		op->who.groups = op->groups;
+		op->who.n_groups = (size_t)n;
+		op->who.name = op->h->user;
+		return 0;
 	}
-	if (pw.pw_uid == 0) {
-		return -EPERM; /* never write a ccache as root for a realm login */
+	memset(&lk, 0, sizeof(lk));
+	if (id_store_user_by_name(identity_store(op->req->hctx), op->h->user, time(NULL), true,
+				  &lk) == ID_FOUND &&
+	    lk.user != NULL) {
+		who_from_store(op, lk.user);
+		return 0;
 	}
-	if (getgrouplist(op->h->user, pw.pw_gid, op->groups, &n) < 0) {
-		return -E2BIG;
+	return -ENOENT;
+}
+
+static void cred_user_looked_up(struct tevent_req *subreq)
+{
+	struct cred_op *op = tevent_req_callback_data(subreq, struct cred_op);
+	struct id_lookup lk;
+	uint32_t ttl = 0;
+	int ret;
+
+	memset(&lk, 0, sizeof(lk));
+	ret = identity_lookup_recv(subreq, &lk, &ttl);
+	/* the handle may have gone while the realm was asked */
+	op->h = sectx_handle_find(op->req->hctx, op->a.handle);
+	if (ret == 0 && lk.user != NULL && op->h != NULL) {
+		who_from_store(op, lk.user); /* lk is valid until we return to the loop */
 	}
-	op->who.uid = pw.pw_uid;
-	op->who.gid = pw.pw_gid;
-	op->who.groups = op->groups;
-	op->who.n_groups = (size_t)n;
-	op->who.name = op->h->user;
+	TALLOC_FREE(subreq);
+	if (ret != 0 || lk.user == NULL || op->h == NULL) {
+		SECTX_ERROR("cannot resolve %s to a local or realm account: %s", op->a.user,
+			    op->h == NULL ? "login handle gone" : strerror(ret < 0 ? -ret : ENOENT));
+		if (op->h != NULL && op->fail_result == SECTX_PAM_SESSION_ERR) {
+			sectx_handle_drop(op->req->hctx, op->h);
+		}
+		pam_reply(op->req, op->fail_result, 0, NULL, NULL, NULL);
+		return;
+	}
+	ret = op->next(op);
+	if (ret > 0) {
+		sectx_request_reply_status(op->req, (uint32_t)ret, NULL);
+	}
+}
+
+/* Resolve the handle's user (at once, or asking the identity store, which
+ * may check the realm), then run next.  Answers fail_result if it cannot. */
+static int cred_with_user(struct cred_op *op, cred_next_fn next, uint32_t fail_result)
+{
+	struct sectxd_ctx *hctx = op->req->hctx;
+	struct tevent_req *subreq;
+	int ret = lookup_user(op);
+
+	op->next = next;
+	op->fail_result = fail_result;
+	if (ret == 0) {
+		return next(op);
+	}
+	if (ret != -ENOENT) {
+		SECTX_ERROR("cannot use the account of %s for its credentials: %s", op->h->user,
+			    ret == -EPERM ? "uid 0" : strerror(-ret));
+		if (fail_result == SECTX_PAM_SESSION_ERR) {
+			sectx_handle_drop(hctx, op->h);
+		}
+		pam_reply(op->req, fail_result, 0, NULL, NULL, NULL);
+		return 0;
+	}
+	subreq = identity_lookup_send(op, hctx, IDENTITY_USER_BY_NAME, op->h->user, 0, 0);
+	if (subreq == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	tevent_req_set_callback(subreq, cred_user_looked_up, op);
 	return 0;
 }
 
 static void cred_stored(struct tevent_req *subreq);
 static void cred_destroyed(struct tevent_req *subreq);
 
-/* Write (or rewrite) the ccache of op->h. */
-static int cred_store(struct cred_op *op)
+/* Write (or rewrite) the ccache of op->h, as the resolved user. */
+static int cred_store_write(struct cred_op *op)
 {
 	struct sectxd_ctx *hctx = op->req->hctx;
 	krb5_creds *list[2] = { op->h->creds, NULL };
 	struct tevent_req *subreq;
-	int ret;
 
-	ret = lookup_user(op);
-	if (ret != 0) {
-		SECTX_ERROR("cannot write a ccache for %s: %s", op->h->user,
-			    ret == -EPERM ? "uid 0" : "no such local user");
-		pam_reply(op->req, SECTX_PAM_CRED_ERR, 0, NULL, NULL, NULL);
-		return 0;
-	}
 	if (op->h->ccache != NULL && (op->who.uid != op->h->uid || op->who.gid != op->h->gid)) {
 		pam_reply(op->req, SECTX_PAM_CRED_ERR, 0, NULL, NULL, NULL);
 		return 0;
@@ -758,6 +892,11 @@ static int cred_store(struct cred_op *op)
 	}
 	tevent_req_set_callback(subreq, cred_stored, op);
 	return 0;
+}
+
+static int cred_store(struct cred_op *op)
+{
+	return cred_with_user(op, cred_store_write, SECTX_PAM_CRED_ERR);
 }
 
 static void cred_stored(struct tevent_req *subreq)
@@ -787,11 +926,11 @@ static void cred_stored(struct tevent_req *subreq)
 	pam_reply(op->req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL, NULL);
 }
 
+static int cred_destroy_write(struct cred_op *op);
+
 static int cred_destroy(struct cred_op *op)
 {
 	struct sectxd_ctx *hctx = op->req->hctx;
-	struct tevent_req *subreq;
-	int ret;
 
 	if (op->h->ccache == NULL || op->retain) {
 		if (op->h->ccache != NULL) {
@@ -802,12 +941,15 @@ static int cred_destroy(struct cred_op *op)
 		pam_reply(op->req, SECTX_PAM_SUCCESS, 0, NULL, NULL, NULL);
 		return 0;
 	}
-	ret = lookup_user(op);
-	if (ret != 0) {
-		sectx_handle_drop(hctx, op->h);
-		pam_reply(op->req, SECTX_PAM_SESSION_ERR, 0, NULL, NULL, NULL);
-		return 0;
-	}
+	return cred_with_user(op, cred_destroy_write, SECTX_PAM_SESSION_ERR);
+}
+
+/* Destroy the ccache of op->h, as the resolved user. */
+static int cred_destroy_write(struct cred_op *op)
+{
+	struct sectxd_ctx *hctx = op->req->hctx;
+	struct tevent_req *subreq;
+
 	/* the writer destroys it only if it still holds this login's principal */
 	subreq = sectx_writer_destroy_send(op, hctx->ev, hctx->writer, &op->who, op->h->ccache,
 					   hctx->krb5->ctx, op->h->principal,

@@ -11,6 +11,7 @@ import secrets
 import shutil
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -455,6 +456,36 @@ def test_planted_symlink_at_the_ccache_path_is_not_followed(helper, user, tmp_pa
         for p in planted:
             os.unlink(p)
         pam_op(d, OP_CLOSE, name, handle)
+
+
+def test_realm_user_without_local_account_gets_a_session(bins, realm, keytab):
+    """A realm user mapped by [identity] auto_id, with no entry in /etc/passwd:
+    the helper resolves it through its identity store (the NSS module does not
+    answer inside the helper) and writes the ccache as the mapped uid."""
+    if os.geteuid() != 0:
+        pytest.skip("reads a ccache as the mapped uid with setpriv")
+    realm.addprinc("uma", password="uma-Pw-1")
+    d = Sectxd(bins.sectxd, bins.sectxctl, env=realm.env(),
+               sections={"kerberos": {"keytab": keytab, "kdc_timeout": "3s"},
+                         "identity": {"auto_id": "true", "id_range": "700000-799999"}},
+               log_level="debug").start()
+    try:
+        with pytest.raises(KeyError):
+            pwd.getpwnam("uma")  # not a local account
+        handle = authenticate(d, "uma", "uma-Pw-1").get(T_HANDLE).decode()
+        o = pam_op(d, OP_OPEN, "uma", handle)
+        assert o.u32(T_RESULT) == SUCCESS, (o, d.log_tail())
+        path = o.get(T_CCACHE).decode()[5:]
+        st = os.stat(path)
+        assert 700000 <= st.st_uid <= 799999 and st.st_mode & 0o777 == 0o600, st
+        k = subprocess.run(["setpriv", f"--reuid={st.st_uid}", f"--regid={st.st_gid}",
+                            "--clear-groups", "klist", "-c", "FILE:" + path],
+                           capture_output=True, text=True, timeout=30)
+        assert "uma@SECTX.TEST" in k.stdout, k.stderr
+        assert pam_op(d, OP_CLOSE, "uma", handle).u32(T_RESULT) == SUCCESS
+        assert not os.path.exists(path)
+    finally:
+        d.close()
 
 
 _AS_CLIENT = r"""
