@@ -2,6 +2,7 @@
 every problem, and refuses a file it must not trust."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -71,3 +72,21 @@ def test_owned_by_another_user_is_refused(bins, conf_dir):
     os.chown(path, 65534, 65534)
     r = check(bins, path)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+
+
+def test_shipped_example_config_is_valid(bins, tmp_path):
+    """config/sectx.conf.example documents every section; it must stay a file
+    sectxd accepts, with every commented key uncommented too."""
+    import re
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "config",
+                       "sectx.conf.example")
+    text = open(src).read()
+    for name, body in (("as-shipped.conf", text),
+                       ("uncommented.conf", re.sub(r"(?m)^#(\w+ = )", r"\1", text))):
+        path = tmp_path / name
+        path.write_text(body)
+        os.chmod(path, 0o600)
+        r = subprocess.run([bins.sectxctl, "check-config", str(path)], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, (name, r.stderr)
+
