@@ -387,7 +387,7 @@ static void neg_add(struct id_store *st, struct neg_cache *nc, const char *key, 
 		    int64_t now)
 {
 	struct neg_ent *e = neg_find(st, nc, key, id);
-	size_t klen = nc->by_id ? 0 : strlen(key);
+	size_t klen = nc->by_id || key == NULL ? 0 : strlen(key); /* by id: no key */
 
 	if (e == NULL) {
 		while (nc->ix.count >= st->neg_max && nc->head != NULL) {

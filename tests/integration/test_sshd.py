@@ -273,7 +273,11 @@ def test_wrong_password_is_refused(sshd, helper, user, method, failed):
     r = login(sshd, user, method, user.password + "-wrong")
     assert r.returncode != 0, f"logged in with a wrong password: {r.stdout}"
     assert "@@env" not in r.stdout
+    # sshd logs the failure after PAM's fail delay, which can outlast the
+    # client (sshpass gives up at the second prompt): wait for the line
+    line = f"{failed} {user.name} from 127.0.0.1"
+    wait_until(lambda: line in new_log(sshd, mark), 15, 0.1)
     log = new_log(sshd, mark)
-    assert f"{failed} {user.name} from 127.0.0.1" in log, sshd.logs()
+    assert line in log, sshd.logs()
     assert "Accepted" not in log, sshd.logs()
     assert set(user.ccache_files()) <= before
