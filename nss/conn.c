@@ -165,3 +165,12 @@ done:
 	pthread_mutex_unlock(&conn_lock);
 	return nret;
 }
+
+int nss_sectx_lock_bounded(pthread_mutex_t *m)
+{
+	struct timespec abs;
+
+	clock_gettime(CLOCK_MONOTONIC, &abs);
+	abs.tv_sec += NSS_SECTX_DEADLINE_MS / 1000;
+	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
+}

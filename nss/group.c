@@ -108,17 +108,10 @@ bad:
 
 SECTX_HOT static enum nss_status gr_lookup(struct gr_query *q, int *errnop)
 {
-	switch (nss_sectx_cache_run(gr_cache_fn, q)) {
-	case SECTX_NSS_CACHE_HIT:
-		return NSS_STATUS_SUCCESS;
-	case SECTX_NSS_CACHE_NEGATIVE:
-		*errnop = ENOENT;
-		return NSS_STATUS_NOTFOUND;
-	case SECTX_NSS_CACHE_ERANGE:
-		*errnop = ERANGE;
-		return NSS_STATUS_TRYAGAIN;
-	default:
-		break;
+	enum nss_status status;
+
+	if (nss_sectx_cache_settles(nss_sectx_cache_run(gr_cache_fn, q), &status, errnop)) {
+		return status;
 	}
 	if (q->name != NULL) {
 		if (!nss_sectx_name_ok(q->name)) {
@@ -170,19 +163,10 @@ enum nss_status _nss_sectx_getgrgid_r(gid_t gid, struct group *gr, char *buf, si
 static pthread_mutex_t grent_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t grent_index; /* guarded by grent_lock */
 
-static int lock_bounded(pthread_mutex_t *m)
-{
-	struct timespec abs;
-
-	clock_gettime(CLOCK_MONOTONIC, &abs);
-	abs.tv_sec += NSS_SECTX_DEADLINE_MS / 1000;
-	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
-}
-
 NSS_SECTX_EXPORT enum nss_status _nss_sectx_setgrent(int stayopen);
 enum nss_status _nss_sectx_setgrent(int stayopen)
 {
-	if (lock_bounded(&grent_lock) != 0) {
+	if (nss_sectx_lock_bounded(&grent_lock) != 0) {
 		return NSS_STATUS_UNAVAIL;
 	}
 	grent_index = 0;
@@ -207,7 +191,7 @@ enum nss_status _nss_sectx_getgrent_r(struct group *gr, char *buf, size_t buflen
 	if (nss_sectx_disabled(errnop)) {
 		return NSS_STATUS_UNAVAIL;
 	}
-	if (lock_bounded(&grent_lock) != 0) {
+	if (nss_sectx_lock_bounded(&grent_lock) != 0) {
 		*errnop = EAGAIN;
 		return NSS_STATUS_TRYAGAIN;
 	}

@@ -14,8 +14,10 @@
 #ifndef NSS_SECTX_H
 #define NSS_SECTX_H
 
+#include <errno.h>
 #include <grp.h>
 #include <nss.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,6 +54,30 @@ typedef enum sectx_nss_cache_result (*nss_sectx_cache_fn)(const struct sectx_nss
  * there is no usable cache. */
 enum sectx_nss_cache_result nss_sectx_cache_run(nss_sectx_cache_fn fn, void *arg);
 
+/* Whether a cache result settles a lookup: a hit (SUCCESS), a negative
+ * record (NOTFOUND/ENOENT) or a buffer too small (TRYAGAIN/ERANGE) do, with
+ * *status and *errnop set; a miss does not (ask the helper).  Inline: it is
+ * on the hit path. */
+static inline int nss_sectx_cache_settles(enum sectx_nss_cache_result r,
+					  enum nss_status *status, int *errnop)
+{
+	switch (r) {
+	case SECTX_NSS_CACHE_HIT:
+		*status = NSS_STATUS_SUCCESS;
+		return 1;
+	case SECTX_NSS_CACHE_NEGATIVE:
+		*errnop = ENOENT;
+		*status = NSS_STATUS_NOTFOUND;
+		return 1;
+	case SECTX_NSS_CACHE_ERANGE:
+		*errnop = ERANGE;
+		*status = NSS_STATUS_TRYAGAIN;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* --- the helper (conn.c) ---------------------------------------------------------------------- */
 
 /* Fill the caller's result from a reply that said OK.  Returns an nss
@@ -66,6 +92,10 @@ typedef enum nss_status (*nss_sectx_reply_fn)(const struct sectx_msg *msg, void 
  * after fork or a change of euid, waited for no longer than the deadline. */
 enum nss_status nss_sectx_ask(uint16_t op, const char *name, uint16_t id_tag, uint32_t id,
 			      nss_sectx_reply_fn fn, void *arg, int *errnop);
+
+/* Lock m (an enumeration cursor's lock), waiting no longer than the NSS
+ * deadline.  0, or the error of pthread_mutex_clocklock (ETIMEDOUT). */
+int nss_sectx_lock_bounded(pthread_mutex_t *m);
 
 /* --- filling results (passwd.c, group.c) ------------------------------------------------------ */
 

@@ -124,17 +124,10 @@ static enum nss_status pw_reply_fn(const struct sectx_msg *msg, void *arg, int *
 
 SECTX_HOT static enum nss_status pw_lookup(struct pw_query *q, int *errnop)
 {
-	switch (nss_sectx_cache_run(pw_cache_fn, q)) {
-	case SECTX_NSS_CACHE_HIT:
-		return NSS_STATUS_SUCCESS;
-	case SECTX_NSS_CACHE_NEGATIVE:
-		*errnop = ENOENT;
-		return NSS_STATUS_NOTFOUND;
-	case SECTX_NSS_CACHE_ERANGE:
-		*errnop = ERANGE;
-		return NSS_STATUS_TRYAGAIN;
-	default:
-		break;
+	enum nss_status status;
+
+	if (nss_sectx_cache_settles(nss_sectx_cache_run(pw_cache_fn, q), &status, errnop)) {
+		return status;
 	}
 	if (q->name != NULL) {
 		if (!nss_sectx_name_ok(q->name)) {
@@ -186,19 +179,10 @@ enum nss_status _nss_sectx_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, s
 static pthread_mutex_t pwent_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t pwent_index; /* guarded by pwent_lock */
 
-static int lock_bounded(pthread_mutex_t *m)
-{
-	struct timespec abs;
-
-	clock_gettime(CLOCK_MONOTONIC, &abs);
-	abs.tv_sec += NSS_SECTX_DEADLINE_MS / 1000;
-	return pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
-}
-
 NSS_SECTX_EXPORT enum nss_status _nss_sectx_setpwent(int stayopen);
 enum nss_status _nss_sectx_setpwent(int stayopen)
 {
-	if (lock_bounded(&pwent_lock) != 0) {
+	if (nss_sectx_lock_bounded(&pwent_lock) != 0) {
 		return NSS_STATUS_UNAVAIL;
 	}
 	pwent_index = 0;
@@ -223,7 +207,7 @@ enum nss_status _nss_sectx_getpwent_r(struct passwd *pw, char *buf, size_t bufle
 	if (nss_sectx_disabled(errnop)) {
 		return NSS_STATUS_UNAVAIL;
 	}
-	if (lock_bounded(&pwent_lock) != 0) {
+	if (nss_sectx_lock_bounded(&pwent_lock) != 0) {
 		*errnop = EAGAIN;
 		return NSS_STATUS_TRYAGAIN;
 	}
