@@ -6,8 +6,10 @@ It reuses the integration tests' harness (tests/integration): what the demo
 shows is what the tests drive.  libpam is real; pam_wrapper only points it
 at a service file in a temp dir, so no system PAM file is touched."""
 
+import contextlib
 import glob
 import os
+import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -15,7 +17,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 from pam_harness import LocalUser, PamSectxd, PamStack, klist_as, write_keytab  # noqa: E402
 from realm import Realm  # noqa: E402
-from sectx_harness import make_public_tmpdir, run  # noqa: E402
+from sectx_harness import public_copies  # noqa: E402
 
 
 def step(title, text=""):
@@ -24,48 +26,38 @@ def step(title, text=""):
         print(text.rstrip())
 
 
-def public_copy(path, name):
-    """The module must be readable wherever the build tree is."""
-    d = make_public_tmpdir("sectx-demo-mod-")
-    dest = os.path.join(d, name)
-    with open(path, "rb") as src, open(dest, "wb") as dst:
-        dst.write(src.read())
-    os.chmod(dest, 0o644)
-    return d, dest
-
-
 def main(builddir):
     if os.geteuid() != 0:
         raise SystemExit("the demo creates a local user and runs the helper: run it as root")
     sectxd_bin = os.path.join(builddir, "sectxd")
     sectxctl_bin = os.path.join(builddir, "sectxctl")
-    cleanup = []
-    try:
+    # Everything started is undone in reverse order, whatever fails.
+    with contextlib.ExitStack() as cleanup:
         realm = Realm()
-        cleanup.append(realm.stop)
+        cleanup.callback(realm.stop)
         step(f"MIT realm {realm.realm}: krb5kdc on 127.0.0.1:{realm.kdc_port}, "
              f"kadmind on 127.0.0.1:{realm.kadmind_port} (in {realm.dir})")
 
         ktdir, keytab = write_keytab(realm, "host/sectx-demo.localdomain")
-        cleanup.append(lambda: run(["rm", "-rf", ktdir]))
+        cleanup.callback(shutil.rmtree, ktdir, ignore_errors=True)
         step(f"host principal host/sectx-demo.localdomain, keys in {keytab} "
              "(every TGT is validated with them)")
 
         user = LocalUser(realm, password="Demo-Passw0rd-1")
-        cleanup.append(user.remove)
+        cleanup.callback(user.remove)
         step(f"local user {user.name} (uid {user.uid}) and principal {user.principal}")
 
         helper = PamSectxd(sectxd_bin, sectxctl_bin, realm, keytab, log_level="info")
-        cleanup.append(helper.close)
+        cleanup.callback(helper.close)
         helper.start()
         step(f"sectxd running (pid {helper.pid}), sockets in {helper.socket_dir}",
              helper.ctl("status").stdout)
 
-        moddir, module = public_copy(os.path.join(builddir, ".libs", "pam_sectx.so"),
-                                     "pam_sectx.so")
-        cleanup.append(lambda: run(["rm", "-rf", moddir]))
+        # libpam must read the module wherever the build tree is
+        (module,) = cleanup.enter_context(public_copies(
+            [os.path.join(builddir, ".libs", "pam_sectx.so")], "sectx-demo-mod-", mode=0o644))
         stack = PamStack(module, os.path.join(builddir, "pam", "pam_driver"), helper.socket_dir)
-        cleanup.append(stack.close)
+        cleanup.callback(stack.close)
         with open(os.path.join(stack.dir, stack.SERVICE)) as f:
             lines = [l for l in f.read().splitlines() if "pam_sectx.so" in l]
         step(f"PAM service {stack.SERVICE} (real libpam; pam_wrapper only points it at this "
@@ -93,12 +85,6 @@ def main(builddir):
         step(f"sectxd stopped with SIGTERM: exit code {code}")
         if code != 0:
             raise SystemExit(1)
-    finally:
-        for fn in reversed(cleanup):
-            try:
-                fn()
-            except Exception as e:  # keep cleaning up
-                print(f"cleanup: {e}", file=sys.stderr)
     step("realm, helper, user and temporary files removed")
 
 

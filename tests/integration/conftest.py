@@ -9,12 +9,11 @@ did.
 
 import collections
 import os
-import shutil
 
 import pytest
 
 from realm import Realm
-from sectx_harness import Sectxd, make_public_tmpdir, require_root, run
+from sectx_harness import Sectxd, close_all, public_copies, require_root, run
 
 Binaries = collections.namedtuple("Binaries", "sectxd sectxctl")
 
@@ -33,17 +32,8 @@ def bins():
     missing = [p for p in built if not (os.path.isfile(p) and os.access(p, os.X_OK))]
     if missing:
         pytest.fail(f"not built: {', '.join(missing)}", pytrace=False)
-    public = make_public_tmpdir("sectx-bin-")
-    try:
-        copies = []
-        for path in built:
-            dest = os.path.join(public, os.path.basename(path))
-            shutil.copy2(path, dest)
-            os.chmod(dest, 0o755)
-            copies.append(dest)
+    with public_copies(built, "sectx-bin-") as copies:
         yield Binaries(*copies)
-    finally:
-        shutil.rmtree(public, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +59,7 @@ def sectxd_factory(bins):
         return d
 
     yield make
-    errors = []
-    for d in made:
-        try:
-            d.close()
-        except AssertionError as e:
-            errors.append(str(e))
+    errors = close_all(made)
     if errors:
         pytest.fail("; ".join(errors), pytrace=False)
 

@@ -15,7 +15,7 @@ import socket
 import pytest
 
 from pam_harness import LocalUser, PamSectxd, PamStack, write_keytab
-from sectx_harness import make_public_tmpdir, require_root
+from sectx_harness import close_all, public_copies, require_root
 
 PamBins = collections.namedtuple("PamBins", "module driver")
 
@@ -34,17 +34,8 @@ def pam_bins():
     missing = [p for p in built if not os.path.isfile(p)]
     if missing:
         pytest.fail(f"not built: {', '.join(missing)} (make check builds them)", pytrace=False)
-    public = make_public_tmpdir("sectx-pambin-")
-    try:
-        copies = []
-        for path in built:
-            dest = os.path.join(public, os.path.basename(path))
-            shutil.copy2(path, dest)
-            os.chmod(dest, 0o755)
-            copies.append(dest)
+    with public_copies(built, "sectx-pambin-") as copies:
         yield PamBins(*copies)
-    finally:
-        shutil.rmtree(public, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +60,7 @@ def pam_helper_factory(bins, realm, host_keytab):
         return d.start() if start else d
 
     yield make
-    errors = []
-    for d in made:
-        try:
-            d.close()
-        except AssertionError as e:
-            errors.append(str(e))
+    errors = close_all(made)
     if errors:
         pytest.fail("; ".join(errors), pytrace=False)
 

@@ -11,6 +11,7 @@ daemon lives in its own directory and process group, removed at close().
 stdlib only (plus pytest in conftest.py).
 """
 
+import contextlib
 import json
 import os
 import pwd
@@ -139,6 +140,54 @@ def make_public_tmpdir(prefix):
     path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.chmod(path, 0o755)
     return path
+
+
+@contextlib.contextmanager
+def public_copies(paths, prefix, mode=0o755):
+    """Copies of paths in a new public 0755 temp dir (the build tree may sit
+    under a 0700 home, and another uid or libpam must read them), each with
+    mode; yields the list of copies and removes the dir afterwards."""
+    public = make_public_tmpdir(prefix)
+    try:
+        copies = []
+        for path in paths:
+            dest = os.path.join(public, os.path.basename(path))
+            shutil.copy2(path, dest)
+            os.chmod(dest, mode)
+            copies.append(dest)
+        yield copies
+    finally:
+        shutil.rmtree(public, ignore_errors=True)
+
+
+def pids_of_uid(uid):
+    """Pids of the processes whose real uid is uid."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            pids.append(int(name))
+                        break
+        except OSError:
+            continue
+    return pids
+
+
+def close_all(daemons):
+    """close() each daemon, all of them whatever fails; returns the errors
+    (a daemon that died during its test) as strings."""
+    errors = []
+    for d in daemons:
+        try:
+            d.close()
+        except AssertionError as e:
+            errors.append(str(e))
+    return errors
 
 
 def write_private(path, text, mode=0o600):

@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from sectx_harness import make_public_tmpdir, require_root, run
+from sectx_harness import make_public_tmpdir, pids_of_uid, require_root, run
 
 User = collections.namedtuple("User", "name uid gid principal source")
 
@@ -46,24 +46,6 @@ def driver():
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(f"not built: {path}", pytrace=False)
     return path
-
-
-def _user_pids(uid):
-    """Pids of processes whose real uid is uid."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status") as f:
-                for line in f:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            pids.append(int(name))
-                        break
-        except OSError:
-            continue
-    return pids
 
 
 @pytest.fixture
@@ -108,7 +90,7 @@ def make_user(realm, make_group):
     yield make
     for name in made:
         uid = pwd.getpwnam(name).pw_uid
-        for pid in _user_pids(uid):
+        for pid in pids_of_uid(uid):
             os.kill(pid, signal.SIGKILL)
         for entry in os.scandir("/tmp"):
             try:  # other tests create and remove files in /tmp meanwhile
@@ -363,7 +345,7 @@ def test_caches_the_user_does_not_own_are_refused(driver, realm, make_user):
     for name, line in zip(REFUSED, out):
         assert line.startswith("store error EINVAL"), (name, line)
     assert "session, user, process and thread keyrings belong to the login process" in r.stderr
-    assert not _user_pids(u.uid)
+    assert not pids_of_uid(u.uid)
 
 
 def test_root_is_never_written_as(driver, realm, make_user):
@@ -463,7 +445,7 @@ def test_hung_job_is_killed_at_its_deadline(driver, realm, make_user, scratch):
     assert_lists(realm, u, stored_name(out[1]))  # the same writer goes on
     assert elapsed < 10, elapsed
     assert os.path.exists(name[5:]), "destroyed although the job was killed"
-    assert not _user_pids(u.uid), "the hung job's process survived"
+    assert not pids_of_uid(u.uid), "the hung job's process survived"
 
 
 def _proc_status(pid):
@@ -486,9 +468,9 @@ def test_job_runs_as_the_user_undumpable_without_the_helpers_descriptors(driver,
                             text=True)
     try:
         deadline = time.monotonic() + 10
-        while not _user_pids(u.uid) and time.monotonic() < deadline:
+        while not pids_of_uid(u.uid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        (child,) = _user_pids(u.uid)
+        (child,) = pids_of_uid(u.uid)
         status = _proc_status(child)
         writer = int(status["PPid"])
         writer_status = _proc_status(writer)

@@ -17,7 +17,7 @@ import subprocess
 import pytest
 
 from pam_harness import REALM, LocalUser, PamSectxd, ccache_path, write_keytab
-from sectx_harness import make_public_tmpdir, require_root, run, wait_until
+from sectx_harness import make_public_tmpdir, pids_of_uid, public_copies, require_root, run, wait_until
 from sshd_harness import SSHPASS, Sshd, client_env, ssh_argv
 
 HANDLE = "SECTX_LOGIN_HANDLE"
@@ -49,31 +49,8 @@ def module_path():
     built = os.path.join(os.path.abspath(builddir), ".libs", "pam_sectx.so")
     if not os.path.isfile(built):
         pytest.fail(f"not built: {built}", pytrace=False)
-    public = make_public_tmpdir("sectx-sshmod-")
-    try:
-        dest = os.path.join(public, "pam_sectx.so")
-        shutil.copy2(built, dest)
-        os.chmod(dest, 0o755)
+    with public_copies([built], "sectx-sshmod-") as (dest,):
         yield dest
-    finally:
-        shutil.rmtree(public, ignore_errors=True)
-
-
-def _pids_of_uid(uid):
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status") as f:
-                for line in f:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            pids.append(int(name))
-                        break
-        except OSError:
-            continue
-    return pids
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +61,7 @@ def user(realm):
     u = LocalUser(realm)
     yield u
     for _ in range(10):
-        pids = _pids_of_uid(u.uid)
+        pids = pids_of_uid(u.uid)
         if not pids:
             break
         for pid in pids:
@@ -92,7 +69,7 @@ def user(realm):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        wait_until(lambda: not _pids_of_uid(u.uid), 2.0)
+        wait_until(lambda: not pids_of_uid(u.uid), 2.0)
     r = u.remove()
     assert r.returncode in (0, 12), f"userdel {u.name}: {r.returncode} {r.stderr}"
 
