@@ -499,6 +499,22 @@ const char *sectx_op_name(uint16_t op)
 		return "pam-open-session";
 	case SECTX_OP_PAM_CLOSE_SESSION:
 		return "pam-close-session";
+	case SECTX_OP_PAM_GSS_AUTH:
+		return "pam-gss-auth";
+	case SECTX_OP_CTX_ACCEPT_STEP:
+		return "ctx-accept-step";
+	case SECTX_OP_CTX_INIT_STEP:
+		return "ctx-init-step";
+	case SECTX_OP_CTX_WRAP:
+		return "ctx-wrap";
+	case SECTX_OP_CTX_UNWRAP:
+		return "ctx-unwrap";
+	case SECTX_OP_CTX_GET_MIC:
+		return "ctx-get-mic";
+	case SECTX_OP_CTX_VERIFY_MIC:
+		return "ctx-verify-mic";
+	case SECTX_OP_CTX_RELEASE:
+		return "ctx-release";
 	}
 	return "unknown";
 }

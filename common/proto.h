@@ -69,6 +69,30 @@ enum sectx_op {
 	SECTX_OP_PAM_SETCRED = 0x0204,      /* HANDLE CRED_FLAG -> CCACHE */
 	SECTX_OP_PAM_OPEN_SESSION = 0x0205, /* HANDLE -> CCACHE */
 	SECTX_OP_PAM_CLOSE_SESSION = 0x0206, /* HANDLE [RETAIN] */
+	/* Authentication by tickets the user already holds (sudo, su): USER
+	 * SERVICE [RHOST], and the user's ccache as a descriptor passed with
+	 * SCM_RIGHTS -> PAM_RESULT [HANDLE].  See helper/pam_gss_ops.c. */
+	SECTX_OP_PAM_GSS_AUTH = 0x0207,
+
+	/* Security contexts (pam.sock), see helper/ctx_ops.c.  A CTX_HANDLE
+	 * belongs to the connection that created it and dies with it; the
+	 * [service/NAME] named by SERVICE decides which uid may use which
+	 * keytab principal and mechanisms.
+	 *   accept: SERVICE [CTX_HANDLE] TOKEN
+	 *   init:   first SERVICE TARGET [MECH] [CTX_FLAGS], the user's ccache
+	 *           passed as a descriptor (SCM_RIGHTS) or a login HANDLE;
+	 *           later CTX_HANDLE TOKEN
+	 *   both -> CTX_HANDLE CTX_STATE [TOKEN], and on COMPLETE the context's
+	 *           MECH CTX_FLAGS MUTUAL PEER_NAME LOCAL_NAME LIFETIME.
+	 * A FAILED step replies OK with CTX_STATE FAILED and the mechanism's
+	 * reason in MESSAGE; the handle is gone. */
+	SECTX_OP_CTX_ACCEPT_STEP = 0x0301,
+	SECTX_OP_CTX_INIT_STEP = 0x0302,
+	SECTX_OP_CTX_WRAP = 0x0303,       /* CTX_HANDLE DATA [CONF] -> TOKEN CONF */
+	SECTX_OP_CTX_UNWRAP = 0x0304,     /* CTX_HANDLE TOKEN -> DATA CONF */
+	SECTX_OP_CTX_GET_MIC = 0x0305,    /* CTX_HANDLE DATA -> TOKEN */
+	SECTX_OP_CTX_VERIFY_MIC = 0x0306, /* CTX_HANDLE DATA TOKEN -> status */
+	SECTX_OP_CTX_RELEASE = 0x0307,    /* CTX_HANDLE */
 };
 
 /* The outcome of a PAM operation; pam/ maps it to the PAM_* code of the
@@ -156,11 +180,32 @@ enum sectx_tag {
 	SECTX_TAG_RETAIN = 0x020f,       /* u32 0/1: keep the ccache at close_session */
 	SECTX_TAG_KDC = 0x0210,          /* string: the KDC that answered last (status) */
 	SECTX_TAG_KDC_ERROR = 0x0211,    /* string: the last KDC-level failure (status) */
-	/* 0x0212-0x02ff: further PAM tags */
+	/* 0x0212-0x021f: realm state and offline logins (helper/realm_state.c,
+	 *                helper/offline_cache.c)
+	 * 0x0220-0x022f: sessions and renewal (helper/renewal.c)
+	 * 0x0230-0x023f: authentication by existing tickets (pam_gss_ops.c)
+	 * 0x0240-0x02ff: further PAM tags */
+
+	/* Security contexts (0x03xx).  0x0301-0x033f: helper/ctx_ops.c */
+	SECTX_TAG_CTX_HANDLE = 0x0301, /* u32: a context of this connection */
+	SECTX_TAG_CTX_STATE = 0x0302,  /* u32 enum sectx_ctx_state */
+	SECTX_TAG_TOKEN = 0x0303,      /* bytes: a mechanism token, MIC or wrap token */
+	SECTX_TAG_DATA = 0x0304,       /* bytes: a message to protect or unprotected */
+	SECTX_TAG_CONF = 0x0305,       /* u32 0/1: confidentiality asked / applied */
+	SECTX_TAG_MECH = 0x0306,       /* string: krb5, spnego or ntlm */
+	SECTX_TAG_CTX_FLAGS = 0x0307,  /* u32 GSS_C_*_FLAG bits (RFC 2744 values) */
+	SECTX_TAG_MUTUAL = 0x0308,     /* u32 0/1, decided by the mechanism */
+	SECTX_TAG_PEER_NAME = 0x0309,  /* string: authenticated peer */
+	SECTX_TAG_LOCAL_NAME = 0x030a, /* string */
+	SECTX_TAG_LIFETIME = 0x030b,   /* u32 seconds the context stays valid */
+	SECTX_TAG_TARGET = 0x030c,     /* string: SERVICE@HOST to initiate to */
 };
 
 #define SECTX_PASSWORD_MAX 1024u /* bytes in a password field */
 #define SECTX_HANDLE_LEN 64u     /* hex digits of a login handle (256 bits) */
+
+/* Values of SECTX_TAG_CTX_STATE. */
+enum sectx_ctx_state { SECTX_CTX_CONTINUE = 0, SECTX_CTX_COMPLETE = 1, SECTX_CTX_FAILED = 2 };
 
 /* Reply status.  Part of the wire format: never renumber. */
 enum sectx_status {

@@ -56,4 +56,20 @@ void sectx_request_reply(struct sectx_request *req, struct sectx_wbuf *w);
 /* Reply with status and optional message and free req. */
 void sectx_request_reply_status(struct sectx_request *req, uint32_t status, const char *msg);
 
+/* The descriptor the client passed with this request's frame (SCM_RIGHTS,
+ * pam.sock only), or -1.  The caller owns it from then on and must close it;
+ * a second call returns -1.  An untaken descriptor is closed with the request.
+ * A frame that carried more than one descriptor was refused (E_PROTO) before
+ * any handler ran.  The descriptor is whatever the client chose to send:
+ * fstat it and check its type and owner before reading from it. */
+int sectx_request_take_fd(struct sectx_request *req);
+
+/* Per-connection state an operation group keeps across requests (security
+ * contexts).  *sectx_conn_slot(conn, slot) is a pointer owned by that group;
+ * whatever it points to must be a talloc child of sectx_conn_mem(conn), so it
+ * is freed when the client goes away (closed, timed out or evicted). */
+enum sectx_conn_slot { SECTX_SLOT_CONTEXTS = 0, SECTX_SLOT_MAX };
+void **sectx_conn_slot(struct sectx_sconn *conn, enum sectx_conn_slot slot);
+TALLOC_CTX *sectx_conn_mem(struct sectx_sconn *conn);
+
 #endif /* SECTX_SERVER_H */
