@@ -1,0 +1,1 @@
+# helper/contexts.mk - build rules of one part; appends to the variables of Makefile.am.

@@ -1,0 +1,1 @@
+# helper/offline.mk - build rules of one part; appends to the variables of Makefile.am.
