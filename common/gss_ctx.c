@@ -15,7 +15,9 @@
  * gss-ntlmssp takes an acceptor's user file from the cred store key
  * "ntlmssp_keyfile" only when the credential has a server (host-based) name,
  * so an NTLM acceptor always gets one: the principal's SERVICE@HOST, or
- * "host" (any host) when no principal is configured.  Under SPNEGO one name
+ * "host" when no principal is configured (gss-ntlmssp then names itself
+ * host/<gethostname()>, and an initiator whose target differs fails: set a
+ * principal for services that allow NTLM).  Under SPNEGO one name
  * serves both mechanisms, so with NTLM in the set Kerberos is acquired by
  * that host-based name too and the configured principal is enforced after
  * completion (the acceptor's name must equal it).
