@@ -174,16 +174,39 @@ void sectx_client_close(struct sectx_conn *c)
 	c->fd = -1;
 }
 
-int sectx_client_send(struct sectx_conn *c, const void *buf, size_t len, int64_t deadline)
+/* Send len bytes before deadline; if pass_fd >= 0, attach it (SCM_RIGHTS)
+ * to the first byte that goes out, so the helper sees it with the frame. */
+static int send_frame(struct sectx_conn *c, const void *buf, size_t len, int pass_fd,
+		      int64_t deadline)
 {
 	const uint8_t *p = buf;
 	size_t off = 0;
 
 	while (off < len) {
-		ssize_t n = send(c->fd, p + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} control;
+		struct iovec iov = { .iov_base = (void *)(p + off), .iov_len = len - off };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t n;
 
+		if (pass_fd >= 0) {
+			struct cmsghdr *cm;
+
+			memset(&control, 0, sizeof(control));
+			mh.msg_control = control.buf;
+			mh.msg_controllen = sizeof(control.buf);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+		}
+		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			off += (size_t)n;
+			pass_fd = -1; /* went out with the bytes just sent */
 			continue;
 		}
 		if (n < 0 && errno == EINTR) {
@@ -200,6 +223,11 @@ int sectx_client_send(struct sectx_conn *c, const void *buf, size_t len, int64_t
 		return n < 0 ? -errno : -EPIPE;
 	}
 	return 0;
+}
+
+int sectx_client_send(struct sectx_conn *c, const void *buf, size_t len, int64_t deadline)
+{
+	return send_frame(c, buf, len, -1, deadline);
 }
 
 /* Read exactly len bytes into p before deadline. */
@@ -262,8 +290,9 @@ int sectx_client_recv(struct sectx_conn *c, void *buf, size_t cap, size_t *len,
 	return 0;
 }
 
-int sectx_client_call(struct sectx_conn *c, const void *req, size_t reqlen, void *resp,
-		      size_t respcap, struct sectx_msg *msg, uint32_t *status, int64_t deadline)
+int sectx_client_call_fd(struct sectx_conn *c, const void *req, size_t reqlen, int fd, void *resp,
+			 size_t respcap, struct sectx_msg *msg, uint32_t *status,
+			 int64_t deadline)
 {
 	struct sectx_hdr rhdr;
 	size_t len = 0;
@@ -273,7 +302,7 @@ int sectx_client_call(struct sectx_conn *c, const void *req, size_t reqlen, void
 	if (ret != 0) {
 		return ret;
 	}
-	ret = sectx_client_send(c, req, reqlen, deadline);
+	ret = send_frame(c, req, reqlen, fd, deadline);
 	if (ret != 0) {
 		return ret;
 	}
@@ -289,4 +318,10 @@ int sectx_client_call(struct sectx_conn *c, const void *req, size_t reqlen, void
 		return SECTX_ERR_BADFRAME;
 	}
 	return sectx_msg_get_u32(msg, SECTX_TAG_STATUS, status);
+}
+
+int sectx_client_call(struct sectx_conn *c, const void *req, size_t reqlen, void *resp,
+		      size_t respcap, struct sectx_msg *msg, uint32_t *status, int64_t deadline)
+{
+	return sectx_client_call_fd(c, req, reqlen, -1, resp, respcap, msg, status, deadline);
 }

@@ -71,7 +71,7 @@ struct sectx_msg;
 int sectx_client_call(struct sectx_conn *c, const void *req, size_t reqlen, void *resp,
 		      size_t respcap, struct sectx_msg *msg, uint32_t *status, int64_t deadline);
 
-/* As sectx_client_call, and pass the open descriptor fd (>= 0) to the helper
+/* As sectx_client_call, and pass the open descriptor fd (-1: none) to the helper
  * with the request (SCM_RIGHTS on its first byte).  The caller keeps fd and
  * closes it.  Used to hand over a user's ccache that this process opened as
  * the user, so the root helper never opens a user-chosen path. */

@@ -76,6 +76,26 @@ int sectx_gss_acceptor_new(TALLOC_CTX *mem_ctx, const char *keytab, const char *
 			   unsigned allowed, struct sectx_gss_ctx **out, char **reason);
 
 /*
+ * The same with every option: args->ntlm_user_file (NULL or "": none) is
+ * gss-ntlmssp's user file for an NTLM acceptor (lines DOMAIN:USER:PASSWORD
+ * or smbpasswd), passed in the cred store, never through the environment;
+ * args->keep_delegated keeps a credential the initiator delegated
+ * (info.delegated), otherwise none is ever stored.  With NTLM in allowed and
+ * a principal SVC/HOST@REALM, NTLM (and SPNEGO) acquire by the host-based
+ * name SVC@HOST; a Kerberos context must still complete as exactly that
+ * principal or the step FAILs.
+ */
+struct sectx_gss_acceptor_args {
+	const char *keytab;
+	const char *principal;
+	const char *ntlm_user_file;
+	unsigned allowed;
+	bool keep_delegated;
+};
+int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acceptor_args *args,
+				struct sectx_gss_ctx **out, char **reason);
+
+/*
  * An initiator to target ("service@host", a host-based service name) with
  * the credentials of ccache (a ccache name such as "MEMORY:x" or "FILE:/p";
  * NULL for the library default), by mechanism mech (one SECTX_MECH_* bit)
@@ -85,10 +105,19 @@ int sectx_gss_acceptor_new(TALLOC_CTX *mem_ctx, const char *keytab, const char *
 int sectx_gss_initiator_new(TALLOC_CTX *mem_ctx, const char *ccache, const char *target,
 			    unsigned mech, uint32_t req_flags, struct sectx_gss_ctx **out,
 			    char **reason);
+/* The same, with the mechanisms SPNEGO may negotiate (neg_allowed, a set of
+ * SECTX_MECH_KRB5/NTLM, Kerberos preferred); sectx_gss_initiator_new lets
+ * SPNEGO use both.  With ccache NULL the mechanisms read their own defaults
+ * (KRB5CCNAME, NTLM_USER_FILE) of the calling process: tools only, never the
+ * helper.  If req_flags asks for GSS_C_MUTUAL_FLAG, a context that is not
+ * mutual (NTLM) FAILs at completion. */
+int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const char *target,
+				 unsigned mech, unsigned neg_allowed, uint32_t req_flags,
+				 struct sectx_gss_ctx **out, char **reason);
 
 /*
  * One leg: feed the peer's token (in, inlen; NULL/0 for an initiator's first
- * leg) and get the token to send back in *out/*outlen (child of mem_ctx;
+ * leg) and get the token to send back in *out, *outlen (child of mem_ctx;
  * NULL/0 when there is nothing to send; send it even on COMPLETE).  Returns
  * SECTX_CTX_CONTINUE, SECTX_CTX_COMPLETE, or SECTX_CTX_FAILED with *reason
  * (child of mem_ctx: the mechanism's major and minor status text).  After

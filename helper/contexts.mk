@@ -1,1 +1,12 @@
 # helper/contexts.mk - build rules of one part; appends to the variables of Makefile.am.
+
+# The security-context library (common/gss_ctx.c): GSS-API as a step
+# function.  Helper side only (talloc, libgssapi_krb5); never in the PAM or
+# NSS modules.  Sample programs and tools link it too.
+noinst_LTLIBRARIES += libsectx_gss.la
+libsectx_gss_la_SOURCES = common/gss_ctx.c common/gss_ctx.h
+libsectx_gss_la_CFLAGS = $(AM_CFLAGS) $(TALLOC_CFLAGS) $(GSSAPI_CFLAGS)
+libsectx_gss_la_LIBADD = libsectx_base.la $(GSSAPI_LIBS) $(TALLOC_LIBS)
+
+sectxd_LDADD += libsectx_gss.la $(GSSAPI_LIBS)
+sectxd_CFLAGS += $(GSSAPI_CFLAGS)

@@ -80,6 +80,7 @@ struct sectx_request {
 	gid_t gid;
 	pid_t pid;
 	int sock_kind; /* SECTX_SOCK_NSS or SECTX_SOCK_PAM */
+	int passed_fd; /* descriptor sent with the frame, or -1 (sectx_request_take_fd) */
 };
 
 /* An operation handler.  It either replies (sectx_request_reply) before

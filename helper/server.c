@@ -75,6 +75,12 @@ struct sectx_sconn {
 	size_t out_len;
 	size_t out_off;
 	bool close_after_write;
+
+	/* A descriptor passed with the frame being read (pam.sock only), and
+	 * whether the frame carried more than one, or a truncated set. */
+	int passed_fd;
+	bool passed_fd_refused;
+	void *slots[SECTX_SLOT_MAX]; /* sectx_conn_slot: per-connection state */
 };
 
 struct sectx_server {
@@ -153,12 +159,23 @@ static uint8_t *scrubbed_buffer(TALLOC_CTX *mem_ctx, size_t size)
 	return buf;
 }
 
+/* Close the descriptor passed with the current frame, if any. */
+static void conn_drop_passed_fd(struct sectx_sconn *c)
+{
+	if (c->passed_fd >= 0) {
+		close(c->passed_fd);
+		c->passed_fd = -1;
+	}
+	c->passed_fd_refused = false;
+}
+
 static int conn_destructor(struct sectx_sconn *c)
 {
 	struct sectx_server *srv = c->srv;
 
 	/* the request (and its async work) goes first, while the conn is whole */
 	TALLOC_FREE(c->req);
+	conn_drop_passed_fd(c);
 	TALLOC_FREE(c->fde);
 	TALLOC_FREE(c->timer);
 	if (c->fd >= 0) {
@@ -232,6 +249,7 @@ static void conn_go_idle(struct sectx_sconn *conn)
 		return;
 	}
 	conn->state = CONN_IDLE;
+	conn_drop_passed_fd(conn);
 	conn->hdr_got = 0;
 	conn->frame_got = 0;
 	conn->frame_cap = 0;
@@ -328,6 +346,33 @@ int sectx_request_reply_begin(struct sectx_request *req, size_t cap, struct sect
 	return 0;
 }
 
+static int request_destructor(struct sectx_request *req)
+{
+	if (req->passed_fd >= 0) {
+		close(req->passed_fd);
+		req->passed_fd = -1;
+	}
+	return 0;
+}
+
+int sectx_request_take_fd(struct sectx_request *req)
+{
+	int fd = req->passed_fd;
+
+	req->passed_fd = -1;
+	return fd;
+}
+
+void **sectx_conn_slot(struct sectx_sconn *conn, enum sectx_conn_slot slot)
+{
+	return &conn->slots[slot];
+}
+
+TALLOC_CTX *sectx_conn_mem(struct sectx_sconn *conn)
+{
+	return conn;
+}
+
 /* Detach req from its connection and free it; returns the connection. */
 static struct sectx_sconn *request_finish(struct sectx_request *req)
 {
@@ -398,6 +443,14 @@ static void conn_dispatch(struct sectx_sconn *conn)
 	int ret;
 
 	TALLOC_FREE(conn->timer);
+	if (conn->passed_fd_refused) {
+		SECTX_INFO("refused a frame on %s from uid %u pid %d: more than one descriptor "
+			   "passed with it",
+			   kind_name(conn->kind), (unsigned)conn->peer.uid, (int)conn->peer.pid);
+		conn_send_status(conn, &conn->h, SECTX_E_PROTO, "at most one descriptor per request",
+				 true);
+		return;
+	}
 	ret = sectx_msg_parse(conn->frame, conn->h.length, &msg);
 	if (ret != 0) {
 		SECTX_INFO("malformed frame on %s from uid %u pid %d: %s", kind_name(conn->kind),
@@ -441,6 +494,9 @@ static void conn_dispatch(struct sectx_sconn *conn)
 	req->gid = conn->peer.gid;
 	req->pid = conn->peer.pid;
 	req->sock_kind = conn->kind;
+	req->passed_fd = conn->passed_fd;
+	conn->passed_fd = -1;
+	talloc_set_destructor(req, request_destructor);
 	conn->req = req;
 	conn->state = CONN_BUSY;
 	TEVENT_FD_NOT_READABLE(conn->fde);
@@ -453,6 +509,60 @@ static void conn_dispatch(struct sectx_sconn *conn)
 }
 
 /* --- reading requests ----------------------------------------------------- */
+
+/* recv() on conn, taking any descriptors passed with the bytes (pam.sock).
+ * One descriptor per frame is kept; more, or a truncated set, marks the frame
+ * refused (the kernel has closed the ones that did not fit, we close ours). */
+static ssize_t conn_recv(struct sectx_sconn *conn, uint8_t *dst, size_t want)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 2)];
+	} control;
+	struct iovec iov = { .iov_base = dst, .iov_len = want };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (conn->kind != SECTX_SOCK_PAM) {
+		/* descriptors sent to nss.sock are discarded by the kernel */
+		return recv(conn->fd, dst, want, MSG_DONTWAIT);
+	}
+	mh.msg_control = control.buf;
+	mh.msg_controllen = sizeof(control.buf);
+	n = recvmsg(conn->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		return n;
+	}
+	if (mh.msg_flags & MSG_CTRUNC) {
+		conn->passed_fd_refused = true;
+	}
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t i, nfds;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0)) {
+			continue;
+		}
+		nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfds; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (conn->passed_fd < 0 && !conn->passed_fd_refused) {
+				conn->passed_fd = fd;
+				continue;
+			}
+			close(fd);
+			conn->passed_fd_refused = true;
+		}
+	}
+	if (conn->passed_fd_refused && conn->passed_fd >= 0) {
+		close(conn->passed_fd);
+		conn->passed_fd = -1;
+	}
+	return n;
+}
 
 /* Read what is there of the current frame.  Returns 1 when the frame is
  * complete, 0 when more is needed, -1 when conn was closed or answered. */
@@ -491,7 +601,7 @@ static int conn_read_frame(struct sectx_sconn *conn)
 			dst = conn->frame + conn->frame_got;
 			want = conn->frame_cap - conn->frame_got;
 		}
-		n = recv(conn->fd, dst, want, MSG_DONTWAIT);
+		n = conn_recv(conn, dst, want);
 		if (n == 0) {
 			conn_close(conn, conn->state == CONN_IDLE ? "peer closed" :
 								    "peer closed mid-frame");
@@ -654,6 +764,7 @@ static void accept_one(struct listener *l, int fd)
 	conn->kind = l->kind;
 	conn->peer = cred;
 	conn->state = CONN_IDLE;
+	conn->passed_fd = -1;
 	lru_append(srv, conn);
 	srv->nconns++;
 	if (l->kind == SECTX_SOCK_NSS) {

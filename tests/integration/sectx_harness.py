@@ -341,9 +341,18 @@ class Conn:
             raise ValueError("connection closed inside a frame")
         return Frame(hdr + body)
 
-    def request(self, op, *fields, version=PROTO_VERSION, reqid=1):
-        """Send one frame and return the reply (None if the helper closed)."""
-        self.send(frame(op, *fields, version=version, reqid=reqid))
+    def request(self, op, *fields, version=PROTO_VERSION, reqid=1, fds=()):
+        """Send one frame and return the reply (None if the helper closed).
+        fds: descriptors passed with the frame's first byte (SCM_RIGHTS)."""
+        data = frame(op, *fields, version=version, reqid=reqid)
+        if fds:
+            try:
+                sent = socket.send_fds(self.sock, [data], list(fds))
+            except (BrokenPipeError, ConnectionResetError):
+                return None
+            self.send(data[sent:])
+        else:
+            self.send(data)
         return self.recv_frame()
 
     def wait_eof(self, timeout):

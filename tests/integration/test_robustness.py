@@ -14,7 +14,7 @@ import time
 import pytest
 
 from sectx_harness import (E_INVAL, E_PERM, E_PROTO, FIELD_HDR, FRAME_MAX, HDR, OK,
-                           OP_DEBUG_LEVEL, OP_PING, OP_REPLY, OP_STATUS, TAG_LOG_LEVEL,
+                           OP_DEBUG_LEVEL, OP_PING, OP_REPLY, OP_STATUS, TAG_LOG_LEVEL, TAG_STATUS,
                            Conn, field, frame, u32)
 
 MIB = 1 << 20
@@ -100,6 +100,38 @@ def close_all(conns):
 @pytest.mark.parametrize("sock", [0, 1], ids=["nss", "pam"])
 def test_random_bytes_do_not_break_helper(sectxd, sock):
     assert flood_random(_socks(sectxd)[sock], seed=sock) >= MIB
+    assert _answers(sectxd), sectxd.log_tail()
+
+
+def _open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+@pytest.mark.parametrize("sock", [0, 1], ids=["nss", "pam"])
+def test_passed_descriptors_are_never_kept(sectxd, sock, tmp_path):
+    """A descriptor passed with a request that does not take one is closed
+    with the request; two with one frame are refused (pam.sock closes the
+    connection), and nothing accumulates in the helper either way."""
+    path = _socks(sectxd)[sock]
+    target = tmp_path / "passed"
+    target.write_bytes(b"x")
+    with open(target, "rb") as f, Conn(path) as c:
+        assert c.request(OP_PING).u32(TAG_STATUS) == OK
+        before = _open_fds(sectxd.pid)
+        for _ in range(50):
+            reply = c.request(OP_PING, fds=[f.fileno()])
+            assert reply is not None and reply.u32(TAG_STATUS) == OK
+        assert _open_fds(sectxd.pid) == before
+    with open(target, "rb") as f, Conn(path) as c:
+        reply = c.request(OP_PING, fds=[f.fileno(), f.fileno()])
+        if sock == 1:
+            assert reply is not None and reply.u32(TAG_STATUS) == E_PROTO
+            assert c.recv_frame() is None
+        else:
+            assert reply is not None and reply.u32(TAG_STATUS) == OK
+    with Conn(path) as c:
+        assert c.request(OP_PING).u32(TAG_STATUS) == OK
+        assert _open_fds(sectxd.pid) == before
     assert _answers(sectxd), sectxd.log_tail()
 
 
