@@ -331,6 +331,11 @@ static int parse_args(struct client *c, int argc, char **argv)
 	if (c->mech == 0) {
 		c->mech = SECTX_MECH_KRB5;
 	}
+	if (c->mech == SECTX_MECH_NTLM) {
+		/* NTLM cannot authenticate the server: asking for it would make the
+		 * library fail the context at completion. */
+		c->req_flags &= ~(uint32_t)GSS_C_MUTUAL_FLAG;
+	}
 	if (argc - i != 3) {
 		usage(stderr);
 		return EXIT_USAGE;
