@@ -91,17 +91,16 @@ def ntlm_users():
 def helper(sectxd_factory, realm, sample_keytab, ntlm_users, nobody):
     """A sectxd with the realm's keytab entry for sample/localhost and two
     services granted to nobody: [service/sample] (krb5, spnego) and
-    [service/sample-ntlm] (krb5, spnego, ntlm)."""
+    [service/sample-ntlm] (krb5, spnego, ntlm, with the NTLM user file)."""
     uid = pwd.getpwnam(nobody).pw_uid
     base = {"uid": str(uid), "principal": SERVICE_PRINCIPAL}
     sections = {
         "kerberos": {"keytab": sample_keytab, "kdc_timeout": "3s"},
         "service/sample": dict(base, mechs="krb5, spnego"),
-        "service/sample-ntlm": dict(base, mechs="krb5, spnego, ntlm"),
+        "service/sample-ntlm": dict(base, mechs="krb5, spnego, ntlm", ntlm_user_file=ntlm_users),
     }
-    env = realm.env()
-    env["NTLM_USER_FILE"] = ntlm_users
-    return sectxd_factory(env=env, log_level="debug", sections=sections)
+    # the user file reaches gss-ntlmssp in the cred store, not the environment
+    return sectxd_factory(env=realm.env(), log_level="debug", sections=sections)
 
 
 class Server:
