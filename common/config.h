@@ -41,6 +41,14 @@ enum sectx_fast_mode { SECTX_FAST_TRY = 0, SECTX_FAST_DEMAND = 1, SECTX_FAST_NEV
 
 struct sectx_config_service {
 	const char *name;
+	/* security contexts (helper/ctx_ops.c) */
+	const char **uid;        /* user names or numeric uids that may use it (root always) */
+	size_t n_uid;
+	const char *principal;   /* keytab entry to accept as ("": any) */
+	const char **mechs;      /* krb5, spnego, ntlm */
+	size_t n_mechs;
+	bool allow_delegation;
+	const char *ntlm_user_file; /* gss-ntlmssp user file for NTLM acceptors ("": none) */
 };
 
 struct sectx_config {
@@ -53,6 +61,7 @@ struct sectx_config {
 		unsigned max_connections_per_uid;
 		uint64_t client_timeout_ms;
 		uint64_t idle_timeout_ms;
+		unsigned max_contexts_per_connection;
 	} sectxd;
 	struct {
 		const char *realm;

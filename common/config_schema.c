@@ -206,6 +206,18 @@ static const char *check_principal(const char *value)
 	return NULL;
 }
 
+/* --- [service/NAME] checks ------------------------------------------------ */
+
+/* mechs: the mechanisms common/gss_ctx.c knows. */
+static const char *check_mech(const char *value)
+{
+	if (strcmp(value, "krb5") == 0 || strcmp(value, "spnego") == 0 ||
+	    strcmp(value, "ntlm") == 0) {
+		return NULL;
+	}
+	return "is not a mechanism (krb5, spnego or ntlm)";
+}
+
 const struct sectx_config_section sectx_config_sections[] = {
 	{ "sectxd", false, "the helper daemon: sockets, state, logging, connection limits" },
 	{ "kerberos", false, "the realm and how logins are checked against it" },
@@ -227,6 +239,7 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_UINT("sectxd", "max_connections_per_uid", CFG_, sectxd.max_connections_per_uid, "256", 4, 65536, "open client connections of one uid"),
 	KEY_DURATION("sectxd", "client_timeout", CFG_, sectxd.client_timeout_ms, "10s", 100 * MS, 5 * MIN, "a client that has begun a frame must finish it, or read its reply, within this"),
 	KEY_DURATION("sectxd", "idle_timeout", CFG_, sectxd.idle_timeout_ms, "5m", 1 * SEC, 1 * DAY, "an idle connection is closed after this"),
+	KEY_UINT("sectxd", "max_contexts_per_connection", CFG_, sectxd.max_contexts_per_connection, "16", 1, 1024, "security contexts one client connection may hold at once"),
 	KEY_STRING("kerberos", "realm", CFG_, kerberos.realm, "", check_realm, "realm of the users; empty: krb5.conf's default realm"),
 	KEY_PATH("kerberos", "keytab", CFG_, kerberos.keytab, "/etc/krb5.keytab", "host keytab: validates every TGT and armours the AS exchange"),
 	KEY_BOOL("kerberos", "validate", CFG_, kerberos.validate, "true", "verify each TGT with a host key, so a spoofed KDC cannot log anyone in"),
@@ -256,6 +269,11 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_STRING("identity", "host_principal", CFG_, identity.host_principal, "", check_principal, "keytab principal that makes the S4U2Self existence checks (empty: the first keytab entry in the realm)"),
 	KEY_LIST("access", "allow_users", CFG_, access.allow_users, access.n_allow_users, "", check_name, "users who may log in (empty: every realm user)"),
 	KEY_LIST("access", "allow_groups", CFG_, access.allow_groups, access.n_allow_groups, "", check_name, "members of these groups may log in (empty: no group restriction)"),
+	KEY_LIST("service", "uid", SVC_, uid, n_uid, "", check_name, "users (names or numeric uids) that may use this service's contexts; root always may"),
+	KEY_STRING("service", "principal", SVC_, principal, "", check_principal, "keytab entry contexts are accepted as, e.g. HTTP/host.example.org@REALM (empty: any key of the keytab)"),
+	KEY_LIST("service", "mechs", SVC_, mechs, n_mechs, "krb5, spnego", check_mech, "mechanisms allowed: krb5, spnego, ntlm (SPNEGO negotiates only among the others listed)"),
+	KEY_BOOL("service", "allow_delegation", SVC_, allow_delegation, "false", "initiators may ask for delegation and acceptors keep delegated credentials"),
+	KEY_STRING("service", "ntlm_user_file", SVC_, ntlm_user_file, "", check_optional_path, "gss-ntlmssp user file (DOMAIN:USER:PASSWORD or smbpasswd lines) NTLM acceptors check passwords against"),
 };
 /* clang-format on */
 const size_t sectx_config_n_keys = sizeof(sectx_config_keys) / sizeof(sectx_config_keys[0]);

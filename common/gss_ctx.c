@@ -31,15 +31,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define STATUS_TEXT_MAX 1024u   /* bytes of one gss_display_status chain */
-#define STATUS_MSGS_MAX 8u      /* messages read from one status chain */
+#define STATUS_TEXT_MAX	  1024u /* bytes of one gss_display_status chain */
+#define STATUS_MSGS_MAX	  8u	/* messages read from one status chain */
 #define GSS_NAME_TEXT_MAX 1024u /* bytes of a displayed name we keep */
 
 /* Mechanism OIDs (DER contents, no tag or length). */
-static gss_OID_desc oid_krb5 = { 9, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02" };
-static gss_OID_desc oid_krb5_ms = { 9, (void *)"\x2a\x86\x48\x82\xf7\x12\x01\x02\x02" };
-static gss_OID_desc oid_spnego = { 6, (void *)"\x2b\x06\x01\x05\x05\x02" };
-static gss_OID_desc oid_ntlm = { 10, (void *)"\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a" };
+static gss_OID_desc oid_krb5 = {9, (void *)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"};
+static gss_OID_desc oid_krb5_ms = {9, (void *)"\x2a\x86\x48\x82\xf7\x12\x01\x02\x02"};
+static gss_OID_desc oid_spnego = {6, (void *)"\x2b\x06\x01\x05\x05\x02"};
+static gss_OID_desc oid_ntlm = {10, (void *)"\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a"};
 
 /* gss-ntlmssp's cred-store key for its user file (gssapi_ntlmssp.h, not
  * installed by Debian's package). */
@@ -47,14 +47,14 @@ static gss_OID_desc oid_ntlm = { 10, (void *)"\x2b\x06\x01\x04\x01\x82\x37\x02\x
 
 struct sectx_gss_ctx {
 	enum sectx_ctx_role role;
-	unsigned allowed;        /* acceptor: SECTX_MECH_* it may complete with */
-	unsigned mech;           /* initiator: asked for; both: negotiated */
+	unsigned allowed; /* acceptor: SECTX_MECH_* it may complete with */
+	unsigned mech;	  /* initiator: asked for; both: negotiated */
 	bool via_spnego;
 	bool failed;
 	bool complete;
-	bool want_mutual;        /* initiator: caller asked for GSS_C_MUTUAL_FLAG */
-	bool keep_delegated;     /* acceptor: keep a delegated credential */
-	const char *principal;   /* acceptor: enforce this local name ("" none) */
+	bool want_mutual;      /* initiator: caller asked for GSS_C_MUTUAL_FLAG */
+	bool keep_delegated;   /* acceptor: keep a delegated credential */
+	const char *principal; /* acceptor: enforce this local name ("" none) */
 	uint32_t req_flags;
 	gss_cred_id_t cred;
 	gss_name_t target;
@@ -285,7 +285,7 @@ static int acquire_status_err(uint32_t maj)
 	uint32_t r = GSS_ROUTINE_ERROR(maj);
 
 	return (r == GSS_S_NO_CRED || r == GSS_S_CRED_UNAVAIL || r == GSS_S_BAD_NAME) ? -ENOENT
-										     : -EIO;
+										      : -EIO;
 }
 
 int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acceptor_args *args,
@@ -294,12 +294,12 @@ int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acce
 	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
 	struct sectx_gss_ctx *ctx = NULL;
 	gss_key_value_element_desc elems[2];
-	gss_key_value_set_desc store = { 0, elems };
+	gss_key_value_set_desc store = {0, elems};
 	gss_name_t name = GSS_C_NO_NAME;
 	gss_OID_desc negs[2];
 	gss_OID_set_desc neg;
 	gss_OID_desc one;
-	gss_OID_set_desc mechs = { 1, &one };
+	gss_OID_set_desc mechs = {1, &one};
 	const char *principal;
 	unsigned allowed;
 	char *hb;
@@ -436,9 +436,9 @@ int sectx_gss_acceptor_new(TALLOC_CTX *mem_ctx, const char *keytab, const char *
 			   unsigned allowed, struct sectx_gss_ctx **out, char **reason)
 {
 	struct sectx_gss_acceptor_args args = {
-		.keytab = keytab,
-		.principal = principal,
-		.allowed = allowed,
+	    .keytab = keytab,
+	    .principal = principal,
+	    .allowed = allowed,
 	};
 
 	return sectx_gss_acceptor_new_with(mem_ctx, &args, out, reason);
@@ -448,11 +448,10 @@ int sectx_gss_initiator_new(TALLOC_CTX *mem_ctx, const char *ccache, const char 
 			    unsigned mech, uint32_t req_flags, struct sectx_gss_ctx **out,
 			    char **reason)
 {
-	return sectx_gss_initiator_new_with(mem_ctx, ccache, target, mech,
-					    mech == SECTX_MECH_SPNEGO
-						    ? SECTX_MECH_KRB5 | SECTX_MECH_NTLM
-						    : mech,
-					    req_flags, out, reason);
+	return sectx_gss_initiator_new_with(
+	    mem_ctx, ccache, target, mech,
+	    mech == SECTX_MECH_SPNEGO ? SECTX_MECH_KRB5 | SECTX_MECH_NTLM : mech, req_flags, out,
+	    reason);
 }
 
 int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const char *target,
@@ -462,9 +461,9 @@ int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const 
 	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
 	struct sectx_gss_ctx *ctx = NULL;
 	gss_key_value_element_desc elem;
-	gss_key_value_set_desc store = { 1, &elem };
+	gss_key_value_set_desc store = {1, &elem};
 	gss_OID_desc one;
-	gss_OID_set_desc mechs = { 1, &one };
+	gss_OID_set_desc mechs = {1, &one};
 	gss_OID_desc negs[2];
 	gss_OID_set_desc neg;
 	OM_uint32 maj, min;
@@ -604,8 +603,8 @@ static char *display_name(TALLOC_CTX *mem_ctx, gss_name_t name)
 }
 
 /* Fill ctx->info from a complete context; 0, or FAILED text in *reason. */
-static int finish(struct sectx_gss_ctx *ctx, gss_OID actual, uint32_t ret_flags,
-		  uint32_t time_rec, TALLOC_CTX *mem_ctx, char **reason)
+static int finish(struct sectx_gss_ctx *ctx, gss_OID actual, uint32_t ret_flags, uint32_t time_rec,
+		  TALLOC_CTX *mem_ctx, char **reason)
 {
 	gss_name_t src = GSS_C_NO_NAME, targ = GSS_C_NO_NAME;
 	struct sectx_ctx_info *info = &ctx->info;
@@ -620,8 +619,9 @@ static int finish(struct sectx_gss_ctx *ctx, gss_OID actual, uint32_t ret_flags,
 	if ((ctx->allowed & mech) == 0 ||
 	    (ctx->via_spnego && (ctx->allowed & SECTX_MECH_SPNEGO) == 0) ||
 	    (!ctx->via_spnego && ctx->role == SECTX_ROLE_INITIATOR && mech != ctx->mech)) {
-		*reason = talloc_asprintf(mem_ctx, "mechanism %s%s is not allowed",
-					  sectx_mech_name(mech), ctx->via_spnego ? " (SPNEGO)" : "");
+		*reason =
+		    talloc_asprintf(mem_ctx, "mechanism %s%s is not allowed", sectx_mech_name(mech),
+				    ctx->via_spnego ? " (SPNEGO)" : "");
 		return -EPERM;
 	}
 	maj = gss_inquire_context(&min, ctx->gctx, &src, &targ, NULL, NULL, NULL, NULL, NULL);
@@ -684,7 +684,7 @@ enum sectx_ctx_state sectx_gss_step(struct sectx_gss_ctx *ctx, const uint8_t *in
 				    TALLOC_CTX *mem_ctx, uint8_t **out, size_t *outlen,
 				    char **reason)
 {
-	gss_buffer_desc inbuf = { inlen, (void *)in };
+	gss_buffer_desc inbuf = {inlen, (void *)in};
 	gss_buffer_desc outbuf = GSS_C_EMPTY_BUFFER;
 	gss_OID actual = GSS_C_NO_OID;
 	OM_uint32 maj, min, tmin, ret_flags = 0, time_rec = 0;
@@ -796,8 +796,8 @@ static int msg_status(struct sectx_gss_ctx *ctx, uint32_t maj, uint32_t min, TAL
 		      char **reason, const char *what)
 {
 	uint32_t routine = GSS_ROUTINE_ERROR(maj);
-	uint32_t supp = maj & (GSS_S_DUPLICATE_TOKEN | GSS_S_OLD_TOKEN | GSS_S_UNSEQ_TOKEN |
-			       GSS_S_GAP_TOKEN);
+	uint32_t supp =
+	    maj & (GSS_S_DUPLICATE_TOKEN | GSS_S_OLD_TOKEN | GSS_S_UNSEQ_TOKEN | GSS_S_GAP_TOKEN);
 
 	if (!GSS_ERROR(maj) && supp == 0) {
 		return 0;
@@ -836,7 +836,7 @@ int sectx_gss_wrap(struct sectx_gss_ctx *ctx, bool conf, const uint8_t *in, size
 		   TALLOC_CTX *mem_ctx, uint8_t **out, size_t *outlen, bool *conf_state,
 		   char **reason)
 {
-	gss_buffer_desc inbuf = { inlen, (void *)in };
+	gss_buffer_desc inbuf = {inlen, (void *)in};
 	gss_buffer_desc outbuf = GSS_C_EMPTY_BUFFER;
 	OM_uint32 maj, min;
 	int state = 0;
@@ -863,7 +863,7 @@ int sectx_gss_unwrap(struct sectx_gss_ctx *ctx, const uint8_t *in, size_t inlen,
 		     TALLOC_CTX *mem_ctx, uint8_t **out, size_t *outlen, bool *conf_state,
 		     char **reason)
 {
-	gss_buffer_desc inbuf = { inlen, (void *)in };
+	gss_buffer_desc inbuf = {inlen, (void *)in};
 	gss_buffer_desc outbuf = GSS_C_EMPTY_BUFFER;
 	OM_uint32 maj, min;
 	int state = 0;
@@ -889,7 +889,7 @@ int sectx_gss_unwrap(struct sectx_gss_ctx *ctx, const uint8_t *in, size_t inlen,
 int sectx_gss_get_mic(struct sectx_gss_ctx *ctx, const uint8_t *msg, size_t msglen,
 		      TALLOC_CTX *mem_ctx, uint8_t **mic, size_t *miclen, char **reason)
 {
-	gss_buffer_desc inbuf = { msglen, (void *)msg };
+	gss_buffer_desc inbuf = {msglen, (void *)msg};
 	gss_buffer_desc outbuf = GSS_C_EMPTY_BUFFER;
 	OM_uint32 maj, min;
 	int ret;
@@ -912,8 +912,8 @@ int sectx_gss_get_mic(struct sectx_gss_ctx *ctx, const uint8_t *msg, size_t msgl
 int sectx_gss_verify_mic(struct sectx_gss_ctx *ctx, const uint8_t *msg, size_t msglen,
 			 const uint8_t *mic, size_t miclen, TALLOC_CTX *mem_ctx, char **reason)
 {
-	gss_buffer_desc msgbuf = { msglen, (void *)msg };
-	gss_buffer_desc micbuf = { miclen, (void *)mic };
+	gss_buffer_desc msgbuf = {msglen, (void *)msg};
+	gss_buffer_desc micbuf = {miclen, (void *)mic};
 	OM_uint32 maj, min;
 	int ret;
 

@@ -48,12 +48,12 @@ struct sectx_gss_ctx; /* opaque; a talloc object whose destructor deletes the
 /* What a complete context is.  Strings belong to the context. */
 struct sectx_ctx_info {
 	enum sectx_ctx_role role;
-	unsigned mech;        /* the mechanism that authenticated: KRB5 or NTLM */
-	bool via_spnego;      /* negotiated inside SPNEGO */
-	uint32_t req_flags;   /* GSS_C_*_FLAG asked for */
-	uint32_t ret_flags;   /* as the mechanism reported them */
-	bool mutual;          /* the acceptor was authenticated (mechanism-decided) */
-	bool delegated;       /* acceptor: the initiator delegated a credential */
+	unsigned mech;	    /* the mechanism that authenticated: KRB5 or NTLM */
+	bool via_spnego;    /* negotiated inside SPNEGO */
+	uint32_t req_flags; /* GSS_C_*_FLAG asked for */
+	uint32_t ret_flags; /* as the mechanism reported them */
+	bool mutual;	    /* the acceptor was authenticated (mechanism-decided) */
+	bool delegated;	    /* acceptor: the initiator delegated a credential */
 	const char *local_name;
 	const char *peer_name; /* the authenticated principal / NTLM user */
 	uint32_t lifetime;     /* seconds left at completion; 0 = indefinite */

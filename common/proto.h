@@ -199,6 +199,7 @@ enum sectx_tag {
 	SECTX_TAG_LOCAL_NAME = 0x030a, /* string */
 	SECTX_TAG_LIFETIME = 0x030b,   /* u32 seconds the context stays valid */
 	SECTX_TAG_TARGET = 0x030c,     /* string: SERVICE@HOST to initiate to */
+	SECTX_TAG_CTX_OPEN = 0x030d,   /* u32: security contexts open, all connections (status) */
 };
 
 #define SECTX_PASSWORD_MAX 1024u /* bytes in a password field */

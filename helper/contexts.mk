@@ -10,3 +10,8 @@ libsectx_gss_la_LIBADD = libsectx_base.la $(GSSAPI_LIBS) $(TALLOC_LIBS)
 
 sectxd_LDADD += libsectx_gss.la $(GSSAPI_LIBS)
 sectxd_CFLAGS += $(GSSAPI_CFLAGS)
+
+# Security-context operations of sectxd (pam.sock).
+sectxd_SOURCES += helper/ctx_ops.c
+
+EXTRA_DIST += tests/integration/test_contexts.py

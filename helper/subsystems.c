@@ -10,6 +10,8 @@
 #include "sectxd.h"
 
 extern const struct sectx_op_table sectxd_pam_ops; /* pam_ops.c */
+extern const struct sectx_op_table sectxd_ctx_ops; /* ctx_ops.c */
+extern const struct sectxd_subsystem sectxd_contexts_subsystem; /* ctx_ops.c */
 
 /* The writer first: it is forked before any secret is in our memory. */
 const struct sectxd_subsystem *const sectxd_subsystems[] = {
@@ -17,6 +19,7 @@ const struct sectxd_subsystem *const sectxd_subsystems[] = {
 	&sectxd_krb5_subsystem,
 	&sectxd_creds_subsystem,
 	&sectxd_identity_subsystem,
+	&sectxd_contexts_subsystem,
 };
 const size_t sectxd_n_subsystems = sizeof(sectxd_subsystems) / sizeof(sectxd_subsystems[0]);
 
@@ -24,5 +27,6 @@ const struct sectx_op_table *const sectxd_op_tables[] = {
 	&sectxd_admin_ops,
 	&sectxd_pam_ops,
 	&sectxd_nss_ops,
+	&sectxd_ctx_ops,
 };
 const size_t sectxd_n_op_tables = sizeof(sectxd_op_tables) / sizeof(sectxd_op_tables[0]);

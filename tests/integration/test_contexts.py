@@ -1,0 +1,471 @@
+"""Security contexts through the helper (helper/ctx_ops.c): the real sectxd
+initiates with a user's ccache passed as a descriptor and accepts with the
+host keytab, against a real MIT KDC, driven with raw frames.  Covers the
+token loop for krb5 and SPNEGO, mutual authentication and peer names,
+corrupted / replayed / truncated tokens, service policy by uid, ccache
+ownership, per-connection ownership and cap, message protection and
+release.  NTLM end to end goes through the sample programs (samples/)."""
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from pam_fixtures import users  # noqa: F401 (fixture)
+from pam_harness import write_keytab
+from sectx_harness import (E_INVAL, E_PERM, OK, OP_STATUS, Conn, Sectxd, field,
+                           make_public_tmpdir, public_copies, run, u32, wait_until, as_user)
+
+OP_ACCEPT, OP_INIT, OP_WRAP, OP_UNWRAP, OP_GET_MIC, OP_VERIFY_MIC, OP_RELEASE = range(
+    0x0301, 0x0308)
+T_SERVICE = 0x0203
+(T_HANDLE, T_STATE, T_TOKEN, T_DATA, T_CONF, T_MECH, T_FLAGS, T_MUTUAL, T_PEER, T_LOCAL,
+ T_LIFETIME, T_TARGET, T_CTX_OPEN) = range(0x0301, 0x030e)
+E_BUSY, E_NOTFOUND = 5, 8
+CONTINUE, COMPLETE, FAILED = 0, 1, 2
+GSS_C_DELEG_FLAG, GSS_C_MUTUAL_FLAG = 1, 2
+
+HOST = "host/sectx-test.localdomain"
+TARGET = "host@sectx-test.localdomain"
+REALM = "SECTX.TEST"
+
+
+def s(tag, text):
+    return field(tag, text.encode())
+
+
+# --- a client of the context operations ------------------------------------------
+
+
+class Ctx:
+    """One connection to pam.sock speaking the context operations."""
+
+    def __init__(self, d, timeout=15):
+        self.conn = Conn(d.pam_sock, timeout=timeout)
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def init(self, service, fd, target=TARGET, mech=None, flags=None):
+        fields = [s(T_SERVICE, service), s(T_TARGET, target)]
+        if mech is not None:
+            fields.append(s(T_MECH, mech))
+        if flags is not None:
+            fields.append(u32(T_FLAGS, flags))
+        return self.conn.request(OP_INIT, *fields, fds=[fd] if fd is not None else ())
+
+    def init_step(self, handle, token):
+        return self.conn.request(OP_INIT, u32(T_HANDLE, handle), field(T_TOKEN, token))
+
+    def accept(self, service, token, handle=None):
+        fields = [s(T_SERVICE, service), field(T_TOKEN, token)]
+        if handle is not None:
+            fields.append(u32(T_HANDLE, handle))
+        return self.conn.request(OP_ACCEPT, *fields)
+
+    def wrap(self, handle, data, conf=True):
+        return self.conn.request(OP_WRAP, u32(T_HANDLE, handle), field(T_DATA, data),
+                                 u32(T_CONF, 1 if conf else 0))
+
+    def unwrap(self, handle, token):
+        return self.conn.request(OP_UNWRAP, u32(T_HANDLE, handle), field(T_TOKEN, token))
+
+    def get_mic(self, handle, data):
+        return self.conn.request(OP_GET_MIC, u32(T_HANDLE, handle), field(T_DATA, data))
+
+    def verify_mic(self, handle, data, mic):
+        return self.conn.request(OP_VERIFY_MIC, u32(T_HANDLE, handle), field(T_DATA, data),
+                                 field(T_TOKEN, mic))
+
+    def release(self, handle):
+        return self.conn.request(OP_RELEASE, u32(T_HANDLE, handle))
+
+
+def token_of(reply):
+    values = [v for t, v in reply.fields if t == T_TOKEN]
+    return values[0] if values else b""
+
+
+def establish(ini, acc, service, fd, mech=None, flags=None, legs=6):
+    """Run the token loop between an initiator and an acceptor connection.
+    Returns (last init reply, last accept reply)."""
+    r_ini = ini.init(service, fd, mech=mech, flags=flags)
+    assert r_ini.status == OK, (r_ini, r_ini.message)
+    r_acc = None
+    for _ in range(legs):
+        assert r_ini.u32(T_STATE) != FAILED, r_ini.message
+        tok = token_of(r_ini)
+        if not tok:
+            break
+        r_acc = acc.accept(service, tok, None if r_acc is None else r_acc.u32(T_HANDLE))
+        assert r_acc.status == OK and r_acc.u32(T_STATE) != FAILED, (r_acc, r_acc.message)
+        tok = token_of(r_acc)
+        if r_ini.u32(T_STATE) == COMPLETE or not tok:
+            break
+        r_ini = ini.init_step(r_ini.u32(T_HANDLE), tok)
+        assert r_ini.status == OK, (r_ini, r_ini.message)
+    return r_ini, r_acc
+
+
+def open_contexts(d):
+    with Conn(d.pam_sock) as c:
+        r = c.request(OP_STATUS)
+        assert r.status == OK, r
+        return r.u32(T_CTX_OPEN)
+
+
+# --- fixtures -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keytab(realm):
+    directory, path = write_keytab(realm, HOST)
+    yield path
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def helper(bins, realm, keytab):
+    """make(services={name: {key: value}}, **sectxd_keys) -> a started sectxd
+    with [kerberos] keytab and those [service/NAME] sections."""
+    made = []
+
+    def make(services, **settings):
+        sections = {"kerberos": {"keytab": keytab, "kdc_timeout": "3s"}}
+        sections.update({f"service/{n}": v for n, v in services.items()})
+        d = Sectxd(bins.sectxd, bins.sectxctl, env=realm.env(), sections=sections,
+                   log_level="debug", **settings)
+        made.append(d)
+        return d.start()
+
+    yield make
+    for d in made:
+        d.close()
+
+
+@pytest.fixture
+def ccache(realm):
+    """make(user) -> path of a FILE ccache with user's forwardable TGT, owned
+    by user (0600) in a public temp dir."""
+    d = make_public_tmpdir("sectx-ctxcc-")
+
+    def make(user, owner=None):
+        path = os.path.join(d, f"cc_{user.name}_{len(os.listdir(d))}")
+        r = realm.kinit(user.principal, user.password, f"FILE:{path}", extra_args=("-f",))
+        assert r.returncode == 0, r.stderr
+        owner = user.uid if owner is None else owner
+        os.chown(path, owner, owner)
+        os.chmod(path, 0o600)
+        return path
+
+    yield make
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def as_client(tmp_path):
+    """run(uid, code, pass_fds=()) -> CompletedProcess of a Python snippet run
+    as uid with `Ctx`-less access to the harness (Conn, frames) in sys.path;
+    the snippet prints its result."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with public_copies([os.path.join(here, "sectx_harness.py")], "sectx-ctxpy-",
+                       mode=0o644) as copies:
+        libdir = os.path.dirname(copies[0])
+
+        def go(uid, code, pass_fds=()):
+            prog = f"import sys; sys.path.insert(0, {libdir!r})\n" + code
+            return subprocess.run(as_user(uid) + [sys.executable, "-c", prog],
+                                  capture_output=True, text=True, timeout=30,
+                                  pass_fds=tuple(pass_fds))
+
+        yield go
+
+
+def service(uid="", mechs="krb5, spnego", **extra):
+    svc = {"uid": uid, "principal": f"{HOST}@{REALM}", "mechs": mechs}
+    svc.update(extra)
+    return svc
+
+
+# --- the token loop -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mech", ["krb5", "spnego"])
+def test_init_and_accept_through_the_helper(helper, users, ccache, mech):
+    alice = users()
+    d = helper({"web": service()})
+    path = ccache(alice)
+    ini, acc = Ctx(d), Ctx(d)
+    try:
+        with open(path, "rb") as f:
+            r_ini, r_acc = establish(ini, acc, "web", f.fileno(), mech=mech)
+        assert r_ini.u32(T_STATE) == COMPLETE and r_acc.u32(T_STATE) == COMPLETE
+        for r in (r_ini, r_acc):
+            assert r.get(T_MECH) == b"krb5"
+            assert r.u32(T_MUTUAL) == 1
+            assert r.u32(T_FLAGS) & GSS_C_MUTUAL_FLAG
+            assert r.u32(T_LIFETIME) > 0
+        assert r_acc.get(T_PEER).decode() == alice.principal
+        assert r_acc.get(T_LOCAL).decode() == f"{HOST}@{REALM}"
+        assert r_ini.get(T_LOCAL).decode() == alice.principal
+        assert r_ini.get(T_PEER).decode().startswith(HOST)
+        assert open_contexts(d) == 2
+        log = d.log_text()
+        assert (f"context accept: service web uid 0 mech krb5"
+                f"{' (spnego)' if mech == 'spnego' else ''} peer {alice.principal}: "
+                "complete, mutual") in log
+        assert f"context init: service web uid 0 as uid {alice.uid} mech krb5" in log
+    finally:
+        ini.close()
+        acc.close()
+    assert wait_until(lambda: open_contexts(d) == 0, 5)
+
+
+def test_messages_wrap_unwrap_mic_and_release(helper, users, ccache):
+    alice = users()
+    d = helper({"web": service()})
+    ini, acc = Ctx(d), Ctx(d)
+    try:
+        with open(ccache(alice), "rb") as f:
+            r_ini, r_acc = establish(ini, acc, "web", f.fileno())
+        hi, ha = r_ini.u32(T_HANDLE), r_acc.u32(T_HANDLE)
+
+        # wrap with confidentiality, both directions
+        w = ini.wrap(hi, b"secret message", conf=True)
+        assert w.status == OK and w.u32(T_CONF) == 1, (w, w.message)
+        assert b"secret message" not in token_of(w)
+        u = acc.unwrap(ha, token_of(w))
+        assert u.status == OK and u.get(T_DATA) == b"secret message" and u.u32(T_CONF) == 1
+        w = acc.wrap(ha, b"reply", conf=False)
+        assert w.status == OK and w.u32(T_CONF) == 0
+        u = ini.unwrap(hi, token_of(w))
+        assert u.status == OK and u.get(T_DATA) == b"reply" and u.u32(T_CONF) == 0
+
+        # one flipped byte is detected, and the context survives it
+        w = ini.wrap(hi, b"do not touch", conf=True)
+        bad = bytearray(token_of(w))
+        bad[len(bad) // 2] ^= 0x01
+        u = acc.unwrap(ha, bytes(bad))
+        assert u.status == E_INVAL and u.message, (u, u.message)
+        assert "unwrap failed" in u.message
+
+        # MICs: a good one verifies, a tampered one or a changed message does not
+        m = acc.get_mic(ha, b"signed text")
+        assert m.status == OK and token_of(m)
+        assert ini.verify_mic(hi, b"signed text", token_of(m)).status == OK
+        m2 = acc.get_mic(ha, b"signed text 2")
+        bad = bytearray(token_of(m2))
+        bad[-1] ^= 0x80
+        v = ini.verify_mic(hi, b"signed text 2", bytes(bad))
+        assert v.status == E_INVAL and "verify_mic failed" in v.message, (v, v.message)
+        m3 = acc.get_mic(ha, b"original")
+        v = ini.verify_mic(hi, b"forged", token_of(m3))
+        assert v.status == E_INVAL, v
+
+        # a handle is only good on its own connection
+        assert acc.wrap(hi if hi != ha else hi + 1000, b"x").status == E_NOTFOUND
+
+        # release
+        assert ini.release(hi).status == OK
+        assert ini.wrap(hi, b"gone").status == E_NOTFOUND
+        assert ini.release(hi).status == E_NOTFOUND
+        assert open_contexts(d) == 1
+    finally:
+        ini.close()
+        acc.close()
+
+
+# --- bad tokens ----------------------------------------------------------------------
+
+
+def first_token(d, alice_cc, service_name="web"):
+    """The initiator's first token (a krb5 AP-REQ), from the helper."""
+    ini = Ctx(d)
+    with open(alice_cc, "rb") as f:
+        r = ini.init(service_name, f.fileno(), mech="krb5")
+    assert r.status == OK and r.u32(T_STATE) == CONTINUE, (r, r.message)
+    return ini, token_of(r)
+
+
+def test_corrupted_replayed_truncated_tokens_fail_with_the_reason(helper, users, ccache):
+    alice = users()
+    d = helper({"web": service()})
+    ini, tok = first_token(d, ccache(alice))
+    acc = Ctx(d)
+    try:
+        # corrupted: one byte of the encrypted authenticator flipped
+        bad = bytearray(tok)
+        bad[-20] ^= 0x55
+        r = acc.accept("web", bytes(bad))
+        assert r.status == OK and r.u32(T_STATE) == FAILED, r
+        assert r.message.startswith("accept failed: ") and "; " in r.message, r.message
+        assert acc.accept("web", tok, handle=r.u32(T_HANDLE)).status == E_NOTFOUND
+
+        # truncated
+        r = acc.accept("web", tok[: len(tok) // 2])
+        assert r.u32(T_STATE) == FAILED and r.message.startswith("accept failed: "), r.message
+
+        # the genuine token once, then its replay
+        r = acc.accept("web", tok)
+        assert r.u32(T_STATE) == COMPLETE, r.message
+        r = acc.accept("web", tok)
+        assert r.u32(T_STATE) == FAILED, r
+        assert "replay" in r.message.lower(), r.message
+
+        # garbage
+        r = acc.accept("web", b"\x60\x03\x06\x01\x00")
+        assert r.u32(T_STATE) == FAILED and r.message, r
+        assert "context accept: service web uid 0 mech - peer -: accept failed" in d.log_text()
+        assert open_contexts(d) == 2  # the init and the one completed accept
+    finally:
+        ini.close()
+        acc.close()
+
+
+def test_ntlm_refused_where_the_service_did_not_allow_it(helper, tmp_path):
+    """A raw NTLMSSP NEGOTIATE is refused by a krb5/spnego service before the
+    mechanism runs, and answered with a CHALLENGE where ntlm is allowed."""
+    users_file = tmp_path / "ntlm_users"
+    users_file.write_text("SECTX:bob:bob-Pw-1\n")
+    os.chmod(users_file, 0o600)
+    d = helper({"web": service(),
+                "ntlm": service(mechs="ntlm, spnego, krb5", ntlm_user_file=str(users_file))})
+    # NEGOTIATE_MESSAGE: signature, type 1, flags (unicode, NTLM, seal, sign,
+    # extended security), empty domain and workstation, version
+    negotiate = b"NTLMSSP\0" + struct.pack("<II", 1, 0x00088235) + bytes(24)
+    with Ctx(d) as c:
+        r = c.accept("web", negotiate)
+        assert r.status == OK and r.u32(T_STATE) == FAILED, r
+        assert "mechanism ntlm is not allowed" in r.message, r.message
+        r = c.accept("ntlm", negotiate)
+        assert r.status == OK and r.u32(T_STATE) == CONTINUE, (r, r.message)
+        challenge = token_of(r)
+        assert challenge[:12] == b"NTLMSSP\0\x02\0\0\0", challenge[:12]
+        assert open_contexts(d) == 1
+
+
+# --- policy ----------------------------------------------------------------------------
+
+
+def test_uid_not_granted_is_refused(helper, users, as_client):
+    alice, bob = users(), users()
+    d = helper({"web": service(uid=alice.name)})
+    code = f"""
+from sectx_harness import Conn, field
+with Conn({d.pam_sock!r}) as c:
+    r = c.request(0x0301, field(0x0203, b"web"), field(0x0303, b"\\x60\\x00"))
+    print(r.status, r.message)
+"""
+    r = as_client(bob.uid, code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == str(E_PERM), r.stdout
+    assert f"uid {bob.uid} may not use service web" in d.log_text()
+    # the granted user gets past the policy (to the mechanism, which fails)
+    r = as_client(alice.uid, code)
+    assert r.returncode == 0 and r.stdout.split()[0] == str(OK), (r.stdout, r.stderr)
+
+
+def test_init_only_with_a_ccache_of_the_caller(helper, users, ccache, as_client):
+    alice, bob = users(), users()
+    d = helper({"web": service(uid=f"{alice.name}, {bob.uid}")})
+    code = f"""
+import os, sys
+from sectx_harness import Conn, field
+with Conn({d.pam_sock!r}) as c:
+    r = c.request(0x0302, field(0x0203, b"web"), field(0x030c, {TARGET!r}.encode()),
+                  fds=[int(sys.argv[1])])
+    states = [v for t, v in r.fields if t == 0x0302]
+    print(r.status, int.from_bytes(states[0], "big") if states else -1, r.message)
+"""
+    own = ccache(alice)
+    bobs = ccache(bob)
+    fifo = os.path.join(os.path.dirname(own), "fifo")
+    os.mkfifo(fifo, 0o600)
+    os.chown(fifo, alice.uid, alice.gid)
+    fd_own = os.open(own, os.O_RDONLY)
+    fd_bob = os.open(bobs, os.O_RDONLY)
+    fd_fifo = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        # alice with her own ccache: the first leg runs (a token to send)
+        r = as_client(alice.uid, code.replace("sys.argv[1]", str(fd_own)), pass_fds=[fd_own])
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split()[:2] == [str(OK), str(CONTINUE)], r.stdout
+        # alice passing bob's ccache (a descriptor she got hold of): refused
+        r = as_client(alice.uid, code.replace("sys.argv[1]", str(fd_bob)), pass_fds=[fd_bob])
+        assert r.stdout.split()[0] == str(E_PERM), r.stdout
+        assert f"uid {alice.uid} passed a ccache owned by uid {bob.uid}" in d.log_text()
+        # a FIFO of hers: refused without reading it (no hang)
+        r = as_client(alice.uid, code.replace("sys.argv[1]", str(fd_fifo)), pass_fds=[fd_fifo])
+        assert r.stdout.split()[0] == str(E_INVAL), r.stdout
+        # no descriptor at all
+        with Ctx(d) as c:
+            r = c.init("web", None)
+            assert r.status == E_INVAL, r
+    finally:
+        for fd in (fd_own, fd_bob, fd_fifo):
+            os.close(fd)
+
+
+def test_delegation_dropped_unless_allowed(helper, users, ccache, realm):
+    alice = users()
+    d = helper({"web": service(), "deleg": service(allow_delegation="true")})
+    path = ccache(alice)
+    for name, expect in (("web", 0), ("deleg", GSS_C_DELEG_FLAG)):
+        ini, acc = Ctx(d), Ctx(d)
+        try:
+            flags = GSS_C_DELEG_FLAG | GSS_C_MUTUAL_FLAG | 0x3c
+            with open(path, "rb") as f:
+                r_ini, r_acc = establish(ini, acc, name, f.fileno(), mech="krb5", flags=flags)
+            assert r_acc.u32(T_STATE) == COMPLETE, r_acc.message
+            assert r_acc.u32(T_FLAGS) & GSS_C_DELEG_FLAG == expect, (name, r_acc.u32(T_FLAGS))
+        finally:
+            ini.close()
+            acc.close()
+
+
+# --- ownership by the connection --------------------------------------------------------
+
+
+def test_disconnect_mid_loop_frees_the_contexts(helper, users, ccache):
+    alice = users()
+    d = helper({"web": service()})
+    path = ccache(alice)
+    c = Ctx(d)
+    with open(path, "rb") as f:
+        for _ in range(3):
+            r = c.init("web", f.fileno(), mech="krb5")
+            assert r.status == OK and r.u32(T_STATE) == CONTINUE, (r, r.message)
+    assert open_contexts(d) == 3
+    c.close()  # mid-loop: every context waits for the acceptor's reply
+    assert wait_until(lambda: open_contexts(d) == 0, 5), open_contexts(d)
+
+
+def test_per_connection_cap(helper, users, ccache):
+    alice = users()
+    d = helper({"web": service()}, max_contexts_per_connection="2")
+    path = ccache(alice)
+    c, other = Ctx(d), Ctx(d)
+    try:
+        with open(path, "rb") as f:
+            handles = [c.init("web", f.fileno()).u32(T_HANDLE) for _ in range(2)]
+            r = c.init("web", f.fileno())
+            assert r.status == E_BUSY, r
+            assert "per-connection context cap reached" in d.log_text()
+            # another connection has its own allowance
+            assert other.init("web", f.fileno()).status == OK
+            # releasing one makes room again
+            assert c.release(handles[0]).status == OK
+            assert c.init("web", f.fileno()).status == OK
+        assert open_contexts(d) == 3
+    finally:
+        c.close()
+        other.close()
