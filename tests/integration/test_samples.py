@@ -273,8 +273,11 @@ def test_sectx_client_to_gss_server(sample_bins, realm, alice, sample_keytab, se
 
 
 @pytest.mark.parametrize("spnego", [False, True], ids=["krb5", "spnego"])
-def test_sectx_client_to_sectx_server(sample_bins, realm, alice, helper, servers, spnego):
+def test_sectx_client_to_sectx_server(sample_bins, realm, alice, helper, servers, spnego,
+                                      sample_keytab):
     require_root("runs the sample server as nobody")
+    assert run(["test", "-r", sample_keytab], uid="nobody").returncode != 0, \
+        "the server's uid must not be able to read the keytab"
     server = start_sectx_server(servers, sample_bins, helper)
     message = f"hello sectx to sectx {secrets.token_hex(4)}"
     r = run_sectx_client(sample_bins, realm, alice, server.port, message,
