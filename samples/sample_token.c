@@ -181,9 +181,9 @@ const char *sample_flags_text(uint32_t flags, char *buf, size_t cap)
 		uint32_t bit;
 		const char *name;
 	} names[] = {
-		{1u << 0, "deleg"}, {1u << 1, "mutual"}, {1u << 2, "replay"},
-		{1u << 3, "sequence"}, {1u << 4, "conf"}, {1u << 5, "integ"},
-		{1u << 6, "anon"}, {1u << 7, "prot_ready"}, {1u << 8, "trans"},
+	    {1u << 0, "deleg"},	   {1u << 1, "mutual"},	    {1u << 2, "replay"},
+	    {1u << 3, "sequence"}, {1u << 4, "conf"},	    {1u << 5, "integ"},
+	    {1u << 6, "anon"},	   {1u << 7, "prot_ready"}, {1u << 8, "trans"},
 	};
 	size_t i, used = 0;
 	int n;

@@ -23,14 +23,14 @@
 #include <stdio.h>
 
 /* Token types and flags (values of the gss-sample programs). */
-#define SAMPLE_TOKEN_NOOP 0x01u
-#define SAMPLE_TOKEN_CONTEXT 0x02u
-#define SAMPLE_TOKEN_DATA 0x04u
-#define SAMPLE_TOKEN_MIC 0x08u
+#define SAMPLE_TOKEN_NOOP	  0x01u
+#define SAMPLE_TOKEN_CONTEXT	  0x02u
+#define SAMPLE_TOKEN_DATA	  0x04u
+#define SAMPLE_TOKEN_MIC	  0x08u
 #define SAMPLE_TOKEN_CONTEXT_NEXT 0x10u
-#define SAMPLE_TOKEN_WRAPPED 0x20u
-#define SAMPLE_TOKEN_ENCRYPTED 0x40u
-#define SAMPLE_TOKEN_SEND_MIC 0x80u
+#define SAMPLE_TOKEN_WRAPPED	  0x20u
+#define SAMPLE_TOKEN_ENCRYPTED	  0x40u
+#define SAMPLE_TOKEN_SEND_MIC	  0x80u
 
 /* Largest token either program sends or accepts: a Kerberos AP-REQ with a
  * large PAC stays well below it, and with its header it fits one helper frame

@@ -56,14 +56,15 @@ struct client {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: sectx-sample-client [-port N] [-spnego | -mech krb5|spnego|ntlm]\n"
-		"                           [-ccache NAME] [-nomutual] [-q] HOST SERVICE@HOST MESSAGE\n"
-		"  Authenticates to a gss-sample server at HOST:N (default %d) as the\n"
-		"  owner of the ccache, sends MESSAGE wrapped and verifies the server's\n"
-		"  signature of it.  Kerberos always requires mutual authentication.\n"
-		"exit codes: 0 verified, 1 failed, 2 usage, 3 server unreachable\n",
-		SAMPLE_DEFAULT_PORT);
+	fprintf(
+	    out,
+	    "usage: sectx-sample-client [-port N] [-spnego | -mech krb5|spnego|ntlm]\n"
+	    "                           [-ccache NAME] [-nomutual] [-q] HOST SERVICE@HOST MESSAGE\n"
+	    "  Authenticates to a gss-sample server at HOST:N (default %d) as the\n"
+	    "  owner of the ccache, sends MESSAGE wrapped and verifies the server's\n"
+	    "  signature of it.  Kerberos always requires mutual authentication.\n"
+	    "exit codes: 0 verified, 1 failed, 2 usage, 3 server unreachable\n",
+	    SAMPLE_DEFAULT_PORT);
 }
 
 /* Connect to host:port (any address family) before deadline.  Returns the
@@ -136,12 +137,11 @@ static int recv_token(struct client *c, uint8_t *flags, size_t *len, const char 
 static int send_token(struct client *c, uint8_t flags, const uint8_t *tok, size_t len,
 		      const char *what)
 {
-	int ret = sample_send_token(c->fd, flags, tok, len,
-				    sectx_deadline_after(SAMPLE_IO_TIMEOUT_MS));
+	int ret =
+	    sample_send_token(c->fd, flags, tok, len, sectx_deadline_after(SAMPLE_IO_TIMEOUT_MS));
 
 	if (ret != 0) {
-		fprintf(stderr, "sectx-sample-client: sending %s: %s\n", what,
-			sectx_strerror(ret));
+		fprintf(stderr, "sectx-sample-client: sending %s: %s\n", what, sectx_strerror(ret));
 	}
 	return ret;
 }
@@ -158,9 +158,8 @@ static int establish(TALLOC_CTX *mem_ctx, struct client *c, struct sectx_gss_ctx
 	char *reason = NULL;
 	int ret = EXIT_FAILED;
 
-	if (tmp_ctx == NULL ||
-	    sectx_gss_initiator_new(tmp_ctx, c->ccache, c->target, c->mech, c->req_flags, &ctx,
-				    &reason) != 0) {
+	if (tmp_ctx == NULL || sectx_gss_initiator_new(tmp_ctx, c->ccache, c->target, c->mech,
+						       c->req_flags, &ctx, &reason) != 0) {
 		fprintf(stderr, "sectx-sample-client: cannot start a %s context to %s: %s\n",
 			sectx_mech_name(c->mech), c->target, reason ? reason : "out of memory");
 		goto done;
@@ -248,8 +247,7 @@ static int sign_message(TALLOC_CTX *mem_ctx, struct client *c, struct sectx_gss_
 	if (tmp_ctx == NULL) {
 		goto done;
 	}
-	if (sectx_gss_wrap(ctx, true, msg, msglen, tmp_ctx, &wrapped, &wlen, &conf, &reason) !=
-	    0) {
+	if (sectx_gss_wrap(ctx, true, msg, msglen, tmp_ctx, &wrapped, &wlen, &conf, &reason) != 0) {
 		fprintf(stderr, "sectx-sample-client: wrapping the message: %s\n",
 			reason ? reason : "unknown reason");
 		goto done;
@@ -259,7 +257,7 @@ static int sign_message(TALLOC_CTX *mem_ctx, struct client *c, struct sectx_gss_
 	}
 	if (send_token(c,
 		       SAMPLE_TOKEN_DATA | SAMPLE_TOKEN_WRAPPED | SAMPLE_TOKEN_ENCRYPTED |
-			       SAMPLE_TOKEN_SEND_MIC,
+			   SAMPLE_TOKEN_SEND_MIC,
 		       wrapped, wlen, "the message") != 0) {
 		goto done;
 	}
@@ -299,8 +297,9 @@ static int parse_args(struct client *c, int argc, char **argv)
 		} else if (strcmp(argv[i], "-mech") == 0 && i + 1 < argc) {
 			c->mech = sectx_mech_from_name(argv[++i]);
 			if (c->mech == 0) {
-				fprintf(stderr, "sectx-sample-client: unknown mechanism %s "
-						"(krb5, spnego or ntlm)\n",
+				fprintf(stderr,
+					"sectx-sample-client: unknown mechanism %s "
+					"(krb5, spnego or ntlm)\n",
 					argv[i]);
 				return EXIT_USAGE;
 			}
@@ -323,7 +322,8 @@ static int parse_args(struct client *c, int argc, char **argv)
 		if (c->mech != 0 && c->mech != SECTX_MECH_SPNEGO) {
 			/* gss-client would restrict SPNEGO to that mechanism; the
 			 * library negotiates what the acceptor allows instead. */
-			fprintf(stderr, "sectx-sample-client: -spnego and -mech cannot be combined\n");
+			fprintf(stderr,
+				"sectx-sample-client: -spnego and -mech cannot be combined\n");
 			return EXIT_USAGE;
 		}
 		c->mech = SECTX_MECH_SPNEGO;

@@ -37,10 +37,10 @@
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 #define SAMPLE_SOCKET_ENV "SECTX_SOCKET" /* full path of pam.sock */
-#define SAMPLE_PATH_MAX 4096u
+#define SAMPLE_PATH_MAX	  4096u
 
 struct server {
-	const char *target;  /* SERVICE@HOST as given */
+	const char *target;		  /* SERVICE@HOST as given */
 	char service[SECTX_NAME_MAX + 1]; /* [service/NAME] to accept as */
 	char sock_dir[SAMPLE_PATH_MAX];
 	char sock_name[SAMPLE_PATH_MAX];
@@ -166,7 +166,7 @@ static int print_context(struct session *s)
 	if (sectx_msg_get_string(&s->reply, SECTX_TAG_PEER_NAME, peer, sizeof(peer),
 				 SECTX_NAME_MAX) != 0 ||
 	    sectx_msg_get_string(&s->reply, SECTX_TAG_MECH, mech, sizeof(mech), SECTX_NAME_MAX) !=
-		    0 ||
+		0 ||
 	    sectx_msg_get_u32(&s->reply, SECTX_TAG_CTX_FLAGS, &flags) != 0 ||
 	    sectx_msg_get_u32(&s->reply, SECTX_TAG_MUTUAL, &mutual) != 0) {
 		fprintf(stderr, "sectx-sample-server: sectxd's COMPLETE reply lacks the "
@@ -231,7 +231,8 @@ static int establish(struct server *srv, struct session *s)
 			return ret;
 		}
 		if (sectx_msg_get_u32(&s->reply, SECTX_TAG_CTX_STATE, &state) != 0) {
-			fprintf(stderr, "sectx-sample-server: sectxd's reply has no context state\n");
+			fprintf(stderr,
+				"sectx-sample-server: sectxd's reply has no context state\n");
 			return EXIT_FAILED;
 		}
 		if (state == SECTX_CTX_FAILED) {
@@ -240,7 +241,8 @@ static int establish(struct server *srv, struct session *s)
 			s->handle = handle;
 			s->have_handle = true;
 		} else {
-			fprintf(stderr, "sectx-sample-server: sectxd's reply has no context handle\n");
+			fprintf(stderr,
+				"sectx-sample-server: sectxd's reply has no context handle\n");
 			return EXIT_FAILED;
 		}
 		/* An output token is sent even when the step failed: it may carry
@@ -253,7 +255,8 @@ static int establish(struct server *srv, struct session *s)
 			ret = sample_send_token(s->fd, SAMPLE_TOKEN_CONTEXT, out, outlen,
 						sectx_deadline_after(SAMPLE_IO_TIMEOUT_MS));
 			if (ret != 0) {
-				fprintf(stderr, "sectx-sample-server: sending a context token: %s\n",
+				fprintf(stderr,
+					"sectx-sample-server: sending a context token: %s\n",
 					sectx_strerror(ret));
 				return EXIT_FAILED;
 			}
@@ -312,14 +315,14 @@ static int sign_one(struct session *s, uint8_t flags, size_t toklen)
 	}
 	printf("Received message: ");
 	sample_print_quoted(stdout, data, datalen);
-	printf("%s\n", (flags & SAMPLE_TOKEN_WRAPPED) ? (conf ? " (sealed)" : " (signed)")
-						      : " (clear)");
+	printf("%s\n",
+	       (flags & SAMPLE_TOKEN_WRAPPED) ? (conf ? " (sealed)" : " (signed)") : " (clear)");
 	fflush(stdout);
 	if ((flags & SAMPLE_TOKEN_SEND_MIC) == 0) {
 		return sample_send_token(s->fd, SAMPLE_TOKEN_NOOP, NULL, 0,
 					 sectx_deadline_after(SAMPLE_IO_TIMEOUT_MS)) == 0
-			       ? EXIT_OK
-			       : EXIT_FAILED;
+			   ? EXIT_OK
+			   : EXIT_FAILED;
 	}
 	begin(s, &w, SECTX_OP_CTX_GET_MIC);
 	sectx_put_u32(&w, SECTX_TAG_CTX_HANDLE, s->handle);
@@ -373,8 +376,9 @@ static int serve_client(struct server *srv, struct session *s)
 	if ((flags & SAMPLE_TOKEN_NOOP) == 0 || (flags & SAMPLE_TOKEN_CONTEXT_NEXT) == 0) {
 		/* gss-server would serve an unauthenticated client; this sample
 		 * exists to show authentication, so it does not. */
-		fprintf(stderr, "sectx-sample-server: the client did not start a context "
-				"(flags 0x%02x); unauthenticated clients are not served\n",
+		fprintf(stderr,
+			"sectx-sample-server: the client did not start a context "
+			"(flags 0x%02x); unauthenticated clients are not served\n",
 			flags);
 		ret = EXIT_FAILED;
 		goto done;
@@ -396,8 +400,9 @@ static int serve_client(struct server *srv, struct session *s)
 			break;
 		}
 		if ((flags & SAMPLE_TOKEN_DATA) == 0) {
-			fprintf(stderr, "sectx-sample-server: expected a data token, got flags "
-					"0x%02x\n",
+			fprintf(stderr,
+				"sectx-sample-server: expected a data token, got flags "
+				"0x%02x\n",
 				flags);
 			ret = EXIT_FAILED;
 			goto done;
