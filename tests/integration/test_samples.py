@@ -91,13 +91,15 @@ def ntlm_users():
 def helper(sectxd_factory, realm, sample_keytab, ntlm_users, nobody):
     """A sectxd with the realm's keytab entry for sample/localhost and two
     services granted to nobody: [service/sample] (krb5, spnego) and
-    [service/sample-ntlm] (krb5, spnego, ntlm, with the NTLM user file)."""
+    [service/sample-ntlm] (krb5, spnego, ntlm, with the NTLM user file), and
+    [service/root-only] granted to no one but root."""
     uid = pwd.getpwnam(nobody).pw_uid
     base = {"uid": str(uid), "principal": SERVICE_PRINCIPAL}
     sections = {
         "kerberos": {"keytab": sample_keytab, "kdc_timeout": "3s"},
         "service/sample": dict(base, mechs="krb5, spnego"),
         "service/sample-ntlm": dict(base, mechs="krb5, spnego, ntlm", ntlm_user_file=ntlm_users),
+        "service/root-only": {"principal": SERVICE_PRINCIPAL},
     }
     # the user file reaches gss-ntlmssp in the cred store, not the environment
     return sectxd_factory(env=realm.env(), log_level="debug", sections=sections)
@@ -192,12 +194,19 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_sectx_server(servers, bins, helper, *args, service=None):
+def start_sectx_server(servers, bins, helper, *args, service=None, socket_dir=False):
+    """Our server as nobody, finding the helper by SECTX_SOCKET (the path of
+    pam.sock) or, if socket_dir, by SECTX_SOCKET_DIR."""
     argv = [bins["server"], "-port", "0", "-once", "-verbose"]
     if service:
         argv += ["-service", service]
-    env = dict(os.environ, SECTX_SOCKET=helper.pam_sock)
+    env = dict(os.environ)
+    env.pop("SECTX_SOCKET", None)
     env.pop("SECTX_SOCKET_DIR", None)
+    if socket_dir:
+        env["SECTX_SOCKET_DIR"] = helper.socket_dir
+    else:
+        env["SECTX_SOCKET"] = helper.pam_sock
     s = Server(argv + list(args) + [TARGET], env, uid="nobody")
     servers.append(s)
     s.read_port()
@@ -278,7 +287,7 @@ def test_sectx_client_to_sectx_server(sample_bins, realm, alice, helper, servers
     require_root("runs the sample server as nobody")
     assert run(["test", "-r", sample_keytab], uid="nobody").returncode != 0, \
         "the server's uid must not be able to read the keytab"
-    server = start_sectx_server(servers, sample_bins, helper)
+    server = start_sectx_server(servers, sample_bins, helper, socket_dir=spnego)
     message = f"hello sectx to sectx {secrets.token_hex(4)}"
     r = run_sectx_client(sample_bins, realm, alice, server.port, message,
                          *(["-spnego"] if spnego else []))
@@ -298,6 +307,16 @@ def test_client_without_ticket_fails(sample_bins, realm, helper, servers, tmp_pa
     assert "cannot start" in r.stderr or "context failed" in r.stderr, r.stderr
     assert "Signature verified." not in r.stdout
     assert server.wait() == 1, server.out + server.err
+
+
+def test_server_uid_not_granted(sample_bins, realm, alice, helper, servers):
+    require_root("runs the sample server as nobody")
+    server = start_sectx_server(servers, sample_bins, helper, service="root-only")
+    r = run_sectx_client(sample_bins, realm, alice, server.port, "x")
+    assert server.wait() == 1, server.out + server.err
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "sectxd refused" in server.err, server.err
+    assert "Accepted connection" not in server.out and "Signature verified." not in r.stdout
 
 
 # --- NTLM ---------------------------------------------------------------------------
