@@ -15,3 +15,8 @@ sectxd_CFLAGS += $(GSSAPI_CFLAGS)
 sectxd_SOURCES += helper/ctx_ops.c
 
 EXTRA_DIST += tests/integration/test_contexts.py
+
+check_PROGRAMS += tests/unit/test_gss_ctx
+tests_unit_test_gss_ctx_SOURCES = tests/unit/test_gss_ctx.c
+tests_unit_test_gss_ctx_CFLAGS = $(UNIT_CFLAGS) $(GSSAPI_CFLAGS) $(KRB5_CFLAGS)
+tests_unit_test_gss_ctx_LDADD = libsectx_gss.la libsectx_base.la $(GSSAPI_LIBS) $(KRB5_LIBS) $(UNIT_LIBS)
