@@ -352,6 +352,19 @@ def test_ntlm_three_legs_not_mutual(sample_bins, realm, alice, helper, servers, 
     assert f'Received message: "{message}"' in server.out, server.out
 
 
+def test_spnego_prefers_kerberos_where_ntlm_allowed(sample_bins, realm, alice, helper, servers,
+                                                   ntlm_users):
+    require_root("runs the sample server as nobody")
+    require_ntlm()
+    server = start_sectx_server(servers, sample_bins, helper, service="sample-ntlm")
+    r = run_sectx_client(sample_bins, realm, alice, server.port, "both offered", "-spnego",
+                         ntlm_users=ntlm_users)
+    assert server.wait() == 0, server.out + server.err + helper.log_tail()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "mechanism: krb5 (via SPNEGO)" in r.stdout and "mutual: yes" in r.stdout, r.stdout
+    assert_server_saw(server, f"alice@{REALM}", "both offered", mutual=True)
+
+
 @pytest.mark.parametrize("spnego", [False, True], ids=["ntlm", "spnego-without-krb5"])
 def test_ntlm_refused_by_service_without_ntlm(sample_bins, realm, helper, servers, ntlm_users,
                                               tmp_path, spnego):
