@@ -118,6 +118,15 @@ static const char *check_name(const char *value)
 	return NULL;
 }
 
+/* A PAM service name in [pam] gssapi_services: one file name of /etc/pam.d. */
+static const char *check_pam_service(const char *value)
+{
+	if (check_name(value) != NULL || strchr(value, '/') != NULL) {
+		return "is not a PAM service name (1-255 characters, no whitespace, '/', ':' or ',')";
+	}
+	return NULL;
+}
+
 /* --- [identity] checks ------------------------------------------------------ */
 
 /* users_file, groups_file: empty (none) or an absolute path without . or ..
@@ -256,6 +265,7 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_STRING("identity", "host_principal", CFG_, identity.host_principal, "", check_principal, "keytab principal that makes the S4U2Self existence checks (empty: the first keytab entry in the realm)"),
 	KEY_LIST("access", "allow_users", CFG_, access.allow_users, access.n_allow_users, "", check_name, "users who may log in (empty: every realm user)"),
 	KEY_LIST("access", "allow_groups", CFG_, access.allow_groups, access.n_allow_groups, "", check_name, "members of these groups may log in (empty: no group restriction)"),
+	KEY_LIST("pam", "gssapi_services", CFG_, pam.gssapi_services, pam.n_gssapi_services, "", check_pam_service, "PAM services that authenticate a user by the Kerberos tickets it already holds, before asking for a password (empty: none)"),
 };
 /* clang-format on */
 const size_t sectx_config_n_keys = sizeof(sectx_config_keys) / sizeof(sectx_config_keys[0]);
