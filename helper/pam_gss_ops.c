@@ -516,7 +516,9 @@ static const char *run_context(struct gss_auth_op *op, TALLOC_CTX *mem_ctx, char
 
 static void gss_auth_accept(struct gss_auth_op *op)
 {
-	TALLOC_CTX *tmp_ctx = talloc_new(op);
+	/* Not a child of op: finishing frees op with the request. */
+	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
+	krb5_context kctx = op->kctx;
 	struct sectx_handle *h = NULL;
 	krb5_principal peer = NULL;
 	const char *why, *rule = NULL;
@@ -532,8 +534,8 @@ static void gss_auth_accept(struct gss_auth_op *op)
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL, why);
 		goto done;
 	}
-	if (krb5_parse_name(op->kctx, peer_name, &peer) != 0 ||
-	    !krb5_principal_compare(op->kctx, peer, op->client)) {
+	if (krb5_parse_name(kctx, peer_name, &peer) != 0 ||
+	    !krb5_principal_compare(kctx, peer, op->client)) {
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL,
 				talloc_asprintf(tmp_ctx, "the host key authenticated %s, not the "
 						"cache's principal", peer_name));
@@ -558,7 +560,8 @@ static void gss_auth_accept(struct gss_auth_op *op)
 			talloc_asprintf(tmp_ctx, "%s accepted with the host key, %s", peer_name,
 					rule));
 done:
-	krb5_free_principal(op->kctx, peer);
+	/* op is gone here */
+	krb5_free_principal(kctx, peer);
 	talloc_free(tmp_ctx);
 }
 
