@@ -6,10 +6,11 @@
  * Who can reach this: any local process, through pam.sock.  Root (sudo, su:
  * setuid programs whose PAM stack runs with euid 0) may ask for any user;
  * any other uid only for its own user (as in pam_ops.c).  The request names
- * USER and SERVICE and carries one descriptor: the user's credential cache,
- * opened by pam_sectx.so with the user's rights.  What the caller can make
- * the helper do: for a listed service, read at most PAM_GSS_CCACHE_MAX bytes
- * from that descriptor if it is a regular file owned by USER's uid, one TGS
+ * USER, SERVICE and REAL_UID and carries one descriptor: the credential
+ * cache of the invoking user, opened by pam_sectx.so with the real uid's
+ * rights.  What the caller can make the helper do: for a listed service,
+ * read at most PAM_GSS_CCACHE_MAX bytes from that descriptor if it is a
+ * regular file owned by the invoking user (see below), one TGS
  * exchange with that TGT for the host principal of the keytab (bounded by
  * [kerberos] kdc_timeout, on the loop), one local GSS context initiated with
  * those credentials and accepted with the host key, and a read of USER's
@@ -26,9 +27,14 @@
  * to USER by an explicit rule: if USER's ~/.k5login exists (a regular file
  * owned by USER or root, not writable by group or others) the principal must
  * be listed there, as krb5_kuserok does; otherwise it must be USER@REALM in
- * the effective realm.  The cache's owner must be USER's uid: the file, the
- * principal and the account must all name the same user (a ksu-like "su to
- * another account with my own ticket" is not offered).
+ * the effective realm.  The cache must be owned by the invoking user: the
+ * caller's uid when it is not root (it may only act for itself, so that is
+ * USER); for root (sudo, su), the REAL_UID the module sends, the real uid of
+ * the setuid program, i.e. the user at the keyboard (without it, USER's uid).
+ * So sudo needs the user's own TGT, and `su bob` accepts a cache of the
+ * invoking user holding a principal that maps to bob: bob's own TGT, or one
+ * bob lists in ~bob/.k5login, as ksu does.  A root caller is trusted with the
+ * REAL_UID it names, as with every other claim root makes to the helper.
  *
  * This file must never open a path the user chose as root (the cache comes
  * as a descriptor; ~/.k5login is opened with the user's fsuid, O_NOFOLLOW
@@ -74,7 +80,9 @@ struct gss_auth_op {
 	struct sectxd_ctx *hctx;
 	krb5_context kctx;
 	struct pam_args a;
-	int fd;                 /* the user's ccache, as passed */
+	int fd;                 /* the invoking user's ccache, as passed */
+	uid_t owner;            /* who must own it: the invoking user */
+	bool has_owner;         /* REAL_UID given by a root caller */
 	uid_t uid;              /* USER's account */
 	gid_t gid;
 	char *home;
@@ -262,9 +270,10 @@ static const char *load_ccache(struct gss_auth_op *op)
 		why = "the credential cache passed is not a regular file";
 		goto done;
 	}
-	if (st.st_uid != op->uid) {
+	if (st.st_uid != op->owner) {
 		why = talloc_asprintf(op, "the credential cache passed belongs to uid %u, not to "
-				      "the user (uid %u)", (unsigned)st.st_uid, (unsigned)op->uid);
+				      "the invoking user (uid %u)", (unsigned)st.st_uid,
+				      (unsigned)op->owner);
 		goto done;
 	}
 	if (st.st_size > (off_t)PAM_GSS_CCACHE_MAX ||
@@ -654,6 +663,9 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL, "no local or realm account");
 		return;
 	}
+	if (!op->has_owner) {
+		op->owner = op->req->uid != 0 ? op->req->uid : op->uid;
+	}
 	why = load_ccache(op);
 	if (why == NULL) {
 		why = pick_target(op);
@@ -710,6 +722,12 @@ static int op_pam_gss_auth(struct sectx_request *req)
 			   (unsigned)req->uid);
 		sectx_pam_reply(req, SECTX_PAM_IGNORE, 0, NULL, NULL, NULL);
 		return 0;
+	}
+	if (req->uid == 0) {
+		uint32_t ruid = 0;
+
+		op->has_owner = sectx_msg_get_u32(&req->msg, SECTX_TAG_REAL_UID, &ruid) == 0;
+		op->owner = (uid_t)ruid;
 	}
 	if (op->fd < 0) {
 		SECTX_INFO("authentication of %s for %s by tickets (uid %u): no credential cache "

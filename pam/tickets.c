@@ -9,7 +9,9 @@
  * only, restored before returning), with O_NOFOLLOW|O_NONBLOCK (a FIFO opens
  * at once and is then refused, it never blocks us), and kept only if it is a
  * regular file owned by the real uid.  The helper never sees the path, only
- * the descriptor, and checks it again.  The module links no Kerberos code and
+ * the descriptor and the real uid, and checks it again: the cache is the
+ * invoking user's, and its principal must map to PAM_USER (sudo: the same
+ * user; su: the target, by its ~/.k5login, as ksu does).  The module links no Kerberos code and
  * reads no configuration: the helper says which services may use tickets
  * (IGNORE otherwise).  Anything short of SUCCESS sends the caller back to the
  * password prompt; this file must never tell the user why, never log the
@@ -124,6 +126,7 @@ int pam_sectx_ticket_auth(const struct pam_sectx_ctx *c, struct pam_sectx_reply 
 		goto done;
 	}
 	req->fd = fd;
+	sectx_put_u32(&req->w, SECTX_TAG_REAL_UID, (uint32_t)getuid()); /* the cache's owner */
 	call_ret = pam_sectx_call(c, req, rep);
 	if (call_ret == 0 && rep->result == SECTX_PAM_SUCCESS) {
 		ret = PAM_SUCCESS;

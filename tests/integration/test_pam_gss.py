@@ -19,27 +19,35 @@ import pytest
 
 from pam_fixtures import *  # noqa: F401,F403  (fixtures)
 from pam_harness import PamSectxd, PamStack, write_keytab
-from sectx_harness import Conn, close_all, field
+from sectx_harness import Conn, close_all, field, u32
 
 GSS_SERVICE = "sudo"
+SU_SERVICE = "su"
 RUN_TIMEOUT = 20  # seconds: a hang (a FIFO read) fails the test, not CI
 
 OP_PAM_GSS_AUTH = 0x0207
-TAG_USER, TAG_SERVICE, TAG_PAM_RESULT = 0x0201, 0x0203, 0x0207
+TAG_USER, TAG_SERVICE, TAG_PAM_RESULT, TAG_REAL_UID = 0x0201, 0x0203, 0x0207, 0x0230
 PAM_SUCCESS, PAM_AUTH_ERR = 0, 2
 
 
 class GssSectxd(PamSectxd):
-    """A PamSectxd whose config lists GSS_SERVICE in [pam] gssapi_services."""
+    """A PamSectxd whose config lists sudo and su in [pam] gssapi_services."""
 
     def config_text(self, **changes):
-        return super().config_text(**changes) + f"\n[pam]\ngssapi_services = {GSS_SERVICE}\n"
+        return (super().config_text(**changes)
+                + f"\n[pam]\ngssapi_services = {GSS_SERVICE}, {SU_SERVICE}\n")
 
 
 class SudoStack(PamStack):
     """The test stack under the service name sudo."""
 
     SERVICE = GSS_SERVICE
+
+
+class SuStack(PamStack):
+    """The test stack under the service name su."""
+
+    SERVICE = SU_SERVICE
 
 
 @pytest.fixture
@@ -88,12 +96,13 @@ def ccache_of(user, realm, principal=None, password=None, suffix="gss"):
     return path
 
 
-def sudo(stack, user, *steps, ccname=None, answers=()):
-    """Run steps for user as sudo does: real ids the user's, euid 0, and
-    KRB5CCNAME=ccname in the environment if given."""
+def sudo(stack, user, *steps, ccname=None, answers=(), target=None):
+    """Run steps as sudo (or su to target) run by user does: PAM_USER user
+    (or target), real ids the user's, euid 0, and KRB5CCNAME=ccname in the
+    environment if given."""
     env = {"KRB5CCNAME": ccname} if ccname is not None else None
-    return stack.run(user.name, *steps, answers=answers, real_ids=(user.uid, user.gid),
-                     env=env, timeout=RUN_TIMEOUT)
+    return stack.run((target or user).name, *steps, answers=answers,
+                     real_ids=(user.uid, user.gid), env=env, timeout=RUN_TIMEOUT)
 
 
 def ticket_lines(helper, user):
@@ -101,11 +110,14 @@ def ticket_lines(helper, user):
     return [l for l in helper.log_text().splitlines() if "by tickets" in l and user.name in l]
 
 
-def gss_auth_request(helper, user, fd):
-    """One PAM_GSS_AUTH as root for user, passing fd.  Returns the reply."""
+def gss_auth_request(helper, user, fd, real_uid=None):
+    """One PAM_GSS_AUTH as root for user, passing fd (and REAL_UID if
+    given).  Returns the reply."""
+    fields = [field(TAG_USER, user.name.encode()), field(TAG_SERVICE, GSS_SERVICE.encode())]
+    if real_uid is not None:
+        fields.append(u32(TAG_REAL_UID, real_uid))
     with Conn(helper.pam_sock, timeout=RUN_TIMEOUT) as c:
-        return c.request(OP_PAM_GSS_AUTH, field(TAG_USER, user.name.encode()),
-                         field(TAG_SERVICE, GSS_SERVICE.encode()), fds=[fd])
+        return c.request(OP_PAM_GSS_AUTH, *fields, fds=[fd])
 
 
 # --- a user with a TGT ------------------------------------------------------------
@@ -190,19 +202,26 @@ def test_bobs_cache_readable_by_alice_is_not_used(stacks, gss_helper, users, rea
     assert ticket_lines(gss_helper, alice) == []
 
 
-def test_helper_refuses_a_cache_not_owned_by_the_user(gss_helper, users, realm):
-    """Even from root (a module that would not check), a cache owned by
-    another uid than the PAM user's is refused by the helper itself."""
+def test_helper_refuses_a_cache_not_owned_by_the_invoking_user(gss_helper, users, realm):
+    """Even from root (a module that would not check), the helper refuses a
+    cache that is not the invoking user's, and one whose principal does not
+    map to the PAM user."""
     alice, bob = users(), users()
     path = ccache_of(bob, realm)
     fd = os.open(path, os.O_RDONLY)
     try:
+        # no REAL_UID: the invoking user is taken to be the PAM user
         reply = gss_auth_request(gss_helper, alice, fd)
+        assert reply.status == 0 and reply.u32(TAG_PAM_RESULT) == PAM_AUTH_ERR, reply
+        assert f"belongs to uid {bob.uid}" in ticket_lines(gss_helper, alice)[-1]
+        # bob invoking, for alice: his cache, but his principal is not alice's
+        reply = gss_auth_request(gss_helper, alice, fd, real_uid=bob.uid)
+        assert reply.status == 0 and reply.u32(TAG_PAM_RESULT) == PAM_AUTH_ERR, reply
+        assert f"{bob.principal}: the principal is not the user's" in \
+            ticket_lines(gss_helper, alice)[-1]
     finally:
         os.close(fd)
-    assert reply.status == 0 and reply.u32(TAG_PAM_RESULT) == PAM_AUTH_ERR, reply
-    lines = ticket_lines(gss_helper, alice)
-    assert len(lines) == 1 and f"belongs to uid {bob.uid}" in lines[0], lines
+    assert len(ticket_lines(gss_helper, alice)) == 2
 
 
 def test_cache_owned_by_root_is_not_used(stacks, gss_helper, users, realm):
@@ -306,6 +325,28 @@ def test_no_ticket_auth_option_asks_for_the_password(stacks, gss_helper, users, 
     assert r.prompts == ["Password: "], r
     assert r.code("authenticate") == "PAM_SUCCESS", r
     assert ticket_lines(gss_helper, alice) == []
+
+
+def test_su_to_bob_takes_bobs_tgt_from_the_invoking_users_cache(stacks, gss_helper, users,
+                                                                realm):
+    """su authenticates the target: alice holding bob's TGT in her own cache
+    becomes bob without a password; her own TGT does not make her bob."""
+    alice, bob = users(), users()
+    stack = stacks(cls=SuStack)
+
+    bobs = ccache_of(alice, realm, principal=bob.principal, password=bob.password)
+    r = sudo(stack, alice, "authenticate", "acct_mgmt", ccname=f"FILE:{bobs}", target=bob)
+    assert r.code("authenticate") == "PAM_SUCCESS", r
+    assert r.prompts == [], r
+    assert r.code("acct_mgmt") == "PAM_SUCCESS", r
+    assert "authenticated" in ticket_lines(gss_helper, bob)[-1]
+
+    own = ccache_of(alice, realm, suffix="own")
+    r = sudo(stack, alice, "authenticate", ccname=f"FILE:{own}", target=bob)
+    assert r.prompts == ["Password: "], r
+    assert r.code("authenticate") == "PAM_AUTH_ERR", r
+    assert f"{alice.principal}: the principal is not the user's" in \
+        ticket_lines(gss_helper, bob)[-1]
 
 
 def test_k5login_decides_which_principals_map_to_the_user(stacks, gss_helper, users, realm):
