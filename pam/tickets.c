@@ -15,7 +15,9 @@
  * reads no configuration: the helper says which services may use tickets
  * (IGNORE otherwise).  Anything short of SUCCESS sends the caller back to the
  * password prompt; this file must never tell the user why, never log the
- * cache's contents and never keep the descriptor past the call.
+ * cache's contents or PAM_USER (not yet known to the helper: it may be a
+ * password typed as a name; the real uid is logged instead), and never keep
+ * the descriptor past the call.
  */
 #include "pam_sectx.h"
 
@@ -82,8 +84,9 @@ static int open_ccache(const struct pam_sectx_ctx *c)
 
 	ret = ccache_path(c, ruid, path, sizeof(path));
 	if (ret != 0) {
-		PAM_SECTX_DEBUG(c, "tickets of %s: the credential cache is not a file: %s",
-				c->user_log, ret == -ENOTSUP ? "type not supported" : "too long");
+		PAM_SECTX_DEBUG(c, "tickets of uid %lu: the credential cache is not a file: %s",
+				(unsigned long)ruid,
+				ret == -ENOTSUP ? "type not supported" : "too long");
 		return ret;
 	}
 	fd = sectx_open_as(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, ruid,
@@ -91,16 +94,16 @@ static int open_ccache(const struct pam_sectx_ctx *c)
 	if (fd < 0) {
 		if (c->opts.debug) {
 			sectx_log_escape(path, strlen(path), shown, sizeof(shown));
-			pam_syslog(c->pamh, LOG_DEBUG, "tickets of %s: cannot open %s as uid %lu: %s",
-				   c->user_log, shown, (unsigned long)ruid, strerror(-fd));
+			pam_syslog(c->pamh, LOG_DEBUG, "tickets of uid %lu: cannot open %s: %s",
+				   (unsigned long)ruid, shown, strerror(-fd));
 		}
 		return fd;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ruid) {
 		sectx_log_escape(path, strlen(path), shown, sizeof(shown));
 		pam_syslog(c->pamh, LOG_NOTICE,
-			   "tickets of %s: %s is not a regular file owned by uid %lu: not used",
-			   c->user_log, shown, (unsigned long)ruid);
+			   "tickets of uid %lu: %s is not a regular file owned by uid %lu: not used",
+			   (unsigned long)ruid, shown, (unsigned long)ruid);
 		close(fd);
 		return -EPERM;
 	}
@@ -131,12 +134,12 @@ int pam_sectx_ticket_auth(const struct pam_sectx_ctx *c, struct pam_sectx_reply 
 	if (call_ret == 0 && rep->result == SECTX_PAM_SUCCESS) {
 		ret = PAM_SUCCESS;
 	} else if (call_ret == 0 && rep->result == SECTX_PAM_IGNORE) {
-		PAM_SECTX_DEBUG(c, "tickets of %s: not used for service %s", c->user_log,
-				c->service_log);
+		PAM_SECTX_DEBUG(c, "tickets of uid %lu: not used for service %s",
+				(unsigned long)getuid(), c->service_log);
 	} else {
 		pam_syslog(c->pamh, LOG_NOTICE,
-			   "authentication of %s (service %s) by tickets failed: asking for the "
-			   "password", c->user_log, c->service_log);
+			   "authentication by the tickets of uid %lu (service %s) failed: asking "
+			   "for the password", (unsigned long)getuid(), c->service_log);
 	}
 done:
 	if (ret != PAM_SUCCESS) {
