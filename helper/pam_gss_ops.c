@@ -468,10 +468,12 @@ static const char *maps_to_user(struct gss_auth_op *op, krb5_const_principal pee
 /* --- the context --------------------------------------------------------------------- */
 
 /* Initiate a context to op->target from the MEMORY cache and accept it with
- * the keytab, both here.  NULL with *peer_name (child of mem_ctx), or why
- * not. */
+ * the keytab, both here.  Both contexts are released before returning (the
+ * initiator holds the MEMORY cache).  NULL with *peer_name (child of
+ * mem_ctx), or why not (child of mem_ctx). */
 static const char *run_context(struct gss_auth_op *op, TALLOC_CTX *mem_ctx, char **peer_name)
 {
+	TALLOC_CTX *tmp_ctx = talloc_new(mem_ctx);
 	struct sectx_gss_ctx *side[2] = { NULL, NULL };
 	enum sectx_ctx_state state[2] = { SECTX_CTX_CONTINUE, SECTX_CTX_CONTINUE };
 	struct sectx_ctx_info info;
@@ -479,30 +481,39 @@ static const char *run_context(struct gss_auth_op *op, TALLOC_CTX *mem_ctx, char
 	uint8_t *out = NULL;
 	size_t inlen = 0, outlen = 0;
 	char *reason = NULL;
+	const char *why = NULL;
 	unsigned leg, i = 0;
 	int ret;
 
-	ret = sectx_gss_initiator_new(mem_ctx, op->mcc_name, op->target, SECTX_MECH_KRB5, 0,
+	*peer_name = NULL;
+	if (tmp_ctx == NULL) {
+		return "out of memory";
+	}
+	ret = sectx_gss_initiator_new(tmp_ctx, op->mcc_name, op->target, SECTX_MECH_KRB5, 0,
 				      &side[0], &reason);
 	if (ret != 0) {
-		return talloc_asprintf(mem_ctx, "cannot initiate with the user's tickets: %s",
-				       reason != NULL ? reason : strerror(-ret));
+		why = talloc_asprintf(mem_ctx, "cannot initiate with the user's tickets: %s",
+				      reason != NULL ? reason : strerror(-ret));
+		goto done;
 	}
-	ret = sectx_gss_acceptor_new(mem_ctx, op->hctx->cfg->kerberos.keytab, op->acceptor,
+	ret = sectx_gss_acceptor_new(tmp_ctx, op->hctx->cfg->kerberos.keytab, op->acceptor,
 				     SECTX_MECH_KRB5, &side[1], &reason);
 	if (ret != 0) {
-		return talloc_asprintf(mem_ctx, "cannot accept with the keytab: %s",
-				       reason != NULL ? reason : strerror(-ret));
+		why = talloc_asprintf(mem_ctx, "cannot accept with the keytab: %s",
+				      reason != NULL ? reason : strerror(-ret));
+		goto done;
 	}
 	for (leg = 0; leg < PAM_GSS_LEGS_MAX; leg++, i ^= 1) {
 		if (state[i] == SECTX_CTX_COMPLETE) {
-			return "the context sent a token after it was complete";
+			why = "the context sent a token after it was complete";
+			goto done;
 		}
-		state[i] = sectx_gss_step(side[i], in, inlen, mem_ctx, &out, &outlen, &reason);
+		state[i] = sectx_gss_step(side[i], in, inlen, tmp_ctx, &out, &outlen, &reason);
 		if (state[i] == SECTX_CTX_FAILED) {
-			return talloc_asprintf(mem_ctx, "%s: %s",
-					       i == 0 ? "initiating failed" : "the host key refused it",
-					       reason != NULL ? reason : "?");
+			why = talloc_asprintf(mem_ctx, "%s: %s",
+					      i == 0 ? "initiating failed" : "the host key refused it",
+					      reason != NULL ? reason : "?");
+			goto done;
 		}
 		in = out;
 		inlen = outlen;
@@ -510,17 +521,20 @@ static const char *run_context(struct gss_auth_op *op, TALLOC_CTX *mem_ctx, char
 			break;
 		}
 		if (inlen == 0) {
-			return "the context stalled";
+			why = "the context stalled";
+			goto done;
 		}
 	}
 	if (state[0] != SECTX_CTX_COMPLETE || state[1] != SECTX_CTX_COMPLETE) {
-		return "the context took too many legs";
+		why = "the context took too many legs";
+	} else if (sectx_gss_info(side[1], &info) != 0 || info.peer_name == NULL) {
+		why = "the accepted context has no peer";
+	} else if ((*peer_name = talloc_strdup(mem_ctx, info.peer_name)) == NULL) {
+		why = "out of memory";
 	}
-	if (sectx_gss_info(side[1], &info) != 0 || info.peer_name == NULL) {
-		return "the accepted context has no peer";
-	}
-	*peer_name = talloc_strdup(mem_ctx, info.peer_name);
-	return *peer_name != NULL ? NULL : "out of memory";
+done:
+	talloc_free(tmp_ctx);
+	return why != NULL ? why : (*peer_name != NULL ? NULL : "out of memory");
 }
 
 static void gss_auth_accept(struct gss_auth_op *op)
