@@ -130,7 +130,6 @@ static void gss_auth_finish(struct gss_auth_op *op, uint32_t result, const char 
 	if (why == NULL) {
 		why = "out of memory";
 	}
-
 	if (result == SECTX_PAM_SUCCESS) {
 		SECTX_INFO("authenticated %s for %s by tickets (uid %u, rhost %s): %s", op->a.user,
 			   op->a.service, (unsigned)op->req->uid, rhost, why);
@@ -621,8 +620,11 @@ static void gss_auth_ticket_done(struct tevent_req *subreq)
 }
 
 /* The host service to initiate to: the keytab's host/NAME, named as GSS
- * names "host@NAME" so that the ticket fetched here is the one the context
- * looks up in the cache.  NULL or why not. */
+ * names "host@NAME" (krb5_sname_to_principal, as libgssapi does) so that the
+ * ticket fetched here is the one the context looks up in the cache.  That
+ * follows krb5.conf's dns_canonicalize_hostname: MIT's default, fallback,
+ * tries NAME as it is first and needs no DNS when the KDC knows it; "true"
+ * would resolve NAME with a blocking lookup here.  NULL or why not. */
 static const char *pick_target(struct gss_auth_op *op)
 {
 	krb5_principal host = NULL;
