@@ -1,7 +1,7 @@
 """Authentication by the Kerberos tickets a user already holds, as sudo sees
 it: real libpam (pam_wrapper) running the stack with the user's real uid and
 euid 0, the real pam_sectx.so, the real sectxd with [pam] gssapi_services =
-sudo, and a real MIT realm.  The module opens the user's ccache as the real
+sudo, su, and a real MIT realm.  The module opens the user's ccache as the real
 uid and passes the descriptor; sectxd accepts a context from it with the host
 key.  Each test asserts what the service and the user observe (PAM codes and
 prompts) and the one line the helper logs for the attempt.
