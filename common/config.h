@@ -100,6 +100,10 @@ struct sectx_config {
 		const char **allow_groups;
 		size_t n_allow_groups;
 	} access;
+	struct {
+		const char **gssapi_services; /* may authenticate by tickets (pam_gss_ops.c) */
+		size_t n_gssapi_services;
+	} pam;
 	struct sectx_config_service *services; /* talloc array */
 	size_t n_services;
 };

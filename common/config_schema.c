@@ -118,6 +118,15 @@ static const char *check_name(const char *value)
 	return NULL;
 }
 
+/* A PAM service name in [pam] gssapi_services: one file name of /etc/pam.d. */
+static const char *check_pam_service(const char *value)
+{
+	if (check_name(value) != NULL || strchr(value, '/') != NULL) {
+		return "is not a PAM service name (1-255 characters, no whitespace, '/', ':' or ',')";
+	}
+	return NULL;
+}
+
 /* --- [identity] checks ------------------------------------------------------ */
 
 /* users_file, groups_file: empty (none) or an absolute path without . or ..
@@ -274,6 +283,7 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_LIST("service", "mechs", SVC_, mechs, n_mechs, "krb5, spnego", check_mech, "mechanisms allowed: krb5, spnego, ntlm (SPNEGO negotiates only among the others listed)"),
 	KEY_BOOL("service", "allow_delegation", SVC_, allow_delegation, "false", "initiators may ask for delegation and acceptors keep delegated credentials"),
 	KEY_STRING("service", "ntlm_user_file", SVC_, ntlm_user_file, "", check_optional_path, "gss-ntlmssp user file (DOMAIN:USER:PASSWORD or smbpasswd lines) NTLM acceptors check passwords against"),
+	KEY_LIST("pam", "gssapi_services", CFG_, pam.gssapi_services, pam.n_gssapi_services, "", check_pam_service, "PAM services that authenticate a user by the Kerberos tickets it already holds, before asking for a password (empty: none)"),
 };
 /* clang-format on */
 const size_t sectx_config_n_keys = sizeof(sectx_config_keys) / sizeof(sectx_config_keys[0]);

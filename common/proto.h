@@ -70,8 +70,9 @@ enum sectx_op {
 	SECTX_OP_PAM_OPEN_SESSION = 0x0205, /* HANDLE -> CCACHE */
 	SECTX_OP_PAM_CLOSE_SESSION = 0x0206, /* HANDLE [RETAIN] */
 	/* Authentication by tickets the user already holds (sudo, su): USER
-	 * SERVICE [RHOST], and the user's ccache as a descriptor passed with
-	 * SCM_RIGHTS -> PAM_RESULT [HANDLE].  See helper/pam_gss_ops.c. */
+	 * SERVICE [RHOST] [REAL_UID], and the user's ccache as a descriptor
+	 * passed with SCM_RIGHTS -> PAM_RESULT [HANDLE].  See
+	 * helper/pam_gss_ops.c. */
 	SECTX_OP_PAM_GSS_AUTH = 0x0207,
 
 	/* Security contexts (pam.sock), see helper/ctx_ops.c.  A CTX_HANDLE
@@ -183,8 +184,10 @@ enum sectx_tag {
 	/* 0x0212-0x021f: realm state and offline logins (helper/realm_state.c,
 	 *                helper/offline_cache.c)
 	 * 0x0220-0x022f: sessions and renewal (helper/renewal.c)
-	 * 0x0230-0x023f: authentication by existing tickets (pam_gss_ops.c)
-	 * 0x0240-0x02ff: further PAM tags */
+	 * 0x0230-0x023f: authentication by existing tickets (pam_gss_ops.c) */
+	SECTX_TAG_REAL_UID = 0x0230, /* u32: real uid of the PAM application, which
+				      * opened (and must own) the ccache passed */
+	/* 0x0240-0x02ff: further PAM tags */
 
 	/* Security contexts (0x03xx).  0x0301-0x033f: helper/ctx_ops.c */
 	SECTX_TAG_CTX_HANDLE = 0x0301, /* u32: a context of this connection */

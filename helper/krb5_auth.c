@@ -149,6 +149,18 @@ static krb5_error_code step_recv(struct tevent_req *req, int *io_err)
 	return st->io_err != 0 ? KRB5_KDC_UNREACH : st->kerr;
 }
 
+struct tevent_req *sectx_tkt_creds_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				       struct sectxd_krb5 *k, krb5_tkt_creds_context tcc,
+				       int64_t deadline)
+{
+	return step_send(mem_ctx, ev, k, tcc_step, tcc, deadline);
+}
+
+krb5_error_code sectx_tkt_creds_recv(struct tevent_req *req, int *io_err)
+{
+	return step_recv(req, io_err);
+}
+
 /* --- the keytab ------------------------------------------------------------ */
 
 /* Principals of realm in the keytab, host/ ones first.  Returns 0 and a
@@ -219,6 +231,36 @@ static void free_principals(krb5_context ctx, krb5_principal *list, size_t n)
 		krb5_free_principal(ctx, list[i]);
 	}
 	talloc_free(list);
+}
+
+krb5_error_code sectx_keytab_first_principal(krb5_context ctx, const char *keytab,
+					     const char *realm, krb5_principal *out)
+{
+	krb5_data r = { .magic = KV5M_DATA, .length = (unsigned int)strlen(realm),
+			.data = (char *)realm };
+	krb5_principal *list = NULL;
+	krb5_keytab kt = NULL;
+	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
+	size_t n = 0;
+	krb5_error_code kerr;
+
+	*out = NULL;
+	if (tmp_ctx == NULL) {
+		return ENOMEM;
+	}
+	kerr = krb5_kt_resolve(ctx, keytab, &kt);
+	if (kerr == 0) {
+		kerr = keytab_principals(tmp_ctx, ctx, kt, &r, &list, &n);
+	}
+	if (kerr == 0) {
+		kerr = n > 0 ? krb5_copy_principal(ctx, list[0], out) : KRB5_KT_NOTFOUND;
+	}
+	free_principals(ctx, list, n);
+	if (kt != NULL) {
+		krb5_kt_close(ctx, kt);
+	}
+	talloc_free(tmp_ctx);
+	return kerr;
 }
 
 /* --- the login request ------------------------------------------------------ */

@@ -35,21 +35,13 @@
 #include "identity_service.h"
 #include "krb5_engine.h"
 #include "log.h"
+#include "pam_ops.h"
 #include "server.h"
 
 #define AUTH_FAILED_TEXT "Authentication failed."
 #define MAX_GROUPS 1024
 
 /* --- common request checks --------------------------------------------------- */
-
-struct pam_args {
-	char user[SECTX_NAME_MAX + 1];
-	char service[SECTX_NAME_MAX + 1];
-	char rhost[SECTX_NAME_MAX + 1];
-	char handle[SECTX_HANDLE_LEN + 1];
-	bool has_handle;
-	bool has_rhost;
-};
 
 /* A PAM user name we will turn into a principal: no '/', ':' or
  * whitespace; an @REALM suffix only for our realm. */
@@ -172,6 +164,31 @@ static void pam_reply(struct sectx_request *req, uint32_t result, uint16_t extra
 		sectx_put_string(&w, SECTX_TAG_USER_ERROR, error);
 	}
 	sectx_request_reply(req, &w);
+}
+
+/* The same checks for the other PAM operation groups (pam_ops.h). */
+bool sectx_pam_parse_args(struct sectx_request *req, struct pam_args *a)
+{
+	return parse_args(req, a);
+}
+
+bool sectx_pam_caller_may_act_for(const struct sectx_request *req, const char *user)
+{
+	return caller_may_act_for(req, user);
+}
+
+int sectx_pam_user_principal(struct sectxd_ctx *hctx, const char *user, krb5_principal *out)
+{
+	if (!valid_user(user)) {
+		return -ENOENT;
+	}
+	return user_principal(hctx, user, out);
+}
+
+void sectx_pam_reply(struct sectx_request *req, uint32_t result, uint16_t extra_tag,
+		     const char *extra, const char *info, const char *error)
+{
+	pam_reply(req, result, extra_tag, extra, info, error);
 }
 
 /* A password field, copied into a scrubbed buffer on mem_ctx. */

@@ -12,6 +12,7 @@
 extern const struct sectx_op_table sectxd_pam_ops; /* pam_ops.c */
 extern const struct sectx_op_table sectxd_ctx_ops; /* ctx_ops.c */
 extern const struct sectxd_subsystem sectxd_contexts_subsystem; /* ctx_ops.c */
+extern const struct sectx_op_table sectxd_pam_gss_ops; /* pam_gss_ops.c */
 
 /* The writer first: it is forked before any secret is in our memory. */
 const struct sectxd_subsystem *const sectxd_subsystems[] = {
@@ -26,6 +27,7 @@ const size_t sectxd_n_subsystems = sizeof(sectxd_subsystems) / sizeof(sectxd_sub
 const struct sectx_op_table *const sectxd_op_tables[] = {
 	&sectxd_admin_ops,
 	&sectxd_pam_ops,
+	&sectxd_pam_gss_ops,
 	&sectxd_nss_ops,
 	&sectxd_ctx_ops,
 };

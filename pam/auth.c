@@ -99,7 +99,8 @@ int pam_sectx_authenticate(pam_handle_t *pamh, int flags, int argc, const char *
 	struct pam_sectx_secret pw;
 	struct pam_sectx_reply rep;
 	bool from_item = false;
-	int call_ret;
+	bool by_tickets = false;
+	int call_ret = 0;
 	int ret;
 
 	memset(&rep, 0, sizeof(rep));
@@ -124,6 +125,11 @@ int pam_sectx_authenticate(pam_handle_t *pamh, int flags, int argc, const char *
 	}
 	pam_fail_delay(pamh, PAM_SECTX_FAIL_DELAY_USEC);
 
+	if (pam_sectx_ticket_auth(&c, &rep) == PAM_SUCCESS) {
+		ret = PAM_SUCCESS;
+		by_tickets = true;
+		goto succeeded;
+	}
 	ret = get_password(&c, true, &pw, &from_item);
 	if (ret != PAM_SUCCESS) {
 		goto done;
@@ -139,7 +145,7 @@ int pam_sectx_authenticate(pam_handle_t *pamh, int flags, int argc, const char *
 		call_ret = ask_helper(&c, &pw, &rep);
 	}
 	ret = pam_sectx_map_result(PAM_SECTX_GROUP_AUTH, call_ret, rep.result, &c.opts);
-
+succeeded:
 	if (ret == PAM_SUCCESS) {
 		if (!rep.has_handle || pam_sectx_handle_store(&c, rep.handle, true) != 0) {
 			pam_syslog(pamh, LOG_ERR,
@@ -149,8 +155,8 @@ int pam_sectx_authenticate(pam_handle_t *pamh, int flags, int argc, const char *
 			goto done;
 		}
 		pam_set_data(pamh, PAM_SECTX_DATA_EXPIRED, NULL, NULL);
-		pam_syslog(pamh, LOG_INFO, "authentication succeeded for %s (service %s)",
-			   c.user_log, c.service_log);
+		pam_syslog(pamh, LOG_INFO, "authentication succeeded for %s (service %s%s)",
+			   c.user_log, c.service_log, by_tickets ? ", by tickets" : "");
 	} else if (call_ret == 0 && rep.result == SECTX_PAM_USER_UNKNOWN) {
 		/* The name may be a password typed in the wrong field. */
 		pam_syslog(pamh, LOG_NOTICE, "authentication failed: unknown user (service %s)",

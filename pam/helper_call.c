@@ -39,6 +39,7 @@ int pam_sectx_req_new(const struct pam_sectx_ctx *c, uint16_t op, struct pam_sec
 		rhost = "";
 	}
 	req->op = op;
+	req->fd = -1;
 	sectx_frame_begin(&req->w, req->buf, sizeof(req->buf), SECTX_PROTO_VERSION, op,
 			  (uint32_t)getpid());
 	sectx_put_string(&req->w, SECTX_TAG_USER, c->user);
@@ -186,8 +187,8 @@ int pam_sectx_call(const struct pam_sectx_ctx *c, struct pam_sectx_req *req,
 		ret = PAM_SECTX_UNREACHABLE;
 		goto done;
 	}
-	ret = sectx_client_call(&conn, req->buf, reqlen, resp, SECTX_FRAME_MAX, &msg, &status,
-				deadline);
+	ret = sectx_client_call_fd(&conn, req->buf, reqlen, req->fd, resp, SECTX_FRAME_MAX, &msg,
+				   &status, deadline);
 	if (ret != 0) {
 		pam_syslog(c->pamh, LOG_ERR, "%s for %s: no usable answer from sectxd: %s", opname,
 			   c->user_log, sectx_strerror(ret));

@@ -10,6 +10,7 @@ PAM_SECTX_FILES = \
 	pam/handle.c \
 	pam/helper_call.c \
 	pam/auth.c \
+	pam/tickets.c \
 	pam/account.c \
 	pam/password.c \
 	pam/session.c

@@ -46,6 +46,9 @@ const struct pam_sectx_option pam_sectx_options[] = {
 		 "return PAM_IGNORE when the helper or the realm cannot be reached"),
 	OPT_FLAG("retain_after_close", retain_after_close,
 		 "keep the credential cache when the session closes"),
+	OPT_FLAG("no_ticket_auth", no_ticket_auth,
+		 "auth: never try the Kerberos tickets the user already holds (by default they are "
+		 "tried first for the services sectxd lists in [pam] gssapi_services)"),
 	OPT_DIR("socket_dir", socket_dir, "directory of the helper's pam.sock"),
 	OPT_UINT("timeout", timeout_ms, PAM_SECTX_TIMEOUT_MIN_MS, PAM_SECTX_TIMEOUT_MAX_MS,
 		 "milliseconds a helper call may take in all (default 10000)"),

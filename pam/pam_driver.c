@@ -16,6 +16,10 @@
  *   --silent              pass PAM_SILENT to every step
  *   --real-delay          let libpam sleep on failure (default: record the
  *                         delay the modules asked for, without sleeping)
+ *   --real-uid UID:GID    (as root) set the real uid and gid to these and keep
+ *                         euid 0, as sudo and su run their PAM stack.  Done
+ *                         here, after exec: a process exec'd that way would be
+ *                         AT_SECURE, and ld.so would drop pam_wrapper.
  * The conversation answers each prompt with the next line of standard input
  * (all of it is read first); with no line left it fails the conversation.
  *
@@ -31,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <security/pam_appl.h>
@@ -239,15 +244,41 @@ static int run_step(pam_handle_t *pamh, const char *step, int silent)
 static int usage(void)
 {
 	fprintf(stderr, "usage: pam_driver [--rhost H] [--tty T] [--ruser U] "
-			"[--putenv N=V]... [--silent] [--real-delay] SERVICE USER STEP...\n");
+			"[--putenv N=V]... [--silent] [--real-delay] [--real-uid U:G] "
+			"SERVICE USER STEP...\n");
 	return 2;
+}
+
+/* --real-uid UID:GID: real ids of the user, effective and saved ids 0.
+ * 0, or -1 with a message. */
+static int set_real_ids(const char *spec)
+{
+	char *end = NULL;
+	unsigned long uid, gid;
+
+	uid = strtoul(spec, &end, 10);
+	if (end == spec || *end != ':') {
+		fprintf(stderr, "pam_driver: --real-uid takes UID:GID\n");
+		return -1;
+	}
+	spec = end + 1;
+	gid = strtoul(spec, &end, 10);
+	if (end == spec || *end != '\0') {
+		fprintf(stderr, "pam_driver: --real-uid takes UID:GID\n");
+		return -1;
+	}
+	if (setresgid((gid_t)gid, 0, 0) != 0 || setresuid((uid_t)uid, 0, 0) != 0) {
+		perror("pam_driver: --real-uid");
+		return -1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct answers ans = { .n = 0, .next = 0 };
 	struct pam_conv conv = { conversation, &ans };
-	const char *rhost = NULL, *tty = NULL, *ruser = NULL;
+	const char *rhost = NULL, *tty = NULL, *ruser = NULL, *real_ids = NULL;
 	const char *putenvs[MAX_PUTENV];
 	pam_handle_t *pamh = NULL;
 	int n_putenv = 0;
@@ -269,6 +300,8 @@ int main(int argc, char **argv)
 			tty = argv[++i];
 		} else if (i + 1 < argc && strcmp(argv[i], "--ruser") == 0) {
 			ruser = argv[++i];
+		} else if (i + 1 < argc && strcmp(argv[i], "--real-uid") == 0) {
+			real_ids = argv[++i];
 		} else if (i + 1 < argc && strcmp(argv[i], "--putenv") == 0 &&
 			   n_putenv < MAX_PUTENV) {
 			putenvs[n_putenv++] = argv[++i];
@@ -280,6 +313,9 @@ int main(int argc, char **argv)
 		return usage();
 	}
 	read_answers(&ans);
+	if (real_ids != NULL && set_real_ids(real_ids) != 0) {
+		return 2;
+	}
 
 	rc = pam_start(argv[i], argv[i + 1], &conv, &pamh);
 	if (rc != PAM_SUCCESS) {

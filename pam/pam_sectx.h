@@ -64,6 +64,7 @@ struct pam_sectx_opts {
 	bool ignore_unknown_user;
 	bool ignore_authinfo_unavail;
 	bool retain_after_close;
+	bool no_ticket_auth;
 	unsigned minimum_uid;
 	unsigned timeout_ms;
 	const char *socket_dir; /* points into argv, or at sectx_socket_dir() */
@@ -193,6 +194,7 @@ void pam_sectx_handle_claimed(const struct pam_sectx_ctx *c, const char *handle)
 struct pam_sectx_req {
 	struct sectx_wbuf w;
 	uint16_t op;
+	int fd; /* -1, or a descriptor passed with the request (not owned) */
 	uint8_t buf[PAM_SECTX_REQ_MAX];
 };
 
@@ -225,6 +227,16 @@ void pam_sectx_req_free(struct pam_sectx_req *req);
  * not be built (a field was not a valid string).  Every failure is logged. */
 int pam_sectx_call(const struct pam_sectx_ctx *c, struct pam_sectx_req *req,
 		   struct pam_sectx_reply *rep);
+
+/* --- authentication by existing tickets (tickets.c) ---------------------------- */
+
+/* Try the tickets the user already holds: open the real uid's FILE ccache as
+ * that uid and pass it to the helper (SECTX_OP_PAM_GSS_AUTH), unless the
+ * no_ticket_auth option is set.  Returns PAM_SUCCESS with rep->handle set;
+ * PAM_IGNORE for everything else (no usable cache, a service the helper does
+ * not allow, a refusal, an unreachable helper): the caller then asks for the
+ * password as usual.  Never converses with the user by itself. */
+int pam_sectx_ticket_auth(const struct pam_sectx_ctx *c, struct pam_sectx_reply *rep);
 
 /* The groups of pam_sm_* functions, each with the PAM codes it may return. */
 enum pam_sectx_group {

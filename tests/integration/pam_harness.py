@@ -235,10 +235,14 @@ class PamStack:
         return env
 
     def run(self, user, *steps, answers=(), rhost=None, tty=None, putenv=(), silent=False,
-            real_delay=False, timeout=60):
+            real_delay=False, real_ids=None, env=None, timeout=60):
         """Run pam_driver for user with steps (see pam_driver.c), answering
-        prompts with answers in order.  Returns a PamRun."""
+        prompts with answers in order; real_ids=(uid, gid) runs the stack as
+        sudo does (those real ids, euid 0); env adds to its environment.
+        Returns a PamRun."""
         argv = [self.driver]
+        if real_ids is not None:
+            argv += ["--real-uid", f"{real_ids[0]}:{real_ids[1]}"]
         if rhost is not None:
             argv += ["--rhost", rhost]
         if tty is not None:
@@ -253,7 +257,7 @@ class PamStack:
         start = time.monotonic()
         proc = subprocess.run(argv, input="".join(a + "\n" for a in answers),
                               capture_output=True, text=True, timeout=timeout,
-                              env=self.env())
+                              env=self.env(env))
         result = PamRun(proc, time.monotonic() - start)
         if result.returncode != 0:
             raise HarnessError(f"pam_driver failed: {result}")

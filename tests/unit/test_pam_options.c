@@ -78,6 +78,7 @@ static void assert_defaults(const struct pam_sectx_opts *o)
 	assert_false(o->ignore_unknown_user);
 	assert_false(o->ignore_authinfo_unavail);
 	assert_false(o->retain_after_close);
+	assert_false(o->no_ticket_auth); /* tickets are tried where sectxd allows them */
 	assert_int_equal(o->minimum_uid, PAM_SECTX_MINIMUM_UID_DEFAULT);
 	assert_int_equal(o->minimum_uid, 1); /* root is ignored by default */
 	assert_int_equal(o->timeout_ms, PAM_SECTX_TIMEOUT_DEFAULT_MS);
@@ -91,7 +92,7 @@ static void test_table_is_consistent(void **state)
 {
 	size_t i, j;
 
-	assert_int_equal(pam_sectx_n_options, 11);
+	assert_int_equal(pam_sectx_n_options, 12);
 	for (i = 0; i < pam_sectx_n_options; i++) {
 		const struct pam_sectx_option *opt = &pam_sectx_options[i];
 
@@ -140,7 +141,7 @@ static void test_every_flag_sets_its_member(void **state)
 			}
 		}
 	}
-	assert_int_equal(flags, 8);
+	assert_int_equal(flags, 9);
 	assert_int_equal(n_logged, 0);
 }
 
