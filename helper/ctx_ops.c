@@ -29,8 +29,10 @@
  * event is logged in one line (service, uid, mechanism, peer, result); tokens
  * and messages never are.
  *
- * Known limit: a Kerberos init step gets its service ticket with libkrb5's
- * own (blocking, libkrb5-bounded) TGS exchange inside gss_init_sec_context.
+ * The loop never waits on a KDC: before the first init leg the service
+ * ticket is fetched by a TGS exchange on the loop (sectx_tgs_send, bounded
+ * by [kerberos] kdc_timeout) into the context's MEMORY ccache, where
+ * gss_init_sec_context then finds it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +46,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "gss_ctx.h"
 #include "krb5_engine.h"
 #include "log.h"
@@ -523,18 +526,33 @@ done:
 	return ret;
 }
 
-/* The first init leg: SERVICE TARGET [MECH] [CTX_FLAGS] and a descriptor. */
+/* A first init leg waiting for its service ticket; a child of the request. */
+struct init_state {
+	struct sectx_request *req;
+	struct ctx_entry *e;
+	char *target; /* SERVICE@HOST */
+	unsigned mech;
+	uint32_t flags;
+};
+
+static void init_tgs_done(struct tevent_req *subreq);
+
+/* The first init leg: SERVICE TARGET [MECH] [CTX_FLAGS] and a descriptor.
+ * Replies now on any error, or later from init_tgs_done. */
 static void init_first(struct sectx_request *req, const struct sectx_config_service *svc,
 		       const char *name)
 {
-	char target[SECTX_NAME_MAX + 1], mechname[16], ccname[128];
+	char target[SECTX_NAME_MAX + 1], mechname[16];
+	struct init_state *st = NULL;
+	struct tevent_req *subreq;
+	krb5_principal server = NULL;
+	krb5_error_code kret;
 	unsigned allowed = service_mechs(svc), mech;
 	uint32_t flags = CTX_FLAGS_DEFAULT, status;
 	struct ctx_entry *e = NULL;
 	const char *why = NULL;
-	char *reason = NULL;
 	struct sectx_field tokf;
-	struct stat st;
+	struct stat sb;
 	int fd = sectx_request_take_fd(req);
 	int ret;
 
@@ -582,21 +600,21 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 		reply_status(req, SECTX_E_INVAL, "pass the user's ccache as a descriptor");
 		goto done;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		SECTX_WARN("context init: service %s uid %u passed a descriptor that is not a "
 			   "regular file",
 			   name, (unsigned)req->uid);
 		reply_status(req, SECTX_E_INVAL, "the descriptor is not a regular file");
 		goto done;
 	}
-	if (req->uid != 0 && st.st_uid != req->uid) {
+	if (req->uid != 0 && sb.st_uid != req->uid) {
 		SECTX_WARN("context init: service %s uid %u passed a ccache owned by uid %u: "
 			   "refused",
-			   name, (unsigned)req->uid, (unsigned)st.st_uid);
+			   name, (unsigned)req->uid, (unsigned)sb.st_uid);
 		reply_status(req, SECTX_E_PERM, "the ccache is not yours");
 		goto done;
 	}
-	if (st.st_size <= 0 || (uint64_t)st.st_size > SECTX_CCACHE_FILE_MAX) {
+	if (sb.st_size <= 0 || (uint64_t)sb.st_size > SECTX_CCACHE_FILE_MAX) {
 		reply_status(req, SECTX_E_INVAL, "the ccache is empty or too large");
 		goto done;
 	}
@@ -611,9 +629,9 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 						    : NULL);
 		goto done;
 	}
-	e->as_uid = st.st_uid;
+	e->as_uid = sb.st_uid;
 	e->kctx = req->hctx->krb5->ctx;
-	ret = load_ccache(e->kctx, fd, (size_t)st.st_size, &e->mcc, &why);
+	ret = load_ccache(e->kctx, fd, (size_t)sb.st_size, &e->mcc, &why);
 	if (ret != 0) {
 		log_event(e, NULL, why);
 		talloc_free(e);
@@ -621,22 +639,85 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 			     why);
 		goto done;
 	}
+	st = talloc_zero(req, struct init_state);
+	if (st == NULL || (st->target = talloc_strdup(st, target)) == NULL) {
+		talloc_free(e);
+		reply_status(req, SECTX_E_INTERNAL, NULL);
+		goto done;
+	}
+	st->req = req;
+	st->e = e;
+	st->mech = mech;
+	st->flags = flags;
+	/* The service ticket first, on the loop (see the file header). */
+	*strchr(target, '@') = '\0';
+	kret = krb5_sname_to_principal(e->kctx, strchr(st->target, '@') + 1, target,
+				       KRB5_NT_SRV_HST, &server);
+	if (kret != 0) {
+		log_event(e, NULL, "invalid target");
+		talloc_free(e);
+		reply_status(req, SECTX_E_INVAL, "TARGET: not a valid SERVICE@HOST");
+		goto done;
+	}
+	subreq =
+	    sectx_tgs_send(st, req->hctx->ev, req->hctx->krb5, e->mcc, server,
+			   sectx_deadline_after((int64_t)req->hctx->cfg->kerberos.kdc_timeout_ms));
+	krb5_free_principal(e->kctx, server);
+	if (subreq == NULL) {
+		talloc_free(e);
+		reply_status(req, SECTX_E_INTERNAL, NULL);
+		goto done;
+	}
+	tevent_req_set_callback(subreq, init_tgs_done, st);
+done:
+	if (fd >= 0) {
+		close(fd);
+	}
+}
+
+/* The service ticket is in the context's ccache (or not): start the GSS
+ * initiator on it and run its first leg. */
+static void init_tgs_done(struct tevent_req *subreq)
+{
+	struct init_state *st = tevent_req_callback_data(subreq, struct init_state);
+	struct sectx_request *req = st->req;
+	struct ctx_entry *e = st->e;
+	char ccname[128];
+	char *reason = NULL;
+	krb5_error_code kret;
+	int io_err = 0;
+	int ret;
+
+	kret = sectx_tgs_recv(subreq, &io_err);
+	TALLOC_FREE(subreq);
+	if (io_err != 0) {
+		char *m = talloc_asprintf(req, "no KDC answered: %s", strerror(io_err));
+
+		log_event(e, NULL, m != NULL ? m : "no KDC answered");
+		talloc_free(e);
+		reply_status(req, SECTX_E_UNAVAIL, m);
+		return;
+	}
+	if (kret != 0) {
+		const char *kmsg = krb5_get_error_message(e->kctx, kret);
+
+		reason = talloc_asprintf(req, "cannot get a ticket for %s: %s", st->target, kmsg);
+		krb5_free_error_message(e->kctx, kmsg);
+		reply_step(req, e, SECTX_CTX_FAILED, NULL, 0, reason);
+		return;
+	}
 	snprintf(ccname, sizeof(ccname), "MEMORY:%s", krb5_cc_get_name(e->kctx, e->mcc));
-	ret = sectx_gss_initiator_new_with(e, ccname, target, mech, SECTX_MECH_KRB5, flags, &e->gss,
-					   &reason);
+	ret = sectx_gss_initiator_new_with(e, ccname, st->target, st->mech, SECTX_MECH_KRB5,
+					   st->flags, &e->gss, &reason);
 	if (ret != 0) {
 		char *m = reason_text(req, reason);
 
 		log_event(e, NULL, m != NULL ? m : "cannot set up the initiator");
 		talloc_free(e);
 		reply_status(req, ret == -ENOENT ? SECTX_E_INVAL : SECTX_E_INTERNAL, m);
-		goto done;
+		return;
 	}
 	step_and_reply(req, e, false);
-done:
-	if (fd >= 0) {
-		close(fd);
-	}
 }
 
 static int op_init_step(struct sectx_request *req)

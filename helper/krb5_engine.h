@@ -104,6 +104,17 @@ struct tevent_req *sectx_login_send(TALLOC_CTX *mem_ctx, struct tevent_context *
  * failure of the helper itself (ENOMEM). */
 int sectx_login_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct sectx_login_out *out);
 
+/* A ticket for server with the TGT in cc (a MEMORY ccache of the caller),
+ * by a TGS exchange on the loop, stored into cc (libkrb5 stores it under the
+ * requested name too), so that a GSS-API initiator on cc finds it there and
+ * never waits on a KDC itself.  Used by the context init steps. */
+struct tevent_req *sectx_tgs_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				  struct sectxd_krb5 *k, krb5_ccache cc, krb5_const_principal server,
+				  int64_t deadline);
+/* 0 when the ticket is in cc; a krb5 error, or KRB5_KDC_UNREACH with *io_err
+ * (an errno value) when no KDC answered by the deadline. */
+krb5_error_code sectx_tgs_recv(struct tevent_req *req, int *io_err);
+
 /* --- krb5_passwd.c ---------------------------------------------------------- */
 
 /* Change the password with a kadmin/changepw ticket (kpasswd protocol) in a

@@ -199,15 +199,25 @@ def service(uid="", mechs="krb5, spnego", **extra):
 # --- the token loop -------------------------------------------------------------------
 
 
+def tgs_requests(realm):
+    """TGS exchanges the KDC logged for HOST so far."""
+    return realm.log_text().count(f"for {HOST}@{REALM}")
+
+
 @pytest.mark.parametrize("mech", ["krb5", "spnego"])
-def test_init_and_accept_through_the_helper(helper, users, ccache, mech):
+def test_init_and_accept_through_the_helper(helper, users, ccache, realm, mech):
     alice = users()
     d = helper({"web": service()})
     path = ccache(alice)
     ini, acc = Ctx(d), Ctx(d)
     try:
+        before = tgs_requests(realm)
         with open(path, "rb") as f:
             r_ini, r_acc = establish(ini, acc, "web", f.fileno(), mech=mech)
+        # one TGS exchange, made by the helper on its loop: the GSS-API
+        # initiator found the ticket in the context's ccache
+        assert wait_until(lambda: tgs_requests(realm) > before, 5)
+        assert tgs_requests(realm) == before + 1, realm.log_text()[-2000:]
         assert r_ini.u32(T_STATE) == COMPLETE and r_acc.u32(T_STATE) == COMPLETE
         for r in (r_ini, r_acc):
             assert r.get(T_MECH) == b"krb5"
@@ -445,8 +455,10 @@ def test_disconnect_mid_loop_frees_the_contexts(helper, users, ccache):
             r = c.init("web", f.fileno(), mech="krb5")
             assert r.status == OK and r.u32(T_STATE) == CONTINUE, (r, r.message)
     assert open_contexts(d) == 3
+    assert d.status_json()["contexts_open"] == 3
     c.close()  # mid-loop: every context waits for the acceptor's reply
     assert wait_until(lambda: open_contexts(d) == 0, 5), open_contexts(d)
+    assert d.status_json()["contexts_open"] == 0
 
 
 def test_per_connection_cap(helper, users, ccache):
@@ -469,3 +481,16 @@ def test_per_connection_cap(helper, users, ccache):
     finally:
         c.close()
         other.close()
+
+
+def test_init_to_an_unknown_service_fails_with_the_kdc_reason(helper, users, ccache):
+    alice = users()
+    d = helper({"web": service()})
+    with Ctx(d) as c, open(ccache(alice), "rb") as f:
+        r = c.init("web", f.fileno(), target="HTTP@nowhere.sectx.test")
+        assert r.status == OK and r.u32(T_STATE) == FAILED, (r, r.message)
+        assert r.message.startswith("cannot get a ticket for HTTP@nowhere.sectx.test: "), \
+            r.message
+        assert "not found" in r.message.lower(), r.message
+        assert c.release(r.u32(T_HANDLE)).status == E_NOTFOUND
+    assert open_contexts(d) == 0
