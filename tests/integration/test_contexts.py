@@ -30,6 +30,7 @@ GSS_C_DELEG_FLAG, GSS_C_MUTUAL_FLAG = 1, 2
 
 HOST = "host/sectx-test.localdomain"
 TARGET = "host@sectx-test.localdomain"
+HTTP_SVC = "HTTP/sectx-test.localdomain"
 REALM = "SECTX.TEST"
 
 
@@ -128,7 +129,10 @@ def open_contexts(d):
 
 @pytest.fixture(scope="module")
 def keytab(realm):
+    """The keys of HOST and HTTP_SVC, in one keytab."""
     directory, path = write_keytab(realm, HOST)
+    realm.addprinc(HTTP_SVC, randkey=True)
+    realm.ktadd(HTTP_SVC, path)
     yield path
     shutil.rmtree(directory, ignore_errors=True)
 
@@ -204,10 +208,14 @@ def tgs_requests(realm):
     return realm.log_text().count(f"for {HOST}@{REALM}")
 
 
-@pytest.mark.parametrize("mech", ["krb5", "spnego"])
-def test_init_and_accept_through_the_helper(helper, users, ccache, realm, mech):
+@pytest.mark.parametrize("mech,mechs", [("krb5", "krb5, spnego"), ("spnego", "krb5, spnego"),
+                                        ("spnego", "spnego, krb5, ntlm")])
+def test_init_and_accept_through_the_helper(helper, users, ccache, realm, tmp_path, mech,
+                                            mechs):
     alice = users()
-    d = helper({"web": service()})
+    ntlm_users = tmp_path / "ntlm_users"
+    ntlm_users.write_text("SECTX:bob:bob-Pw-1\n")
+    d = helper({"web": service(mechs=mechs, ntlm_user_file=str(ntlm_users))})
     path = ccache(alice)
     ini, acc = Ctx(d), Ctx(d)
     try:
@@ -494,3 +502,23 @@ def test_init_to_an_unknown_service_fails_with_the_kdc_reason(helper, users, cca
         assert "not found" in r.message.lower(), r.message
         assert c.release(r.u32(T_HANDLE)).status == E_NOTFOUND
     assert open_contexts(d) == 0
+
+
+def test_acceptor_answers_only_as_its_principal(helper, users, ccache):
+    """A service whose principal is HTTP/... does not accept a ticket for
+    host/..., though the keytab holds both keys (with and without NTLM in its
+    set, where SPNEGO acquires by host-based name and the principal is
+    checked after completion)."""
+    alice = users()
+    d = helper({"http": service(principal=f"{HTTP_SVC}@{REALM}"),
+                "http_ntlm": service(principal=f"{HTTP_SVC}@{REALM}",
+                                     mechs="krb5, spnego, ntlm")})
+    path = ccache(alice)
+    for name, mech in (("http", "krb5"), ("http", "spnego"), ("http_ntlm", "spnego")):
+        with Ctx(d) as ini, Ctx(d) as acc, open(path, "rb") as f:
+            r = ini.init(name, f.fileno(), mech=mech)  # TARGET is host@...
+            assert r.status == OK and r.u32(T_STATE) == CONTINUE, (r, r.message)
+            a = acc.accept(name, token_of(r))
+            assert a.status == OK and a.u32(T_STATE) == FAILED, (name, mech, a)
+            assert a.message, a
+            assert HTTP_SVC in a.message, a.message
