@@ -231,24 +231,37 @@ static unsigned service_mechs(const struct sectx_config_service *svc)
 
 /* --- replies ------------------------------------------------------------------ */
 
-/* text made safe for a MESSAGE field: printable ASCII, bounded. */
-static char *reason_text(TALLOC_CTX *mem_ctx, const char *text)
+/* Make s safe for a MESSAGE field and a log: printable ASCII only. */
+static void make_printable(char *s)
 {
-	char *s = talloc_strndup(mem_ctx, text != NULL ? text : "unknown failure", CTX_REASON_MAX);
-
 	for (char *p = s; p != NULL && *p != '\0'; p++) {
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
 			*p = '?';
 		}
 	}
+}
+
+/* text made safe for a MESSAGE field, bounded; a child of mem_ctx. */
+static char *reason_text(TALLOC_CTX *mem_ctx, const char *text)
+{
+	char *s = talloc_strndup(mem_ctx, text != NULL ? text : "unknown failure",
+				 CTX_REASON_MAX);
+
+	make_printable(s);
 	return s;
 }
 
+/* Reply with status and msg (made safe).  msg may be a child of req: it is
+ * copied first, as replying frees req. */
 static void reply_status(struct sectx_request *req, uint32_t status, const char *msg)
 {
-	char *m = msg != NULL ? reason_text(req, msg) : NULL;
+	char m[CTX_REASON_MAX + 1];
 
-	sectx_request_reply_status(req, status, m);
+	if (msg != NULL) {
+		snprintf(m, sizeof(m), "%s", msg);
+		make_printable(m);
+	}
+	sectx_request_reply_status(req, status, msg != NULL ? m : NULL);
 }
 
 /* Parse SERVICE, find it and authorise the caller.  Replies and returns
