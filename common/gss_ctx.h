@@ -80,7 +80,9 @@ int sectx_gss_acceptor_new(TALLOC_CTX *mem_ctx, const char *keytab, const char *
  * gss-ntlmssp's user file for an NTLM acceptor (lines DOMAIN:USER:PASSWORD
  * or smbpasswd), passed in the cred store, never through the environment;
  * args->keep_delegated keeps a credential the initiator delegated
- * (info.delegated), otherwise none is ever stored.  With NTLM in allowed and
+ * (info.delegated), otherwise none is ever stored; args->rcache (NULL: the
+ * mechanism's default, a file in /var/tmp) names the Kerberos replay cache,
+ * e.g. "file2:/var/lib/sectx/contexts.rcache2".  With NTLM in allowed and
  * a principal SVC/HOST@REALM, NTLM (and SPNEGO) acquire by the host-based
  * name SVC@HOST; a Kerberos context must still complete as exactly that
  * principal or the step FAILs.
@@ -89,6 +91,7 @@ struct sectx_gss_acceptor_args {
 	const char *keytab;
 	const char *principal;
 	const char *ntlm_user_file;
+	const char *rcache;
 	unsigned allowed;
 	bool keep_delegated;
 };

@@ -52,11 +52,12 @@
 #include "log.h"
 #include "server.h"
 
-#define SECTX_CCACHE_FILE_MAX (1024u * 1024u) /* bytes of a ccache passed for init */
-#define SECTX_CTX_DATA_MAX    (64u * 1024u)   /* bytes of a message to wrap or sign */
-#define CTX_REASON_MAX	      512u	      /* bytes of a reason sent in MESSAGE */
-#define CTX_LOG_NAME_MAX      256u	      /* bytes of a peer name in a log line */
-#define PW_BUF_MAX	      16384u	      /* getpwnam_r buffer */
+#define SECTX_CCACHE_FILE_MAX (1024u * 1024u)	 /* bytes of a ccache passed for init */
+#define SECTX_CTX_DATA_MAX    (64u * 1024u)	 /* bytes of a message to wrap or sign */
+#define CTX_REASON_MAX	      512u		 /* bytes of a reason sent in MESSAGE */
+#define CTX_LOG_NAME_MAX      256u		 /* bytes of a peer name in a log line */
+#define PW_BUF_MAX	      16384u		 /* getpwnam_r buffer */
+#define CTX_RCACHE_FILE	      "contexts.rcache2" /* acceptors' replay cache, in state_dir */
 
 /* Flags a caller may ask an initiator for; anything else is dropped. */
 #define CTX_FLAGS_KNOWN                                                                            \
@@ -244,8 +245,7 @@ static void make_printable(char *s)
 /* text made safe for a MESSAGE field, bounded; a child of mem_ctx. */
 static char *reason_text(TALLOC_CTX *mem_ctx, const char *text)
 {
-	char *s = talloc_strndup(mem_ctx, text != NULL ? text : "unknown failure",
-				 CTX_REASON_MAX);
+	char *s = talloc_strndup(mem_ctx, text != NULL ? text : "unknown failure", CTX_REASON_MAX);
 
 	make_printable(s);
 	return s;
@@ -428,6 +428,10 @@ static int op_accept_step(struct sectx_request *req)
 	args.ntlm_user_file = svc->ntlm_user_file;
 	args.allowed = service_mechs(svc);
 	args.keep_delegated = svc->allow_delegation;
+	/* Replays are remembered in the helper's own 0700 state directory, not
+	 * in a root-owned file of /var/tmp that a user could have planted. */
+	args.rcache =
+	    talloc_asprintf(e, "file2:%s/" CTX_RCACHE_FILE, req->hctx->cfg->sectxd.state_dir);
 	ret = sectx_gss_acceptor_new_with(e, &args, &e->gss, &reason);
 	if (ret != 0) {
 		char *m = reason_text(req, reason);

@@ -338,6 +338,8 @@ def test_corrupted_replayed_truncated_tokens_fail_with_the_reason(helper, users,
         r = acc.accept("web", tok)
         assert r.u32(T_STATE) == FAILED, r
         assert "replay" in r.message.lower(), r.message
+        # remembered in the helper's state directory, not in /var/tmp
+        assert os.path.isfile(os.path.join(d.state_dir, "contexts.rcache2"))
 
         # garbage
         r = acc.accept("web", b"\x60\x03\x06\x01\x00")
