@@ -20,8 +20,10 @@
  *    (root may pass anyone's and then acts as its owner), reads it with pread
  *    (no blocking on a FIFO, no following of links) and loads it into a
  *    MEMORY ccache of its own that dies with the context.  So a caller can
- *    only ever use tickets it could already read.  Delegation is dropped
- *    unless the service allows it.
+ *    only ever use tickets it could already read.  Root may instead name a
+ *    login HANDLE (credstore.h): the TGT of a login it has just made, copied,
+ *    the handle left as it was.  Delegation is dropped unless the service
+ *    allows it.
  *  - protect and check messages with contexts of its own connection.
  * Contexts belong to the connection that made them (a slot of the
  * connection, freed with it), at most [sectxd] max_contexts_per_connection
@@ -47,6 +49,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "credstore.h"
 #include "gss_ctx.h"
 #include "krb5_engine.h"
 #include "log.h"
@@ -78,8 +81,9 @@ struct ctx_entry {
 	uint32_t id;
 	enum sectx_ctx_role role;
 	char *service;
-	uid_t uid;    /* the caller */
-	uid_t as_uid; /* init: the owner of the ccache the caller passed */
+	uid_t uid;     /* the caller */
+	uid_t as_uid;  /* init: the owner of the ccache the caller passed */
+	char *as_user; /* init: the user of the login handle the caller passed */
 	struct sectx_gss_ctx *gss;
 	krb5_context kctx; /* init: owner of mcc */
 	krb5_ccache mcc;   /* init: MEMORY copy of the caller's ccache */
@@ -302,12 +306,16 @@ static const char *role_name(enum sectx_ctx_role role)
 static void log_event(const struct ctx_entry *e, const struct sectx_ctx_info *info,
 		      const char *result)
 {
-	char peer[CTX_LOG_NAME_MAX], why[CTX_REASON_MAX + 64], as[32] = "";
+	char peer[CTX_LOG_NAME_MAX], why[CTX_REASON_MAX + 64], as[SECTX_NAME_MAX + 16] = "";
 	const char *p = info != NULL ? info->peer_name : "";
 
 	sectx_log_escape(p, strlen(p), peer, sizeof(peer));
 	sectx_log_escape(result, strlen(result), why, sizeof(why));
-	if (e->as_uid != e->uid) {
+	if (e->as_user != NULL) {
+		snprintf(as, sizeof(as), " as user ");
+		sectx_log_escape(e->as_user, strlen(e->as_user), as + strlen(as),
+				 sizeof(as) - strlen(as));
+	} else if (e->as_uid != e->uid) {
 		snprintf(as, sizeof(as), " as uid %u", (unsigned)e->as_uid);
 	}
 	sectx_log(
@@ -543,6 +551,121 @@ done:
 	return ret;
 }
 
+/* Copy the TGT of a login handle into a new MEMORY ccache of kctx. */
+static krb5_error_code load_handle(krb5_context kctx, const struct sectx_handle *h,
+				   krb5_ccache *out)
+{
+	krb5_ccache mcc = NULL;
+	krb5_error_code kret;
+
+	kret = krb5_cc_new_unique(kctx, "MEMORY", NULL, &mcc);
+	if (kret == 0) {
+		kret = krb5_cc_initialize(kctx, mcc, h->creds->client);
+	}
+	if (kret == 0) {
+		kret = krb5_cc_store_cred(kctx, mcc, h->creds);
+	}
+	if (kret != 0 && mcc != NULL) {
+		krb5_cc_destroy(kctx, mcc);
+		mcc = NULL;
+	}
+	*out = mcc;
+	return kret;
+}
+
+/*
+ * A new initiator entry of the connection holding, in a MEMORY ccache of
+ * its own, the credentials the request names: the ccache file open at fd
+ * (checked here: a regular file of the caller, any owner for root, who then
+ * acts as that owner), or, for root only, the TGT of a login HANDLE (a login
+ * service initiating for the user it has just authenticated).  Returns the
+ * entry, or NULL after replying.
+ */
+static struct ctx_entry *init_entry(struct sectx_request *req, const char *name, int fd)
+{
+	char id[SECTX_HANDLE_LEN + 1];
+	struct sectx_handle *h = NULL;
+	struct ctx_entry *e;
+	const char *why = NULL;
+	struct stat sb;
+	uint32_t status;
+	int ret;
+
+	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_HANDLE, id, sizeof(id), SECTX_HANDLE_LEN);
+	if (ret != 0 && ret != SECTX_ERR_NOFIELD) {
+		reply_status(req, SECTX_E_PROTO, "HANDLE: invalid");
+		return NULL;
+	}
+	if (ret == 0) {
+		if (fd >= 0) {
+			reply_status(req, SECTX_E_INVAL,
+				     "pass a ccache descriptor or a login HANDLE, not both");
+			return NULL;
+		}
+		if (req->uid != 0) {
+			SECTX_WARN(
+			    "context init: service %s uid %u offered a login handle: refused "
+			    "(root only)",
+			    name, (unsigned)req->uid);
+			reply_status(req, SECTX_E_PERM,
+				     "only root may initiate with a login handle");
+			return NULL;
+		}
+		h = sectx_handle_find(req->hctx, id);
+		if (h == NULL || h->creds == NULL || h->expired) {
+			reply_status(req, SECTX_E_NOTFOUND,
+				     "no login handle with a TGT by that name");
+			return NULL;
+		}
+	} else if (fd < 0) {
+		reply_status(req, SECTX_E_INVAL, "pass the user's ccache as a descriptor");
+		return NULL;
+	} else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		SECTX_WARN("context init: service %s uid %u passed a descriptor that is not a "
+			   "regular file",
+			   name, (unsigned)req->uid);
+		reply_status(req, SECTX_E_INVAL, "the descriptor is not a regular file");
+		return NULL;
+	} else if (req->uid != 0 && sb.st_uid != req->uid) {
+		SECTX_WARN("context init: service %s uid %u passed a ccache owned by uid %u: "
+			   "refused",
+			   name, (unsigned)req->uid, (unsigned)sb.st_uid);
+		reply_status(req, SECTX_E_PERM, "the ccache is not yours");
+		return NULL;
+	} else if (sb.st_size <= 0 || (uint64_t)sb.st_size > SECTX_CCACHE_FILE_MAX) {
+		reply_status(req, SECTX_E_INVAL, "the ccache is empty or too large");
+		return NULL;
+	}
+
+	e = entry_new(req, SECTX_ROLE_INITIATOR, name, &status);
+	if (e == NULL) {
+		SECTX_WARN("context init: service %s uid %u: %s", name, (unsigned)req->uid,
+			   status == SECTX_E_BUSY ? "per-connection context cap reached"
+						  : "out of memory");
+		reply_status(req, status,
+			     status == SECTX_E_BUSY ? "too many contexts on this connection"
+						    : NULL);
+		return NULL;
+	}
+	e->kctx = req->hctx->krb5->ctx;
+	if (h != NULL) {
+		e->as_user = talloc_strdup(e, h->user);
+		ret = load_handle(e->kctx, h, &e->mcc) == 0 && e->as_user != NULL ? 0 : -EIO;
+		why = "cannot load the login's credentials";
+	} else {
+		e->as_uid = sb.st_uid;
+		ret = load_ccache(e->kctx, fd, (size_t)sb.st_size, &e->mcc, &why);
+	}
+	if (ret != 0) {
+		log_event(e, NULL, why);
+		talloc_free(e);
+		reply_status(req, ret == -ENOMEM || ret == -EIO ? SECTX_E_INTERNAL : SECTX_E_INVAL,
+			     why);
+		return NULL;
+	}
+	return e;
+}
+
 /* A first init leg waiting for its service ticket; a child of the request. */
 struct init_state {
 	struct sectx_request *req;
@@ -565,11 +688,9 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 	krb5_principal server = NULL;
 	krb5_error_code kret;
 	unsigned allowed = service_mechs(svc), mech;
-	uint32_t flags = CTX_FLAGS_DEFAULT, status;
+	uint32_t flags = CTX_FLAGS_DEFAULT;
 	struct ctx_entry *e = NULL;
-	const char *why = NULL;
 	struct sectx_field tokf;
-	struct stat sb;
 	int fd = sectx_request_take_fd(req);
 	int ret;
 
@@ -612,48 +733,8 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 		goto done;
 	}
 
-	/* The credentials: an open descriptor of a ccache file, never a path. */
-	if (fd < 0) {
-		reply_status(req, SECTX_E_INVAL, "pass the user's ccache as a descriptor");
-		goto done;
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		SECTX_WARN("context init: service %s uid %u passed a descriptor that is not a "
-			   "regular file",
-			   name, (unsigned)req->uid);
-		reply_status(req, SECTX_E_INVAL, "the descriptor is not a regular file");
-		goto done;
-	}
-	if (req->uid != 0 && sb.st_uid != req->uid) {
-		SECTX_WARN("context init: service %s uid %u passed a ccache owned by uid %u: "
-			   "refused",
-			   name, (unsigned)req->uid, (unsigned)sb.st_uid);
-		reply_status(req, SECTX_E_PERM, "the ccache is not yours");
-		goto done;
-	}
-	if (sb.st_size <= 0 || (uint64_t)sb.st_size > SECTX_CCACHE_FILE_MAX) {
-		reply_status(req, SECTX_E_INVAL, "the ccache is empty or too large");
-		goto done;
-	}
-
-	e = entry_new(req, SECTX_ROLE_INITIATOR, name, &status);
+	e = init_entry(req, name, fd);
 	if (e == NULL) {
-		SECTX_WARN("context init: service %s uid %u: %s", name, (unsigned)req->uid,
-			   status == SECTX_E_BUSY ? "per-connection context cap reached"
-						  : "out of memory");
-		reply_status(req, status,
-			     status == SECTX_E_BUSY ? "too many contexts on this connection"
-						    : NULL);
-		goto done;
-	}
-	e->as_uid = sb.st_uid;
-	e->kctx = req->hctx->krb5->ctx;
-	ret = load_ccache(e->kctx, fd, (size_t)sb.st_size, &e->mcc, &why);
-	if (ret != 0) {
-		log_event(e, NULL, why);
-		talloc_free(e);
-		reply_status(req, ret == -ENOMEM || ret == -EIO ? SECTX_E_INTERNAL : SECTX_E_INVAL,
-			     why);
 		goto done;
 	}
 	st = talloc_zero(req, struct init_state);

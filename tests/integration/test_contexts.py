@@ -524,3 +524,38 @@ def test_acceptor_answers_only_as_its_principal(helper, users, ccache):
             assert a.status == OK and a.u32(T_STATE) == FAILED, (name, mech, a)
             assert a.message, a
             assert HTTP_SVC in a.message, a.message
+
+
+def test_root_may_initiate_with_a_login_handle(helper, users, as_client):
+    """A login service (root) initiates for the user it has just logged in,
+    from the TGT the helper holds under the login handle; nobody else may."""
+    alice = users()
+    d = helper({"web": service(uid=alice.name)})
+    with Conn(d.pam_sock) as c:
+        r = c.request(0x0201, s(0x0201, alice.name), s(0x0202, alice.password),
+                      s(T_SERVICE, "login"), s(0x0204, ""))
+    assert r.status == OK and r.u32(0x0207) == 0, (r, r.message)
+    handle = r.get(0x0206)
+    with Ctx(d) as ini, Ctx(d) as acc:
+        r = ini.conn.request(OP_INIT, s(T_SERVICE, "web"), s(T_TARGET, TARGET),
+                             field(0x0206, handle))
+        assert r.status == OK and r.u32(T_STATE) == CONTINUE, (r, r.message)
+        a = acc.accept("web", token_of(r))
+        assert a.u32(T_STATE) == COMPLETE, a.message
+        assert a.get(T_PEER).decode() == alice.principal
+        r = ini.init_step(r.u32(T_HANDLE), token_of(a))
+        assert r.u32(T_STATE) == COMPLETE and r.u32(T_MUTUAL) == 1, r
+    assert f"context init: service web uid 0 as user {alice.name} mech krb5" in d.log_text()
+    code = f"""
+from sectx_harness import Conn, field
+with Conn({d.pam_sock!r}) as c:
+    r = c.request(0x0302, field(0x0203, b"web"), field(0x030c, {TARGET!r}.encode()),
+                  field(0x0206, {handle!r}))
+    print(r.status, r.message)
+"""
+    r = as_client(alice.uid, code)
+    assert r.returncode == 0 and r.stdout.split()[0] == str(E_PERM), (r.stdout, r.stderr)
+    with Ctx(d) as c:
+        r = c.conn.request(OP_INIT, s(T_SERVICE, "web"), s(T_TARGET, TARGET),
+                           field(0x0206, b"0" * 64))
+        assert r.status == E_NOTFOUND, r
