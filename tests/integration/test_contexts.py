@@ -1,10 +1,13 @@
 """Security contexts through the helper (helper/ctx_ops.c): the real sectxd
-initiates with a user's ccache passed as a descriptor and accepts with the
-host keytab, against a real MIT KDC, driven with raw frames.  Covers the
-token loop for krb5 and SPNEGO, mutual authentication and peer names,
-corrupted / replayed / truncated tokens, service policy by uid, ccache
-ownership, per-connection ownership and cap, message protection and
-release.  NTLM end to end goes through the sample programs (samples/)."""
+initiates with a user's ccache passed as a descriptor (or, for root, a login
+handle) and accepts with the host keytab, against a real MIT KDC, driven
+with raw frames.  Covers the token loop for krb5 and SPNEGO, mutual
+authentication and peer names, corrupted / replayed / truncated tokens,
+service policy by uid and principal, ccache ownership, per-connection
+ownership and cap, message protection and release.  The NTLM rules of the
+library (three legs, never mutual, no silent SPNEGO fallback) are checked
+with both ends in gss_driver; NTLM between the sample programs and the
+helper is tested with samples/."""
 
 import os
 import shutil
@@ -559,3 +562,70 @@ with Conn({d.pam_sock!r}) as c:
         r = c.conn.request(OP_INIT, s(T_SERVICE, "web"), s(T_TARGET, TARGET),
                            field(0x0206, b"0" * 64))
         assert r.status == E_NOTFOUND, r
+
+
+# --- NTLM (gss-ntlmssp), both ends in one process through the library -----------------
+
+GSS_C_CONF_FLAG, GSS_C_INTEG_FLAG = 0x10, 0x20
+
+
+@pytest.fixture
+def gss_driver(bins, keytab, tmp_path):
+    """run(init_mech, req_flags, accept_mechs) -> (returncode, {side: fields},
+    output) from tests/integration/gss_driver, with bob's NTLM password in a
+    user file that both ends use, no Kerberos credentials on the initiator's
+    side, and the module's keytab for the acceptor."""
+    driver = os.path.join(os.environ["SECTX_BUILDDIR"], "tests", "integration", "gss_driver")
+    if not os.access(driver, os.X_OK):
+        pytest.fail(f"not built: {driver} (make check builds it)", pytrace=False)
+    users_file = tmp_path / "ntlm_users"
+    users_file.write_text("SECTX:bob:bob-Pw-1\n")
+    env = dict(os.environ, NTLM_USER_FILE=str(users_file), NTLMUSER="bob",
+               KRB5CCNAME=f"FILE:{tmp_path}/no-ccache")
+
+    def go(init_mech, req_flags, accept_mechs):
+        r = run([driver, init_mech, str(req_flags), accept_mechs, keytab, f"{HOST}@{REALM}",
+                 str(users_file), TARGET], env=env, timeout=30)
+        sides = {}
+        for line in r.stdout.splitlines():
+            words = line.split()
+            if len(words) > 2 and words[1] == "complete":
+                sides[words[0]] = dict(w.split("=", 1) for w in words[2:])
+        return r.returncode, sides, r.stdout + r.stderr
+
+    return go
+
+
+def test_ntlm_three_legs_never_mutual(gss_driver):
+    rc, sides, out = gss_driver("ntlm", GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG, "ntlm")
+    assert rc == 0, out
+    assert out.count(" accept ") == 2 and "leg 1 init 1" in out, out  # negotiate, challenge, auth
+    assert sides["accept"]["peer"] == "SECTX\\bob", out
+    assert sides["init"]["mech"] == "ntlm" and sides["init"]["spnego"] == "0"
+    assert sides["init"]["mutual"] == "0" and sides["accept"]["mutual"] == "0"
+    assert "wrap ok" in out
+
+
+def test_ntlm_under_spnego_echoes_mutual_but_is_not_mutual(gss_driver):
+    """SPNEGO asks for mutual authentication; gss-ntlmssp grants the flag,
+    the library still reports the context as not mutual."""
+    rc, sides, out = gss_driver("spnego", 0, "spnego, ntlm")
+    assert rc == 0, out
+    init = sides["init"]
+    assert init["mech"] == "ntlm" and init["spnego"] == "1", out
+    assert int(init["flags"], 16) & GSS_C_MUTUAL_FLAG, out  # what the mechanism claims
+    assert init["mutual"] == "0" and sides["accept"]["mutual"] == "0", out
+
+
+def test_ntlm_refused_when_mutual_is_required(gss_driver):
+    rc, _, out = gss_driver("ntlm", GSS_C_MUTUAL_FLAG, "ntlm")
+    assert rc == 1, out
+    assert "init failed mutual authentication was asked for, but ntlm cannot" in out, out
+
+
+def test_spnego_does_not_fall_back_to_ntlm_where_not_allowed(gss_driver):
+    """The initiator has only NTLM credentials; an acceptor allowing krb5 and
+    spnego refuses rather than negotiating NTLM."""
+    rc, sides, out = gss_driver("spnego", 0, "krb5, spnego")
+    assert rc == 1 and not sides, out
+    assert "accept failed accept failed: An unsupported mechanism was requested" in out, out
