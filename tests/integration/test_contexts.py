@@ -179,10 +179,10 @@ def ccache(realm):
 
 
 @pytest.fixture
-def as_client(tmp_path):
+def as_client():
     """run(uid, code, pass_fds=()) -> CompletedProcess of a Python snippet run
-    as uid with `Ctx`-less access to the harness (Conn, frames) in sys.path;
-    the snippet prints its result."""
+    as uid (setpriv), with a public copy of sectx_harness importable (Conn,
+    field); the snippet prints its result."""
     here = os.path.dirname(os.path.abspath(__file__))
     with public_copies([os.path.join(here, "sectx_harness.py")], "sectx-ctxpy-",
                        mode=0o644) as copies:
