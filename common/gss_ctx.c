@@ -828,7 +828,9 @@ static int copy_out(TALLOC_CTX *mem_ctx, gss_buffer_t buf, uint8_t **out, size_t
 {
 	OM_uint32 min;
 
-	*out = talloc_memdup(mem_ctx, buf->value, buf->length > 0 ? buf->length : 1);
+	/* an empty message still gets a (one zero byte) buffer, never NULL */
+	*out = buf->length > 0 ? talloc_memdup(mem_ctx, buf->value, buf->length)
+			       : talloc_zero_size(mem_ctx, 1);
 	*outlen = buf->length;
 	if (buf->length > 0) {
 		explicit_bzero(buf->value, buf->length);

@@ -266,6 +266,9 @@ def test_messages_wrap_unwrap_mic_and_release(helper, users, ccache):
         assert b"secret message" not in token_of(w)
         u = acc.unwrap(ha, token_of(w))
         assert u.status == OK and u.get(T_DATA) == b"secret message" and u.u32(T_CONF) == 1
+        w = ini.wrap(hi, b"", conf=True)  # an empty message is a message too
+        u = acc.unwrap(ha, token_of(w))
+        assert u.status == OK and u.get(T_DATA) == b"", (u, u.message)
         w = acc.wrap(ha, b"reply", conf=False)
         assert w.status == OK and w.u32(T_CONF) == 0
         u = ini.unwrap(hi, token_of(w))
