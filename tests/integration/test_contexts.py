@@ -10,7 +10,10 @@ with both ends in gss_driver; NTLM between the sample programs and the
 helper is tested with samples/."""
 
 import os
+import select
 import shutil
+import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -19,7 +22,7 @@ import pytest
 
 from pam_fixtures import users  # noqa: F401 (fixture)
 from pam_harness import write_keytab
-from sectx_harness import (E_INVAL, E_PERM, OK, OP_STATUS, Conn, Sectxd, field,
+from sectx_harness import (E_INVAL, E_PERM, OK, OP_STATUS, Conn, Sectxd, field, frame,
                            make_public_tmpdir, public_copies, run, u32, wait_until, as_user)
 
 OP_ACCEPT, OP_INIT, OP_WRAP, OP_UNWRAP, OP_GET_MIC, OP_VERIFY_MIC, OP_RELEASE = range(
@@ -27,7 +30,7 @@ OP_ACCEPT, OP_INIT, OP_WRAP, OP_UNWRAP, OP_GET_MIC, OP_VERIFY_MIC, OP_RELEASE = 
 T_SERVICE = 0x0203
 (T_HANDLE, T_STATE, T_TOKEN, T_DATA, T_CONF, T_MECH, T_FLAGS, T_MUTUAL, T_PEER, T_LOCAL,
  T_LIFETIME, T_TARGET, T_CTX_OPEN) = range(0x0301, 0x030e)
-E_BUSY, E_NOTFOUND = 5, 8
+E_BUSY, E_NOTFOUND, E_UNAVAIL = 5, 8, 11
 CONTINUE, COMPLETE, FAILED = 0, 1, 2
 GSS_C_DELEG_FLAG, GSS_C_MUTUAL_FLAG = 1, 2
 
@@ -142,12 +145,13 @@ def keytab(realm):
 
 @pytest.fixture
 def helper(bins, realm, keytab):
-    """make(services={name: {key: value}}, **sectxd_keys) -> a started sectxd
-    with [kerberos] keytab and those [service/NAME] sections."""
+    """make(services={name: {key: value}}, kerberos=None, **sectxd_keys) -> a
+    started sectxd with [kerberos] keytab (and the kerberos keys given) and
+    those [service/NAME] sections."""
     made = []
 
-    def make(services, **settings):
-        sections = {"kerberos": {"keytab": keytab, "kdc_timeout": "3s"}}
+    def make(services, kerberos=None, **settings):
+        sections = {"kerberos": dict({"keytab": keytab, "kdc_timeout": "3s"}, **(kerberos or {}))}
         sections.update({f"service/{n}": v for n, v in services.items()})
         d = Sectxd(bins.sectxd, bins.sectxctl, env=realm.env(), sections=sections,
                    log_level="debug", **settings)
@@ -632,3 +636,28 @@ def test_spnego_does_not_fall_back_to_ntlm_where_not_allowed(gss_driver):
     rc, sides, out = gss_driver("spnego", 0, "krb5, spnego")
     assert rc == 1 and not sides, out
     assert "accept failed accept failed: An unsupported mechanism was requested" in out, out
+
+
+def test_init_waits_for_the_kdc_on_the_loop_only(helper, users, ccache, realm):
+    """While the KDC is silent, an init step waits for its service ticket
+    without holding up the helper: status is answered meanwhile, and the init
+    step ends with E_UNAVAIL at kdc_timeout."""
+    alice = users()
+    d = helper({"web": service()}, kerberos={"kdc_timeout": "4s"})
+    path = ccache(alice)
+    kdc = realm.procs["krb5kdc"]
+    c = Ctx(d)
+    os.kill(kdc.pid, signal.SIGSTOP)
+    try:
+        with open(path, "rb") as f:
+            data = frame(OP_INIT, s(T_SERVICE, "web"), s(T_TARGET, TARGET))
+            sent = socket.send_fds(c.conn.sock, [data], [f.fileno()])
+            assert c.conn.send(data[sent:])
+        assert open_contexts(d) == 1  # answered while the init step waits
+        assert select.select([c.conn.sock], [], [], 0)[0] == [], "init answered already"
+        r = c.conn.recv_frame()
+        assert r.status == E_UNAVAIL and "no KDC answered" in r.message, (r, r.message)
+    finally:
+        os.kill(kdc.pid, signal.SIGCONT)
+        c.close()
+    assert wait_until(lambda: open_contexts(d) == 0, 5)
