@@ -589,6 +589,9 @@ def gss_driver(bins, keytab, tmp_path):
     users_file.write_text("SECTX:bob:bob-Pw-1\n")
     env = dict(os.environ, NTLM_USER_FILE=str(users_file), NTLMUSER="bob",
                KRB5CCNAME=f"FILE:{tmp_path}/no-ccache")
+    # gss-ntlmssp leaks OpenSSL objects of its own; in a sanitizer build the
+    # driver would exit non-zero for them at exit
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
 
     def go(init_mech, req_flags, accept_mechs):
         r = run([driver, init_mech, str(req_flags), accept_mechs, keytab, f"{HOST}@{REALM}",
