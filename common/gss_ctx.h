@@ -124,8 +124,12 @@ int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const 
  * NULL/0 when there is nothing to send; send it even on COMPLETE).  Returns
  * SECTX_CTX_CONTINUE, SECTX_CTX_COMPLETE, or SECTX_CTX_FAILED with *reason
  * (child of mem_ctx: the mechanism's major and minor status text).  After
- * FAILED the context is unusable.  An acceptor refuses a mechanism not in its
- * allowed set and a context that is not mutual when the caller asked for it.
+ * FAILED the context is unusable (a step on a COMPLETE context also returns
+ * FAILED, leaving the context as it was).  An acceptor refuses a mechanism
+ * not in its allowed set (before the mechanism runs when the first token
+ * names it, and again at completion); an initiator whose req_flags asked for
+ * GSS_C_MUTUAL_FLAG refuses a context that is not mutual.  Replays and other
+ * out-of-sequence per-message tokens count as failures (-EBADMSG) below.
  */
 enum sectx_ctx_state sectx_gss_step(struct sectx_gss_ctx *ctx, const uint8_t *in, size_t inlen,
 				    TALLOC_CTX *mem_ctx, uint8_t **out, size_t *outlen,
@@ -137,7 +141,8 @@ int sectx_gss_info(const struct sectx_gss_ctx *ctx, struct sectx_ctx_info *info)
 /*
  * Message protection on a complete context.  Outputs are children of
  * mem_ctx; on error (-EAGAIN not complete, -EBADMSG the token failed its
- * check or was replayed, -EIO other) *reason says why.  conf asks for
+ * check, or was replayed, old, out of sequence or after a gap, -EIO other)
+ * *reason says why; the context stays usable.  conf asks for
  * confidentiality; *conf_state tells whether it was applied.
  */
 int sectx_gss_wrap(struct sectx_gss_ctx *ctx, bool conf, const uint8_t *in, size_t inlen,
