@@ -270,6 +270,8 @@ def test_messages_wrap_unwrap_mic_and_release(helper, users, ccache):
         assert b"secret message" not in token_of(w)
         u = acc.unwrap(ha, token_of(w))
         assert u.status == OK and u.get(T_DATA) == b"secret message" and u.u32(T_CONF) == 1
+        u = acc.unwrap(ha, token_of(w))  # the same token again: a replay
+        assert u.status == E_INVAL and "unwrap failed" in u.message, (u, u.message)
         w = ini.wrap(hi, b"", conf=True)  # an empty message is a message too
         u = acc.unwrap(ha, token_of(w))
         assert u.status == OK and u.get(T_DATA) == b"", (u, u.message)
