@@ -3,8 +3,8 @@
  * function, with the mechanism set, credentials and "mutual" decided here.
  *
  * What it must never do: read or change the process environment (every
- * credential is named in a cred store: "keytab" for acceptors, "ccache" for
- * initiators, "ntlmssp_keyfile" for gss-ntlmssp acceptors), let SPNEGO
+ * credential is named in a cred store: "keytab" and "rcache" for acceptors,
+ * "ccache" for initiators, "ntlmssp_keyfile" for gss-ntlmssp acceptors), let SPNEGO
  * negotiate a mechanism outside the allowed set (gss_set_neg_mechs on the
  * SPNEGO credential, and a check of the mechanism that completed), report
  * a context as mutual because a mechanism echoed GSS_C_MUTUAL_FLAG (NTLM
@@ -293,7 +293,7 @@ int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acce
 {
 	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
 	struct sectx_gss_ctx *ctx = NULL;
-	gss_key_value_element_desc elems[2];
+	gss_key_value_element_desc elems[3];
 	gss_key_value_set_desc store = {0, elems};
 	gss_name_t name = GSS_C_NO_NAME;
 	gss_OID_desc negs[2];
@@ -344,10 +344,15 @@ int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acce
 	elems[0].key = "keytab";
 	elems[0].value = args->keytab;
 	store.count = 1;
+	if (args->rcache != NULL && args->rcache[0] != '\0') {
+		elems[store.count].key = "rcache";
+		elems[store.count].value = args->rcache;
+		store.count++;
+	}
 	if (args->ntlm_user_file != NULL && args->ntlm_user_file[0] != '\0') {
-		elems[1].key = NTLMSSP_CS_KEYFILE;
-		elems[1].value = args->ntlm_user_file;
-		store.count = 2;
+		elems[store.count].key = NTLMSSP_CS_KEYFILE;
+		elems[store.count].value = args->ntlm_user_file;
+		store.count++;
 	}
 
 	/* Kerberos: exactly the principal, unless SPNEGO must share a name
@@ -823,7 +828,9 @@ static int copy_out(TALLOC_CTX *mem_ctx, gss_buffer_t buf, uint8_t **out, size_t
 {
 	OM_uint32 min;
 
-	*out = talloc_memdup(mem_ctx, buf->value, buf->length > 0 ? buf->length : 1);
+	/* an empty message still gets a (one zero byte) buffer, never NULL */
+	*out = buf->length > 0 ? talloc_memdup(mem_ctx, buf->value, buf->length)
+			       : talloc_zero_size(mem_ctx, 1);
 	*outlen = buf->length;
 	if (buf->length > 0) {
 		explicit_bzero(buf->value, buf->length);

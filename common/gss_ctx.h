@@ -80,7 +80,9 @@ int sectx_gss_acceptor_new(TALLOC_CTX *mem_ctx, const char *keytab, const char *
  * gss-ntlmssp's user file for an NTLM acceptor (lines DOMAIN:USER:PASSWORD
  * or smbpasswd), passed in the cred store, never through the environment;
  * args->keep_delegated keeps a credential the initiator delegated
- * (info.delegated), otherwise none is ever stored.  With NTLM in allowed and
+ * (info.delegated), otherwise none is ever stored; args->rcache (NULL: the
+ * mechanism's default, a file in /var/tmp) names the Kerberos replay cache,
+ * e.g. "file2:/var/lib/sectx/contexts.rcache2".  With NTLM in allowed and
  * a principal SVC/HOST@REALM, NTLM (and SPNEGO) acquire by the host-based
  * name SVC@HOST; a Kerberos context must still complete as exactly that
  * principal or the step FAILs.
@@ -89,6 +91,7 @@ struct sectx_gss_acceptor_args {
 	const char *keytab;
 	const char *principal;
 	const char *ntlm_user_file;
+	const char *rcache;
 	unsigned allowed;
 	bool keep_delegated;
 };
@@ -121,8 +124,12 @@ int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const 
  * NULL/0 when there is nothing to send; send it even on COMPLETE).  Returns
  * SECTX_CTX_CONTINUE, SECTX_CTX_COMPLETE, or SECTX_CTX_FAILED with *reason
  * (child of mem_ctx: the mechanism's major and minor status text).  After
- * FAILED the context is unusable.  An acceptor refuses a mechanism not in its
- * allowed set and a context that is not mutual when the caller asked for it.
+ * FAILED the context is unusable (a step on a COMPLETE context also returns
+ * FAILED, leaving the context as it was).  An acceptor refuses a mechanism
+ * not in its allowed set (before the mechanism runs when the first token
+ * names it, and again at completion); an initiator whose req_flags asked for
+ * GSS_C_MUTUAL_FLAG refuses a context that is not mutual.  Replays and other
+ * out-of-sequence per-message tokens count as failures (-EBADMSG) below.
  */
 enum sectx_ctx_state sectx_gss_step(struct sectx_gss_ctx *ctx, const uint8_t *in, size_t inlen,
 				    TALLOC_CTX *mem_ctx, uint8_t **out, size_t *outlen,
@@ -134,7 +141,8 @@ int sectx_gss_info(const struct sectx_gss_ctx *ctx, struct sectx_ctx_info *info)
 /*
  * Message protection on a complete context.  Outputs are children of
  * mem_ctx; on error (-EAGAIN not complete, -EBADMSG the token failed its
- * check or was replayed, -EIO other) *reason says why.  conf asks for
+ * check, or was replayed, old, out of sequence or after a gap, -EIO other)
+ * *reason says why; the context stays usable.  conf asks for
  * confidentiality; *conf_state tells whether it was applied.
  */
 int sectx_gss_wrap(struct sectx_gss_ctx *ctx, bool conf, const uint8_t *in, size_t inlen,

@@ -20,3 +20,12 @@ check_PROGRAMS += tests/unit/test_gss_ctx
 tests_unit_test_gss_ctx_SOURCES = tests/unit/test_gss_ctx.c
 tests_unit_test_gss_ctx_CFLAGS = $(UNIT_CFLAGS) $(GSSAPI_CFLAGS) $(KRB5_CFLAGS)
 tests_unit_test_gss_ctx_LDADD = libsectx_gss.la libsectx_base.la $(GSSAPI_LIBS) $(KRB5_LIBS) $(UNIT_LIBS)
+
+# Both ends of a context in one process (NTLM needs no KDC): a tool of
+# test_contexts.py, built as a check script (every check_PROGRAM is a test).
+EXTRA_PROGRAMS += tests/integration/gss_driver
+check_SCRIPTS += tests/integration/gss_driver$(EXEEXT)
+tests_integration_gss_driver_SOURCES = tests/integration/gss_driver.c
+tests_integration_gss_driver_CFLAGS = $(AM_CFLAGS) $(TALLOC_CFLAGS) $(GSSAPI_CFLAGS)
+tests_integration_gss_driver_LDADD = libsectx_gss.la libsectx_base.la $(GSSAPI_LIBS) $(TALLOC_LIBS)
+CLEANFILES += tests/integration/gss_driver$(EXEEXT)

@@ -20,8 +20,10 @@
  *    (root may pass anyone's and then acts as its owner), reads it with pread
  *    (no blocking on a FIFO, no following of links) and loads it into a
  *    MEMORY ccache of its own that dies with the context.  So a caller can
- *    only ever use tickets it could already read.  Delegation is dropped
- *    unless the service allows it.
+ *    only ever use tickets it could already read.  Root may instead name a
+ *    login HANDLE (credstore.h): the TGT of a login it has just made, copied,
+ *    the handle left as it was.  Delegation is dropped unless the service
+ *    allows it.
  *  - protect and check messages with contexts of its own connection.
  * Contexts belong to the connection that made them (a slot of the
  * connection, freed with it), at most [sectxd] max_contexts_per_connection
@@ -29,8 +31,10 @@
  * event is logged in one line (service, uid, mechanism, peer, result); tokens
  * and messages never are.
  *
- * Known limit: a Kerberos init step gets its service ticket with libkrb5's
- * own (blocking, libkrb5-bounded) TGS exchange inside gss_init_sec_context.
+ * The loop never waits on a KDC: before the first init leg the service
+ * ticket is fetched by a TGS exchange on the loop (sectx_tgs_send, bounded
+ * by [kerberos] kdc_timeout) into the context's MEMORY ccache, where
+ * gss_init_sec_context then finds it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,16 +48,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
+#include "credstore.h"
 #include "gss_ctx.h"
 #include "krb5_engine.h"
 #include "log.h"
 #include "server.h"
 
-#define SECTX_CCACHE_FILE_MAX (1024u * 1024u) /* bytes of a ccache passed for init */
-#define SECTX_CTX_DATA_MAX    (64u * 1024u)   /* bytes of a message to wrap or sign */
-#define CTX_REASON_MAX	      512u	      /* bytes of a reason sent in MESSAGE */
-#define CTX_LOG_NAME_MAX      256u	      /* bytes of a peer name in a log line */
-#define PW_BUF_MAX	      16384u	      /* getpwnam_r buffer */
+#define SECTX_CCACHE_FILE_MAX (1024u * 1024u)	 /* bytes of a ccache passed for init */
+#define SECTX_CTX_DATA_MAX    (64u * 1024u)	 /* bytes of a message to wrap or sign */
+#define CTX_REASON_MAX	      512u		 /* bytes of a reason sent in MESSAGE */
+#define CTX_LOG_NAME_MAX      256u		 /* bytes of a peer name in a log line */
+#define PW_BUF_MAX	      16384u		 /* getpwnam_r buffer */
+#define CTX_RCACHE_FILE	      "contexts.rcache2" /* acceptors' replay cache, in state_dir */
 
 /* Flags a caller may ask an initiator for; anything else is dropped. */
 #define CTX_FLAGS_KNOWN                                                                            \
@@ -74,8 +81,9 @@ struct ctx_entry {
 	uint32_t id;
 	enum sectx_ctx_role role;
 	char *service;
-	uid_t uid;    /* the caller */
-	uid_t as_uid; /* init: the owner of the ccache the caller passed */
+	uid_t uid;     /* the caller */
+	uid_t as_uid;  /* init: the owner of the ccache the caller passed */
+	char *as_user; /* init: the user of the login handle the caller passed */
 	struct sectx_gss_ctx *gss;
 	krb5_context kctx; /* init: owner of mcc */
 	krb5_ccache mcc;   /* init: MEMORY copy of the caller's ccache */
@@ -228,24 +236,36 @@ static unsigned service_mechs(const struct sectx_config_service *svc)
 
 /* --- replies ------------------------------------------------------------------ */
 
-/* text made safe for a MESSAGE field: printable ASCII, bounded. */
-static char *reason_text(TALLOC_CTX *mem_ctx, const char *text)
+/* Make s safe for a MESSAGE field and a log: printable ASCII only. */
+static void make_printable(char *s)
 {
-	char *s = talloc_strndup(mem_ctx, text != NULL ? text : "unknown failure", CTX_REASON_MAX);
-
 	for (char *p = s; p != NULL && *p != '\0'; p++) {
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
 			*p = '?';
 		}
 	}
+}
+
+/* text made safe for a MESSAGE field, bounded; a child of mem_ctx. */
+static char *reason_text(TALLOC_CTX *mem_ctx, const char *text)
+{
+	char *s = talloc_strndup(mem_ctx, text != NULL ? text : "unknown failure", CTX_REASON_MAX);
+
+	make_printable(s);
 	return s;
 }
 
+/* Reply with status and msg (made safe).  msg may be a child of req: it is
+ * copied first, as replying frees req. */
 static void reply_status(struct sectx_request *req, uint32_t status, const char *msg)
 {
-	char *m = msg != NULL ? reason_text(req, msg) : NULL;
+	char m[CTX_REASON_MAX + 1];
 
-	sectx_request_reply_status(req, status, m);
+	if (msg != NULL) {
+		snprintf(m, sizeof(m), "%s", msg);
+		make_printable(m);
+	}
+	sectx_request_reply_status(req, status, msg != NULL ? m : NULL);
 }
 
 /* Parse SERVICE, find it and authorise the caller.  Replies and returns
@@ -286,12 +306,16 @@ static const char *role_name(enum sectx_ctx_role role)
 static void log_event(const struct ctx_entry *e, const struct sectx_ctx_info *info,
 		      const char *result)
 {
-	char peer[CTX_LOG_NAME_MAX], why[CTX_REASON_MAX + 64], as[32] = "";
+	char peer[CTX_LOG_NAME_MAX], why[CTX_REASON_MAX + 64], as[SECTX_NAME_MAX + 16] = "";
 	const char *p = info != NULL ? info->peer_name : "";
 
 	sectx_log_escape(p, strlen(p), peer, sizeof(peer));
 	sectx_log_escape(result, strlen(result), why, sizeof(why));
-	if (e->as_uid != e->uid) {
+	if (e->as_user != NULL) {
+		snprintf(as, sizeof(as), " as user ");
+		sectx_log_escape(e->as_user, strlen(e->as_user), as + strlen(as),
+				 sizeof(as) - strlen(as));
+	} else if (e->as_uid != e->uid) {
 		snprintf(as, sizeof(as), " as uid %u", (unsigned)e->as_uid);
 	}
 	sectx_log(
@@ -412,6 +436,10 @@ static int op_accept_step(struct sectx_request *req)
 	args.ntlm_user_file = svc->ntlm_user_file;
 	args.allowed = service_mechs(svc);
 	args.keep_delegated = svc->allow_delegation;
+	/* Replays are remembered in the helper's own 0700 state directory, not
+	 * in a root-owned file of /var/tmp that a user could have planted. */
+	args.rcache =
+	    talloc_asprintf(e, "file2:%s/" CTX_RCACHE_FILE, req->hctx->cfg->sectxd.state_dir);
 	ret = sectx_gss_acceptor_new_with(e, &args, &e->gss, &reason);
 	if (ret != 0) {
 		char *m = reason_text(req, reason);
@@ -523,18 +551,146 @@ done:
 	return ret;
 }
 
-/* The first init leg: SERVICE TARGET [MECH] [CTX_FLAGS] and a descriptor. */
+/* Copy the TGT of a login handle into a new MEMORY ccache of kctx. */
+static krb5_error_code load_handle(krb5_context kctx, const struct sectx_handle *h,
+				   krb5_ccache *out)
+{
+	krb5_ccache mcc = NULL;
+	krb5_error_code kret;
+
+	kret = krb5_cc_new_unique(kctx, "MEMORY", NULL, &mcc);
+	if (kret == 0) {
+		kret = krb5_cc_initialize(kctx, mcc, h->creds->client);
+	}
+	if (kret == 0) {
+		kret = krb5_cc_store_cred(kctx, mcc, h->creds);
+	}
+	if (kret != 0 && mcc != NULL) {
+		krb5_cc_destroy(kctx, mcc);
+		mcc = NULL;
+	}
+	*out = mcc;
+	return kret;
+}
+
+/*
+ * A new initiator entry of the connection holding, in a MEMORY ccache of
+ * its own, the credentials the request names: the ccache file open at fd
+ * (checked here: a regular file of the caller, any owner for root, who then
+ * acts as that owner), or, for root only, the TGT of a login HANDLE (a login
+ * service initiating for the user it has just authenticated).  Returns the
+ * entry, or NULL after replying.
+ */
+static struct ctx_entry *init_entry(struct sectx_request *req, const char *name, int fd)
+{
+	char id[SECTX_HANDLE_LEN + 1];
+	struct sectx_handle *h = NULL;
+	struct ctx_entry *e;
+	const char *why = NULL;
+	struct stat sb;
+	uint32_t status;
+	int ret;
+
+	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_HANDLE, id, sizeof(id), SECTX_HANDLE_LEN);
+	if (ret != 0 && ret != SECTX_ERR_NOFIELD) {
+		reply_status(req, SECTX_E_PROTO, "HANDLE: invalid");
+		return NULL;
+	}
+	if (ret == 0) {
+		if (fd >= 0) {
+			reply_status(req, SECTX_E_INVAL,
+				     "pass a ccache descriptor or a login HANDLE, not both");
+			return NULL;
+		}
+		if (req->uid != 0) {
+			SECTX_WARN(
+			    "context init: service %s uid %u offered a login handle: refused "
+			    "(root only)",
+			    name, (unsigned)req->uid);
+			reply_status(req, SECTX_E_PERM,
+				     "only root may initiate with a login handle");
+			return NULL;
+		}
+		h = sectx_handle_find(req->hctx, id);
+		if (h == NULL || h->creds == NULL || h->expired) {
+			reply_status(req, SECTX_E_NOTFOUND,
+				     "no login handle with a TGT by that name");
+			return NULL;
+		}
+	} else if (fd < 0) {
+		reply_status(req, SECTX_E_INVAL, "pass the user's ccache as a descriptor");
+		return NULL;
+	} else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		SECTX_WARN("context init: service %s uid %u passed a descriptor that is not a "
+			   "regular file",
+			   name, (unsigned)req->uid);
+		reply_status(req, SECTX_E_INVAL, "the descriptor is not a regular file");
+		return NULL;
+	} else if (req->uid != 0 && sb.st_uid != req->uid) {
+		SECTX_WARN("context init: service %s uid %u passed a ccache owned by uid %u: "
+			   "refused",
+			   name, (unsigned)req->uid, (unsigned)sb.st_uid);
+		reply_status(req, SECTX_E_PERM, "the ccache is not yours");
+		return NULL;
+	} else if (sb.st_size <= 0 || (uint64_t)sb.st_size > SECTX_CCACHE_FILE_MAX) {
+		reply_status(req, SECTX_E_INVAL, "the ccache is empty or too large");
+		return NULL;
+	}
+
+	e = entry_new(req, SECTX_ROLE_INITIATOR, name, &status);
+	if (e == NULL) {
+		SECTX_WARN("context init: service %s uid %u: %s", name, (unsigned)req->uid,
+			   status == SECTX_E_BUSY ? "per-connection context cap reached"
+						  : "out of memory");
+		reply_status(req, status,
+			     status == SECTX_E_BUSY ? "too many contexts on this connection"
+						    : NULL);
+		return NULL;
+	}
+	e->kctx = req->hctx->krb5->ctx;
+	if (h != NULL) {
+		e->as_user = talloc_strdup(e, h->user);
+		ret = load_handle(e->kctx, h, &e->mcc) == 0 && e->as_user != NULL ? 0 : -EIO;
+		why = "cannot load the login's credentials";
+	} else {
+		e->as_uid = sb.st_uid;
+		ret = load_ccache(e->kctx, fd, (size_t)sb.st_size, &e->mcc, &why);
+	}
+	if (ret != 0) {
+		log_event(e, NULL, why);
+		talloc_free(e);
+		reply_status(req, ret == -ENOMEM || ret == -EIO ? SECTX_E_INTERNAL : SECTX_E_INVAL,
+			     why);
+		return NULL;
+	}
+	return e;
+}
+
+/* A first init leg waiting for its service ticket; a child of the request. */
+struct init_state {
+	struct sectx_request *req;
+	struct ctx_entry *e;
+	char *target; /* SERVICE@HOST */
+	unsigned mech;
+	uint32_t flags;
+};
+
+static void init_tgs_done(struct tevent_req *subreq);
+
+/* The first init leg: SERVICE TARGET [MECH] [CTX_FLAGS] and a descriptor.
+ * Replies now on any error, or later from init_tgs_done. */
 static void init_first(struct sectx_request *req, const struct sectx_config_service *svc,
 		       const char *name)
 {
-	char target[SECTX_NAME_MAX + 1], mechname[16], ccname[128];
+	char target[SECTX_NAME_MAX + 1], mechname[16];
+	struct init_state *st = NULL;
+	struct tevent_req *subreq;
+	krb5_principal server = NULL;
+	krb5_error_code kret;
 	unsigned allowed = service_mechs(svc), mech;
-	uint32_t flags = CTX_FLAGS_DEFAULT, status;
+	uint32_t flags = CTX_FLAGS_DEFAULT;
 	struct ctx_entry *e = NULL;
-	const char *why = NULL;
-	char *reason = NULL;
 	struct sectx_field tokf;
-	struct stat st;
 	int fd = sectx_request_take_fd(req);
 	int ret;
 
@@ -577,66 +733,89 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 		goto done;
 	}
 
-	/* The credentials: an open descriptor of a ccache file, never a path. */
-	if (fd < 0) {
-		reply_status(req, SECTX_E_INVAL, "pass the user's ccache as a descriptor");
-		goto done;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		SECTX_WARN("context init: service %s uid %u passed a descriptor that is not a "
-			   "regular file",
-			   name, (unsigned)req->uid);
-		reply_status(req, SECTX_E_INVAL, "the descriptor is not a regular file");
-		goto done;
-	}
-	if (req->uid != 0 && st.st_uid != req->uid) {
-		SECTX_WARN("context init: service %s uid %u passed a ccache owned by uid %u: "
-			   "refused",
-			   name, (unsigned)req->uid, (unsigned)st.st_uid);
-		reply_status(req, SECTX_E_PERM, "the ccache is not yours");
-		goto done;
-	}
-	if (st.st_size <= 0 || (uint64_t)st.st_size > SECTX_CCACHE_FILE_MAX) {
-		reply_status(req, SECTX_E_INVAL, "the ccache is empty or too large");
-		goto done;
-	}
-
-	e = entry_new(req, SECTX_ROLE_INITIATOR, name, &status);
+	e = init_entry(req, name, fd);
 	if (e == NULL) {
-		SECTX_WARN("context init: service %s uid %u: %s", name, (unsigned)req->uid,
-			   status == SECTX_E_BUSY ? "per-connection context cap reached"
-						  : "out of memory");
-		reply_status(req, status,
-			     status == SECTX_E_BUSY ? "too many contexts on this connection"
-						    : NULL);
 		goto done;
 	}
-	e->as_uid = st.st_uid;
-	e->kctx = req->hctx->krb5->ctx;
-	ret = load_ccache(e->kctx, fd, (size_t)st.st_size, &e->mcc, &why);
-	if (ret != 0) {
-		log_event(e, NULL, why);
+	st = talloc_zero(req, struct init_state);
+	if (st == NULL || (st->target = talloc_strdup(st, target)) == NULL) {
 		talloc_free(e);
-		reply_status(req, ret == -ENOMEM || ret == -EIO ? SECTX_E_INTERNAL : SECTX_E_INVAL,
-			     why);
+		reply_status(req, SECTX_E_INTERNAL, NULL);
 		goto done;
+	}
+	st->req = req;
+	st->e = e;
+	st->mech = mech;
+	st->flags = flags;
+	/* The service ticket first, on the loop (see the file header). */
+	*strchr(target, '@') = '\0';
+	kret = krb5_sname_to_principal(e->kctx, strchr(st->target, '@') + 1, target,
+				       KRB5_NT_SRV_HST, &server);
+	if (kret != 0) {
+		log_event(e, NULL, "invalid target");
+		talloc_free(e);
+		reply_status(req, SECTX_E_INVAL, "TARGET: not a valid SERVICE@HOST");
+		goto done;
+	}
+	subreq =
+	    sectx_tgs_send(st, req->hctx->ev, req->hctx->krb5, e->mcc, server,
+			   sectx_deadline_after((int64_t)req->hctx->cfg->kerberos.kdc_timeout_ms));
+	krb5_free_principal(e->kctx, server);
+	if (subreq == NULL) {
+		talloc_free(e);
+		reply_status(req, SECTX_E_INTERNAL, NULL);
+		goto done;
+	}
+	tevent_req_set_callback(subreq, init_tgs_done, st);
+done:
+	if (fd >= 0) {
+		close(fd);
+	}
+}
+
+/* The service ticket is in the context's ccache (or not): start the GSS
+ * initiator on it and run its first leg. */
+static void init_tgs_done(struct tevent_req *subreq)
+{
+	struct init_state *st = tevent_req_callback_data(subreq, struct init_state);
+	struct sectx_request *req = st->req;
+	struct ctx_entry *e = st->e;
+	char ccname[128];
+	char *reason = NULL;
+	krb5_error_code kret;
+	int io_err = 0;
+	int ret;
+
+	kret = sectx_tgs_recv(subreq, &io_err);
+	TALLOC_FREE(subreq);
+	if (io_err != 0) {
+		char *m = talloc_asprintf(req, "no KDC answered: %s", strerror(io_err));
+
+		log_event(e, NULL, m != NULL ? m : "no KDC answered");
+		talloc_free(e);
+		reply_status(req, SECTX_E_UNAVAIL, m);
+		return;
+	}
+	if (kret != 0) {
+		const char *kmsg = krb5_get_error_message(e->kctx, kret);
+
+		reason = talloc_asprintf(req, "cannot get a ticket for %s: %s", st->target, kmsg);
+		krb5_free_error_message(e->kctx, kmsg);
+		reply_step(req, e, SECTX_CTX_FAILED, NULL, 0, reason);
+		return;
 	}
 	snprintf(ccname, sizeof(ccname), "MEMORY:%s", krb5_cc_get_name(e->kctx, e->mcc));
-	ret = sectx_gss_initiator_new_with(e, ccname, target, mech, SECTX_MECH_KRB5, flags, &e->gss,
-					   &reason);
+	ret = sectx_gss_initiator_new_with(e, ccname, st->target, st->mech, SECTX_MECH_KRB5,
+					   st->flags, &e->gss, &reason);
 	if (ret != 0) {
 		char *m = reason_text(req, reason);
 
 		log_event(e, NULL, m != NULL ? m : "cannot set up the initiator");
 		talloc_free(e);
 		reply_status(req, ret == -ENOENT ? SECTX_E_INVAL : SECTX_E_INTERNAL, m);
-		goto done;
+		return;
 	}
 	step_and_reply(req, e, false);
-done:
-	if (fd >= 0) {
-		close(fd);
-	}
 }
 
 static int op_init_step(struct sectx_request *req)

@@ -149,16 +149,80 @@ static krb5_error_code step_recv(struct tevent_req *req, int *io_err)
 	return st->io_err != 0 ? KRB5_KDC_UNREACH : st->kerr;
 }
 
-struct tevent_req *sectx_tkt_creds_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				       struct sectxd_krb5 *k, krb5_tkt_creds_context tcc,
-				       int64_t deadline)
+/* --- a service ticket into a ccache (context init steps, tickets auth) ----- */
+
+struct tgs_state {
+	krb5_context ctx;
+	krb5_tkt_creds_context tcc;
+	krb5_error_code kerr;
+	int io_err;
+};
+
+static int tgs_state_destructor(struct tgs_state *st)
 {
-	return step_send(mem_ctx, ev, k, tcc_step, tcc, deadline);
+	if (st->tcc != NULL) {
+		krb5_tkt_creds_free(st->ctx, st->tcc);
+	}
+	return 0;
 }
 
-krb5_error_code sectx_tkt_creds_recv(struct tevent_req *req, int *io_err)
+static void tgs_done(struct tevent_req *subreq);
+
+struct tevent_req *sectx_tgs_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				  struct sectxd_krb5 *k, krb5_ccache cc,
+				  krb5_const_principal server, int64_t deadline)
 {
-	return step_recv(req, io_err);
+	struct tevent_req *req, *subreq;
+	struct tgs_state *st;
+	krb5_principal client = NULL;
+	krb5_creds in;
+
+	req = tevent_req_create(mem_ctx, &st, struct tgs_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	st->ctx = k->ctx;
+	talloc_set_destructor(st, tgs_state_destructor);
+	memset(&in, 0, sizeof(in));
+	st->kerr = krb5_cc_get_principal(k->ctx, cc, &client);
+	if (st->kerr == 0) {
+		in.client = client;
+		in.server = (krb5_principal)server;
+		st->kerr = krb5_tkt_creds_init(k->ctx, cc, &in, 0, &st->tcc);
+		krb5_free_principal(k->ctx, client);
+	}
+	if (st->kerr != 0) {
+		tevent_req_done(req);
+		return tevent_req_post(req, ev);
+	}
+	subreq = step_send(st, ev, k, tcc_step, st->tcc, deadline);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, ev);
+	}
+	tevent_req_set_callback(subreq, tgs_done, req);
+	return req;
+}
+
+static void tgs_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
+	struct tgs_state *st = tevent_req_data(req, struct tgs_state);
+
+	st->kerr = step_recv(subreq, &st->io_err);
+	TALLOC_FREE(subreq);
+	tevent_req_done(req);
+}
+
+krb5_error_code sectx_tgs_recv(struct tevent_req *req, int *io_err)
+{
+	struct tgs_state *st = tevent_req_data(req, struct tgs_state);
+
+	*io_err = 0;
+	if (sectx_req_failed(req, io_err)) {
+		return KRB5_KDC_UNREACH;
+	}
+	*io_err = st->io_err;
+	return st->kerr;
 }
 
 /* --- the keytab ------------------------------------------------------------ */

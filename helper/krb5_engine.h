@@ -104,23 +104,23 @@ struct tevent_req *sectx_login_send(TALLOC_CTX *mem_ctx, struct tevent_context *
  * failure of the helper itself (ENOMEM). */
 int sectx_login_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct sectx_login_out *out);
 
-/* Run a TGS exchange set up with krb5_tkt_creds_init to its end over the
- * engine's KDC I/O (the loop never waits; bounded by deadline).  tcc stays
- * the caller's and must outlive the request. */
-struct tevent_req *sectx_tkt_creds_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				       struct sectxd_krb5 *k, krb5_tkt_creds_context tcc,
-				       int64_t deadline);
-/* 0 when the exchange completed (krb5_tkt_creds_get_creds gives the ticket);
- * else the krb5 error, or KRB5_KDC_UNREACH with *io_err set (ETIMEDOUT,
- * ECONNREFUSED, ENOENT) when no KDC answered. */
-krb5_error_code sectx_tkt_creds_recv(struct tevent_req *req, int *io_err);
-
 /* The principal of realm that logins validate with: the first host/ entry of
  * the keytab file (a keytab name such as FILE:/etc/krb5.keytab or a path),
  * else its first entry of realm.  0 with *out (krb5_free_principal), or a
  * krb5 error (KRB5_KT_NOTFOUND: none of realm). */
 krb5_error_code sectx_keytab_first_principal(krb5_context ctx, const char *keytab,
 					     const char *realm, krb5_principal *out);
+
+/* A ticket for server with the TGT in cc (a MEMORY ccache of the caller),
+ * by a TGS exchange on the loop, stored into cc (libkrb5 stores it under the
+ * requested name too), so that a GSS-API initiator on cc finds it there and
+ * never waits on a KDC itself.  Used by the context init steps. */
+struct tevent_req *sectx_tgs_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				  struct sectxd_krb5 *k, krb5_ccache cc, krb5_const_principal server,
+				  int64_t deadline);
+/* 0 when the ticket is in cc; a krb5 error, or KRB5_KDC_UNREACH with *io_err
+ * (an errno value) when no KDC answered by the deadline. */
+krb5_error_code sectx_tgs_recv(struct tevent_req *req, int *io_err);
 
 /* --- krb5_passwd.c ---------------------------------------------------------- */
 

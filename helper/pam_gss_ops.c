@@ -94,7 +94,6 @@ struct gss_auth_op {
 	krb5_principal server;  /* host/NAME as GSS names it */
 	char *target;           /* "host@NAME" */
 	char *acceptor;         /* the keytab principal that accepts, unparsed */
-	krb5_tkt_creds_context tcc;
 	struct tevent_timer *delay;
 };
 
@@ -104,9 +103,6 @@ static int gss_auth_op_destructor(struct gss_auth_op *op)
 
 	if (op->fd >= 0) {
 		close(op->fd);
-	}
-	if (op->tcc != NULL) {
-		krb5_tkt_creds_free(k, op->tcc);
 	}
 	if (op->mcc != NULL) {
 		krb5_cc_destroy(k, op->mcc);
@@ -592,20 +588,15 @@ done:
 static void gss_auth_ticket_done(struct tevent_req *subreq)
 {
 	struct gss_auth_op *op = tevent_req_callback_data(subreq, struct gss_auth_op);
-	krb5_creds *svc = NULL;
 	krb5_error_code kerr;
 	int io_err = 0;
 
-	kerr = sectx_tkt_creds_recv(subreq, &io_err);
+	kerr = sectx_tgs_recv(subreq, &io_err);
 	TALLOC_FREE(subreq);
 	if (io_err != 0) {
 		gss_auth_finish(op, SECTX_PAM_AUTHINFO_UNAVAIL, NULL,
 				talloc_asprintf(op, "no KDC answered: %s", strerror(io_err)));
 		return;
-	}
-	if (kerr == 0) {
-		svc = talloc_zero(op, krb5_creds);
-		kerr = svc == NULL ? ENOMEM : krb5_tkt_creds_get_creds(op->kctx, op->tcc, svc);
 	}
 	if (kerr != 0) {
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL,
@@ -613,9 +604,8 @@ static void gss_auth_ticket_done(struct tevent_req *subreq)
 						op->target, kerr_text(op, kerr)));
 		return;
 	}
-	/* tkt_creds stored the ticket in op->mcc: the context finds it there
-	 * and never goes to a KDC from inside libgssapi (blocking). */
-	krb5_free_cred_contents(op->kctx, svc);
+	/* the ticket is in op->mcc: the context finds it there and never goes
+	 * to a KDC from inside libgssapi (blocking). */
 	gss_auth_accept(op);
 }
 
@@ -671,8 +661,6 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 	struct sectxd_ctx *hctx = op->hctx;
 	struct tevent_req *subreq;
 	const char *why;
-	krb5_creds in;
-	krb5_error_code kerr;
 
 	op->delay = NULL;
 	if (lookup_account(op) != 0) {
@@ -690,18 +678,8 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL, why);
 		return;
 	}
-	memset(&in, 0, sizeof(in));
-	in.client = op->client;
-	in.server = op->server;
-	kerr = krb5_tkt_creds_init(op->kctx, op->mcc, &in, 0, &op->tcc);
-	if (kerr != 0) {
-		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL,
-				talloc_asprintf(op, "cannot ask for a ticket to %s: %s", op->target,
-						kerr_text(op, kerr)));
-		return;
-	}
-	subreq = sectx_tkt_creds_send(op, hctx->ev, hctx->krb5, op->tcc,
-				      sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
+	subreq = sectx_tgs_send(op, hctx->ev, hctx->krb5, op->mcc, op->server,
+				sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
 	if (subreq == NULL) {
 		gss_auth_finish(op, SECTX_PAM_SYSTEM_ERR, NULL, "out of memory");
 		return;

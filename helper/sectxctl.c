@@ -130,7 +130,7 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	char version[SECTX_NAME_MAX + 1], config[SECTX_STRING_MAX + 1], realm[SECTX_NAME_MAX + 1];
 	char kdc[SECTX_NAME_MAX + 1] = "", kdc_error[SECTX_STRING_MAX + 1] = "";
-	uint32_t pid = 0, level = 0, nss = 0, pam = 0;
+	uint32_t pid = 0, level = 0, nss = 0, pam = 0, contexts = 0;
 	uint64_t uptime = 0, requests = 0, refused = 0;
 	int json = 0;
 	int ret;
@@ -165,6 +165,7 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_KDC, kdc, sizeof(kdc), SECTX_NAME_MAX);
 	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_KDC_ERROR, kdc_error, sizeof(kdc_error),
 				   SECTX_STRING_MAX);
+	(void)sectx_msg_get_u32(&ctl->reply, SECTX_TAG_CTX_OPEN, &contexts);
 	if (json) {
 		printf("{\"version\": ");
 		json_string(version);
@@ -182,7 +183,7 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		json_string(kdc);
 		printf(", \"kdc_error\": ");
 		json_string(kdc_error);
-		printf("}\n");
+		printf(", \"contexts_open\": %u}\n", contexts);
 	} else {
 		printf("version: %s\nprotocol_version: %u\npid: %u\nuptime: %llus\nconfig_file: %s\n"
 		       "realm: %s\nlog_level: %s\nconnections: nss %u, pam %u\nrequests_served: %llu\n"
@@ -192,6 +193,7 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		       nss, pam, (unsigned long long)requests, (unsigned long long)refused);
 		printf("kdc: %s\nkdc_error: %s\n", kdc[0] != '\0' ? kdc : "(none yet)",
 		       kdc_error[0] != '\0' ? kdc_error : "(none)");
+		printf("contexts_open: %u\n", contexts);
 	}
 	return EXIT_OK;
 }

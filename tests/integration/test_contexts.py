@@ -1,13 +1,19 @@
 """Security contexts through the helper (helper/ctx_ops.c): the real sectxd
-initiates with a user's ccache passed as a descriptor and accepts with the
-host keytab, against a real MIT KDC, driven with raw frames.  Covers the
-token loop for krb5 and SPNEGO, mutual authentication and peer names,
-corrupted / replayed / truncated tokens, service policy by uid, ccache
-ownership, per-connection ownership and cap, message protection and
-release.  NTLM end to end goes through the sample programs (samples/)."""
+initiates with a user's ccache passed as a descriptor (or, for root, a login
+handle) and accepts with the host keytab, against a real MIT KDC, driven
+with raw frames.  Covers the token loop for krb5 and SPNEGO, mutual
+authentication and peer names, corrupted / replayed / truncated tokens,
+service policy by uid and principal, ccache ownership, per-connection
+ownership and cap, message protection and release.  The NTLM rules of the
+library (three legs, never mutual, no silent SPNEGO fallback) are checked
+with both ends in gss_driver; NTLM between the sample programs and the
+helper is tested with samples/."""
 
 import os
+import select
 import shutil
+import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -16,7 +22,7 @@ import pytest
 
 from pam_fixtures import users  # noqa: F401 (fixture)
 from pam_harness import write_keytab
-from sectx_harness import (E_INVAL, E_PERM, OK, OP_STATUS, Conn, Sectxd, field,
+from sectx_harness import (E_INVAL, E_PERM, OK, OP_STATUS, Conn, Sectxd, field, frame,
                            make_public_tmpdir, public_copies, run, u32, wait_until, as_user)
 
 OP_ACCEPT, OP_INIT, OP_WRAP, OP_UNWRAP, OP_GET_MIC, OP_VERIFY_MIC, OP_RELEASE = range(
@@ -24,12 +30,13 @@ OP_ACCEPT, OP_INIT, OP_WRAP, OP_UNWRAP, OP_GET_MIC, OP_VERIFY_MIC, OP_RELEASE = 
 T_SERVICE = 0x0203
 (T_HANDLE, T_STATE, T_TOKEN, T_DATA, T_CONF, T_MECH, T_FLAGS, T_MUTUAL, T_PEER, T_LOCAL,
  T_LIFETIME, T_TARGET, T_CTX_OPEN) = range(0x0301, 0x030e)
-E_BUSY, E_NOTFOUND = 5, 8
+E_BUSY, E_NOTFOUND, E_UNAVAIL = 5, 8, 11
 CONTINUE, COMPLETE, FAILED = 0, 1, 2
 GSS_C_DELEG_FLAG, GSS_C_MUTUAL_FLAG = 1, 2
 
 HOST = "host/sectx-test.localdomain"
 TARGET = "host@sectx-test.localdomain"
+HTTP_SVC = "HTTP/sectx-test.localdomain"
 REALM = "SECTX.TEST"
 
 
@@ -128,19 +135,23 @@ def open_contexts(d):
 
 @pytest.fixture(scope="module")
 def keytab(realm):
+    """The keys of HOST and HTTP_SVC, in one keytab."""
     directory, path = write_keytab(realm, HOST)
+    realm.addprinc(HTTP_SVC, randkey=True)
+    realm.ktadd(HTTP_SVC, path)
     yield path
     shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
 def helper(bins, realm, keytab):
-    """make(services={name: {key: value}}, **sectxd_keys) -> a started sectxd
-    with [kerberos] keytab and those [service/NAME] sections."""
+    """make(services={name: {key: value}}, kerberos=None, **sectxd_keys) -> a
+    started sectxd with [kerberos] keytab (and the kerberos keys given) and
+    those [service/NAME] sections."""
     made = []
 
-    def make(services, **settings):
-        sections = {"kerberos": {"keytab": keytab, "kdc_timeout": "3s"}}
+    def make(services, kerberos=None, **settings):
+        sections = {"kerberos": dict({"keytab": keytab, "kdc_timeout": "3s"}, **(kerberos or {}))}
         sections.update({f"service/{n}": v for n, v in services.items()})
         d = Sectxd(bins.sectxd, bins.sectxctl, env=realm.env(), sections=sections,
                    log_level="debug", **settings)
@@ -172,10 +183,10 @@ def ccache(realm):
 
 
 @pytest.fixture
-def as_client(tmp_path):
+def as_client():
     """run(uid, code, pass_fds=()) -> CompletedProcess of a Python snippet run
-    as uid with `Ctx`-less access to the harness (Conn, frames) in sys.path;
-    the snippet prints its result."""
+    as uid (setpriv), with a public copy of sectx_harness importable (Conn,
+    field); the snippet prints its result."""
     here = os.path.dirname(os.path.abspath(__file__))
     with public_copies([os.path.join(here, "sectx_harness.py")], "sectx-ctxpy-",
                        mode=0o644) as copies:
@@ -199,15 +210,29 @@ def service(uid="", mechs="krb5, spnego", **extra):
 # --- the token loop -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mech", ["krb5", "spnego"])
-def test_init_and_accept_through_the_helper(helper, users, ccache, mech):
+def tgs_requests(realm):
+    """TGS exchanges the KDC logged for HOST so far."""
+    return realm.log_text().count(f"for {HOST}@{REALM}")
+
+
+@pytest.mark.parametrize("mech,mechs", [("krb5", "krb5, spnego"), ("spnego", "krb5, spnego"),
+                                        ("spnego", "spnego, krb5, ntlm")])
+def test_init_and_accept_through_the_helper(helper, users, ccache, realm, tmp_path, mech,
+                                            mechs):
     alice = users()
-    d = helper({"web": service()})
+    ntlm_users = tmp_path / "ntlm_users"
+    ntlm_users.write_text("SECTX:bob:bob-Pw-1\n")
+    d = helper({"web": service(mechs=mechs, ntlm_user_file=str(ntlm_users))})
     path = ccache(alice)
     ini, acc = Ctx(d), Ctx(d)
     try:
+        before = tgs_requests(realm)
         with open(path, "rb") as f:
             r_ini, r_acc = establish(ini, acc, "web", f.fileno(), mech=mech)
+        # one TGS exchange, made by the helper on its loop: the GSS-API
+        # initiator found the ticket in the context's ccache
+        assert wait_until(lambda: tgs_requests(realm) > before, 5)
+        assert tgs_requests(realm) == before + 1, realm.log_text()[-2000:]
         assert r_ini.u32(T_STATE) == COMPLETE and r_acc.u32(T_STATE) == COMPLETE
         for r in (r_ini, r_acc):
             assert r.get(T_MECH) == b"krb5"
@@ -245,6 +270,11 @@ def test_messages_wrap_unwrap_mic_and_release(helper, users, ccache):
         assert b"secret message" not in token_of(w)
         u = acc.unwrap(ha, token_of(w))
         assert u.status == OK and u.get(T_DATA) == b"secret message" and u.u32(T_CONF) == 1
+        u = acc.unwrap(ha, token_of(w))  # the same token again: a replay
+        assert u.status == E_INVAL and "unwrap failed" in u.message, (u, u.message)
+        w = ini.wrap(hi, b"", conf=True)  # an empty message is a message too
+        u = acc.unwrap(ha, token_of(w))
+        assert u.status == OK and u.get(T_DATA) == b"", (u, u.message)
         w = acc.wrap(ha, b"reply", conf=False)
         assert w.status == OK and w.u32(T_CONF) == 0
         u = ini.unwrap(hi, token_of(w))
@@ -320,6 +350,8 @@ def test_corrupted_replayed_truncated_tokens_fail_with_the_reason(helper, users,
         r = acc.accept("web", tok)
         assert r.u32(T_STATE) == FAILED, r
         assert "replay" in r.message.lower(), r.message
+        # remembered in the helper's state directory, not in /var/tmp
+        assert os.path.isfile(os.path.join(d.state_dir, "contexts.rcache2"))
 
         # garbage
         r = acc.accept("web", b"\x60\x03\x06\x01\x00")
@@ -445,8 +477,10 @@ def test_disconnect_mid_loop_frees_the_contexts(helper, users, ccache):
             r = c.init("web", f.fileno(), mech="krb5")
             assert r.status == OK and r.u32(T_STATE) == CONTINUE, (r, r.message)
     assert open_contexts(d) == 3
+    assert d.status_json()["contexts_open"] == 3
     c.close()  # mid-loop: every context waits for the acceptor's reply
     assert wait_until(lambda: open_contexts(d) == 0, 5), open_contexts(d)
+    assert d.status_json()["contexts_open"] == 0
 
 
 def test_per_connection_cap(helper, users, ccache):
@@ -469,3 +503,166 @@ def test_per_connection_cap(helper, users, ccache):
     finally:
         c.close()
         other.close()
+
+
+def test_init_to_an_unknown_service_fails_with_the_kdc_reason(helper, users, ccache):
+    alice = users()
+    d = helper({"web": service()})
+    with Ctx(d) as c, open(ccache(alice), "rb") as f:
+        r = c.init("web", f.fileno(), target="HTTP@nowhere.sectx.test")
+        assert r.status == OK and r.u32(T_STATE) == FAILED, (r, r.message)
+        assert r.message.startswith("cannot get a ticket for HTTP@nowhere.sectx.test: "), \
+            r.message
+        assert "not found" in r.message.lower(), r.message
+        assert c.release(r.u32(T_HANDLE)).status == E_NOTFOUND
+    assert open_contexts(d) == 0
+
+
+def test_acceptor_answers_only_as_its_principal(helper, users, ccache):
+    """A service whose principal is HTTP/... does not accept a ticket for
+    host/..., though the keytab holds both keys (with and without NTLM in its
+    set, where SPNEGO acquires by host-based name and the principal is
+    checked after completion)."""
+    alice = users()
+    d = helper({"http": service(principal=f"{HTTP_SVC}@{REALM}"),
+                "http_ntlm": service(principal=f"{HTTP_SVC}@{REALM}",
+                                     mechs="krb5, spnego, ntlm")})
+    path = ccache(alice)
+    for name, mech in (("http", "krb5"), ("http", "spnego"), ("http_ntlm", "spnego")):
+        with Ctx(d) as ini, Ctx(d) as acc, open(path, "rb") as f:
+            r = ini.init(name, f.fileno(), mech=mech)  # TARGET is host@...
+            assert r.status == OK and r.u32(T_STATE) == CONTINUE, (r, r.message)
+            a = acc.accept(name, token_of(r))
+            assert a.status == OK and a.u32(T_STATE) == FAILED, (name, mech, a)
+            assert a.message, a
+            assert HTTP_SVC in a.message, a.message
+
+
+def test_root_may_initiate_with_a_login_handle(helper, users, as_client):
+    """A login service (root) initiates for the user it has just logged in,
+    from the TGT the helper holds under the login handle; nobody else may."""
+    alice = users()
+    d = helper({"web": service(uid=alice.name)})
+    with Conn(d.pam_sock) as c:
+        r = c.request(0x0201, s(0x0201, alice.name), s(0x0202, alice.password),
+                      s(T_SERVICE, "login"), s(0x0204, ""))
+    assert r.status == OK and r.u32(0x0207) == 0, (r, r.message)
+    handle = r.get(0x0206)
+    with Ctx(d) as ini, Ctx(d) as acc:
+        r = ini.conn.request(OP_INIT, s(T_SERVICE, "web"), s(T_TARGET, TARGET),
+                             field(0x0206, handle))
+        assert r.status == OK and r.u32(T_STATE) == CONTINUE, (r, r.message)
+        a = acc.accept("web", token_of(r))
+        assert a.u32(T_STATE) == COMPLETE, a.message
+        assert a.get(T_PEER).decode() == alice.principal
+        r = ini.init_step(r.u32(T_HANDLE), token_of(a))
+        assert r.u32(T_STATE) == COMPLETE and r.u32(T_MUTUAL) == 1, r
+    assert f"context init: service web uid 0 as user {alice.name} mech krb5" in d.log_text()
+    code = f"""
+from sectx_harness import Conn, field
+with Conn({d.pam_sock!r}) as c:
+    r = c.request(0x0302, field(0x0203, b"web"), field(0x030c, {TARGET!r}.encode()),
+                  field(0x0206, {handle!r}))
+    print(r.status, r.message)
+"""
+    r = as_client(alice.uid, code)
+    assert r.returncode == 0 and r.stdout.split()[0] == str(E_PERM), (r.stdout, r.stderr)
+    with Ctx(d) as c:
+        r = c.conn.request(OP_INIT, s(T_SERVICE, "web"), s(T_TARGET, TARGET),
+                           field(0x0206, b"0" * 64))
+        assert r.status == E_NOTFOUND, r
+
+
+# --- NTLM (gss-ntlmssp), both ends in one process through the library -----------------
+
+GSS_C_CONF_FLAG, GSS_C_INTEG_FLAG = 0x10, 0x20
+
+
+@pytest.fixture
+def gss_driver(bins, keytab, tmp_path):
+    """run(init_mech, req_flags, accept_mechs) -> (returncode, {side: fields},
+    output) from tests/integration/gss_driver, with bob's NTLM password in a
+    user file that both ends use, no Kerberos credentials on the initiator's
+    side, and the module's keytab for the acceptor."""
+    driver = os.path.join(os.environ["SECTX_BUILDDIR"], "tests", "integration", "gss_driver")
+    if not os.access(driver, os.X_OK):
+        pytest.fail(f"not built: {driver} (make check builds it)", pytrace=False)
+    users_file = tmp_path / "ntlm_users"
+    users_file.write_text("SECTX:bob:bob-Pw-1\n")
+    env = dict(os.environ, NTLM_USER_FILE=str(users_file), NTLMUSER="bob",
+               KRB5CCNAME=f"FILE:{tmp_path}/no-ccache")
+    # gss-ntlmssp leaks OpenSSL objects of its own; in a sanitizer build the
+    # driver would exit non-zero for them at exit
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
+
+    def go(init_mech, req_flags, accept_mechs):
+        r = run([driver, init_mech, str(req_flags), accept_mechs, keytab, f"{HOST}@{REALM}",
+                 str(users_file), TARGET], env=env, timeout=30)
+        sides = {}
+        for line in r.stdout.splitlines():
+            words = line.split()
+            if len(words) > 2 and words[1] == "complete":
+                sides[words[0]] = dict(w.split("=", 1) for w in words[2:])
+        return r.returncode, sides, r.stdout + r.stderr
+
+    return go
+
+
+def test_ntlm_three_legs_never_mutual(gss_driver):
+    rc, sides, out = gss_driver("ntlm", GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG, "ntlm")
+    assert rc == 0, out
+    assert out.count(" accept ") == 2 and "leg 1 init 1" in out, out  # negotiate, challenge, auth
+    assert sides["accept"]["peer"] == "SECTX\\bob", out
+    assert sides["init"]["mech"] == "ntlm" and sides["init"]["spnego"] == "0"
+    assert sides["init"]["mutual"] == "0" and sides["accept"]["mutual"] == "0"
+    assert "wrap ok" in out
+
+
+def test_ntlm_under_spnego_echoes_mutual_but_is_not_mutual(gss_driver):
+    """SPNEGO asks for mutual authentication; gss-ntlmssp grants the flag,
+    the library still reports the context as not mutual."""
+    rc, sides, out = gss_driver("spnego", 0, "spnego, ntlm")
+    assert rc == 0, out
+    init = sides["init"]
+    assert init["mech"] == "ntlm" and init["spnego"] == "1", out
+    assert int(init["flags"], 16) & GSS_C_MUTUAL_FLAG, out  # what the mechanism claims
+    assert init["mutual"] == "0" and sides["accept"]["mutual"] == "0", out
+
+
+def test_ntlm_refused_when_mutual_is_required(gss_driver):
+    rc, _, out = gss_driver("ntlm", GSS_C_MUTUAL_FLAG, "ntlm")
+    assert rc == 1, out
+    assert "init failed mutual authentication was asked for, but ntlm cannot" in out, out
+
+
+def test_spnego_does_not_fall_back_to_ntlm_where_not_allowed(gss_driver):
+    """The initiator has only NTLM credentials; an acceptor allowing krb5 and
+    spnego refuses rather than negotiating NTLM."""
+    rc, sides, out = gss_driver("spnego", 0, "krb5, spnego")
+    assert rc == 1 and not sides, out
+    assert "accept failed accept failed: An unsupported mechanism was requested" in out, out
+
+
+def test_init_waits_for_the_kdc_on_the_loop_only(helper, users, ccache, realm):
+    """While the KDC is silent, an init step waits for its service ticket
+    without holding up the helper: status is answered meanwhile, and the init
+    step ends with E_UNAVAIL at kdc_timeout."""
+    alice = users()
+    d = helper({"web": service()}, kerberos={"kdc_timeout": "4s"})
+    path = ccache(alice)
+    kdc = realm.procs["krb5kdc"]
+    c = Ctx(d)
+    os.kill(kdc.pid, signal.SIGSTOP)
+    try:
+        with open(path, "rb") as f:
+            data = frame(OP_INIT, s(T_SERVICE, "web"), s(T_TARGET, TARGET))
+            sent = socket.send_fds(c.conn.sock, [data], [f.fileno()])
+            assert c.conn.send(data[sent:])
+        assert open_contexts(d) == 1  # answered while the init step waits
+        assert select.select([c.conn.sock], [], [], 0)[0] == [], "init answered already"
+        r = c.conn.recv_frame()
+        assert r.status == E_UNAVAIL and "no KDC answered" in r.message, (r, r.message)
+    finally:
+        os.kill(kdc.pid, signal.SIGCONT)
+        c.close()
+    assert wait_until(lambda: open_contexts(d) == 0, 5)
