@@ -86,6 +86,15 @@ struct sectx_config {
 		const char *host_principal; /* "": first keytab entry in the realm */
 	} identity;
 	struct {
+		bool cache_credentials;   /* keep a slow hash of each online login's password */
+		uint64_t max_age_ms;      /* a cached credential older than this is refused */
+		unsigned failed_attempts; /* offline failures before failed_delay applies */
+		uint64_t failed_delay_ms; /* wait after failed_attempts offline failures */
+		unsigned kdf_iterations;  /* PBKDF2 iterations; 0: calibrated to ~20 ms at start */
+		uint64_t probe_ms;        /* first probe of an offline realm after this */
+		uint64_t probe_max_ms;    /* probe interval doubles up to this */
+	} offline;
+	struct {
 		const char **allow_users; /* empty: every realm user */
 		size_t n_allow_users;
 		const char **allow_groups;

@@ -254,6 +254,13 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_UINT("identity", "negative_cache_size", CFG_, identity.negative_cache_size, "10000", 16, 10000000, "negative entries kept per kind (names, uids, gids); the oldest go first"),
 	KEY_UINT("identity", "checks_per_uid", CFG_, identity.checks_per_uid, "10", 1, 100000, "KDC existence checks one caller uid may cause per second (bursts of twice that)"),
 	KEY_STRING("identity", "host_principal", CFG_, identity.host_principal, "", check_principal, "keytab principal that makes the S4U2Self existence checks (empty: the first keytab entry in the realm)"),
+	KEY_BOOL("offline", "cache_credentials", CFG_, offline.cache_credentials, "false", "after each online password login keep a salted PBKDF2 hash of the password, to log in while the realm cannot be reached"),
+	KEY_DURATION("offline", "max_age", CFG_, offline.max_age_ms, "7d", 1 * SEC, 365 * DAY, "a cached credential not refreshed by an online login for this long is refused"),
+	KEY_UINT("offline", "failed_attempts", CFG_, offline.failed_attempts, "5", 1, 1000, "failed offline logins of one user before failed_delay applies"),
+	KEY_DURATION("offline", "failed_delay", CFG_, offline.failed_delay_ms, "5s", 0, 1 * HOUR, "after failed_attempts failures, offline logins of that user are refused for this long after each failure"),
+	KEY_UINT("offline", "kdf_iterations", CFG_, offline.kdf_iterations, "0", 0, 100000000, "PBKDF2-HMAC-SHA512 iterations for new cached credentials (0: calibrated at start to about 20 ms)"),
+	KEY_DURATION("offline", "offline_probe", CFG_, offline.probe_ms, "30s", 100 * MS, 1 * HOUR, "an unreachable realm is probed after this, the interval doubling each time"),
+	KEY_DURATION("offline", "offline_probe_max", CFG_, offline.probe_max_ms, "5m", 100 * MS, 1 * DAY, "longest interval between probes of an unreachable realm"),
 	KEY_LIST("access", "allow_users", CFG_, access.allow_users, access.n_allow_users, "", check_name, "users who may log in (empty: every realm user)"),
 	KEY_LIST("access", "allow_groups", CFG_, access.allow_groups, access.n_allow_groups, "", check_name, "members of these groups may log in (empty: no group restriction)"),
 };

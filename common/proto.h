@@ -180,7 +180,11 @@ enum sectx_tag {
 	SECTX_TAG_RETAIN = 0x020f,       /* u32 0/1: keep the ccache at close_session */
 	SECTX_TAG_KDC = 0x0210,          /* string: the KDC that answered last (status) */
 	SECTX_TAG_KDC_ERROR = 0x0211,    /* string: the last KDC-level failure (status) */
-	/* 0x0212-0x021f: realm state and offline logins (helper/realm_state.c,
+	SECTX_TAG_REALM_STATE = 0x0212,  /* string: "online" or "offline" (status) */
+	SECTX_TAG_REALM_SINCE = 0x0213,  /* u64: seconds the realm has been in that state */
+	SECTX_TAG_NEXT_PROBE = 0x0214,   /* u64: seconds to the next probe (offline only) */
+	SECTX_TAG_OFFLINE_USERS = 0x0215, /* u32: cached credentials held (status) */
+	/* 0x0216-0x021f: further realm state and offline logins (helper/realm_state.c,
 	 *                helper/offline_cache.c)
 	 * 0x0220-0x022f: sessions and renewal (helper/renewal.c)
 	 * 0x0230-0x023f: authentication by existing tickets (pam_gss_ops.c)

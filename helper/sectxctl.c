@@ -132,6 +132,10 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	char kdc[SECTX_NAME_MAX + 1] = "", kdc_error[SECTX_STRING_MAX + 1] = "";
 	uint32_t pid = 0, level = 0, nss = 0, pam = 0;
 	uint64_t uptime = 0, requests = 0, refused = 0;
+	char realm_state[16] = "";
+	uint64_t realm_since = 0, next_probe = 0;
+	uint32_t offline_users = 0;
+	bool has_probe, has_cached;
 	int json = 0;
 	int ret;
 
@@ -165,6 +169,12 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_KDC, kdc, sizeof(kdc), SECTX_NAME_MAX);
 	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_KDC_ERROR, kdc_error, sizeof(kdc_error),
 				   SECTX_STRING_MAX);
+	/* optional: realm state and offline logins (realm_state.c, offline_cache.c) */
+	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_REALM_STATE, realm_state,
+				   sizeof(realm_state), sizeof(realm_state) - 1);
+	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_REALM_SINCE, &realm_since);
+	has_probe = sectx_msg_get_u64(&ctl->reply, SECTX_TAG_NEXT_PROBE, &next_probe) == 0;
+	has_cached = sectx_msg_get_u32(&ctl->reply, SECTX_TAG_OFFLINE_USERS, &offline_users) == 0;
 	if (json) {
 		printf("{\"version\": ");
 		json_string(version);
@@ -182,6 +192,15 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		json_string(kdc);
 		printf(", \"kdc_error\": ");
 		json_string(kdc_error);
+		printf(", \"realm_state\": ");
+		json_string(realm_state);
+		printf(", \"realm_state_seconds\": %llu", (unsigned long long)realm_since);
+		if (has_probe) {
+			printf(", \"next_probe_seconds\": %llu", (unsigned long long)next_probe);
+		}
+		if (has_cached) {
+			printf(", \"offline_cached_credentials\": %u", offline_users);
+		}
 		printf("}\n");
 	} else {
 		printf("version: %s\nprotocol_version: %u\npid: %u\nuptime: %llus\nconfig_file: %s\n"
@@ -192,6 +211,17 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		       nss, pam, (unsigned long long)requests, (unsigned long long)refused);
 		printf("kdc: %s\nkdc_error: %s\n", kdc[0] != '\0' ? kdc : "(none yet)",
 		       kdc_error[0] != '\0' ? kdc_error : "(none)");
+		if (realm_state[0] != '\0') {
+			printf("realm_state: %s for %llus", realm_state,
+			       (unsigned long long)realm_since);
+			if (has_probe) {
+				printf(", next probe in %llus", (unsigned long long)next_probe);
+			}
+			printf("\n");
+		}
+		if (has_cached) {
+			printf("offline_cached_credentials: %u\n", offline_users);
+		}
 	}
 	return EXIT_OK;
 }

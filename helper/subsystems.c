@@ -7,6 +7,8 @@
 #include "credstore.h"
 #include "identity_service.h"
 #include "krb5_engine.h"
+#include "offline_cache.h"
+#include "realm_state.h"
 #include "sectxd.h"
 
 extern const struct sectx_op_table sectxd_pam_ops; /* pam_ops.c */
@@ -15,6 +17,8 @@ extern const struct sectx_op_table sectxd_pam_ops; /* pam_ops.c */
 const struct sectxd_subsystem *const sectxd_subsystems[] = {
 	&sectxd_writer_subsystem,
 	&sectxd_krb5_subsystem,
+	&sectxd_realm_subsystem,   /* realm_state.c: online/offline, probe */
+	&sectxd_offline_subsystem, /* offline_cache.c: cached credentials */
 	&sectxd_creds_subsystem,
 	&sectxd_identity_subsystem,
 };
