@@ -345,6 +345,9 @@ static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 			kdc_conn_failed(req, c, err);
 			return;
 		}
+		if (!(flags & TEVENT_FD_WRITE)) {
+			return; /* not connected yet */
+		}
 		c->connected = true;
 	}
 	if (c->out_off < st->out_len) {
@@ -360,7 +363,6 @@ static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 		c->out_off += (size_t)n;
 		if (c->out_off == st->out_len) {
 			TEVENT_FD_NOT_WRITEABLE(c->fde);
-			TEVENT_FD_READABLE(c->fde);
 		}
 		return;
 	}
@@ -447,7 +449,13 @@ static void kdc_start_next(struct tevent_req *req)
 			talloc_free(c);
 			continue; /* refused at once: straight to the next one */
 		}
-		c->fde = tevent_add_fd(st->ev, c, c->fd, TEVENT_FD_WRITE, kdc_conn_handler, c);
+		/* TCP waits for readable too: tevent reports a socket error (a
+		 * refused connect) only to a reader, and would otherwise leave
+		 * this attempt hanging until the deadline */
+		c->fde = tevent_add_fd(st->ev, c, c->fd,
+				       t->socktype == SOCK_STREAM ? TEVENT_FD_READ | TEVENT_FD_WRITE
+								  : TEVENT_FD_WRITE,
+				       kdc_conn_handler, c);
 		if (c->fde == NULL) {
 			tevent_req_oom(req);
 			return;

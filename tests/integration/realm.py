@@ -255,6 +255,25 @@ class Realm:
         except FileNotFoundError:
             return ""
 
+    # -- taking the KDC away and back ---------------------------------------------
+
+    def stop_kdc(self):
+        """Stop krb5kdc only (kadmind and the database stay): its port is
+        closed, so KDC requests are refused."""
+        proc = self.procs.pop("krb5kdc", None)
+        if proc is not None:
+            terminate(proc, signal.SIGTERM, 5.0)
+
+    def start_kdc(self):
+        """Start krb5kdc again on the same port and wait until it serves.
+        Raises RealmError if it does not."""
+        if "krb5kdc" in self.procs:
+            return
+        self.procs["krb5kdc"] = spawn(["krb5kdc", "-n", "-r", self.realm],
+                                      self._path("krb5kdc.out"), env=self.env())
+        if wait_until(self._accepting, START_TIMEOUT, 0.05) != "up":
+            raise RealmError(f"krb5kdc did not start again:\n{self._logs()}")
+
     # -- teardown --------------------------------------------------------------
 
     def _stop_servers(self):
