@@ -7,4 +7,5 @@ sectxd_CFLAGS += -pthread
 sectxd_LDADD += -lpthread
 EXTRA_DIST += \
 	tests/integration/test_offline.py \
-	tests/integration/test_failover.py
+	tests/integration/test_failover.py \
+	bench/offline_bench.py
