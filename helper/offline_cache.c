@@ -50,12 +50,12 @@
 #include "krb5_engine.h"
 #include "log.h"
 
-#define FORMAT_MAGIC "sectx-offline-credential"
+#define FORMAT_MAGIC   "sectx-offline-credential"
 #define FORMAT_VERSION 1
-#define KDF_NAME "pbkdf2-hmac-sha512"
-#define FILE_PREFIX "u-"
-#define FILE_NAME_LEN (2 + 2 * SHA256_DIGEST_LENGTH)
-#define CLOCK_SKEW_S 300 /* a credential "stored" further in the future is refused */
+#define KDF_NAME       "pbkdf2-hmac-sha512"
+#define FILE_PREFIX    "u-"
+#define FILE_NAME_LEN  (2 + 2 * SHA256_DIGEST_LENGTH)
+#define CLOCK_SKEW_S   300 /* a credential "stored" further in the future is refused */
 
 static unsigned kdf_threads; /* running now; the loop's thread only */
 
@@ -85,9 +85,9 @@ static void *kdf_thread(void *arg)
 	struct kdf_job *j = arg;
 	char done = 'x';
 
-	j->ok = PKCS5_PBKDF2_HMAC(j->password, (int)j->len, j->salt, (int)sizeof(j->salt),
-				  (int)j->iterations, EVP_sha512(), (int)sizeof(j->out),
-				  j->out) == 1;
+	j->ok =
+	    PKCS5_PBKDF2_HMAC(j->password, (int)j->len, j->salt, (int)sizeof(j->salt),
+			      (int)j->iterations, EVP_sha512(), (int)sizeof(j->out), j->out) == 1;
 	explicit_bzero(j->password, j->len + 1);
 	while (write(j->wfd, &done, 1) < 0 && errno == EINTR) {
 	}
@@ -164,11 +164,13 @@ struct tevent_req *sectx_kdf_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 		tevent_req_error(req, EBUSY);
 		return tevent_req_post(req, ev);
 	}
+	if (password_len > SECTX_PASSWORD_MAX) {
+		tevent_req_error(req, EINVAL);
+		return tevent_req_post(req, ev);
+	}
 	st->job = calloc(1, sizeof(*st->job));
-	if (st->job == NULL || password_len > SECTX_PASSWORD_MAX ||
-	    (st->job->password = malloc(password_len + 1)) == NULL) {
-		tevent_req_error(req, st->job == NULL || password_len <= SECTX_PASSWORD_MAX ? ENOMEM
-											   : EINVAL);
+	if (st->job == NULL || (st->job->password = malloc(password_len + 1)) == NULL) {
+		tevent_req_error(req, ENOMEM);
 		return tevent_req_post(req, ev);
 	}
 	memcpy(st->job->password, password, password_len);
@@ -218,8 +220,8 @@ struct offline_entry {
 	uint8_t salt[SECTX_OFFLINE_SALT_LEN];
 	uint8_t hash[SECTX_OFFLINE_HASH_LEN];
 	time_t stored;
-	unsigned failures;     /* offline failures since the last success */
-	int64_t last_fail_ms;  /* monotonic */
+	unsigned failures;    /* offline failures since the last success */
+	int64_t last_fail_ms; /* monotonic */
 };
 
 struct store_job {
@@ -234,7 +236,7 @@ struct store_job {
 
 struct sectx_offline {
 	struct sectxd_ctx *hctx;
-	int dirfd; /* STATE_DIR/offline, -1 until opened */
+	int dirfd;	     /* STATE_DIR/offline, -1 until opened */
 	unsigned iterations; /* calibrated */
 	struct offline_entry *head;
 	size_t n;
@@ -442,9 +444,9 @@ static int entry_write(struct sectx_offline *oc, const struct offline_entry *e)
 		return -ENOMEM;
 	}
 	ret = strlen(text) > SECTX_OFFLINE_FILE_MAX
-		      ? -EFBIG
-		      : sectx_atomic_write_at(oc->dirfd, name, text, strlen(text), 0600,
-					      (uid_t)-1, (gid_t)-1);
+		  ? -EFBIG
+		  : sectx_atomic_write_at(oc->dirfd, name, text, strlen(text), 0600, (uid_t)-1,
+					  (gid_t)-1);
 	explicit_bzero(text, strlen(text));
 	talloc_free(text);
 	return ret;
@@ -923,9 +925,9 @@ static void offline_stop(struct sectxd_ctx *hctx)
 }
 
 const struct sectxd_subsystem sectxd_offline_subsystem = {
-	.name = "offline logins",
-	.start = offline_start,
-	.reloaded = offline_reloaded,
-	.status = offline_status,
-	.stop = offline_stop,
+    .name = "offline logins",
+    .start = offline_start,
+    .reloaded = offline_reloaded,
+    .status = offline_status,
+    .stop = offline_stop,
 };

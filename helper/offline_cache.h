@@ -29,15 +29,15 @@
 
 #include "sectxd.h"
 
-#define SECTX_OFFLINE_DIR "offline"        /* below state_dir */
-#define SECTX_OFFLINE_FILE_MAX 4096u       /* bytes in one cached-credential file */
-#define SECTX_OFFLINE_USERS_MAX 65536u     /* cached credentials held */
-#define SECTX_OFFLINE_KDF_MAX 8u           /* KDF threads running at once */
-#define SECTX_OFFLINE_SALT_LEN 16u
-#define SECTX_OFFLINE_HASH_LEN 64u         /* SHA-512 */
-#define SECTX_OFFLINE_TARGET_MS 20         /* calibration target for one KDF */
-#define SECTX_OFFLINE_ITER_MIN 1000u
-#define SECTX_OFFLINE_ITER_MAX 100000000u
+#define SECTX_OFFLINE_DIR	"offline" /* below state_dir */
+#define SECTX_OFFLINE_FILE_MAX	4096u	  /* bytes in one cached-credential file */
+#define SECTX_OFFLINE_USERS_MAX 65536u	  /* cached credentials held */
+#define SECTX_OFFLINE_KDF_MAX	8u	  /* KDF threads running at once */
+#define SECTX_OFFLINE_SALT_LEN	16u
+#define SECTX_OFFLINE_HASH_LEN	64u /* SHA-512 */
+#define SECTX_OFFLINE_TARGET_MS 20  /* calibration target for one KDF */
+#define SECTX_OFFLINE_ITER_MIN	1000u
+#define SECTX_OFFLINE_ITER_MAX	100000000u
 
 extern const struct sectxd_subsystem sectxd_offline_subsystem;
 

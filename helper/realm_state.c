@@ -71,8 +71,8 @@ static void probe_fire(struct tevent_context *ev, struct tevent_timer *te, struc
 	krb5_context ctx = hctx->krb5->ctx;
 	krb5_init_creds_context icc = NULL;
 	krb5_principal client = NULL;
-	krb5_data in = { .magic = KV5M_DATA, .length = 0, .data = NULL };
-	krb5_data out = { 0 }, realm = { 0 };
+	krb5_data in = {.magic = KV5M_DATA, .length = 0, .data = NULL};
+	krb5_data out = {0}, realm = {0};
 	unsigned int flags = 0;
 	krb5_error_code kerr;
 
@@ -90,9 +90,9 @@ static void probe_fire(struct tevent_context *ev, struct tevent_timer *te, struc
 		kerr = krb5_init_creds_step(ctx, icc, &in, &out, &realm, &flags);
 	}
 	if (kerr == 0 && (flags & KRB5_INIT_CREDS_STEP_FLAG_CONTINUE)) {
-		rs->probe = sectx_kdc_send(rs, hctx->ev, hctx->krb5, &realm, &out, false,
-					   sectx_deadline_after(
-						   (int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
+		rs->probe = sectx_kdc_send(
+		    rs, hctx->ev, hctx->krb5, &realm, &out, false,
+		    sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
 	}
 	if (rs->probe != NULL) {
 		SECTX_DEBUG("probing realm %s", hctx->realm);
@@ -210,8 +210,8 @@ static void realm_stop(struct sectxd_ctx *hctx)
 }
 
 const struct sectxd_subsystem sectxd_realm_subsystem = {
-	.name = "realm state",
-	.start = realm_start,
-	.status = realm_status,
-	.stop = realm_stop,
+    .name = "realm state",
+    .start = realm_start,
+    .status = realm_status,
+    .stop = realm_stop,
 };

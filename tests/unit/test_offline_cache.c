@@ -108,8 +108,8 @@ static void store(struct fixture *f, const char *user, const char *password)
 	assert_int_equal(tevent_loop_once(f->hctx->ev), 0);
 }
 
-static enum sectx_offline_result verify(struct fixture *f, const char *user,
-					const char *password, int64_t *retry_ms)
+static enum sectx_offline_result verify(struct fixture *f, const char *user, const char *password,
+					int64_t *retry_ms)
 {
 	enum sectx_offline_result result = SECTX_OFFLINE_ERROR;
 	struct tevent_req *req;
@@ -271,9 +271,7 @@ static void test_corrupt_moved_aside(void **state)
 	struct fixture *f = *state;
 	char *good, *names, bad[80], *text;
 	const char *garbage[] = {
-		"not a cached credential\n",
-		"sectx-offline-credential 2\n",
-		"", /* empty */
+	    "not a cached credential\n", "sectx-offline-credential 2\n", "", /* empty */
 	};
 
 	store(f, "frank", "Frank-pw-1");
@@ -318,12 +316,12 @@ static void test_disabled(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_store_and_verify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_attempts_lock, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_too_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disabled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_store_and_verify, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_attempts_lock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disabled, setup, teardown),
 	};
 
 	sectx_log_init("test_offline_cache", 1, SECTX_LOG_ERROR);
