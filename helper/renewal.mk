@@ -14,3 +14,8 @@ tests_unit_test_state_file_SOURCES = tests/unit/test_state_file.c $(STATE_FILE_S
 tests_unit_test_state_file_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/helper
 tests_unit_test_state_file_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_state_file_LDADD = libsectx_helper.la libsectx_base.la $(UNIT_LIBS)
+
+# Session renewal: the registry, the renewal worker, the sessions file.
+sectxd_SOURCES += helper/renewal.c helper/renewal.h
+
+EXTRA_DIST += tests/integration/test_renewal.py

@@ -132,6 +132,9 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	char kdc[SECTX_NAME_MAX + 1] = "", kdc_error[SECTX_STRING_MAX + 1] = "";
 	uint32_t pid = 0, level = 0, nss = 0, pam = 0;
 	uint64_t uptime = 0, requests = 0, refused = 0;
+	char renew_last[SECTX_STRING_MAX + 1] = "";
+	uint32_t renewing = 0;
+	uint64_t renewed = 0, renew_failed = 0;
 	int json = 0;
 	int ret;
 
@@ -165,6 +168,12 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_KDC, kdc, sizeof(kdc), SECTX_NAME_MAX);
 	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_KDC_ERROR, kdc_error, sizeof(kdc_error),
 				   SECTX_STRING_MAX);
+	/* optional: session renewal (helper/renewal.c) */
+	(void)sectx_msg_get_u32(&ctl->reply, SECTX_TAG_RENEW_SESSIONS, &renewing);
+	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_RENEW_DONE, &renewed);
+	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_RENEW_FAILED, &renew_failed);
+	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_RENEW_LAST, renew_last,
+				   sizeof(renew_last), SECTX_STRING_MAX);
 	if (json) {
 		printf("{\"version\": ");
 		json_string(version);
@@ -182,7 +191,11 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		json_string(kdc);
 		printf(", \"kdc_error\": ");
 		json_string(kdc_error);
-		printf("}\n");
+		printf(", \"renewal\": {\"sessions\": %u, \"renewed\": %llu, \"failed\": %llu, "
+		       "\"last\": ",
+		       renewing, (unsigned long long)renewed, (unsigned long long)renew_failed);
+		json_string(renew_last);
+		printf("}}\n");
 	} else {
 		printf("version: %s\nprotocol_version: %u\npid: %u\nuptime: %llus\nconfig_file: %s\n"
 		       "realm: %s\nlog_level: %s\nconnections: nss %u, pam %u\nrequests_served: %llu\n"
@@ -192,6 +205,9 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		       nss, pam, (unsigned long long)requests, (unsigned long long)refused);
 		printf("kdc: %s\nkdc_error: %s\n", kdc[0] != '\0' ? kdc : "(none yet)",
 		       kdc_error[0] != '\0' ? kdc_error : "(none)");
+		printf("renewal: %u session(s), %llu renewed, %llu failed\nrenewal_last: %s\n",
+		       renewing, (unsigned long long)renewed, (unsigned long long)renew_failed,
+		       renew_last[0] != '\0' ? renew_last : "(none yet)");
 	}
 	return EXIT_OK;
 }

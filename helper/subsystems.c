@@ -7,6 +7,7 @@
 #include "credstore.h"
 #include "identity_service.h"
 #include "krb5_engine.h"
+#include "renewal.h"
 #include "sectxd.h"
 
 extern const struct sectx_op_table sectxd_pam_ops; /* pam_ops.c */
@@ -17,6 +18,7 @@ const struct sectxd_subsystem *const sectxd_subsystems[] = {
 	&sectxd_krb5_subsystem,
 	&sectxd_creds_subsystem,
 	&sectxd_identity_subsystem,
+	&sectxd_renewal_subsystem,
 };
 const size_t sectxd_n_subsystems = sizeof(sectxd_subsystems) / sizeof(sectxd_subsystems[0]);
 
