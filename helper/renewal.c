@@ -420,11 +420,15 @@ static void load(struct sectxd_renewal *rn)
 	}
 	sectx_cur_init(&cur, payload, len);
 	while (sectx_cur_left(&cur) > 0) {
+		struct sectx_cur peek = cur; /* the header says how long the record is */
 		struct sectx_hdr h;
 		struct sectx_msg m;
 		const uint8_t *p = NULL;
 
-		ret = sectx_hdr_decode(payload + cur.off, sectx_cur_left(&cur), &h);
+		ret = sectx_cur_get_bytes(&peek, SECTX_HDR_LEN, &p);
+		if (ret == 0) {
+			ret = sectx_hdr_decode(p, SECTX_HDR_LEN, &h);
+		}
 		if (ret == 0) {
 			ret = sectx_cur_get_bytes(&cur, h.length, &p);
 		}

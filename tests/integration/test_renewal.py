@@ -155,6 +155,24 @@ def test_kinit_as_someone_else_stops_renewal(helper, pam_stack, users, realm):
     assert os.path.exists(ccache_path(ccname))
 
 
+def test_renewal_stops_at_renewable_lifetime_end(helper, pam_stack, users, realm):
+    """A principal whose tickets are renewable for 68 s: a few renewals
+    reach the renew-till time, then renewal stops; close still works."""
+    user = users()
+    realm.kadmin(f"modprinc -maxrenewlife 0:01:08 {user.name}")
+    stack = pam_stack(helper=helper)
+    handle, ccname = open_session(stack, user)
+    line = f"the renewable lifetime of the TGT of {user.name} has ended"
+    assert wait_until(lambda: line in helper.log_text(), RENEW_WAIT, 0.2), helper.log_tail()
+    st = renewal_status(helper)
+    assert st["sessions"] == 0 and st["renewed"] >= 1, st
+    r = klist_as(user, ccname, realm)
+    m = re.search(r"(\S+ \S+)\s+krbtgt/\S+\s+renew until (\S+ \S+)", r.stdout)
+    assert m and m.group(1) == m.group(2), r.stdout  # expires at renew-till
+    assert close_session(stack, user, handle) == "PAM_SUCCESS"
+    assert not os.path.lexists(ccache_path(ccname))
+
+
 def test_restart_after_kill_picks_sessions_up(helper, pam_stack, users, realm):
     user = users()
     stack = pam_stack(helper=helper)
