@@ -88,7 +88,7 @@ enum writer_tag {
 };
 
 #define WRITER_VERSION	     1u
-#define WRITER_CRED_MAX	     32768u	      /* bytes of a marshalled TGT a read returns */
+#define WRITER_CRED_MAX	     32768u /* bytes of a marshalled TGT a read returns */
 #define WRITER_REPLY_MAX     (8192u + SECTX_STRING_MAX + WRITER_CRED_MAX) /* a reply */
 #define WRITER_MSG_MAX	     512u	      /* bytes of a reply's message */
 #define WRITER_CCNAME_MAX    SECTX_STRING_MAX /* bytes of a cache name */
@@ -505,8 +505,8 @@ struct job {
 	struct sectx_field creds[SECTX_WRITER_MAX_CREDS];
 	size_t n_creds;
 	int64_t deadline;
-	bool want_tgt; /* read: return the TGT too */
-	bool replace;  /* store: only over an existing cache of ours */
+	bool want_tgt;	/* read: return the TGT too */
+	bool replace;	/* store: only over an existing cache of ours */
 	uint8_t *frame; /* the received frame, scrubbed by the writer and the child */
 	size_t frame_len;
 };
@@ -691,9 +691,9 @@ static int read_principal(krb5_context ctx, const char *name, krb5_principal *pr
 
 /* An existing file at path that we may replace (store), destroy or read: it
  * must be a regular file of the user (lstat: a symlink is never followed); if
- * it holds a cache, its principal must be princ (unless princ is NULL: read).  Returns 0 (may go on), 1 (no
- * file there), -EEXIST (not the user's cache file), -ESTALE (another
- * principal's cache, or for destroy an unreadable one), or -errno. */
+ * it holds a cache, its principal must be princ (unless princ is NULL: read).  Returns 0 (may go
+ * on), 1 (no file there), -EEXIST (not the user's cache file), -ESTALE (another principal's cache,
+ * or for destroy an unreadable one), or -errno. */
 static int check_existing_file(krb5_context ctx, const char *path, uid_t uid,
 			       krb5_const_principal princ, bool destroy, struct outcome *out)
 {
@@ -975,7 +975,8 @@ static int store_keyring_member(krb5_context ctx, const struct job *j, krb5_prin
 		return ret;
 	}
 	if (ret == 1 && j->replace) {
-		return fail(out, ENOENT, "%s: no cache any more (destroyed by its user)", j->ccache);
+		return fail(out, ENOENT, "%s: no cache any more (destroyed by its user)",
+			    j->ccache);
 	}
 	kret = krb5_cc_resolve(ctx, j->ccache, &cc);
 	if (kret != 0) {
@@ -1619,8 +1620,8 @@ struct writer_state {
 	unsigned uid; /* for logs */
 	char *user;
 	char *ccache;
-	char *result;	 /* store: the final cache name; read: the principal */
-	uint8_t *cred;	 /* read: the marshalled TGT, scrubbed when freed */
+	char *result;  /* store: the final cache name; read: the principal */
+	uint8_t *cred; /* read: the marshalled TGT, scrubbed when freed */
 	size_t cred_len;
 	bool quiet_enoent; /* "no such cache" is an answer here, not an error */
 };
@@ -1913,7 +1914,8 @@ static void job_fail(struct writer_state *s, int err, const char *msg)
 
 	job_detach(s);
 	if (err == ENOENT && s->quiet_enoent) {
-		SECTX_INFO("ccache writer: nothing to %s at %s for user %s (uid %u)", op_verb(s->op),
+		SECTX_INFO("ccache writer: nothing to %s at %s for user %s (uid %u)",
+			   op_verb(s->op),
 			   sectx_log_escape(s->ccache, strlen(s->ccache), c, sizeof(c)),
 			   sectx_log_escape(s->user, strlen(s->user), u, sizeof(u)), s->uid);
 	} else {
@@ -1965,12 +1967,14 @@ static void job_done(struct writer_state *s, const struct outcome *out)
 		}
 	}
 	job_detach(s);
-	SECTX_DEBUG(
-	    "ccache writer: %s %s for user %s (uid %u)",
-	    s->op == WOP_STORE ? "wrote" : s->op == WOP_READ ? "read" : "destroyed",
-	    sectx_log_escape(s->op == WOP_STORE ? s->result : s->ccache,
-			     strlen(s->op == WOP_STORE ? s->result : s->ccache), c, sizeof(c)),
-	    sectx_log_escape(s->user, strlen(s->user), u, sizeof(u)), s->uid);
+	SECTX_DEBUG("ccache writer: %s %s for user %s (uid %u)",
+		    s->op == WOP_STORE	? "wrote"
+		    : s->op == WOP_READ ? "read"
+					: "destroyed",
+		    sectx_log_escape(s->op == WOP_STORE ? s->result : s->ccache,
+				     strlen(s->op == WOP_STORE ? s->result : s->ccache), c,
+				     sizeof(c)),
+		    sectx_log_escape(s->user, strlen(s->user), u, sizeof(u)), s->uid);
 	tevent_req_done(s->req);
 }
 
@@ -2511,8 +2515,8 @@ int sectx_writer_read_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, krb5_con
 
 	*tgt = NULL;
 	if (ret == 0 && s->cred != NULL) {
-		krb5_data d = { .magic = KV5M_DATA, .length = (unsigned)s->cred_len,
-				.data = (char *)s->cred };
+		krb5_data d = {
+		    .magic = KV5M_DATA, .length = (unsigned)s->cred_len, .data = (char *)s->cred};
 
 		if (krb5_unmarshal_credentials(kctx, &d, tgt) != 0) {
 			*tgt = NULL;

@@ -158,8 +158,9 @@ int id_store_load_static(struct id_store *st, char *why, size_t whylen);
 
 /* Load <dirfd>/idmap.  A range different from the store's is -ESTALE with
  * *why set; a missing file is fine (0), and so is a corrupt one (moved
- * aside and logged by state_file.c; the store starts without mappings).  Mappings that now collide with a
- * static id are kept but shadowed (refused and reported). */
+ * aside and logged by state_file.c; the store starts without mappings).
+ * Mappings that now collide with a static id are kept but shadowed (refused
+ * and reported). */
 int id_store_load_mappings(struct id_store *st, int dirfd, char *why, size_t whylen);
 
 /* Copy existence knowledge (verified_until) from old for the same

@@ -30,7 +30,7 @@
 #include "log.h"
 #include "proto.h"
 
-#define SESSION_ID_LEN	  64u	       /* hex digits of SHA-256 */
+#define SESSION_ID_LEN	  64u		/* hex digits of SHA-256 */
 #define RENEW_ANSWER_MAX  (64u * 1024u) /* a renewed TGT and a message from the worker */
 #define RENEW_MSG_MAX	  512u
 #define RENEW_LAST_MAX	  240u /* status text: the reply frame is small */
@@ -68,9 +68,9 @@ struct renew_session {
 	int64_t endtime, renew_till; /* seconds since the epoch */
 	krb5_creds *tgt;	     /* memory only; NULL until read back after a restart */
 	unsigned failures;
-	bool done;		  /* nothing left to renew: kept until endtime for close */
-	struct tevent_timer *te;  /* next cycle, or the drop of a done session */
-	TALLOC_CTX *cycle;	  /* the cycle in progress: its requests hang here */
+	bool done;		 /* nothing left to renew: kept until endtime for close */
+	struct tevent_timer *te; /* next cycle, or the drop of a done session */
+	TALLOC_CTX *cycle;	 /* the cycle in progress: its requests hang here */
 };
 
 struct sectxd_renewal {
@@ -223,7 +223,8 @@ static void session_stop(struct renew_session *s, const char *fmt, ...)
 	save(rn);
 }
 
-/* --- the state file ----------------------------------------------------------------------------- */
+/* --- the state file -----------------------------------------------------------------------------
+ */
 
 static int append_record(TALLOC_CTX *mem_ctx, uint8_t **buf, size_t *len,
 			 const struct renew_session *s)
@@ -293,8 +294,8 @@ static void save(struct sectxd_renewal *rn)
 	talloc_free(tmp);
 }
 
-static int record_string(const struct sectx_msg *m, uint16_t tag, TALLOC_CTX *mem_ctx,
-			 char **out, size_t max)
+static int record_string(const struct sectx_msg *m, uint16_t tag, TALLOC_CTX *mem_ctx, char **out,
+			 size_t max)
 {
 	char buf[SECTX_STRING_MAX + 1];
 	int ret = sectx_msg_get_string(m, tag, buf, sizeof(buf), max);
@@ -458,7 +459,8 @@ done:
 	talloc_free(tmp);
 }
 
-/* --- the renewal worker ------------------------------------------------------------------------- */
+/* --- the renewal worker -------------------------------------------------------------------------
+ */
 
 /* A renewal (TGS with KDC_OPT_RENEW) in a forked worker, killed at the
  * deadline.  The worker answers u32 krb5 error, u32 length + message, u32
@@ -617,7 +619,7 @@ static void renew_readable(struct tevent_context *ev, struct tevent_fd *fde, uin
 	st->msg[mlen] = '\0';
 	st->kerr = (krb5_error_code)kerr;
 	if (kerr == 0) {
-		krb5_data d = { .magic = KV5M_DATA, .length = clen, .data = (char *)cp };
+		krb5_data d = {.magic = KV5M_DATA, .length = clen, .data = (char *)cp};
 
 		if (clen == 0 || krb5_unmarshal_credentials(st->kctx, &d, &st->out) != 0) {
 			st->out = NULL;
@@ -652,8 +654,8 @@ static struct tevent_req *renew_send(TALLOC_CTX *mem_ctx, struct tevent_context 
 	}
 	talloc_set_destructor(st->buf, scrub_bytes);
 	if (left <= 0 ||
-	    !tevent_req_set_endtime(req, ev,
-				    tevent_timeval_current_ofs(left / 1000, (left % 1000) * 1000))) {
+	    !tevent_req_set_endtime(
+		req, ev, tevent_timeval_current_ofs(left / 1000, (left % 1000) * 1000))) {
 		tevent_req_error(req, ETIMEDOUT);
 		return tevent_req_post(req, ev);
 	}
@@ -683,8 +685,8 @@ static struct tevent_req *renew_send(TALLOC_CTX *mem_ctx, struct tevent_context 
 
 /* 0 with *out (the caller frees it) or with *kerr != 0 and *msg (the KDC or
  * library said no); or a positive errno (the worker failed or timed out). */
-static int renew_recv(struct tevent_req *req, krb5_creds **out, krb5_error_code *kerr,
-		      char *msg, size_t msglen)
+static int renew_recv(struct tevent_req *req, krb5_creds **out, krb5_error_code *kerr, char *msg,
+		      size_t msglen)
 {
 	struct renew_state *st = tevent_req_data(req, struct renew_state);
 	int err;
@@ -739,7 +741,8 @@ static void cycle_start(struct tevent_context *ev, struct tevent_timer *te, stru
 	(void)now;
 	s->te = NULL;
 	if (s->done) {
-		SECTX_INFO("session of %s (%s): its TGT has expired; forgotten", s->user, s->ccache);
+		SECTX_INFO("session of %s (%s): its TGT has expired; forgotten", s->user,
+			   s->ccache);
 		talloc_free(s);
 		save(hctx->renewal);
 		return;
@@ -753,9 +756,9 @@ static void cycle_start(struct tevent_context *ev, struct tevent_timer *te, stru
 	/* As the user: is the cache still there, with our principal?  And,
 	 * after a restart, the TGT to renew. */
 	who_of(s, &who);
-	subreq = sectx_writer_read_send(s->cycle, ev, hctx->writer, &who, s->ccache, s->tgt == NULL,
-					sectx_deadline_after(
-					    (int64_t)hctx->cfg->sectxd.client_timeout_ms));
+	subreq = sectx_writer_read_send(
+	    s->cycle, ev, hctx->writer, &who, s->ccache, s->tgt == NULL,
+	    sectx_deadline_after((int64_t)hctx->cfg->sectxd.client_timeout_ms));
 	if (subreq == NULL) {
 		cycle_retry(s, "out of memory");
 		return;
@@ -836,8 +839,8 @@ static void cycle_read_done(struct tevent_req *subreq)
 static bool renewal_final(krb5_error_code kerr)
 {
 	switch (kerr) {
-	case KRB5KDC_ERR_BADOPTION:	     /* not renewable */
-	case KRB5KRB_AP_ERR_TKT_EXPIRED:     /* too late */
+	case KRB5KDC_ERR_BADOPTION:	 /* not renewable */
+	case KRB5KRB_AP_ERR_TKT_EXPIRED: /* too late */
 	case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
 	case KRB5KDC_ERR_CLIENT_REVOKED:
 	case KRB5KDC_ERR_POLICY:
@@ -851,7 +854,7 @@ static void cycle_renewed(struct tevent_req *subreq)
 {
 	struct renew_session *s = tevent_req_callback_data(subreq, struct renew_session);
 	struct sectxd_ctx *hctx = s->rn->hctx;
-	krb5_creds *renewed = NULL, *list[2] = { NULL, NULL };
+	krb5_creds *renewed = NULL, *list[2] = {NULL, NULL};
 	krb5_error_code kerr = 0;
 	struct sectx_writer_user who;
 	char msg[RENEW_MSG_MAX] = "";
@@ -884,10 +887,9 @@ static void cycle_renewed(struct tevent_req *subreq)
 	/* As the user, and never recreating a cache the user destroyed. */
 	list[0] = s->tgt;
 	who_of(s, &who);
-	subreq = sectx_writer_rewrite_send(s->cycle, hctx->ev, hctx->writer, &who, s->ccache,
-					   hctx->krb5->ctx, list,
-					   sectx_deadline_after(
-					       (int64_t)hctx->cfg->sectxd.client_timeout_ms));
+	subreq = sectx_writer_rewrite_send(
+	    s->cycle, hctx->ev, hctx->writer, &who, s->ccache, hctx->krb5->ctx, list,
+	    sectx_deadline_after((int64_t)hctx->cfg->sectxd.client_timeout_ms));
 	if (subreq == NULL) {
 		cycle_retry(s, "out of memory");
 		return;
@@ -1030,8 +1032,8 @@ void sectx_renewal_register(struct sectxd_ctx *hctx, const struct sectx_handle *
 	s->ccache = talloc_strdup(s, h->ccache);
 	s->uid = who->uid;
 	s->gid = who->gid;
-	s->n_groups = who->n_groups < SECTX_RENEW_GROUPS_MAX ? who->n_groups
-							      : SECTX_RENEW_GROUPS_MAX;
+	s->n_groups =
+	    who->n_groups < SECTX_RENEW_GROUPS_MAX ? who->n_groups : SECTX_RENEW_GROUPS_MAX;
 	s->groups = s->n_groups > 0 ? talloc_array(s, gid_t, s->n_groups) : NULL;
 	if (s->user == NULL || s->service == NULL || s->rhost == NULL || s->ccache == NULL ||
 	    (s->n_groups > 0 && s->groups == NULL) ||
@@ -1143,8 +1145,8 @@ struct tevent_req *sectx_renewal_close_send(TALLOC_CTX *mem_ctx, struct sectxd_c
 	talloc_set_destructor(st, close_state_destructor);
 	st->user = talloc_strdup(st, s->user);
 	st->ccache = talloc_strdup(st, s->ccache);
-	st->groups = s->n_groups > 0 ? talloc_memdup(st, s->groups, s->n_groups * sizeof(gid_t))
-				     : NULL;
+	st->groups =
+	    s->n_groups > 0 ? talloc_memdup(st, s->groups, s->n_groups * sizeof(gid_t)) : NULL;
 	if (st->user == NULL || st->ccache == NULL || (s->n_groups > 0 && st->groups == NULL) ||
 	    krb5_parse_name(st->kctx, s->principal, &st->princ) != 0) {
 		st->princ = NULL;
@@ -1165,10 +1167,9 @@ struct tevent_req *sectx_renewal_close_send(TALLOC_CTX *mem_ctx, struct sectxd_c
 		tevent_req_done(req);
 		return tevent_req_post(req, hctx->ev);
 	}
-	subreq = sectx_writer_destroy_send(st, hctx->ev, hctx->writer, &st->who, st->ccache,
-					   st->kctx, st->princ,
-					   sectx_deadline_after(
-					       (int64_t)hctx->cfg->sectxd.client_timeout_ms));
+	subreq = sectx_writer_destroy_send(
+	    st, hctx->ev, hctx->writer, &st->who, st->ccache, st->kctx, st->princ,
+	    sectx_deadline_after((int64_t)hctx->cfg->sectxd.client_timeout_ms));
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, hctx->ev);
 	}
@@ -1186,7 +1187,8 @@ int sectx_renewal_close_recv(struct tevent_req *req)
 	return 0;
 }
 
-/* --- subsystem ---------------------------------------------------------------------------------- */
+/* --- subsystem ----------------------------------------------------------------------------------
+ */
 
 static int renewal_destructor(struct sectxd_renewal *rn)
 {
@@ -1246,8 +1248,9 @@ static void renewal_status(struct sectxd_ctx *hctx, struct sectx_wbuf *w)
 	if (rn->last[0] != '\0') {
 		char clean[RENEW_LAST_MAX];
 
-		sectx_put_string(w, SECTX_TAG_RENEW_LAST,
-				 sectx_log_escape(rn->last, strlen(rn->last), clean, sizeof(clean)));
+		sectx_put_string(
+		    w, SECTX_TAG_RENEW_LAST,
+		    sectx_log_escape(rn->last, strlen(rn->last), clean, sizeof(clean)));
 	}
 }
 
@@ -1260,8 +1263,8 @@ static void renewal_stop(struct sectxd_ctx *hctx)
 }
 
 const struct sectxd_subsystem sectxd_renewal_subsystem = {
-	.name = "session renewal",
-	.start = renewal_start,
-	.status = renewal_status,
-	.stop = renewal_stop,
+    .name = "session renewal",
+    .start = renewal_start,
+    .status = renewal_status,
+    .stop = renewal_stop,
 };

@@ -29,10 +29,10 @@
 #include "log.h"
 #include "proto.h"
 
-static const uint8_t state_magic[8] = { 'S', 'E', 'C', 'T', 'X', 'S', 'T', 'F' };
+static const uint8_t state_magic[8] = {'S', 'E', 'C', 'T', 'X', 'S', 'T', 'F'};
 
-#define CRC_OFFSET 24u        /* the checksum covers the bytes before it */
-#define ASIDE_TRIES 100u      /* NAME.corrupt-TS, then -1 .. -99 */
+#define CRC_OFFSET	 24u  /* the checksum covers the bytes before it */
+#define ASIDE_TRIES	 100u /* NAME.corrupt-TS, then -1 .. -99 */
 #define ASIDE_SUFFIX_MAX 40u  /* ".corrupt-YYYYmmddTHHMMSSZ-NN" and slack */
 
 /* CRC-32C (Castagnoli, reflected 0x82F63B78), bitwise: state files are
@@ -133,8 +133,9 @@ int sectx_state_decode(const uint8_t *buf, size_t buflen, uint32_t kind, uint32_
 		return -EBADMSG;
 	}
 	if (fversion == 0 || fversion > max_version) {
-		snprintf(why, whylen, "unknown format version %" PRIu32 " (this build reads 1..%" PRIu32
-			 ")", fversion, max_version);
+		snprintf(why, whylen,
+			 "unknown format version %" PRIu32 " (this build reads 1..%" PRIu32 ")",
+			 fversion, max_version);
 		return -EBADMSG;
 	}
 	if (reserved != 0) {
@@ -142,7 +143,8 @@ int sectx_state_decode(const uint8_t *buf, size_t buflen, uint32_t kind, uint32_
 		return -EBADMSG;
 	}
 	if (flen > max_payload) {
-		snprintf(why, whylen, "payload of %" PRIu64 " bytes exceeds %zu", flen, max_payload);
+		snprintf(why, whylen, "payload of %" PRIu64 " bytes exceeds %zu", flen,
+			 max_payload);
 		return -EBADMSG;
 	}
 	if (flen > sectx_cur_left(&cur)) {
@@ -151,7 +153,8 @@ int sectx_state_decode(const uint8_t *buf, size_t buflen, uint32_t kind, uint32_
 		return -EBADMSG;
 	}
 	if (flen < sectx_cur_left(&cur)) {
-		snprintf(why, whylen, "%zu bytes after the payload", sectx_cur_left(&cur) - (size_t)flen);
+		snprintf(why, whylen, "%zu bytes after the payload",
+			 sectx_cur_left(&cur) - (size_t)flen);
 		return -EBADMSG;
 	}
 	if (sectx_cur_get_bytes(&cur, (size_t)flen, &body) != 0) {
@@ -194,7 +197,8 @@ int sectx_state_move_aside(int dirfd, const char *name, const char *what, const 
 	unsigned i;
 	int ret = -EEXIST;
 
-	if (name == NULL || strlen(name) + ASIDE_SUFFIX_MAX > NAME_MAX || strchr(name, '/') != NULL) {
+	if (name == NULL || strlen(name) + ASIDE_SUFFIX_MAX > NAME_MAX ||
+	    strchr(name, '/') != NULL) {
 		return -EINVAL;
 	}
 	if (gmtime_r(&now, &tm) == NULL || strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm) == 0) {
@@ -267,7 +271,8 @@ int sectx_state_load(TALLOC_CTX *mem_ctx, int dirfd, const char *name, const cha
 	ret = sectx_read_file_at(tmp_ctx, dirfd, name, SECTX_STATE_HDR_LEN + max_payload, &data,
 				 &data_len);
 	if (ret == -EFBIG) {
-		snprintf(why, sizeof(why), "larger than %zu bytes", SECTX_STATE_HDR_LEN + max_payload);
+		snprintf(why, sizeof(why), "larger than %zu bytes",
+			 SECTX_STATE_HDR_LEN + max_payload);
 		ret = -EBADMSG;
 		goto done;
 	}

@@ -35,16 +35,16 @@
 #include <stdint.h>
 #include <talloc.h>
 
-#define SECTX_STATE_HDR_LEN 32u
-#define SECTX_STATE_DIR_MODE 0700
+#define SECTX_STATE_HDR_LEN   32u
+#define SECTX_STATE_DIR_MODE  0700
 #define SECTX_STATE_FILE_MODE 0600
 /* Bound on any payload, whatever the caller asks (talloc's chunk limit is
  * 256 MiB; the largest state file is the id map). */
 #define SECTX_STATE_PAYLOAD_MAX (200u * 1024u * 1024u)
 
 /* A kind from four ASCII letters: SECTX_STATE_KIND('S','E','S','S'). */
-#define SECTX_STATE_KIND(a, b, c, d)                                                       \
-	(((uint32_t)(uint8_t)(a) << 24) | ((uint32_t)(uint8_t)(b) << 16) |                 \
+#define SECTX_STATE_KIND(a, b, c, d)                                                               \
+	(((uint32_t)(uint8_t)(a) << 24) | ((uint32_t)(uint8_t)(b) << 16) |                         \
 	 ((uint32_t)(uint8_t)(c) << 8) | (uint32_t)(uint8_t)(d))
 
 /* Open (creating if missing) the state directory at path: it must be owned

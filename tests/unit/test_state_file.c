@@ -121,7 +121,7 @@ static int count_prefix(struct fixture *f, const char *prefix, char *last, size_
 static void test_round_trip_and_modes(void **state)
 {
 	struct fixture *f = *state;
-	static const uint8_t payload[] = { 0, 1, 2, 'a', 0, 0xff, '\n' };
+	static const uint8_t payload[] = {0, 1, 2, 'a', 0, 0xff, '\n'};
 	uint8_t *out = NULL;
 	size_t len = 0;
 	uint32_t version = 0;
@@ -191,9 +191,9 @@ static void test_bad_arguments(void **state)
 
 	assert_int_equal(sectx_state_encode(f->mem_ctx, KIND, 0, "x", 1, &out, &len), -EINVAL);
 	assert_int_equal(sectx_state_encode(f->mem_ctx, KIND, 1, NULL, 1, &out, &len), -EINVAL);
-	assert_int_equal(sectx_state_encode(f->mem_ctx, KIND, 1, "x", SECTX_STATE_PAYLOAD_MAX + 1u,
-					    &out, &len),
-			 -EINVAL);
+	assert_int_equal(
+	    sectx_state_encode(f->mem_ctx, KIND, 1, "x", SECTX_STATE_PAYLOAD_MAX + 1u, &out, &len),
+	    -EINVAL);
 	assert_int_equal(sectx_state_save(f->dirfd, "a/b", KIND, 1, "x", 1), -EINVAL);
 	assert_int_equal(sectx_state_save(-1, "s", KIND, 1, "x", 1), -EINVAL);
 	assert_int_equal(sectx_state_decode(NULL, 0, KIND, 1, 10, &p, &len, &v, why, sizeof(why)),
@@ -269,18 +269,18 @@ static void c_huge_length(uint8_t *img, size_t *len)
 }
 
 static const struct corruption corruptions[] = {
-	{ "bad magic", "bad magic", c_magic },
-	{ "other kind", "wrong kind", c_kind },
-	{ "version 0", "unknown format version 0", c_version0 },
-	{ "newer version", "unknown format version 3", c_version_new },
-	{ "truncated header", "truncated header", c_trunc_header },
-	{ "empty file", "truncated header", c_empty },
-	{ "truncated payload", "truncated", c_trunc_payload },
-	{ "trailing bytes", "after the payload", c_trailing },
-	{ "payload bit flip", "bad checksum", c_checksum_payload },
-	{ "checksum bit flip", "bad checksum", c_checksum_field },
-	{ "reserved field", "reserved", c_reserved },
-	{ "absurd length", "exceeds", c_huge_length },
+    {"bad magic", "bad magic", c_magic},
+    {"other kind", "wrong kind", c_kind},
+    {"version 0", "unknown format version 0", c_version0},
+    {"newer version", "unknown format version 3", c_version_new},
+    {"truncated header", "truncated header", c_trunc_header},
+    {"empty file", "truncated header", c_empty},
+    {"truncated payload", "truncated", c_trunc_payload},
+    {"trailing bytes", "after the payload", c_trailing},
+    {"payload bit flip", "bad checksum", c_checksum_payload},
+    {"checksum bit flip", "bad checksum", c_checksum_field},
+    {"reserved field", "reserved", c_reserved},
+    {"absurd length", "exceeds", c_huge_length},
 };
 
 static void test_every_corruption_moved_aside(void **state)
@@ -350,9 +350,9 @@ static void test_too_big_moved_aside(void **state)
 
 	memset(payload, 'p', sizeof(payload));
 	assert_int_equal(sectx_state_save(f->dirfd, "big", KIND, 1, payload, sizeof(payload)), 0);
-	assert_int_equal(sectx_state_load(f->mem_ctx, f->dirfd, "big", "test", KIND, MAXV, 1024,
-					  &out, &len, &v),
-			 -EBADMSG);
+	assert_int_equal(
+	    sectx_state_load(f->mem_ctx, f->dirfd, "big", "test", KIND, MAXV, 1024, &out, &len, &v),
+	    -EBADMSG);
 	assert_int_equal(count_prefix(f, "big.corrupt-", NULL, 0), 1);
 }
 
@@ -378,9 +378,9 @@ static void test_untrusted_files_moved_aside(void **state)
 
 	/* a directory */
 	assert_int_equal(mkdirat(f->dirfd, "dir", 0700), 0);
-	assert_int_equal(sectx_state_load(f->mem_ctx, f->dirfd, "dir", "test", KIND, MAXV, 1024,
-					  &out, &len, &v),
-			 -EBADMSG);
+	assert_int_equal(
+	    sectx_state_load(f->mem_ctx, f->dirfd, "dir", "test", KIND, MAXV, 1024, &out, &len, &v),
+	    -EBADMSG);
 	assert_int_equal(count_prefix(f, "dir.corrupt-", NULL, 0), 1);
 
 	/* group- or world-accessible */
@@ -445,15 +445,15 @@ static void test_dir_mode_checked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip_and_modes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_is_enoent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_every_corruption_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_too_big_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_untrusted_files_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_owner_moved_aside, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aside_never_replaces, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dir_mode_checked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip_and_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_missing_is_enoent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_corruption_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_big_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_untrusted_files_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_owner_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_aside_never_replaces, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_mode_checked, setup, teardown),
 	};
 
 	sectx_log_init("test_state_file", 1, SECTX_LOG_WARNING);
