@@ -155,6 +155,28 @@ def test_kinit_as_someone_else_stops_renewal(helper, pam_stack, users, realm):
     assert os.path.exists(ccache_path(ccname))
 
 
+def test_failed_renewal_is_logged_and_retried(helper, pam_stack, users, realm):
+    """The KDC stops answering (SIGSTOP: a black hole): the renewal worker
+    is killed at kdc_timeout, the failure logged and counted, and the next
+    attempt after the backoff renews once the KDC answers again."""
+    user = users()
+    stack = pam_stack(helper=helper)
+    handle, ccname = open_session(stack, user)
+    first = tgt_expiry(user, ccname, realm)
+    kdc = realm.procs["krb5kdc"]
+    line = f"renewal of the TGT of {user.name} ({ccname}) failed (attempt 1): no KDC answered"
+    kdc.send_signal(signal.SIGSTOP)
+    try:
+        assert wait_until(lambda: line in helper.log_text(), RENEW_WAIT, 0.2), helper.log_tail()
+    finally:
+        kdc.send_signal(signal.SIGCONT)
+    st = renewal_status(helper)
+    assert st["failed"] >= 1 and st["sessions"] == 1, st
+    assert "renewal failed" in st["last"], st
+    wait_renewed_after(user, ccname, realm, first)
+    assert close_session(stack, user, handle) == "PAM_SUCCESS"
+
+
 def test_renewal_stops_at_renewable_lifetime_end(helper, pam_stack, users, realm):
     """A principal whose tickets are renewable for 68 s: a few renewals
     reach the renew-till time, then renewal stops; close still works."""
