@@ -61,6 +61,7 @@ struct sectx_config {
 		int fast; /* enum sectx_fast_mode */
 		uint64_t ticket_lifetime_ms;
 		uint64_t renew_lifetime_ms;
+		uint64_t renew_interval_ms; /* session TGT renewal period; 0: half the lifetime left */
 		bool forwardable;
 		uint64_t kdc_timeout_ms;
 		unsigned pwd_expire_warning; /* days */

@@ -233,6 +233,7 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_ENUM("kerberos", "fast", CFG_, kerberos.fast, "try", fast_words, "FAST armour from the host keytab: try, demand or never"),
 	KEY_DURATION("kerberos", "ticket_lifetime", CFG_, kerberos.ticket_lifetime_ms, "10h", 1 * MIN, 30 * DAY, "lifetime asked for a user's TGT"),
 	KEY_DURATION("kerberos", "renew_lifetime", CFG_, kerberos.renew_lifetime_ms, "7d", 0, 365 * DAY, "renewable lifetime asked for (0: not renewable)"),
+	KEY_DURATION("kerberos", "renew_interval", CFG_, kerberos.renew_interval_ms, "0", 0, 30 * DAY, "renew an open session's TGT this often (0: at half the lifetime left)"),
 	KEY_BOOL("kerberos", "forwardable", CFG_, kerberos.forwardable, "true", "ask for forwardable TGTs"),
 	KEY_DURATION("kerberos", "kdc_timeout", CFG_, kerberos.kdc_timeout_ms, "5s", 500 * MS, 5 * MIN, "longest a login waits for the realm before AUTHINFO_UNAVAIL"),
 	KEY_UINT("kerberos", "pwd_expire_warning", CFG_, kerberos.pwd_expire_warning, "7", 0, 365, "warn at login when the password expires within this many days"),

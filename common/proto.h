@@ -186,9 +186,13 @@ enum sectx_tag {
 	SECTX_TAG_OFFLINE_USERS = 0x0215, /* u32: cached credentials held (status) */
 	/* 0x0216-0x021f: further realm state and offline logins (helper/realm_state.c,
 	 *                helper/offline_cache.c)
-	 * 0x0220-0x022f: sessions and renewal (helper/renewal.c)
+	 * 0x0220-0x022f: sessions and renewal (helper/renewal.c), below
 	 * 0x0230-0x023f: authentication by existing tickets (pam_gss_ops.c)
 	 * 0x0240-0x02ff: further PAM tags */
+	SECTX_TAG_RENEW_SESSIONS = 0x0220, /* u32: sessions whose TGT is being renewed (status) */
+	SECTX_TAG_RENEW_LAST = 0x0221,     /* string: the last renewal and its result (status) */
+	SECTX_TAG_RENEW_DONE = 0x0222,     /* u64: renewals done since start (status) */
+	SECTX_TAG_RENEW_FAILED = 0x0223,   /* u64: renewal attempts failed since start (status) */
 
 	/* Security contexts (0x03xx).  0x0301-0x033f: helper/ctx_ops.c */
 	SECTX_TAG_CTX_HANDLE = 0x0301, /* u32: a context of this connection */

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "offline_cache.h"
 #include "realm_state.h"
+#include "renewal.h"
 #include "server.h"
 
 #define AUTH_FAILED_TEXT "Authentication failed."
@@ -1075,6 +1076,8 @@ static void cred_stored(struct tevent_req *subreq)
 		sectx_handle_claim(op->h);
 		SECTX_INFO("credentials of %s for %s stored in %s", op->h->user, op->h->service,
 			   name);
+		/* from now on the session's TGT is renewed until it closes */
+		sectx_renewal_register(op->req->hctx, op->h, &op->who);
 	}
 	pam_reply(op->req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL, NULL);
 }
@@ -1085,6 +1088,7 @@ static int cred_destroy(struct cred_op *op)
 {
 	struct sectxd_ctx *hctx = op->req->hctx;
 
+	sectx_renewal_unregister(hctx, op->h->id, "session closed");
 	if (op->h->ccache == NULL || op->retain) {
 		if (op->h->ccache != NULL) {
 			SECTX_INFO("session of %s closed; ccache %s kept (retain_after_close)",
@@ -1133,6 +1137,36 @@ static void cred_destroyed(struct tevent_req *subreq)
 		  NULL);
 }
 
+static void closed_after_restart(struct tevent_req *subreq)
+{
+	struct cred_op *op = tevent_req_callback_data(subreq, struct cred_op);
+	int ret = sectx_renewal_close_recv(subreq);
+
+	TALLOC_FREE(subreq);
+	pam_reply(op->req, ret == 0 ? SECTX_PAM_SUCCESS : SECTX_PAM_SESSION_ERR, 0, NULL, NULL,
+		  NULL);
+}
+
+/* close_session with a handle the credential store lost in a restart: the
+ * renewal registry still knows the session (by the handle's hash, bound to
+ * the same user, service and remote host) and closes it.  True if it took
+ * the request over. */
+static bool close_after_restart(struct cred_op *op)
+{
+	struct tevent_req *subreq;
+	uint32_t retain = 0;
+
+	(void)sectx_msg_get_u32(&op->req->msg, SECTX_TAG_RETAIN, &retain);
+	subreq = sectx_renewal_close_send(op, op->req->hctx, op->a.handle, op->a.user,
+					  op->a.service, op->a.has_rhost ? op->a.rhost : "",
+					  retain != 0);
+	if (subreq == NULL) {
+		return false;
+	}
+	tevent_req_set_callback(subreq, closed_after_restart, op);
+	return true;
+}
+
 /* setcred, open_session and close_session share the checks. */
 static int cred_op_begin(struct sectx_request *req, struct cred_op **out)
 {
@@ -1150,6 +1184,10 @@ static int cred_op_begin(struct sectx_request *req, struct cred_op **out)
 		return SECTX_E_PERM;
 	}
 	op->h = claimable_handle(req, &op->a);
+	if (op->h == NULL && op->a.has_handle && req->msg.hdr.op == SECTX_OP_PAM_CLOSE_SESSION &&
+	    close_after_restart(op)) {
+		return 0; /* a session opened before the helper restarted */
+	}
 	if (op->h == NULL) {
 		/* not a login sectx authenticated (ssh key, root's su): not ours */
 		pam_reply(req, op->a.has_handle ? SECTX_PAM_CRED_ERR : SECTX_PAM_IGNORE, 0, NULL,

@@ -136,6 +136,9 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	uint64_t realm_since = 0, next_probe = 0;
 	uint32_t offline_users = 0;
 	bool has_probe, has_cached;
+	char renew_last[SECTX_STRING_MAX + 1] = "";
+	uint32_t renewing = 0;
+	uint64_t renewed = 0, renew_failed = 0;
 	int json = 0;
 	int ret;
 
@@ -175,6 +178,12 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_REALM_SINCE, &realm_since);
 	has_probe = sectx_msg_get_u64(&ctl->reply, SECTX_TAG_NEXT_PROBE, &next_probe) == 0;
 	has_cached = sectx_msg_get_u32(&ctl->reply, SECTX_TAG_OFFLINE_USERS, &offline_users) == 0;
+	/* optional: session renewal (helper/renewal.c) */
+	(void)sectx_msg_get_u32(&ctl->reply, SECTX_TAG_RENEW_SESSIONS, &renewing);
+	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_RENEW_DONE, &renewed);
+	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_RENEW_FAILED, &renew_failed);
+	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_RENEW_LAST, renew_last,
+				   sizeof(renew_last), SECTX_STRING_MAX);
 	if (json) {
 		printf("{\"version\": ");
 		json_string(version);
@@ -201,7 +210,11 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		if (has_cached) {
 			printf(", \"offline_cached_credentials\": %u", offline_users);
 		}
-		printf("}\n");
+		printf(", \"renewal\": {\"sessions\": %u, \"renewed\": %llu, \"failed\": %llu, "
+		       "\"last\": ",
+		       renewing, (unsigned long long)renewed, (unsigned long long)renew_failed);
+		json_string(renew_last);
+		printf("}}\n");
 	} else {
 		printf("version: %s\nprotocol_version: %u\npid: %u\nuptime: %llus\nconfig_file: %s\n"
 		       "realm: %s\nlog_level: %s\nconnections: nss %u, pam %u\nrequests_served: %llu\n"
@@ -222,6 +235,9 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		if (has_cached) {
 			printf("offline_cached_credentials: %u\n", offline_users);
 		}
+		printf("renewal: %u session(s), %llu renewed, %llu failed\nrenewal_last: %s\n",
+		       renewing, (unsigned long long)renewed, (unsigned long long)renew_failed,
+		       renew_last[0] != '\0' ? renew_last : "(none yet)");
 	}
 	return EXIT_OK;
 }

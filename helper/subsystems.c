@@ -9,6 +9,7 @@
 #include "krb5_engine.h"
 #include "offline_cache.h"
 #include "realm_state.h"
+#include "renewal.h"
 #include "sectxd.h"
 
 extern const struct sectx_op_table sectxd_pam_ops; /* pam_ops.c */
@@ -21,6 +22,7 @@ const struct sectxd_subsystem *const sectxd_subsystems[] = {
 	&sectxd_offline_subsystem, /* offline_cache.c: cached credentials */
 	&sectxd_creds_subsystem,
 	&sectxd_identity_subsystem,
+	&sectxd_renewal_subsystem,
 };
 const size_t sectxd_n_subsystems = sizeof(sectxd_subsystems) / sizeof(sectxd_subsystems[0]);
 

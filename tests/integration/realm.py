@@ -59,10 +59,13 @@ def _check_arg(value):
 
 class Realm:
     """A running realm.  Attributes: realm, dir, krb5_conf, kdc_conf,
-    kdc_port, kadmind_port, kpasswd_port, procs (name -> Popen)."""
+    kdc_port, kadmind_port, kpasswd_port, procs (name -> Popen).
+    max_life and max_renewable_life are the KDC's limits (kdc.conf duration
+    strings); they also become those of krbtgt and of new principals."""
 
-    def __init__(self, realm=REALM):
+    def __init__(self, realm=REALM, max_life="10h", max_renewable_life="7d"):
         self.realm = realm
+        self.max_life, self.max_renewable_life = max_life, max_renewable_life
         self.dir = make_public_tmpdir("sectx-realm-")
         self.krb5_conf = os.path.join(self.dir, "krb5.conf")
         self.kdc_conf = os.path.join(self.dir, "kdc.conf")
@@ -129,8 +132,8 @@ class Realm:
         kdc_tcp_ports = {kdc_port}
         kadmind_port = {kadmind_port}
         kpasswd_port = {kpasswd_port}
-        max_life = 10h
-        max_renewable_life = 7d
+        max_life = {self.max_life}
+        max_renewable_life = {self.max_renewable_life}
         master_key_type = aes256-cts-hmac-sha1-96
         supported_enctypes = {ENCTYPES}
     }}
