@@ -11,7 +11,8 @@ EXTRA_DIST += \
 	bench/offline_bench.py
 
 check_PROGRAMS += tests/unit/test_offline_cache
-tests_unit_test_offline_cache_SOURCES = tests/unit/test_offline_cache.c helper/offline_cache.c
+tests_unit_test_offline_cache_SOURCES = tests/unit/test_offline_cache.c helper/offline_cache.c \
+	helper/state_file.c
 tests_unit_test_offline_cache_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/helper
 tests_unit_test_offline_cache_CFLAGS = $(UNIT_CFLAGS) $(TEVENT_CFLAGS) $(KRB5_CFLAGS) \
 	$(CRYPTO_CFLAGS) -pthread

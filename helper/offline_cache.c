@@ -10,12 +10,13 @@
  * heap of one KDF job, scrubbed by the KDF thread as soon as it is done.
  *
  * Files: STATE_DIR/offline/u-<SHA-256 of the user name in hex>, one per
- * user, replaced whole through atomic_file (temp, fsync, rename, fsync dir),
- * so a crash leaves the old file or the new one.  A leftover temp file
- * (".u-...") is removed at start; a file that does not parse is renamed to
- * NAME.corrupt-<time> with a log line and ignored.  The format is text:
+ * user, written and read through state_file.c (its header: kind "OFFL",
+ * payload version 1, length, CRC-32C; replaced whole through atomic_file:
+ * temp, fsync, rename, fsync dir), so a crash leaves the old file or the new
+ * one.  A leftover temp file (".u-...") is removed at start; a file that
+ * fails the header checks or does not parse is renamed to
+ * NAME.corrupt-<time> with a log line and ignored.  The payload is text:
  *
- *   sectx-offline-credential 1
  *   user NAME
  *   principal NAME@REALM
  *   kdf pbkdf2-hmac-sha512
@@ -45,13 +46,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
 #include "client.h"
 #include "krb5_engine.h"
 #include "log.h"
+#include "state_file.h"
 
-#define FORMAT_MAGIC   "sectx-offline-credential"
-#define FORMAT_VERSION 1
+#define STATE_KIND     SECTX_STATE_KIND('O', 'F', 'F', 'L')
+#define FORMAT_VERSION 1 /* of the payload below the state_file header */
+#define STATE_WHAT     "cached credential"
 #define KDF_NAME       "pbkdf2-hmac-sha512"
 #define FILE_PREFIX    "u-"
 #define FILE_NAME_LEN  (2 + 2 * SHA256_DIGEST_LENGTH)
@@ -343,9 +345,8 @@ static int entry_parse(TALLOC_CTX *mem_ctx, char *text, const char *name,
 {
 	struct offline_entry *e = talloc_zero(mem_ctx, struct offline_entry);
 	char expect[FILE_NAME_LEN + 1];
-	unsigned seen = 0;
+	unsigned seen = 1u; /* bit 0: the version, checked by state_file */
 	char *line, *save = NULL;
-	int lineno = 0;
 
 	*why = "out of memory";
 	if (e == NULL) {
@@ -357,19 +358,12 @@ static int entry_parse(TALLOC_CTX *mem_ctx, char *text, const char *name,
 		unsigned long long v;
 		char *end;
 
-		lineno++;
 		if (value == NULL) {
 			*why = "a line without a value";
 			goto bad;
 		}
 		*value++ = '\0';
-		if (lineno == 1) {
-			if (strcmp(line, FORMAT_MAGIC) != 0 || strcmp(value, "1") != 0) {
-				*why = "not a version 1 cached credential";
-				goto bad;
-			}
-			seen |= 1u;
-		} else if (strcmp(line, "user") == 0 && valid_field(value)) {
+		if (strcmp(line, "user") == 0 && valid_field(value)) {
 			e->user = talloc_strdup(e, value);
 			seen |= 2u;
 		} else if (strcmp(line, "principal") == 0 && valid_field(value)) {
@@ -423,7 +417,8 @@ bad:
 	return -EINVAL;
 }
 
-/* Write e to its file.  0 or -errno. */
+/* Write e to its file (through state_file: header, CRC, atomic replace).
+ * 0 or -errno. */
 static int entry_write(struct sectx_offline *oc, const struct offline_entry *e)
 {
 	char name[FILE_NAME_LEN + 1];
@@ -434,39 +429,22 @@ static int entry_write(struct sectx_offline *oc, const struct offline_entry *e)
 	file_name(name, e->user);
 	hex_encode(salt, e->salt, sizeof(e->salt));
 	hex_encode(hash, e->hash, sizeof(e->hash));
-	text = talloc_asprintf(NULL,
-			       FORMAT_MAGIC " %d\nuser %s\nprincipal %s\nkdf " KDF_NAME
-					    "\niterations %u\nsalt %s\nhash %s\nstored %lld\n",
-			       FORMAT_VERSION, e->user, e->principal, e->iterations, salt, hash,
-			       (long long)e->stored);
+	text =
+	    talloc_asprintf(NULL,
+			    "user %s\nprincipal %s\nkdf " KDF_NAME
+			    "\niterations %u\nsalt %s\nhash %s\nstored %lld\n",
+			    e->user, e->principal, e->iterations, salt, hash, (long long)e->stored);
 	explicit_bzero(hash, sizeof(hash));
 	if (text == NULL) {
 		return -ENOMEM;
 	}
-	ret = strlen(text) > SECTX_OFFLINE_FILE_MAX
-		  ? -EFBIG
-		  : sectx_atomic_write_at(oc->dirfd, name, text, strlen(text), 0600, (uid_t)-1,
-					  (gid_t)-1);
+	ret =
+	    strlen(text) > SECTX_OFFLINE_FILE_MAX
+		? -EFBIG
+		: sectx_state_save(oc->dirfd, name, STATE_KIND, FORMAT_VERSION, text, strlen(text));
 	explicit_bzero(text, strlen(text));
 	talloc_free(text);
 	return ret;
-}
-
-/* Rename a file that does not parse out of the way. */
-static void move_aside(struct sectx_offline *oc, const char *name, const char *why)
-{
-	char aside[FILE_NAME_LEN + 64];
-
-	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", name, (long long)time(NULL));
-	if (renameat(oc->dirfd, name, oc->dirfd, aside) == 0) {
-		SECTX_WARN("cached credential %s/%s/%s is corrupt (%s); moved aside to %s",
-			   oc->hctx->cfg->sectxd.state_dir, SECTX_OFFLINE_DIR, name, why, aside);
-	} else {
-		SECTX_ERROR("cached credential %s/%s/%s is corrupt (%s) and cannot be moved aside: "
-			    "%s; ignored",
-			    oc->hctx->cfg->sectxd.state_dir, SECTX_OFFLINE_DIR, name, why,
-			    strerror(errno));
-	}
 }
 
 /* Read every cached credential of the directory. */
@@ -487,7 +465,8 @@ static void cache_load(struct sectx_offline *oc)
 	while ((de = readdir(dir)) != NULL) {
 		struct offline_entry *e = NULL;
 		const char *why = NULL;
-		char *text = NULL;
+		uint8_t *payload = NULL;
+		uint32_t version = 0;
 		size_t len = 0;
 		int ret;
 
@@ -503,27 +482,36 @@ static void cache_load(struct sectx_offline *oc)
 		    strncmp(de->d_name, FILE_PREFIX, 2) != 0) {
 			continue; /* moved aside earlier, or not ours */
 		}
-		ret = sectx_read_file_at(oc, oc->dirfd, de->d_name, SECTX_OFFLINE_FILE_MAX, &text,
-					 &len);
-		if (ret == 0 && strlen(text) != len) {
+		/* header, version, CRC: a file failing them is moved aside there */
+		ret = sectx_state_load(oc, oc->dirfd, de->d_name, STATE_WHAT, STATE_KIND,
+				       FORMAT_VERSION, SECTX_OFFLINE_FILE_MAX, &payload, &len,
+				       &version);
+		if (ret == -EBADMSG) {
+			continue;
+		}
+		if (ret == 0 && strlen((char *)payload) != len) {
 			ret = -EINVAL;
 			why = "a NUL byte";
 		}
 		if (ret == 0) {
-			ret = entry_parse(oc, text, de->d_name, &e, &why);
+			ret = entry_parse(oc, (char *)payload, de->d_name, &e, &why);
 		} else if (why == NULL) {
 			why = strerror(-ret);
 		}
-		if (text != NULL) {
-			explicit_bzero(text, len);
-			talloc_free(text);
+		if (payload != NULL) {
+			explicit_bzero(payload, len);
+			talloc_free(payload);
 		}
 		if (ret == -ENOMEM) {
 			SECTX_ERROR("cannot load cached credentials: out of memory");
 			break;
 		}
+		if (ret == -EINVAL) {
+			(void)sectx_state_move_aside(oc->dirfd, de->d_name, STATE_WHAT, why);
+			continue;
+		}
 		if (ret != 0) {
-			move_aside(oc, de->d_name, why);
+			SECTX_ERROR("cannot read cached credential %s: %s", de->d_name, why);
 			continue;
 		}
 		if (oc->n >= SECTX_OFFLINE_USERS_MAX || entry_find(oc, e->user, NULL) != NULL) {
@@ -588,10 +576,10 @@ static void cache_open(struct sectx_offline *oc)
 	if (path == NULL) {
 		return;
 	}
-	fd = sectx_open_dir_verified(cfg->sectxd.state_dir, geteuid(), 0700, true);
+	fd = sectx_state_dir_open(cfg->sectxd.state_dir);
 	if (fd >= 0) {
 		close(fd);
-		fd = sectx_open_dir_verified(path, geteuid(), 0700, true);
+		fd = sectx_state_dir_open(path);
 	}
 	if (fd < 0) {
 		SECTX_ERROR("offline logins disabled: cannot use %s (must be owned by uid %u, mode "

@@ -119,10 +119,12 @@ def test_offline_login_with_the_cached_password(offline_helper, stack_for, users
     [name] = helper.cache_files()
     path = os.path.join(helper.cache_dir, name)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    with open(path) as f:
-        text = f.read()
-    assert text.startswith("sectx-offline-credential 1\n"), text
-    assert f"user {user.name}\n" in text and "kdf pbkdf2-hmac-sha512\n" in text, text
+    with open(path, "rb") as f:
+        data = f.read()
+    # state_file's header (magic, kind OFFL, version 1), then the text payload
+    assert data[:16] == b"SECTXSTF" + b"OFFL" + b"\0\0\0\1", data[:32]
+    text = data[32:].decode()
+    assert text.startswith(f"user {user.name}\n") and "kdf pbkdf2-hmac-sha512\n" in text, text
     assert re.search(r"^iterations \d+$", text, re.M) and re.search(r"^salt [0-9a-f]{32}$",
                                                                     text, re.M), text
     assert user.password not in text
@@ -307,17 +309,18 @@ def test_offline_corrupt_file_moved_aside(offline_helper, stack_for, users, kdc)
     names = helper.cache_files()
     assert len(names) == 2
     victim = os.path.join(helper.cache_dir, names[0])
-    with open(victim, "r+") as f:
-        text = f.read()
+    with open(victim, "r+b") as f:
+        data = f.read()
         f.seek(0)
-        f.write(text.replace("hash ", "hash zz", 1))
-    damaged, intact = (user, other) if f"\nuser {user.name}\n" in text else (other, user)
+        f.write(data.replace(b"hash ", b"hash zz", 1))  # the checksum no longer matches
+    damaged, intact = (user, other) if f"user {user.name}\n".encode() in data else (other, user)
     leftover = os.path.join(helper.cache_dir, "." + names[1] + ".AbCdEf")
     with open(leftover, "w") as f:
         f.write("half a write")
 
     helper.start()
-    helper.wait_log(r"is corrupt \(.*\); moved aside to " + re.escape(names[0]) + r"\.corrupt-")
+    helper.wait_log(re.escape(names[0]) + r" \(cached credential\) is corrupt: .*; moved aside to "
+                    + re.escape(names[0]) + r"\.corrupt-")
     helper.wait_log(r"removed \." + re.escape(names[1]))
     assert not os.path.exists(victim) and not os.path.exists(leftover)
     assert helper.status_json()["offline_cached_credentials"] == 1

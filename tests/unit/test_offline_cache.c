@@ -33,6 +33,8 @@
 #include "config.h"
 #include "krb5_engine.h"
 #include "log.h"
+#include "state_file.h"
+#include "atomic_file.h"
 
 struct fixture {
 	char base[PATH_MAX];
@@ -146,23 +148,42 @@ static char *listing(struct fixture *f)
 	return out;
 }
 
-static char *read_text(struct fixture *f, const char *name)
-{
-	char path[PATH_MAX * 2];
-	char *text = talloc_zero_size(f->mem, 8192);
-	ssize_t n;
-	int fd;
+#define OFFL SECTX_STATE_KIND('O', 'F', 'F', 'L')
 
-	snprintf(path, sizeof(path), "%s/%s", f->cache_dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+static int cache_dirfd(struct fixture *f)
+{
+	int fd = open(f->cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
 	assert_true(fd >= 0);
-	n = read(fd, text, 8191);
-	assert_true(n > 0);
-	close(fd);
-	return text;
+	return fd;
 }
 
-static void write_text(struct fixture *f, const char *name, const char *text)
+/* The text payload of a cached-credential file (checked by state_file). */
+static char *read_text(struct fixture *f, const char *name)
+{
+	uint8_t *payload = NULL;
+	uint32_t version = 0;
+	size_t len = 0;
+	int fd = cache_dirfd(f);
+
+	assert_int_equal(
+	    sectx_state_load(f->mem, fd, name, "test", OFFL, 1, 4096, &payload, &len, &version), 0);
+	close(fd);
+	assert_int_equal(version, 1);
+	return (char *)payload;
+}
+
+/* Replace a file's payload, as a valid state file. */
+static void save_text(struct fixture *f, const char *name, const char *text)
+{
+	int fd = cache_dirfd(f);
+
+	assert_int_equal(sectx_state_save(fd, name, OFFL, 1, text, strlen(text)), 0);
+	close(fd);
+}
+
+/* Raw bytes into a file, bypassing state_file. */
+static void write_raw(struct fixture *f, const char *name, const void *data, size_t len)
 {
 	char path[PATH_MAX * 2];
 	int fd;
@@ -170,8 +191,18 @@ static void write_text(struct fixture *f, const char *name, const char *text)
 	snprintf(path, sizeof(path), "%s/%s", f->cache_dir, name);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
 	close(fd);
+}
+
+static uint8_t *read_raw(struct fixture *f, const char *name, size_t *len)
+{
+	char *data = NULL;
+	int fd = cache_dirfd(f);
+
+	assert_int_equal(sectx_read_file_at(f->mem, fd, name, 1u << 20, &data, len), 0);
+	close(fd);
+	return (uint8_t *)data;
 }
 
 static void test_store_and_verify(void **state)
@@ -196,7 +227,7 @@ static void test_store_and_verify(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 	text = read_text(f, names);
-	assert_non_null(strstr(text, "sectx-offline-credential 1\nuser alice\n"));
+	assert_int_equal(strncmp(text, "user alice\n", 11), 0);
 	assert_non_null(strstr(text, "\nprincipal alice@SECTX.TEST\nkdf pbkdf2-hmac-sha512\n"));
 	assert_non_null(strstr(text, "\niterations 1000\n"));
 	assert_null(strstr(text, "Secret"));
@@ -241,7 +272,7 @@ static void test_too_old(void **state)
 	assert_non_null(p);
 	/* stored a day ago, as the file says after a restart */
 	snprintf(p, 64, "\nstored %lld\n", (long long)time(NULL) - 86400);
-	write_text(f, names, text);
+	save_text(f, names, text);
 	restart(f);
 	f->hctx->cfg->offline.max_age_ms = 3600 * 1000;
 	assert_int_equal(verify(f, "dave", "Dave-pw-1", NULL), SECTX_OFFLINE_TOO_OLD);
@@ -269,21 +300,31 @@ static void test_forget(void **state)
 static void test_corrupt_moved_aside(void **state)
 {
 	struct fixture *f = *state;
-	char *good, *names, bad[80], *text;
+	char *good, *names, bad[80];
+	uint8_t *raw;
+	size_t raw_len = 0;
 	const char *garbage[] = {
 	    "not a cached credential\n", "sectx-offline-credential 2\n", "", /* empty */
 	};
 
 	store(f, "frank", "Frank-pw-1");
 	good = listing(f);
-	text = read_text(f, good);
+	raw = read_raw(f, good, &raw_len);
 	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
 		snprintf(bad, sizeof(bad), "u-%064zu", i);
-		write_text(f, bad, garbage[i]);
+		write_raw(f, bad, garbage[i], strlen(garbage[i]));
 	}
+	/* a valid header over a payload that is not a credential */
+	snprintf(bad, sizeof(bad), "u-%064d", 7);
+	save_text(f, bad, "user frank\nno such line\n");
 	/* frank's file under another user's name: refused as well */
-	write_text(f, "u-1111111111111111111111111111111111111111111111111111111111111111", text);
-	write_text(f, ".u-leftover.AbCdEf", "half a write");
+	write_raw(f, "u-1111111111111111111111111111111111111111111111111111111111111111", raw,
+		  raw_len);
+	/* one flipped byte: the checksum catches it */
+	raw[raw_len - 3] ^= 1;
+	write_raw(f, "u-2222222222222222222222222222222222222222222222222222222222222222", raw,
+		  raw_len);
+	write_raw(f, ".u-leftover.AbCdEf", "half a write", 12);
 	restart(f);
 	names = listing(f);
 	assert_null(strstr(names, ".u-leftover"));
@@ -293,6 +334,10 @@ static void test_corrupt_moved_aside(void **state)
 	}
 	assert_non_null(strstr(names, "u-1111111111111111111111111111111111111111111111111111111111"
 				      "111111.corrupt-"));
+	assert_non_null(strstr(names, "u-2222222222222222222222222222222222222222222222222222222222"
+				      "222222.corrupt-"));
+	snprintf(bad, sizeof(bad), "u-%064d.corrupt-", 7);
+	assert_non_null(strstr(names, bad));
 	assert_int_equal(verify(f, "frank", "Frank-pw-1", NULL), SECTX_OFFLINE_OK);
 	/* moved-aside files are left alone by the next start */
 	restart(f);
