@@ -70,6 +70,7 @@ struct sectx_config {
 		int fast; /* enum sectx_fast_mode */
 		uint64_t ticket_lifetime_ms;
 		uint64_t renew_lifetime_ms;
+		uint64_t renew_interval_ms; /* session TGT renewal period; 0: half the lifetime left */
 		bool forwardable;
 		uint64_t kdc_timeout_ms;
 		unsigned pwd_expire_warning; /* days */
@@ -94,6 +95,15 @@ struct sectx_config {
 		unsigned checks_per_uid;    /* KDC existence checks per second per caller uid */
 		const char *host_principal; /* "": first keytab entry in the realm */
 	} identity;
+	struct {
+		bool cache_credentials;   /* keep a slow hash of each online login's password */
+		uint64_t max_age_ms;      /* a cached credential older than this is refused */
+		unsigned failed_attempts; /* offline failures before failed_delay applies */
+		uint64_t failed_delay_ms; /* wait after failed_attempts offline failures */
+		unsigned kdf_iterations;  /* PBKDF2 iterations; 0: calibrated to ~20 ms at start */
+		uint64_t probe_ms;        /* first probe of an offline realm after this */
+		uint64_t probe_max_ms;    /* probe interval doubles up to this */
+	} offline;
 	struct {
 		const char **allow_users; /* empty: every realm user */
 		size_t n_allow_users;

@@ -181,13 +181,21 @@ enum sectx_tag {
 	SECTX_TAG_RETAIN = 0x020f,       /* u32 0/1: keep the ccache at close_session */
 	SECTX_TAG_KDC = 0x0210,          /* string: the KDC that answered last (status) */
 	SECTX_TAG_KDC_ERROR = 0x0211,    /* string: the last KDC-level failure (status) */
-	/* 0x0212-0x021f: realm state and offline logins (helper/realm_state.c,
+	SECTX_TAG_REALM_STATE = 0x0212,  /* string: "online" or "offline" (status) */
+	SECTX_TAG_REALM_SINCE = 0x0213,  /* u64: seconds the realm has been in that state */
+	SECTX_TAG_NEXT_PROBE = 0x0214,   /* u64: seconds to the next probe (offline only) */
+	SECTX_TAG_OFFLINE_USERS = 0x0215, /* u32: cached credentials held (status) */
+	/* 0x0216-0x021f: further realm state and offline logins (helper/realm_state.c,
 	 *                helper/offline_cache.c)
-	 * 0x0220-0x022f: sessions and renewal (helper/renewal.c)
-	 * 0x0230-0x023f: authentication by existing tickets (pam_gss_ops.c) */
+	 * 0x0220-0x022f: sessions and renewal (helper/renewal.c), below
+	 * 0x0230-0x023f: authentication by existing tickets (pam_gss_ops.c)
+	 * 0x0240-0x02ff: further PAM tags */
+	SECTX_TAG_RENEW_SESSIONS = 0x0220, /* u32: sessions whose TGT is being renewed (status) */
+	SECTX_TAG_RENEW_LAST = 0x0221,     /* string: the last renewal and its result (status) */
+	SECTX_TAG_RENEW_DONE = 0x0222,     /* u64: renewals done since start (status) */
+	SECTX_TAG_RENEW_FAILED = 0x0223,   /* u64: renewal attempts failed since start (status) */
 	SECTX_TAG_REAL_UID = 0x0230, /* u32: real uid of the PAM application, which
 				      * opened (and must own) the ccache passed */
-	/* 0x0240-0x02ff: further PAM tags */
 
 	/* Security contexts (0x03xx).  0x0301-0x033f: helper/ctx_ops.c */
 	SECTX_TAG_CTX_HANDLE = 0x0301, /* u32: a context of this connection */

@@ -69,6 +69,7 @@
 enum writer_op {
 	WOP_STORE = 1,
 	WOP_DESTROY = 2,
+	WOP_READ = 3, /* the principal of an exact cache and, if asked, its TGT */
 };
 
 enum writer_tag {
@@ -82,10 +83,13 @@ enum writer_tag {
 	WT_DEADLINE = 8,  /* u64: absolute CLOCK_MONOTONIC ms for the child */
 	WT_ERR = 9,	  /* u32: 0 or a positive errno (replies) */
 	WT_MESSAGE = 10,  /* string: what failed, for the helper's log (replies) */
+	WT_WANT_TGT = 11, /* u32 0/1: read also returns the TGT (WT_CRED in the reply) */
+	WT_REPLACE = 12,  /* u32 0/1: store only over an existing cache of ours (renewal) */
 };
 
 #define WRITER_VERSION	     1u
-#define WRITER_REPLY_MAX     8192u	      /* a reply: a name and a message */
+#define WRITER_CRED_MAX	     32768u /* bytes of a marshalled TGT a read returns */
+#define WRITER_REPLY_MAX     (8192u + SECTX_STRING_MAX + WRITER_CRED_MAX) /* a reply */
 #define WRITER_MSG_MAX	     512u	      /* bytes of a reply's message */
 #define WRITER_CCNAME_MAX    SECTX_STRING_MAX /* bytes of a cache name */
 #define WRITER_LOGIN_MAX     32u	      /* %u: bytes of a user name */
@@ -378,11 +382,16 @@ static int check_job(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
 	return classify(out, uid, destroy, kind, why);
 }
 
-/* What a job produced.  err is 0 or a positive errno. */
+/* What a job produced.  err is 0 or a positive errno.  A read fills
+ * principal and, if asked, cred (a marshalled TGT: SECRET, scrubbed by
+ * whoever holds an outcome). */
 struct outcome {
 	int err;
 	char ccache[WRITER_CCNAME_MAX + 1];
 	char msg[WRITER_MSG_MAX];
+	char principal[SECTX_STRING_MAX + 1];
+	uint8_t cred[WRITER_CRED_MAX];
+	size_t cred_len;
 };
 
 /* Build a reply frame for outcome into buf.  The message is reduced to
@@ -398,6 +407,12 @@ static int build_outcome(uint8_t *buf, size_t cap, uint16_t op, uint32_t reqid,
 	sectx_put_u32(&w, WT_ERR, (uint32_t)out->err);
 	if (out->ccache[0] != '\0') {
 		sectx_put_string(&w, WT_CCACHE, out->ccache);
+	}
+	if (out->principal[0] != '\0') {
+		sectx_put_string(&w, WT_PRINCIPAL, out->principal);
+	}
+	if (out->cred_len > 0) {
+		sectx_put_bytes(&w, WT_CRED, out->cred, out->cred_len);
 	}
 	if (out->msg[0] != '\0') {
 		for (i = 0; i < sizeof(clean) - 1 && out->msg[i] != '\0'; i++) {
@@ -445,6 +460,29 @@ static int parse_outcome(const uint8_t *buf, size_t len, uint16_t op, uint32_t r
 	if (ret != 0 && ret != SECTX_ERR_NOFIELD) {
 		return ret;
 	}
+	if (op != WOP_READ) {
+		return 0;
+	}
+	ret = sectx_msg_get_string(&msg, WT_PRINCIPAL, out->principal, sizeof(out->principal),
+				   SECTX_STRING_MAX);
+	if (ret != 0 && ret != SECTX_ERR_NOFIELD) {
+		return ret;
+	}
+	{
+		const uint8_t *p = NULL;
+		size_t n = 0;
+
+		ret = sectx_msg_get_bytes(&msg, WT_CRED, &p, &n);
+		if (ret == 0) {
+			if (n == 0 || n > sizeof(out->cred)) {
+				return SECTX_ERR_BADLEN;
+			}
+			memcpy(out->cred, p, n);
+			out->cred_len = n;
+		} else if (ret != SECTX_ERR_NOFIELD) {
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -467,6 +505,8 @@ struct job {
 	struct sectx_field creds[SECTX_WRITER_MAX_CREDS];
 	size_t n_creds;
 	int64_t deadline;
+	bool want_tgt;	/* read: return the TGT too */
+	bool replace;	/* store: only over an existing cache of ours */
 	uint8_t *frame; /* the received frame, scrubbed by the writer and the child */
 	size_t frame_len;
 };
@@ -649,11 +689,11 @@ static int read_principal(krb5_context ctx, const char *name, krb5_principal *pr
 	return 0;
 }
 
-/* An existing file at path that we may replace (store) or destroy: it must
- * be a regular file of the user (lstat: a symlink is never followed); if it
- * holds a cache, its principal must be princ.  Returns 0 (may go on), 1 (no
- * file there), -EEXIST (not the user's cache file), -ESTALE (another
- * principal's cache, or for destroy an unreadable one), or -errno. */
+/* An existing file at path that we may replace (store), destroy or read: it
+ * must be a regular file of the user (lstat: a symlink is never followed); if
+ * it holds a cache, its principal must be princ (unless princ is NULL: read).  Returns 0 (may go
+ * on), 1 (no file there), -EEXIST (not the user's cache file), -ESTALE (another principal's cache,
+ * or for destroy an unreadable one), or -errno. */
 static int check_existing_file(krb5_context ctx, const char *path, uid_t uid,
 			       krb5_const_principal princ, bool destroy, struct outcome *out)
 {
@@ -673,6 +713,9 @@ static int check_existing_file(krb5_context ctx, const char *path, uid_t uid,
 			    "%s is not a cache file of uid %u (a symlink, another owner's file or "
 			    "not a regular file): left alone",
 			    path, (unsigned)uid);
+	}
+	if (princ == NULL) {
+		return 0;
 	}
 	snprintf(name, sizeof(name), "FILE:%s", path);
 	ret = read_principal(ctx, name, &have, out);
@@ -845,6 +888,9 @@ static int store_file_exact(krb5_context ctx, const struct job *j, const char *p
 	if (ret < 0) {
 		return ret;
 	}
+	if (ret == 1 && j->replace) {
+		return fail(out, ENOENT, "%s: no cache any more (destroyed by its user)", path);
+	}
 	ret = file_replace(ctx, path, princ, creds, out);
 	if (ret == 0) {
 		snprintf(out->ccache, sizeof(out->ccache), "%s", j->ccache);
@@ -927,6 +973,10 @@ static int store_keyring_member(krb5_context ctx, const struct job *j, krb5_prin
 	krb5_free_principal(ctx, have);
 	if (ret < 0) {
 		return ret;
+	}
+	if (ret == 1 && j->replace) {
+		return fail(out, ENOENT, "%s: no cache any more (destroyed by its user)",
+			    j->ccache);
 	}
 	kret = krb5_cc_resolve(ctx, j->ccache, &cc);
 	if (kret != 0) {
@@ -1066,15 +1116,123 @@ done:
 	krb5_free_principal(ctx, expected);
 }
 
+/* Read the principal of the exact cache j->ccache and, if asked, its TGT
+ * (krbtgt/REALM@REALM of the principal's realm), as the user.  A FILE or DIR
+ * member must be a regular file of the user (never a link). */
+static void child_read(krb5_context ctx, struct job *j, struct outcome *out)
+{
+	krb5_principal have = NULL, tgs = NULL;
+	krb5_creds mcreds, tgt;
+	bool have_tgt = false;
+	krb5_data *m = NULL;
+	krb5_ccache cc = NULL;
+	krb5_error_code kret;
+	char dir[PATH_MAX], *pname = NULL;
+	int ret = 0;
+
+	switch (j->kind) {
+	case CC_FILE:
+		ret = check_existing_file(ctx, j->ccache + 5, j->uid, NULL, false, out);
+		break;
+	case CC_DIR_MEMBER:
+		snprintf(dir, sizeof(dir), "%.*s",
+			 (int)(strrchr(j->ccache + 5, '/') - (j->ccache + 5)), j->ccache + 5);
+		ret = check_user_dir(dir, j->uid, false, out);
+		if (ret == 0) {
+			ret = check_existing_file(ctx, j->ccache + 5, j->uid, NULL, false, out);
+		}
+		break;
+	case CC_KEYRING_MEMBER:
+		ret = keyring_probe(j->uid, out);
+		break;
+	default: /* classify() admits nothing else for an exact name */
+		ret = fail(out, EINVAL, "not an exact cache name");
+		break;
+	}
+	if (ret == -EEXIST) {
+		out->err = ESTALE; /* a link or another owner's file: not our cache */
+		goto done;
+	}
+	if (ret == 1) {
+		fail(out, ENOENT, "%s: no such cache", j->ccache);
+		goto done;
+	}
+	if (ret < 0) {
+		goto done;
+	}
+	ret = read_principal(ctx, j->ccache, &have, out);
+	if (ret == 1) {
+		fail(out, ENOENT, "%s: no such cache", j->ccache);
+		goto done;
+	}
+	if (ret < 0) {
+		goto done;
+	}
+	kret = krb5_unparse_name(ctx, have, &pname);
+	if (kret != 0 || strlen(pname) >= sizeof(out->principal)) {
+		fail(out, EINVAL, "%s: the cache's principal cannot be named", j->ccache);
+		goto done;
+	}
+	snprintf(out->principal, sizeof(out->principal), "%s", pname);
+	if (!j->want_tgt) {
+		goto done;
+	}
+	kret = krb5_build_principal_ext(ctx, &tgs, have->realm.length, have->realm.data,
+					KRB5_TGS_NAME_SIZE, KRB5_TGS_NAME, have->realm.length,
+					have->realm.data, 0);
+	if (kret == 0) {
+		kret = krb5_cc_resolve(ctx, j->ccache, &cc);
+	}
+	if (kret == 0) {
+		memset(&mcreds, 0, sizeof(mcreds));
+		mcreds.client = have;
+		mcreds.server = tgs;
+		memset(&tgt, 0, sizeof(tgt));
+		kret = krb5_cc_retrieve_cred(ctx, cc, 0, &mcreds, &tgt);
+		have_tgt = kret == 0;
+	}
+	if (kret == KRB5_CC_NOTFOUND || kret == KRB5_CC_END) {
+		goto done; /* a principal and no TGT: the caller decides */
+	}
+	if (kret == 0) {
+		kret = krb5_marshal_credentials(ctx, &tgt, &m);
+	}
+	if (kret != 0) {
+		krb_fail(ctx, kret, out, "cannot read the TGT in %s", j->ccache);
+		goto done;
+	}
+	if (m->length == 0 || m->length > sizeof(out->cred)) {
+		fail(out, E2BIG, "the TGT in %s is too large", j->ccache);
+		goto done;
+	}
+	memcpy(out->cred, m->data, m->length);
+	out->cred_len = m->length;
+done:
+	if (m != NULL) {
+		explicit_bzero(m->data, m->length);
+		krb5_free_data(ctx, m);
+	}
+	if (have_tgt) {
+		krb5_free_cred_contents(ctx, &tgt); /* zeroes the session key */
+	}
+	if (cc != NULL) {
+		krb5_cc_close(ctx, cc);
+	}
+	krb5_free_unparsed_name(ctx, pname);
+	krb5_free_principal(ctx, tgs);
+	krb5_free_principal(ctx, have);
+}
+
 /* The child's whole life: drop, do the job, report on resfd, _exit. */
 static void child_main(struct job *j, int resfd, pid_t writer) __attribute__((noreturn));
 static void child_main(struct job *j, int resfd, pid_t writer)
 {
 	static struct outcome out; /* static: the child's stack stays small */
-	uint8_t buf[WRITER_REPLY_MAX];
+	static uint8_t buf[WRITER_REPLY_MAX];
 	krb5_context ctx = NULL;
 	krb5_error_code kret;
 	size_t len, off = 0;
+	int ret;
 
 	memset(&out, 0, sizeof(out));
 	if (drop_privileges(j, writer, &out) != 0) {
@@ -1088,13 +1246,17 @@ static void child_main(struct job *j, int resfd, pid_t writer)
 	}
 	if (j->op == WOP_STORE) {
 		child_store(ctx, j, &out);
+	} else if (j->op == WOP_READ) {
+		child_read(ctx, j, &out);
 	} else {
 		child_destroy(ctx, j, &out);
 	}
 	krb5_free_context(ctx);
 report:
 	explicit_bzero(j->frame, j->frame_len);
-	if (build_outcome(buf, sizeof(buf), j->op, 0, &out, &len) != 0) {
+	ret = build_outcome(buf, sizeof(buf), j->op, 0, &out, &len);
+	explicit_bzero(&out, sizeof(out));
+	if (ret != 0) {
 		_exit(1);
 	}
 	while (off < len) {
@@ -1108,6 +1270,7 @@ report:
 		}
 		off += (size_t)n;
 	}
+	explicit_bzero(buf, len);
 	_exit(0);
 }
 
@@ -1171,7 +1334,7 @@ static int parse_job(uint8_t *buf, size_t len, struct job *j, struct outcome *ou
 	}
 	j->frame = buf;
 	j->frame_len = len;
-	if (j->op != WOP_STORE && j->op != WOP_DESTROY) {
+	if (j->op != WOP_STORE && j->op != WOP_DESTROY && j->op != WOP_READ) {
 		return fail(out, EPROTO, "unknown job %u", (unsigned)j->op);
 	}
 	ret = sectx_msg_get_u32(&msg, WT_UID, &u);
@@ -1201,6 +1364,14 @@ static int parse_job(uint8_t *buf, size_t len, struct job *j, struct outcome *ou
 		ret = sectx_msg_get_string(&msg, WT_PRINCIPAL, j->principal, sizeof(j->principal),
 					   SECTX_STRING_MAX);
 	}
+	if (ret == 0) {
+		ret = sectx_msg_get_u32(&msg, j->op == WOP_READ ? WT_WANT_TGT : WT_REPLACE, &u);
+		if (ret == 0) {
+			j->want_tgt = j->op == WOP_READ && u != 0;
+			j->replace = j->op == WOP_STORE && u != 0;
+		}
+		ret = ret == SECTX_ERR_NOFIELD ? 0 : ret;
+	}
 	pos = 0;
 	while (ret == 0 && j->op == WOP_STORE && sectx_msg_next(&msg, WT_CRED, &pos, &f) == 0) {
 		if (j->n_creds == SECTX_WRITER_MAX_CREDS) {
@@ -1214,8 +1385,9 @@ static int parse_job(uint8_t *buf, size_t len, struct job *j, struct outcome *ou
 	if (j->op == WOP_STORE && j->n_creds == 0) {
 		return fail(out, EINVAL, "no credentials to store");
 	}
-	ret = check_job(j->uid, j->gid, j->groups, j->n_groups, j->user, raw, j->op == WOP_DESTROY,
-			j->ccache, sizeof(j->ccache), &j->kind, &why);
+	ret = check_job(j->uid, j->gid, j->groups, j->n_groups, j->user, raw,
+			j->op != WOP_STORE || j->replace, j->ccache, sizeof(j->ccache), &j->kind,
+			&why);
 	if (ret != 0) {
 		return fail(out, -ret, "%s", why);
 	}
@@ -1363,10 +1535,11 @@ static int writer_setup(int fd, pid_t helper)
 static void writer_main(int fd, pid_t helper) __attribute__((noreturn));
 static void writer_main(int fd, pid_t helper)
 {
-	uint8_t reply[WRITER_REPLY_MAX];
+	static uint8_t reply[WRITER_REPLY_MAX];
 	static struct outcome out;
 	struct job *j;
 	uint8_t *buf;
+	int ret;
 
 	if (writer_setup(fd, helper) != 0) {
 		_exit(1);
@@ -1407,8 +1580,13 @@ static void writer_main(int fd, pid_t helper)
 			run_job(j, &out);
 		}
 		explicit_bzero(buf, (size_t)n);
-		if (build_outcome(reply, sizeof(reply), j->op, j->reqid, &out, &len) != 0 ||
-		    send(WRITER_FD, reply, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		ret = build_outcome(reply, sizeof(reply), j->op, j->reqid, &out, &len);
+		explicit_bzero(&out, sizeof(out));
+		if (ret == 0) {
+			ret = send(WRITER_FD, reply, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+			explicit_bzero(reply, len);
+		}
+		if (ret != 0) {
 			break;
 		}
 	}
@@ -1442,7 +1620,10 @@ struct writer_state {
 	unsigned uid; /* for logs */
 	char *user;
 	char *ccache;
-	char *result; /* store: the final cache name */
+	char *result;  /* store: the final cache name; read: the principal */
+	uint8_t *cred; /* read: the marshalled TGT, scrubbed when freed */
+	size_t cred_len;
+	bool quiet_enoent; /* "no such cache" is an answer here, not an error */
 };
 
 /* A killed writer not yet reaped. */
@@ -1475,7 +1656,7 @@ static void writer_fd_handler(struct tevent_context *ev, struct tevent_fd *fde, 
 
 static const char *op_verb(uint16_t op)
 {
-	return op == WOP_STORE ? "write" : "destroy";
+	return op == WOP_STORE ? "write" : op == WOP_READ ? "read" : "destroy";
 }
 
 static int scrub_buffer(uint8_t *buf)
@@ -1732,8 +1913,9 @@ static void job_fail(struct writer_state *s, int err, const char *msg)
 	char u[64], c[256], m[WRITER_MSG_MAX];
 
 	job_detach(s);
-	if (err == ENOENT && s->op == WOP_DESTROY) {
-		SECTX_INFO("ccache writer: nothing to destroy at %s for user %s (uid %u)",
+	if (err == ENOENT && s->quiet_enoent) {
+		SECTX_INFO("ccache writer: nothing to %s at %s for user %s (uid %u)",
+			   op_verb(s->op),
 			   sectx_log_escape(s->ccache, strlen(s->ccache), c, sizeof(c)),
 			   sectx_log_escape(s->user, strlen(s->user), u, sizeof(u)), s->uid);
 	} else {
@@ -1766,12 +1948,33 @@ static void job_done(struct writer_state *s, const struct outcome *out)
 			return;
 		}
 	}
+	if (s->op == WOP_READ) {
+		if (out->principal[0] == '\0') {
+			job_fail(s, EIO, "the writer named no principal");
+			return;
+		}
+		s->result = talloc_strdup(s, out->principal);
+		if (out->cred_len > 0) {
+			s->cred = talloc_memdup(s, out->cred, out->cred_len);
+			if (s->cred != NULL) {
+				talloc_set_destructor(s->cred, scrub_buffer);
+				s->cred_len = out->cred_len;
+			}
+		}
+		if (s->result == NULL || (out->cred_len > 0 && s->cred == NULL)) {
+			job_fail(s, ENOMEM, NULL);
+			return;
+		}
+	}
 	job_detach(s);
-	SECTX_DEBUG(
-	    "ccache writer: %s %s for user %s (uid %u)", s->op == WOP_STORE ? "wrote" : "destroyed",
-	    sectx_log_escape(s->op == WOP_STORE ? s->result : s->ccache,
-			     strlen(s->op == WOP_STORE ? s->result : s->ccache), c, sizeof(c)),
-	    sectx_log_escape(s->user, strlen(s->user), u, sizeof(u)), s->uid);
+	SECTX_DEBUG("ccache writer: %s %s for user %s (uid %u)",
+		    s->op == WOP_STORE	? "wrote"
+		    : s->op == WOP_READ ? "read"
+					: "destroyed",
+		    sectx_log_escape(s->op == WOP_STORE ? s->result : s->ccache,
+				     strlen(s->op == WOP_STORE ? s->result : s->ccache), c,
+				     sizeof(c)),
+		    sectx_log_escape(s->user, strlen(s->user), u, sizeof(u)), s->uid);
 	tevent_req_done(s->req);
 }
 
@@ -1862,6 +2065,7 @@ static void writer_read(struct sectx_writer *w)
 	char why[128] = "";
 	ssize_t n;
 
+	memset(&out, 0, sizeof(out));
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
@@ -1897,6 +2101,8 @@ static void writer_read(struct sectx_writer *w)
 	} else {
 		SECTX_DEBUG("ccache writer: dropped the answer to a job whose caller went away");
 	}
+	explicit_bzero(&out, sizeof(out));
+	explicit_bzero(buf, n > 0 ? (size_t)n : 0);
 	writer_kick(w);
 }
 
@@ -1984,7 +2190,7 @@ static void job_cleanup(struct tevent_req *req, enum tevent_req_state req_state)
 /* Common part of store and destroy: create the request and check who and
  * ccache.  On a refusal the request is already failed (posted). */
 static struct tevent_req *job_create(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				     struct sectx_writer *w, uint16_t op,
+				     struct sectx_writer *w, uint16_t op, bool exact,
 				     const struct sectx_writer_user *who, const char *ccache,
 				     int64_t deadline_ms, struct writer_state **state_out)
 {
@@ -2005,6 +2211,7 @@ static struct tevent_req *job_create(TALLOC_CTX *mem_ctx, struct tevent_context 
 	s->op = op;
 	s->phase = JOB_DONE;
 	s->deadline = deadline_ms;
+	s->quiet_enoent = exact;
 	s->uid = who != NULL ? (unsigned)who->uid : 0;
 	s->user = talloc_strdup(s, who != NULL && who->name != NULL ? who->name : "?");
 	s->ccache = talloc_strdup(s, ccache != NULL ? ccache : "?");
@@ -2016,7 +2223,7 @@ static struct tevent_req *job_create(TALLOC_CTX *mem_ctx, struct tevent_context 
 	if (w != NULL && who != NULL && who->name != NULL && ccache != NULL &&
 	    (who->n_groups == 0 || who->groups != NULL)) {
 		ret = check_job(who->uid, who->gid, who->groups, who->n_groups, who->name, ccache,
-				op == WOP_DESTROY, expanded, sizeof(expanded), &kind, &why);
+				exact, expanded, sizeof(expanded), &kind, &why);
 	}
 	if (ret == 0 && w->stopping) {
 		ret = -ESHUTDOWN;
@@ -2085,11 +2292,10 @@ static void job_enqueue(struct sectx_writer *w, struct writer_state *s, struct t
 	writer_kick(w);
 }
 
-struct tevent_req *sectx_writer_store_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-					   struct sectx_writer *w,
-					   const struct sectx_writer_user *who, const char *ccache,
-					   krb5_context kctx, krb5_creds **creds,
-					   int64_t deadline_ms)
+static struct tevent_req *store_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				     struct sectx_writer *w, const struct sectx_writer_user *who,
+				     const char *ccache, bool replace, krb5_context kctx,
+				     krb5_creds **creds, int64_t deadline_ms)
 {
 	krb5_data *m[SECTX_WRITER_MAX_CREDS] = {NULL};
 	struct writer_state *s = NULL;
@@ -2098,7 +2304,7 @@ struct tevent_req *sectx_writer_store_send(TALLOC_CTX *mem_ctx, struct tevent_co
 	size_t n = 0, i, size;
 	int ret = 0;
 
-	req = job_create(mem_ctx, ev, w, WOP_STORE, who, ccache, deadline_ms, &s);
+	req = job_create(mem_ctx, ev, w, WOP_STORE, replace, who, ccache, deadline_ms, &s);
 	if (req == NULL || !tevent_req_is_in_progress(req)) {
 		return req;
 	}
@@ -2106,7 +2312,7 @@ struct tevent_req *sectx_writer_store_send(TALLOC_CTX *mem_ctx, struct tevent_co
 		job_fail(s, EINVAL, "no credentials to store");
 		return tevent_req_post(req, ev);
 	}
-	size = common_size(who, ccache);
+	size = common_size(who, ccache) + SECTX_FIELD_HDR_LEN + 4;
 	for (n = 0; creds[n] != NULL; n++) {
 		krb5_error_code kret;
 
@@ -2139,6 +2345,7 @@ struct tevent_req *sectx_writer_store_send(TALLOC_CTX *mem_ctx, struct tevent_co
 	if (ret == 0) {
 		sectx_frame_begin(&wb, s->frame, size, WRITER_VERSION, WOP_STORE, s->reqid);
 		put_common(&wb, who, ccache, deadline_ms);
+		sectx_put_u32(&wb, WT_REPLACE, replace ? 1 : 0);
 		for (i = 0; i < n; i++) {
 			sectx_put_bytes(&wb, WT_CRED, m[i]->data, m[i]->length);
 		}
@@ -2162,6 +2369,24 @@ struct tevent_req *sectx_writer_store_send(TALLOC_CTX *mem_ctx, struct tevent_co
 		return tevent_req_post(req, ev);
 	}
 	return req;
+}
+
+struct tevent_req *sectx_writer_store_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+					   struct sectx_writer *w,
+					   const struct sectx_writer_user *who, const char *ccache,
+					   krb5_context kctx, krb5_creds **creds,
+					   int64_t deadline_ms)
+{
+	return store_send(mem_ctx, ev, w, who, ccache, false, kctx, creds, deadline_ms);
+}
+
+struct tevent_req *sectx_writer_rewrite_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+					     struct sectx_writer *w,
+					     const struct sectx_writer_user *who,
+					     const char *ccache, krb5_context kctx,
+					     krb5_creds **creds, int64_t deadline_ms)
+{
+	return store_send(mem_ctx, ev, w, who, ccache, true, kctx, creds, deadline_ms);
 }
 
 /* Map a finished request's error to -errno. */
@@ -2210,7 +2435,7 @@ struct tevent_req *sectx_writer_destroy_send(TALLOC_CTX *mem_ctx, struct tevent_
 	size_t size;
 	int ret = 0;
 
-	req = job_create(mem_ctx, ev, w, WOP_DESTROY, who, ccache, deadline_ms, &s);
+	req = job_create(mem_ctx, ev, w, WOP_DESTROY, true, who, ccache, deadline_ms, &s);
 	if (req == NULL || !tevent_req_is_in_progress(req)) {
 		return req;
 	}
@@ -2244,6 +2469,64 @@ int sectx_writer_destroy_recv(struct tevent_req *req)
 {
 	int ret = job_recv_error(req);
 
+	tevent_req_received(req);
+	return ret;
+}
+
+struct tevent_req *sectx_writer_read_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+					  struct sectx_writer *w,
+					  const struct sectx_writer_user *who, const char *ccache,
+					  bool want_tgt, int64_t deadline_ms)
+{
+	struct writer_state *s = NULL;
+	struct tevent_req *req;
+	struct sectx_wbuf wb;
+	size_t size;
+
+	req = job_create(mem_ctx, ev, w, WOP_READ, true, who, ccache, deadline_ms, &s);
+	if (req == NULL || !tevent_req_is_in_progress(req)) {
+		return req;
+	}
+	size = common_size(who, ccache) + SECTX_FIELD_HDR_LEN + 4;
+	s->frame = size <= SECTX_FRAME_MAX ? talloc_size(s, size) : NULL;
+	if (s->frame == NULL) {
+		job_fail(s, size <= SECTX_FRAME_MAX ? ENOMEM : E2BIG, "cannot build the job");
+		return tevent_req_post(req, ev);
+	}
+	sectx_frame_begin(&wb, s->frame, size, WRITER_VERSION, WOP_READ, s->reqid);
+	put_common(&wb, who, ccache, deadline_ms);
+	sectx_put_u32(&wb, WT_WANT_TGT, want_tgt ? 1 : 0);
+	if (sectx_frame_end(&wb, &s->frame_len) != 0) {
+		job_fail(s, EINVAL, "cannot build the job");
+		return tevent_req_post(req, ev);
+	}
+	job_enqueue(w, s, ev);
+	if (!tevent_req_is_in_progress(req)) {
+		return tevent_req_post(req, ev);
+	}
+	return req;
+}
+
+int sectx_writer_read_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, krb5_context kctx,
+			   char **principal, krb5_creds **tgt)
+{
+	struct writer_state *s = tevent_req_data(req, struct writer_state);
+	int ret = job_recv_error(req);
+
+	*tgt = NULL;
+	if (ret == 0 && s->cred != NULL) {
+		krb5_data d = {
+		    .magic = KV5M_DATA, .length = (unsigned)s->cred_len, .data = (char *)s->cred};
+
+		if (krb5_unmarshal_credentials(kctx, &d, tgt) != 0) {
+			*tgt = NULL;
+			ret = -EIO;
+		}
+	}
+	if (ret == 0) {
+		*principal = talloc_steal(mem_ctx, s->result);
+	}
+	TALLOC_FREE(s->cred);
 	tevent_req_received(req);
 	return ret;
 }

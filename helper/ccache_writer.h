@@ -29,6 +29,7 @@
 #define SECTX_CCACHE_WRITER_H
 
 #include <krb5.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -116,6 +117,34 @@ struct tevent_req *sectx_writer_destroy_send(TALLOC_CTX *mem_ctx, struct tevent_
  * cache there is not ours (another principal, a symlink, another owner), or
  * the errors of sectx_writer_store_recv. */
 int sectx_writer_destroy_recv(struct tevent_req *req);
+
+/* Rewrite the existing cache ccache (an exact name, as returned by a store)
+ * with creds, as who: like a store of that exact name, except that a cache
+ * that is no longer there is not created again (-ENOENT: the user ran
+ * kdestroy).  Renewal writes with this.  Result: sectx_writer_store_recv. */
+struct tevent_req *sectx_writer_rewrite_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+					     struct sectx_writer *w,
+					     const struct sectx_writer_user *who,
+					     const char *ccache, krb5_context kctx,
+					     krb5_creds **creds, int64_t deadline_ms);
+
+/* Read the exact cache ccache as who: its principal and, if want_tgt, its
+ * TGT (krbtgt/REALM@REALM of the principal's realm).  The cache is opened by
+ * a child running as the user; a FILE or DIR member must be a regular file
+ * of the user (a symlink is never followed).  The TGT crosses to the helper
+ * in scrubbed buffers only. */
+struct tevent_req *sectx_writer_read_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+					  struct sectx_writer *w,
+					  const struct sectx_writer_user *who, const char *ccache,
+					  bool want_tgt, int64_t deadline_ms);
+
+/* Result of a read: 0 with *principal (talloc on mem_ctx, unparsed) and *tgt
+ * (the caller frees it with krb5_free_creds; NULL if not asked for or the
+ * cache holds none), or -errno: -ENOENT no cache there, -ESTALE something
+ * that is not the user's cache file (a link, another owner), and the errors
+ * of sectx_writer_store_recv. */
+int sectx_writer_read_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, krb5_context kctx,
+			   char **principal, krb5_creds **tgt);
 
 /* The writer runs in a fresh image of the program that started it: the
  * helper forks and re-executes /proc/self/exe with SECTX_WRITER_ARG.  Every

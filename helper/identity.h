@@ -56,9 +56,16 @@
 #include "config.h"
 #include "nss_cache_writer.h"
 #include "proto.h"
+#include "state_file.h"
 
 #define ID_MAPFILE	   "idmap"
-#define ID_MAPFILE_MAX	   (512u * 1024u * 1024u)
+/* <state_dir>/idmap is a state file (helper/state_file.h) of this kind and
+ * version, whose payload is text: "range MIN-MAX" then "map UID PRINCIPAL"
+ * lines.  A file failing the state-file checks is moved aside and the map
+ * starts empty (the ids are deterministic; collisions are found again). */
+#define ID_MAPFILE_KIND	   SECTX_STATE_KIND('I', 'D', 'M', 'P')
+#define ID_MAPFILE_VERSION 1u
+#define ID_MAPFILE_MAX	   SECTX_STATE_PAYLOAD_MAX
 #define ID_STATIC_FILE_MAX (200u * 1024u * 1024u) /* below talloc's 256 MB per chunk */
 #define ID_MAX_COLLISIONS  1000u		  /* remembered for id-map; the log has them all */
 #define ID_MAX_PROBLEMS	   1000u
@@ -150,8 +157,10 @@ int id_store_new(TALLOC_CTX *mem_ctx, const struct sectx_config *cfg, const char
 int id_store_load_static(struct id_store *st, char *why, size_t whylen);
 
 /* Load <dirfd>/idmap.  A range different from the store's is -ESTALE with
- * *why set; a missing file is fine (0).  Mappings that now collide with a
- * static id are kept but shadowed (refused and reported). */
+ * *why set; a missing file is fine (0), and so is a corrupt one (moved
+ * aside and logged by state_file.c; the store starts without mappings).
+ * Mappings that now collide with a static id are kept but shadowed (refused
+ * and reported). */
 int id_store_load_mappings(struct id_store *st, int dirfd, char *why, size_t whylen);
 
 /* Copy existence knowledge (verified_until) from old for the same

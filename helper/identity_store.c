@@ -26,9 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
 #include "log.h"
 #include "nss_cache.h"
+#include "state_file.h"
 
 /* --- an open-addressing index of pointers, keyed by a 64-bit hash ----------------------------- */
 
@@ -1001,7 +1001,9 @@ int id_store_load_mappings(struct id_store *st, int dirfd, char *why, size_t why
 {
 	TALLOC_CTX *tmp = talloc_new(st);
 	char *text = NULL, *line, *next;
+	uint8_t *payload = NULL;
 	size_t len = 0;
+	uint32_t version = 0;
 	unsigned lineno = 0;
 	bool have_range = false;
 	int ret;
@@ -1009,8 +1011,12 @@ int id_store_load_mappings(struct id_store *st, int dirfd, char *why, size_t why
 	if (tmp == NULL) {
 		return -ENOMEM;
 	}
-	ret = sectx_read_file_at(tmp, dirfd, ID_MAPFILE, ID_MAPFILE_MAX, &text, &len);
-	if (ret == -ENOENT) {
+	/* A corrupt file is moved aside (logged) and we start empty: the
+	 * mappings are deterministic, so the uids of returning users do not
+	 * change; only collisions must be found again. */
+	ret = sectx_state_load(tmp, dirfd, ID_MAPFILE, "id map", ID_MAPFILE_KIND,
+			       ID_MAPFILE_VERSION, ID_MAPFILE_MAX, &payload, &len, &version);
+	if (ret == -ENOENT || ret == -EBADMSG) {
 		ret = 0;
 		goto done;
 	}
@@ -1019,6 +1025,7 @@ int id_store_load_mappings(struct id_store *st, int dirfd, char *why, size_t why
 			 strerror(-ret));
 		goto done;
 	}
+	text = (char *)payload; /* version 1: the text format of identity.h */
 	for (line = text; line != NULL && *line != '\0'; line = next) {
 		char principal[SECTX_NAME_MAX + 2], range[64];
 		unsigned long long uid;
@@ -1089,8 +1096,8 @@ static int save_mappings(struct id_store *st, int dirfd)
 	if (text == NULL) {
 		return -ENOMEM;
 	}
-	ret = sectx_atomic_write_at(dirfd, ID_MAPFILE, text, strlen(text), 0600, (uid_t)-1,
-				    (gid_t)-1);
+	ret = sectx_state_save(dirfd, ID_MAPFILE, ID_MAPFILE_KIND, ID_MAPFILE_VERSION, text,
+			       strlen(text));
 	talloc_free(text);
 	return ret;
 }

@@ -15,7 +15,9 @@
  * larger one, or a retry after KRB_ERR_RESPONSE_TOO_BIG, by TCP only.  The
  * attempts start in that order, the next one after SECTX_KDC_STAGGER_MS or
  * as soon as one fails, earlier ones staying open; the first complete answer
- * wins.  This is MIT's own strategy.  A UDP socket is connected, so only its
+ * wins.  This is MIT's own strategy, with one change: the KDC that
+ * answered last is tried first, so a dead KDC costs one stagger, not one per
+ * exchange.  A UDP socket is connected, so only its
  * KDC's datagrams reach it, and an ICMP refusal ends that attempt at once.
  * Host names are resolved with
  * getaddrinfo: numeric addresses never block; a name in krb5.conf costs a
@@ -34,6 +36,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "realm_state.h"
 
 #define KDC_DEFAULT_PORT "88"
 #define KDC_MAX_TARGETS 32
@@ -114,6 +117,31 @@ static int split_host_port(char *entry, char **host, const char **port)
 	return 0;
 }
 
+/* The KDC that answered last goes first (the others keep their order), so
+ * that with a dead KDC listed first only the first exchange after it died
+ * waits SECTX_KDC_STAGGER_MS for it, not every exchange of every login. */
+static void kdc_prefer_last(const struct sectxd_krb5 *k, struct kdc_target *targets, size_t n)
+{
+	struct kdc_target first;
+	size_t i, len;
+
+	if (k->last_kdc == NULL) {
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		len = strlen(targets[i].desc);
+		if (strncmp(k->last_kdc, targets[i].desc, len) == 0 && k->last_kdc[len] == '/') {
+			break;
+		}
+	}
+	if (i >= n) {
+		return;
+	}
+	first = targets[i];
+	memmove(targets + 1, targets, i * sizeof(*targets));
+	targets[0] = first;
+}
+
 /* The attempts for realm: UDP to every KDC address (when udp), then TCP. */
 static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_data *realm,
 		       bool udp, struct kdc_target **out, size_t *n_out)
@@ -182,6 +210,7 @@ static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_da
 	for (i = 0; i < n; i++) {
 		targets[i].socktype = SOCK_STREAM;
 	}
+	kdc_prefer_last(k, targets, n);
 	if (udp) {
 		/* UDP first, in the same KDC order, then the TCP attempts */
 		memmove(targets + n, targets, n * sizeof(*targets));
@@ -316,6 +345,9 @@ static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 			kdc_conn_failed(req, c, err);
 			return;
 		}
+		if (!(flags & TEVENT_FD_WRITE)) {
+			return; /* not connected yet */
+		}
 		c->connected = true;
 	}
 	if (c->out_off < st->out_len) {
@@ -331,7 +363,6 @@ static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 		c->out_off += (size_t)n;
 		if (c->out_off == st->out_len) {
 			TEVENT_FD_NOT_WRITEABLE(c->fde);
-			TEVENT_FD_READABLE(c->fde);
 		}
 		return;
 	}
@@ -418,7 +449,13 @@ static void kdc_start_next(struct tevent_req *req)
 			talloc_free(c);
 			continue; /* refused at once: straight to the next one */
 		}
-		c->fde = tevent_add_fd(st->ev, c, c->fd, TEVENT_FD_WRITE, kdc_conn_handler, c);
+		/* TCP waits for readable too: tevent reports a socket error (a
+		 * refused connect) only to a reader, and would otherwise leave
+		 * this attempt hanging until the deadline */
+		c->fde = tevent_add_fd(st->ev, c, c->fd,
+				       t->socktype == SOCK_STREAM ? TEVENT_FD_READ | TEVENT_FD_WRITE
+								  : TEVENT_FD_WRITE,
+				       kdc_conn_handler, c);
 		if (c->fde == NULL) {
 			tevent_req_oom(req);
 			return;
@@ -496,8 +533,10 @@ int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
 	int err;
 
 	if (sectx_req_failed(req, &err)) {
+		sectx_realm_note(st->k, err);
 		return err;
 	}
+	sectx_realm_note(st->k, 0);
 	*reply = talloc_steal(mem_ctx, st->reply);
 	*reply_len = st->reply_len;
 	return 0;

@@ -48,6 +48,8 @@ struct sectxd_krb5 {
 	char *last_kdc;   /* "host:port" of the last KDC that answered */
 	char *last_error; /* last KDC-level failure, for status */
 	struct sectx_armor *armor; /* the current armour (one reference), or NULL */
+	struct sectx_realm_state *realm_state; /* realm_state.c: online or offline */
+	struct sectx_offline *offline;         /* offline_cache.c: cached credentials */
 };
 
 extern const struct sectxd_subsystem sectxd_krb5_subsystem;
@@ -64,7 +66,9 @@ extern const struct sectxd_subsystem sectxd_krb5_subsystem;
 struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				  struct sectxd_krb5 *k, const krb5_data *realm,
 				  const krb5_data *msg, bool tcp_only, int64_t deadline);
-/* The reply, allocated on mem_ctx.  0 or an errno value (positive). */
+/* The reply, allocated on mem_ctx.  0 or an errno value (positive).  Every
+ * outcome is also reported to realm_state.c (sectx_realm_note): an answer
+ * puts the realm online, an unreachable realm takes it offline. */
 int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
 		   size_t *reply_len);
 

@@ -36,9 +36,16 @@
 #include "krb5_engine.h"
 #include "log.h"
 #include "pam_ops.h"
+#include "offline_cache.h"
+#include "realm_state.h"
+#include "renewal.h"
 #include "server.h"
 
 #define AUTH_FAILED_TEXT "Authentication failed."
+#define REALM_UNAVAIL_TEXT "The Kerberos realm cannot be reached."
+#define OFFLINE_INFO_TEXT                                                                      \
+	"Offline login: the Kerberos realm cannot be reached, so this session has no Kerberos " \
+	"tickets."
 #define MAX_GROUPS 1024
 
 /* --- common request checks --------------------------------------------------- */
@@ -264,6 +271,7 @@ struct auth_op {
 	size_t password_len;
 	krb5_principal principal;
 	struct tevent_timer *delay;
+	bool pw_kept; /* op->password still holds the password (offline cache) */
 };
 
 static int auth_op_destructor(struct auth_op *op)
@@ -275,6 +283,98 @@ static int auth_op_destructor(struct auth_op *op)
 }
 
 static void auth_login_done(struct tevent_req *subreq);
+static void auth_offline_done(struct tevent_req *subreq);
+
+/* The realm cannot be reached: the cached credential, if there is one and
+ * [offline] cache_credentials is on; else AUTHINFO_UNAVAIL at once. */
+static void auth_offline(struct auth_op *op, const char *why)
+{
+	struct sectxd_ctx *hctx = op->req->hctx;
+	struct tevent_req *subreq;
+
+	if (!sectx_offline_enabled(hctx) || !op->pw_kept) {
+		SECTX_WARN("authentication of %s for %s: realm unreachable: %s", op->a.user,
+			   op->a.service, why);
+		pam_reply(op->req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL, REALM_UNAVAIL_TEXT);
+		return;
+	}
+	subreq = sectx_offline_verify_send(op, hctx->ev, hctx, op->a.user, op->password,
+					   op->password_len);
+	if (subreq == NULL) {
+		pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+		return;
+	}
+	tevent_req_set_callback(subreq, auth_offline_done, op);
+}
+
+static void auth_offline_done(struct tevent_req *subreq)
+{
+	struct auth_op *op = tevent_req_callback_data(subreq, struct auth_op);
+	struct sectx_request *req = op->req;
+	struct sectxd_ctx *hctx = req->hctx;
+	enum sectx_offline_result result = SECTX_OFFLINE_ERROR;
+	struct sectx_handle *h = NULL;
+	int64_t retry_ms = 0;
+	time_t stored = 0;
+	char msg[128];
+	int ret;
+
+	ret = sectx_offline_verify_recv(subreq, &result, &retry_ms, &stored);
+	TALLOC_FREE(subreq);
+	if (ret != 0) {
+		result = SECTX_OFFLINE_ERROR;
+	}
+	switch (result) {
+	case SECTX_OFFLINE_OK:
+		/* a handle without a TGT: the session opens without a ccache */
+		ret = sectx_handle_new(hctx, op->a.user, op->a.service, op->a.rhost, op->principal,
+				       NULL, false, &h);
+		if (ret != 0) {
+			SECTX_ERROR("cannot keep the offline login of %s: %s", op->a.user,
+				    strerror(-ret));
+			pam_reply(req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+			return;
+		}
+		sectx_throttle_record(hctx, op->a.user, req->uid, false);
+		SECTX_INFO("authenticated %s for %s (uid %u, rhost %s) offline: cached credential "
+			   "stored %lld s ago",
+			   op->a.user, op->a.service, (unsigned)req->uid,
+			   op->a.rhost[0] ? op->a.rhost : "-", (long long)(time(NULL) - stored));
+		pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_HANDLE, h->id, OFFLINE_INFO_TEXT, NULL);
+		return;
+	case SECTX_OFFLINE_BAD_PASSWORD:
+		sectx_throttle_record(hctx, op->a.user, req->uid, true);
+		SECTX_INFO("offline authentication of %s for %s (uid %u, rhost %s) failed: the "
+			   "password does not match the cached credential",
+			   op->a.user, op->a.service, (unsigned)req->uid,
+			   op->a.rhost[0] ? op->a.rhost : "-");
+		pam_reply(req, SECTX_PAM_AUTH_ERR, 0, NULL, NULL, AUTH_FAILED_TEXT);
+		return;
+	case SECTX_OFFLINE_LOCKED:
+		SECTX_INFO("offline authentication of %s for %s (uid %u) refused: too many failed "
+			   "attempts, next one allowed in %lld ms",
+			   op->a.user, op->a.service, (unsigned)req->uid, (long long)retry_ms);
+		snprintf(msg, sizeof(msg),
+			 "Too many failed offline logins; try again in %lld seconds.",
+			 (long long)((retry_ms + 999) / 1000));
+		pam_reply(req, SECTX_PAM_AUTH_ERR, 0, NULL, NULL, msg);
+		return;
+	case SECTX_OFFLINE_TOO_OLD:
+		SECTX_INFO("offline authentication of %s for %s refused: its cached credential is "
+			   "too old (stored %lld s ago, [offline] max_age)",
+			   op->a.user, op->a.service, (long long)(time(NULL) - stored));
+		break;
+	case SECTX_OFFLINE_NONE:
+		SECTX_INFO("offline authentication of %s for %s: no cached credential", op->a.user,
+			   op->a.service);
+		break;
+	default:
+		SECTX_ERROR("offline authentication of %s for %s failed: helper error", op->a.user,
+			    op->a.service);
+		break;
+	}
+	pam_reply(req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL, REALM_UNAVAIL_TEXT);
+}
 
 static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
 		       void *private_data)
@@ -284,15 +384,53 @@ static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struc
 	struct tevent_req *subreq;
 
 	op->delay = NULL;
+	op->pw_kept = sectx_offline_enabled(hctx);
+	if (sectx_realm_is_offline(hctx)) {
+		/* known unreachable: no new wait for the KDC timeout (realm_state.c
+		 * probes it in the background) */
+		auth_offline(op, "realm offline");
+		return;
+	}
 	subreq = sectx_login_send(op, hctx->ev, hctx, op->principal, op->password, op->password_len,
 				  NULL, sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
-	/* libkrb5 and the login request hold their own copies now */
-	explicit_bzero(op->password, op->password_len);
+	/* libkrb5 and the login request hold their own copies now; ours is kept
+	 * (scrubbed with op) only for the cached credential or an offline check */
+	if (!op->pw_kept) {
+		explicit_bzero(op->password, op->password_len);
+	}
 	if (subreq == NULL) {
 		pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
 		return;
 	}
 	tevent_req_set_callback(subreq, auth_login_done, op);
+}
+
+/* Answer a successful online login with its handle; then, with the reply
+ * on its way, cache the password's hash (the KDF runs on a thread: it adds
+ * nothing to this login nor to any other). */
+static void auth_reply_and_cache(struct auth_op *op, struct sectx_handle *h)
+{
+	struct sectxd_ctx *hctx = op->req->hctx;
+	char user[SECTX_NAME_MAX + 1];
+	char *principal = NULL;
+	char *password = NULL;
+	size_t len = op->password_len;
+
+	if (sectx_offline_enabled(hctx) && op->pw_kept) {
+		/* the reply frees op and with it the password: keep it past that */
+		password = talloc_steal(hctx, op->password);
+		op->password = NULL;
+		snprintf(user, sizeof(user), "%s", op->a.user);
+		if (krb5_unparse_name(hctx->krb5->ctx, op->principal, &principal) != 0) {
+			principal = NULL;
+		}
+	}
+	pam_reply(op->req, SECTX_PAM_SUCCESS, SECTX_TAG_HANDLE, h->id, NULL, NULL);
+	if (password != NULL && principal != NULL) {
+		sectx_offline_store(hctx, user, principal, password, len);
+	}
+	krb5_free_unparsed_name(hctx->krb5->ctx, principal);
+	talloc_free(password); /* scrubbed by its destructor */
 }
 
 static void auth_login_done(struct tevent_req *subreq)
@@ -329,7 +467,12 @@ static void auth_login_done(struct tevent_req *subreq)
 			   op->a.service, (unsigned)req->uid, op->a.rhost[0] ? op->a.rhost : "-",
 			   out.result == SECTX_LOGIN_EXPIRED ? "password expired, must be changed"
 			   : out.message != NULL ? out.message : "ok");
-		pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_HANDLE, h->id, NULL, NULL);
+		if (out.result == SECTX_LOGIN_EXPIRED) {
+			sectx_offline_forget(hctx, op->a.user, "the KDC says the password expired");
+			pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_HANDLE, h->id, NULL, NULL);
+			return;
+		}
+		auth_reply_and_cache(op, h);
 		return;
 	case SECTX_LOGIN_UNKNOWN:
 		/* No name in the log, not even inside the KDC's message (which
@@ -337,18 +480,23 @@ static void auth_login_done(struct tevent_req *subreq)
 		what = "an unknown user";
 		out.message = NULL;
 		result = SECTX_PAM_USER_UNKNOWN;
+		sectx_offline_forget(hctx, op->a.user, "the KDC does not know the principal");
 		break;
 	case SECTX_LOGIN_BAD_PASSWORD:
 		result = SECTX_PAM_AUTH_ERR;
 		break;
 	case SECTX_LOGIN_DISABLED:
 		result = SECTX_PAM_AUTH_ERR;
+		sectx_offline_forget(hctx, op->a.user, "the KDC says the principal is disabled");
 		break;
 	case SECTX_LOGIN_UNAVAIL:
+		if (sectx_realm_is_offline(hctx)) {
+			auth_offline(op, out.message ? out.message : "no KDC answered");
+			return;
+		}
 		SECTX_WARN("authentication of %s for %s: realm unreachable: %s", op->a.user,
 			   op->a.service, out.message ? out.message : "");
-		pam_reply(req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL,
-			  "The Kerberos realm cannot be reached.");
+		pam_reply(req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL, REALM_UNAVAIL_TEXT);
 		return;
 	case SECTX_LOGIN_INVALID:
 		SECTX_ERROR("authentication of %s for %s refused: %s", op->a.user, op->a.service,
@@ -913,6 +1061,12 @@ static int cred_store_write(struct cred_op *op)
 
 static int cred_store(struct cred_op *op)
 {
+	if (op->h->creds == NULL) {
+		/* an offline login: a session, but no tickets to write */
+		sectx_handle_claim(op->h);
+		pam_reply(op->req, SECTX_PAM_SUCCESS, 0, NULL, NULL, NULL);
+		return 0;
+	}
 	return cred_with_user(op, cred_store_write, SECTX_PAM_CRED_ERR);
 }
 
@@ -939,6 +1093,8 @@ static void cred_stored(struct tevent_req *subreq)
 		sectx_handle_claim(op->h);
 		SECTX_INFO("credentials of %s for %s stored in %s", op->h->user, op->h->service,
 			   name);
+		/* from now on the session's TGT is renewed until it closes */
+		sectx_renewal_register(op->req->hctx, op->h, &op->who);
 	}
 	pam_reply(op->req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL, NULL);
 }
@@ -949,6 +1105,7 @@ static int cred_destroy(struct cred_op *op)
 {
 	struct sectxd_ctx *hctx = op->req->hctx;
 
+	sectx_renewal_unregister(hctx, op->h->id, "session closed");
 	if (op->h->ccache == NULL || op->retain) {
 		if (op->h->ccache != NULL) {
 			SECTX_INFO("session of %s closed; ccache %s kept (retain_after_close)",
@@ -997,6 +1154,36 @@ static void cred_destroyed(struct tevent_req *subreq)
 		  NULL);
 }
 
+static void closed_after_restart(struct tevent_req *subreq)
+{
+	struct cred_op *op = tevent_req_callback_data(subreq, struct cred_op);
+	int ret = sectx_renewal_close_recv(subreq);
+
+	TALLOC_FREE(subreq);
+	pam_reply(op->req, ret == 0 ? SECTX_PAM_SUCCESS : SECTX_PAM_SESSION_ERR, 0, NULL, NULL,
+		  NULL);
+}
+
+/* close_session with a handle the credential store lost in a restart: the
+ * renewal registry still knows the session (by the handle's hash, bound to
+ * the same user, service and remote host) and closes it.  True if it took
+ * the request over. */
+static bool close_after_restart(struct cred_op *op)
+{
+	struct tevent_req *subreq;
+	uint32_t retain = 0;
+
+	(void)sectx_msg_get_u32(&op->req->msg, SECTX_TAG_RETAIN, &retain);
+	subreq = sectx_renewal_close_send(op, op->req->hctx, op->a.handle, op->a.user,
+					  op->a.service, op->a.has_rhost ? op->a.rhost : "",
+					  retain != 0);
+	if (subreq == NULL) {
+		return false;
+	}
+	tevent_req_set_callback(subreq, closed_after_restart, op);
+	return true;
+}
+
 /* setcred, open_session and close_session share the checks. */
 static int cred_op_begin(struct sectx_request *req, struct cred_op **out)
 {
@@ -1014,6 +1201,10 @@ static int cred_op_begin(struct sectx_request *req, struct cred_op **out)
 		return SECTX_E_PERM;
 	}
 	op->h = claimable_handle(req, &op->a);
+	if (op->h == NULL && op->a.has_handle && req->msg.hdr.op == SECTX_OP_PAM_CLOSE_SESSION &&
+	    close_after_restart(op)) {
+		return 0; /* a session opened before the helper restarted */
+	}
 	if (op->h == NULL) {
 		/* not a login sectx authenticated (ssh key, root's su): not ours */
 		pam_reply(req, op->a.has_handle ? SECTX_PAM_CRED_ERR : SECTX_PAM_IGNORE, 0, NULL,

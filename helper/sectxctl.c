@@ -132,6 +132,13 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	char kdc[SECTX_NAME_MAX + 1] = "", kdc_error[SECTX_STRING_MAX + 1] = "";
 	uint32_t pid = 0, level = 0, nss = 0, pam = 0, contexts = 0;
 	uint64_t uptime = 0, requests = 0, refused = 0;
+	char realm_state[16] = "";
+	uint64_t realm_since = 0, next_probe = 0;
+	uint32_t offline_users = 0;
+	bool has_probe, has_cached;
+	char renew_last[SECTX_STRING_MAX + 1] = "";
+	uint32_t renewing = 0;
+	uint64_t renewed = 0, renew_failed = 0;
 	int json = 0;
 	int ret;
 
@@ -166,6 +173,18 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_KDC_ERROR, kdc_error, sizeof(kdc_error),
 				   SECTX_STRING_MAX);
 	(void)sectx_msg_get_u32(&ctl->reply, SECTX_TAG_CTX_OPEN, &contexts);
+	/* optional: realm state and offline logins (realm_state.c, offline_cache.c) */
+	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_REALM_STATE, realm_state,
+				   sizeof(realm_state), sizeof(realm_state) - 1);
+	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_REALM_SINCE, &realm_since);
+	has_probe = sectx_msg_get_u64(&ctl->reply, SECTX_TAG_NEXT_PROBE, &next_probe) == 0;
+	has_cached = sectx_msg_get_u32(&ctl->reply, SECTX_TAG_OFFLINE_USERS, &offline_users) == 0;
+	/* optional: session renewal (helper/renewal.c) */
+	(void)sectx_msg_get_u32(&ctl->reply, SECTX_TAG_RENEW_SESSIONS, &renewing);
+	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_RENEW_DONE, &renewed);
+	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_RENEW_FAILED, &renew_failed);
+	(void)sectx_msg_get_string(&ctl->reply, SECTX_TAG_RENEW_LAST, renew_last,
+				   sizeof(renew_last), SECTX_STRING_MAX);
 	if (json) {
 		printf("{\"version\": ");
 		json_string(version);
@@ -183,7 +202,21 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		json_string(kdc);
 		printf(", \"kdc_error\": ");
 		json_string(kdc_error);
-		printf(", \"contexts_open\": %u}\n", contexts);
+		printf(", \"contexts_open\": %u", contexts);
+		printf(", \"realm_state\": ");
+		json_string(realm_state);
+		printf(", \"realm_state_seconds\": %llu", (unsigned long long)realm_since);
+		if (has_probe) {
+			printf(", \"next_probe_seconds\": %llu", (unsigned long long)next_probe);
+		}
+		if (has_cached) {
+			printf(", \"offline_cached_credentials\": %u", offline_users);
+		}
+		printf(", \"renewal\": {\"sessions\": %u, \"renewed\": %llu, \"failed\": %llu, "
+		       "\"last\": ",
+		       renewing, (unsigned long long)renewed, (unsigned long long)renew_failed);
+		json_string(renew_last);
+		printf("}}\n");
 	} else {
 		printf("version: %s\nprotocol_version: %u\npid: %u\nuptime: %llus\nconfig_file: %s\n"
 		       "realm: %s\nlog_level: %s\nconnections: nss %u, pam %u\nrequests_served: %llu\n"
@@ -194,6 +227,20 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		printf("kdc: %s\nkdc_error: %s\n", kdc[0] != '\0' ? kdc : "(none yet)",
 		       kdc_error[0] != '\0' ? kdc_error : "(none)");
 		printf("contexts_open: %u\n", contexts);
+		if (realm_state[0] != '\0') {
+			printf("realm_state: %s for %llus", realm_state,
+			       (unsigned long long)realm_since);
+			if (has_probe) {
+				printf(", next probe in %llus", (unsigned long long)next_probe);
+			}
+			printf("\n");
+		}
+		if (has_cached) {
+			printf("offline_cached_credentials: %u\n", offline_users);
+		}
+		printf("renewal: %u session(s), %llu renewed, %llu failed\nrenewal_last: %s\n",
+		       renewing, (unsigned long long)renewed, (unsigned long long)renew_failed,
+		       renew_last[0] != '\0' ? renew_last : "(none yet)");
 	}
 	return EXIT_OK;
 }

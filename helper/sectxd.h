@@ -29,6 +29,7 @@ struct sectxd_krb5;     /* helper/krb5_*.c: krb5 context, keytab, KDC I/O */
 struct sectxd_creds;    /* helper/credstore.c: login handles and sessions */
 struct sectx_writer;    /* helper/ccache_writer.c: writes ccaches as the user */
 struct sectxd_identity; /* helper/identity*.c: users and groups, NSS cache */
+struct sectxd_renewal;  /* helper/renewal.c: sessions whose TGT is renewed */
 
 struct sectxd_ctx {
 	struct tevent_context *ev;
@@ -44,6 +45,7 @@ struct sectxd_ctx {
 	struct sectxd_creds *creds;
 	struct sectx_writer *writer;
 	struct sectxd_identity *identity;
+	struct sectxd_renewal *renewal;
 };
 
 /*

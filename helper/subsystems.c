@@ -7,6 +7,9 @@
 #include "credstore.h"
 #include "identity_service.h"
 #include "krb5_engine.h"
+#include "offline_cache.h"
+#include "realm_state.h"
+#include "renewal.h"
 #include "sectxd.h"
 
 extern const struct sectx_op_table sectxd_pam_ops; /* pam_ops.c */
@@ -18,9 +21,12 @@ extern const struct sectx_op_table sectxd_pam_gss_ops; /* pam_gss_ops.c */
 const struct sectxd_subsystem *const sectxd_subsystems[] = {
 	&sectxd_writer_subsystem,
 	&sectxd_krb5_subsystem,
+	&sectxd_realm_subsystem,   /* realm_state.c: online/offline, probe */
+	&sectxd_offline_subsystem, /* offline_cache.c: cached credentials */
 	&sectxd_creds_subsystem,
 	&sectxd_identity_subsystem,
 	&sectxd_contexts_subsystem,
+	&sectxd_renewal_subsystem,
 };
 const size_t sectxd_n_subsystems = sizeof(sectxd_subsystems) / sizeof(sectxd_subsystems[0]);
 

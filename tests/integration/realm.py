@@ -59,10 +59,13 @@ def _check_arg(value):
 
 class Realm:
     """A running realm.  Attributes: realm, dir, krb5_conf, kdc_conf,
-    kdc_port, kadmind_port, kpasswd_port, procs (name -> Popen)."""
+    kdc_port, kadmind_port, kpasswd_port, procs (name -> Popen).
+    max_life and max_renewable_life are the KDC's limits (kdc.conf duration
+    strings); they also become those of krbtgt and of new principals."""
 
-    def __init__(self, realm=REALM):
+    def __init__(self, realm=REALM, max_life="10h", max_renewable_life="7d"):
         self.realm = realm
+        self.max_life, self.max_renewable_life = max_life, max_renewable_life
         self.dir = make_public_tmpdir("sectx-realm-")
         self.krb5_conf = os.path.join(self.dir, "krb5.conf")
         self.kdc_conf = os.path.join(self.dir, "kdc.conf")
@@ -129,8 +132,8 @@ class Realm:
         kdc_tcp_ports = {kdc_port}
         kadmind_port = {kadmind_port}
         kpasswd_port = {kpasswd_port}
-        max_life = 10h
-        max_renewable_life = 7d
+        max_life = {self.max_life}
+        max_renewable_life = {self.max_renewable_life}
         master_key_type = aes256-cts-hmac-sha1-96
         supported_enctypes = {ENCTYPES}
     }}
@@ -254,6 +257,25 @@ class Realm:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+    # -- taking the KDC away and back ---------------------------------------------
+
+    def stop_kdc(self):
+        """Stop krb5kdc only (kadmind and the database stay): its port is
+        closed, so KDC requests are refused."""
+        proc = self.procs.pop("krb5kdc", None)
+        if proc is not None:
+            terminate(proc, signal.SIGTERM, 5.0)
+
+    def start_kdc(self):
+        """Start krb5kdc again on the same port and wait until it serves.
+        Raises RealmError if it does not."""
+        if "krb5kdc" in self.procs:
+            return
+        self.procs["krb5kdc"] = spawn(["krb5kdc", "-n", "-r", self.realm],
+                                      self._path("krb5kdc.out"), env=self.env())
+        if wait_until(self._accepting, START_TIMEOUT, 0.05) != "up":
+            raise RealmError(f"krb5kdc did not start again:\n{self._logs()}")
 
     # -- teardown --------------------------------------------------------------
 

@@ -381,6 +381,37 @@ static void test_range_change_refused(void **state)
 	assert_non_null(strstr(why, "200000-300000"));
 }
 
+/* A corrupt id map (here: the unversioned text of an older build, and a
+ * checksum failure) is moved aside and the store starts without mappings. */
+static void test_corrupt_mapfile_moved_aside(void **state)
+{
+	struct fixture *f = *state;
+	struct id_store *st;
+	struct stat sb;
+	char *aside;
+	int fd;
+
+	enable_auto(f, "200000-300000");
+	write_file(f, ID_MAPFILE, "range 200000-300000\nmap 200001 x@SECTX.TEST\n");
+	chmod(talloc_asprintf(f->mem_ctx, "%s/%s", f->path, ID_MAPFILE), 0600);
+	st = new_store(f);
+	assert_int_equal(id_store_n_mappings(st), 0);
+	assert_int_equal(fstatat(f->dirfd, ID_MAPFILE, &sb, 0), -1);
+	aside = talloc_asprintf(f->mem_ctx, "ls '%s' | grep -q '^%s\\.corrupt-'", f->path,
+				ID_MAPFILE);
+	assert_int_equal(system(aside), 0);
+
+	/* a good file written by the store, then one payload byte flipped */
+	assert_int_equal(id_store_check_result(st, "erin@SECTX.TEST", true, NOW, f->dirfd), 0);
+	assert_int_equal(id_store_n_mappings(new_store(f)), 1);
+	fd = openat(f->dirfd, ID_MAPFILE, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, SECTX_STATE_HDR_LEN + 2), 1);
+	close(fd);
+	assert_int_equal(id_store_n_mappings(new_store(f)), 0);
+	assert_int_equal(fstatat(f->dirfd, ID_MAPFILE, &sb, 0), -1);
+}
+
 /* Two principals with the same uid in a 1000-id range: the second is
  * refused, reported, and never moved to a neighbouring id. */
 static void test_collision_refused(void **state)
@@ -555,6 +586,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unreadable_static, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_mapping_persisted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_range_change_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_mapfile_moved_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_collision_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_negative_cache_capped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_published_view, setup, teardown),

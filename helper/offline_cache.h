@@ -1,0 +1,90 @@
+/*
+ * offline_cache.h - cached credentials: a salted, slow hash of each user's
+ * password from their last online login, to log them in while the realm
+ * cannot be reached ([offline] cache_credentials).
+ *
+ * What is stored, per user, in STATE_DIR/offline/u-<hex of name> (dir 0700,
+ * file 0600, written atomically, with a format version): PBKDF2-HMAC-SHA512
+ * of the password with a 16-byte random salt, the algorithm and iteration
+ * count beside it (so they can be raised later), the principal and when it
+ * was stored.  Never the password, never a ticket.  The KDF always runs on
+ * a thread of its own, never on the event loop, and each thread scrubs its
+ * copy of the password.
+ *
+ * Who reaches this: pam_ops.c, for a password login it has authorised.  It
+ * stores after an online login the KDC accepted (and validated), forgets
+ * when the KDC says the principal is revoked, expired or unknown, and
+ * verifies only while realm_state.c says the realm is unreachable.  A
+ * corrupt file is moved aside with a log line and never stops the helper.
+ */
+#ifndef SECTX_OFFLINE_CACHE_H
+#define SECTX_OFFLINE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <talloc.h>
+#include <tevent.h>
+#include <time.h>
+
+#include "sectxd.h"
+
+#define SECTX_OFFLINE_DIR	"offline" /* below state_dir */
+#define SECTX_OFFLINE_FILE_MAX	4096u	  /* bytes in one cached-credential file */
+#define SECTX_OFFLINE_USERS_MAX 65536u	  /* cached credentials held */
+#define SECTX_OFFLINE_KDF_MAX	8u	  /* KDF threads running at once */
+#define SECTX_OFFLINE_SALT_LEN	16u
+#define SECTX_OFFLINE_HASH_LEN	64u /* SHA-512 */
+#define SECTX_OFFLINE_TARGET_MS 20  /* calibration target for one KDF */
+#define SECTX_OFFLINE_ITER_MIN	1000u
+#define SECTX_OFFLINE_ITER_MAX	100000000u
+
+extern const struct sectxd_subsystem sectxd_offline_subsystem;
+
+/* Is [offline] cache_credentials on (and the cache usable)? */
+bool sectx_offline_enabled(struct sectxd_ctx *hctx);
+
+/* After an online login of user (principal: its unparsed principal) with
+ * password: hash it on a thread and replace the user's cached credential
+ * when done.  The password is copied (the copy is scrubbed by the thread);
+ * the caller may wipe its own at once.  Failures are logged, never
+ * returned: a login never fails because its cache could not be written. */
+void sectx_offline_store(struct sectxd_ctx *hctx, const char *user, const char *principal,
+			 const char *password, size_t password_len);
+
+/* The KDC said user's principal is revoked, expired or unknown: delete the
+ * cached credential (file and memory), and drop any hash still being
+ * computed for it.  why is for the log. */
+void sectx_offline_forget(struct sectxd_ctx *hctx, const char *user, const char *why);
+
+enum sectx_offline_result {
+	SECTX_OFFLINE_OK = 0,
+	SECTX_OFFLINE_BAD_PASSWORD,
+	SECTX_OFFLINE_NONE,    /* no cached credential for this user */
+	SECTX_OFFLINE_TOO_OLD, /* older than [offline] max_age */
+	SECTX_OFFLINE_LOCKED,  /* failed_attempts reached; retry after failed_delay */
+	SECTX_OFFLINE_ERROR,   /* the helper's own failure (too many KDFs, memory) */
+};
+
+/* Verify password against user's cached credential (KDF on a thread, then
+ * a constant-time compare).  Counts failures per user. */
+struct tevent_req *sectx_offline_verify_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+					     struct sectxd_ctx *hctx, const char *user,
+					     const char *password, size_t password_len);
+/* 0 and *result; for LOCKED *retry_ms is how long until the next attempt is
+ * allowed; for OK *stored is when the credential was stored.  -errno if the
+ * request itself failed. */
+int sectx_offline_verify_recv(struct tevent_req *req, enum sectx_offline_result *result,
+			      int64_t *retry_ms, time_t *stored);
+
+/* --- the KDF on a thread (exported for the cache's own use and tests) --- */
+
+/* PBKDF2-HMAC-SHA512(password, salt, iterations) into SECTX_OFFLINE_HASH_LEN
+ * bytes, computed on a new thread; the request completes on ev. */
+struct tevent_req *sectx_kdf_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				  const char *password, size_t password_len, const uint8_t *salt,
+				  unsigned iterations);
+/* 0 and out filled, or -errno. */
+int sectx_kdf_recv(struct tevent_req *req, uint8_t out[SECTX_OFFLINE_HASH_LEN]);
+
+#endif /* SECTX_OFFLINE_CACHE_H */
