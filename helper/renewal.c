@@ -452,6 +452,21 @@ static void load(struct sectxd_renewal *rn)
 			goto done;
 		}
 	}
+	/* The file is newest first, as the list; loading at the head reversed it. */
+	{
+		struct renew_session *s = rn->head, *next;
+
+		rn->head = NULL;
+		for (; s != NULL; s = next) {
+			next = s->next;
+			s->prev = NULL;
+			s->next = rn->head;
+			if (rn->head != NULL) {
+				rn->head->prev = s;
+			}
+			rn->head = s;
+		}
+	}
 	if (rn->n > 0) {
 		SECTX_INFO("%zu session(s) to renew picked up from %s", rn->n, SECTX_RENEW_FILE);
 	}
@@ -1015,6 +1030,23 @@ void sectx_renewal_register(struct sectxd_ctx *hctx, const struct sectx_handle *
 	}
 	if (find_id(rn, id) != NULL) {
 		return; /* already registered */
+	}
+	/* One user's forgotten sessions (a crashed sshd never closes them) must
+	 * not crowd out everyone else's: past the cap, the oldest stops. */
+	{
+		struct renew_session *t, *oldest = NULL;
+		size_t mine = 0;
+
+		for (t = rn->head; t != NULL; t = t->next) {
+			if (strcmp(t->user, h->user) == 0) {
+				mine++;
+				oldest = t; /* the list is newest first */
+			}
+		}
+		if (mine >= SECTX_RENEW_PER_USER && oldest != NULL) {
+			session_stop(oldest, "%s has more than %u sessions", h->user,
+				     SECTX_RENEW_PER_USER);
+		}
 	}
 	if (rn->n >= SECTX_RENEW_SESSIONS_MAX) {
 		ret = -EAGAIN;

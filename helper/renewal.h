@@ -36,6 +36,7 @@
 #include "state_file.h"
 
 #define SECTX_RENEW_SESSIONS_MAX 4096u /* sessions registered, all users */
+#define SECTX_RENEW_PER_USER	 64u   /* of one user: the oldest goes first */
 #define SECTX_RENEW_GROUPS_MAX	 1024u /* groups remembered per session */
 #define SECTX_RENEW_FILE	 "sessions"
 #define SECTX_RENEW_FILE_KIND	 SECTX_STATE_KIND('S', 'E', 'S', 'S')

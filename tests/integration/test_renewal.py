@@ -220,6 +220,26 @@ def test_restart_after_kill_picks_sessions_up(helper, pam_stack, users, realm):
     assert renewal_status(helper)["sessions"] == 0
 
 
+def test_sessions_durable_across_repeated_kills(helper, pam_stack, users, realm):
+    """A session is on disk before open_session answers: kill -9 right after
+    each open, restart, and every session opened so far is picked up; no
+    state file is ever found corrupt."""
+    stack = pam_stack(helper=helper)
+    opened = []
+    for i in range(3):
+        user = users()
+        opened.append((user, *open_session(stack, user)))
+        terminate(helper.proc, signal.SIGKILL, 5.0)
+        helper.start()
+        assert f"{i + 1} session(s) to renew picked up from sessions" in helper.log_text()
+        assert renewal_status(helper)["sessions"] == i + 1
+    assert "is corrupt" not in helper.log_text()
+    for user, handle, ccname in opened:
+        assert close_session(stack, user, handle) == "PAM_SUCCESS"
+        assert not os.path.lexists(ccache_path(ccname))
+    assert renewal_status(helper)["sessions"] == 0
+
+
 def test_corrupt_state_files_moved_aside(pam_helper_factory):
     h = pam_helper_factory(start=False, renew_interval="2s")
     garbage = {"sessions": b"SECTXSTF\0\0\0\0not a header at all",
