@@ -1014,6 +1014,7 @@ int id_store_load_mappings(struct id_store *st, int dirfd, char *why, size_t why
 	/* A corrupt file is moved aside (logged) and we start empty: the
 	 * mappings are deterministic, so the uids of returning users do not
 	 * change; only collisions must be found again. */
+	(void)sectx_state_remove_temps(dirfd, ID_MAPFILE);
 	ret = sectx_state_load(tmp, dirfd, ID_MAPFILE, "id map", ID_MAPFILE_KIND,
 			       ID_MAPFILE_VERSION, ID_MAPFILE_MAX, &payload, &len, &version);
 	if (ret == -ENOENT || ret == -EBADMSG) {

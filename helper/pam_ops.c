@@ -387,7 +387,8 @@ static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struc
 	op->pw_kept = sectx_offline_enabled(hctx);
 	if (sectx_realm_is_offline(hctx)) {
 		/* known unreachable: no new wait for the KDC timeout (realm_state.c
-		 * probes it in the background) */
+		 * probes it in the background, now if the last probe is old) */
+		sectx_realm_wanted(hctx);
 		auth_offline(op, "realm offline");
 		return;
 	}

@@ -24,6 +24,7 @@ struct sectx_realm_state {
 	int64_t since_ms;      /* monotonic: when the current state began */
 	uint64_t interval_ms;  /* the probe interval now (doubles while offline) */
 	int64_t next_probe_ms; /* monotonic; 0: none armed */
+	int64_t last_probe_ms; /* monotonic: when the last probe was sent */
 	struct tevent_timer *timer;
 	struct tevent_req *probe; /* the probe exchange in flight, or NULL */
 };
@@ -95,6 +96,7 @@ static void probe_fire(struct tevent_context *ev, struct tevent_timer *te, struc
 		    sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
 	}
 	if (rs->probe != NULL) {
+		rs->last_probe_ms = sectx_now_ms();
 		SECTX_DEBUG("probing realm %s", hctx->realm);
 		tevent_req_set_callback(rs->probe, probe_done, rs);
 	} else {
@@ -167,6 +169,24 @@ bool sectx_realm_is_offline(const struct sectxd_ctx *hctx)
 {
 	return hctx->krb5 != NULL && hctx->krb5->realm_state != NULL &&
 	       hctx->krb5->realm_state->offline;
+}
+
+void sectx_realm_wanted(struct sectxd_ctx *hctx)
+{
+	struct sectx_realm_state *rs = hctx->krb5 != NULL ? hctx->krb5->realm_state : NULL;
+	uint64_t base;
+
+	if (rs == NULL || !rs->offline || rs->probe != NULL) {
+		return;
+	}
+	base = hctx->cfg->offline.probe_ms;
+	if (sectx_now_ms() - rs->last_probe_ms < (int64_t)base) {
+		return; /* logins never probe more often than the base interval */
+	}
+	/* someone wants the realm now: the backoff was for an idle host */
+	rs->interval_ms = base;
+	TALLOC_FREE(rs->timer);
+	probe_fire(hctx->ev, NULL, tevent_timeval_zero(), rs);
 }
 
 /* --- subsystem -------------------------------------------------------------- */

@@ -34,6 +34,14 @@ void sectx_realm_note(struct sectxd_krb5 *k, int err);
 /* True while the realm is known to be unreachable. */
 bool sectx_realm_is_offline(const struct sectxd_ctx *hctx);
 
+/* A login wants the realm while it is offline: unless a probe is in flight
+ * or one was sent less than offline_probe ago, probe now and restart the
+ * backoff at offline_probe.  The login itself does not wait for the probe
+ * (it is served offline); the next one is online if the KDC answered.  So a
+ * realm that comes back is used again at the first logins after it, not
+ * only when the backed-off timer (up to offline_probe_max) fires. */
+void sectx_realm_wanted(struct sectxd_ctx *hctx);
+
 extern const struct sectxd_subsystem sectxd_realm_subsystem;
 
 #endif /* SECTX_REALM_STATE_H */

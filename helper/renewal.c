@@ -408,6 +408,7 @@ static void load(struct sectxd_renewal *rn)
 	if (tmp == NULL) {
 		return;
 	}
+	(void)sectx_state_remove_temps(rn->dirfd, SECTX_RENEW_FILE);
 	ret = sectx_state_load(tmp, rn->dirfd, SECTX_RENEW_FILE, "sessions to renew",
 			       SECTX_RENEW_FILE_KIND, SECTX_RENEW_FILE_VERSION,
 			       SECTX_RENEW_FILE_MAX, &payload, &len, &version);

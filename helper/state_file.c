@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -230,6 +231,45 @@ int sectx_state_move_aside(int dirfd, const char *name, const char *what, const 
 			    name, what, why, strerror(-ret));
 	}
 	return ret;
+}
+
+int sectx_state_remove_temps(int dirfd, const char *name)
+{
+	size_t nlen = strlen(name);
+	struct dirent *de;
+	DIR *dir;
+	int fd, removed = 0;
+
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		return -errno;
+	}
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		const char *d = de->d_name;
+		struct stat st;
+
+		/* exactly "." NAME "." and six characters: atomic_file's temp name */
+		if (d[0] != '.' || strncmp(d + 1, name, nlen) != 0 || d[1 + nlen] != '.' ||
+		    strlen(d + 2 + nlen) != 6) {
+			continue;
+		}
+		if (fstatat(dirfd, d, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+			continue;
+		}
+		if (unlinkat(dirfd, d, 0) == 0) {
+			SECTX_INFO("removed %s, left by an interrupted save of %s", d, name);
+			removed++;
+		}
+	}
+	closedir(dir);
+	return removed;
 }
 
 int sectx_state_load(TALLOC_CTX *mem_ctx, int dirfd, const char *name, const char *what,

@@ -93,6 +93,12 @@ int sectx_state_load(TALLOC_CTX *mem_ctx, int dirfd, const char *name, const cha
 		     uint32_t kind, uint32_t max_version, size_t max_payload, uint8_t **payload,
 		     size_t *len, uint32_t *version);
 
+/* Remove the temp files (".NAME.XXXXXX", regular files only) that saves of
+ * dirfd/name interrupted by a crash left behind, logging each.  Call it once
+ * at start, before the first save.  Returns how many were removed, or
+ * -errno if the directory cannot be read. */
+int sectx_state_remove_temps(int dirfd, const char *name);
+
 /* Rename dirfd/name to NAME.corrupt-YYYYmmddTHHMMSSZ (a "-N" suffix is added
  * if that exists; never replaces a file) and log one warning line naming
  * what, the new name and why.  For callers whose own payload parse fails,

@@ -252,6 +252,35 @@ def test_offline_back_online_refreshes_the_cache(offline_helper, stack_for, user
     assert r.code("authenticate") == "PAM_SUCCESS", r
 
 
+def test_offline_login_probes_a_backed_off_realm_at_once(offline_helper, stack_for, users, kdc):
+    """With the probe backed off far into the future, a login while offline
+    probes the realm at once: the realm that came back is online for the
+    next login, long before the backed-off timer would have fired."""
+    helper = offline_helper(offline={"offline_probe": "300ms", "offline_probe_max": "1h"})
+    stack = stack_for(helper)
+    user = users()
+    online_login(helper, stack, user)
+
+    kdc.stop_kdc()
+    r = stack.run(user.name, "authenticate", answers=[user.password])
+    assert r.code("authenticate") == "PAM_SUCCESS", r  # offline, from the cache
+    # let the backoff grow: probes at 0.3, 0.9, 2.1, 4.5 s, the next at 9.3 s
+    assert wait_until(lambda: helper.status_json().get("next_probe_seconds", 0) >= 4, WAIT, 0.2), \
+        helper.status_json()
+    kdc.start_kdc()
+    # logins probe at most once per offline_probe: be past the last timer probe
+    time.sleep(0.5)
+    status = helper.status_json()
+    assert status["realm_state"] == "offline" and status["next_probe_seconds"] >= 3, status
+
+    r = stack.run(user.name, "authenticate", answers=[user.password])
+    assert r.code("authenticate") == "PAM_SUCCESS", r  # served offline; it probed
+    assert wait_until(lambda: helper.realm_state() == "online", 2.5, 0.05), helper.status_json()
+    r = stack.run(user.name, *SESSION, answers=[user.password])
+    assert r.code("authenticate") == "PAM_SUCCESS" and "KRB5CCNAME" in r.env, r
+    assert not any("Offline login" in t for _, t in r.user_messages), r
+
+
 def test_offline_realm_does_not_wait_without_cache(offline_helper, stack_for, users, kdc):
     """cache_credentials off: AUTHINFO_UNAVAIL; once the realm is known to be
     offline, logins go straight there without asking a KDC again."""

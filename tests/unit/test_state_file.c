@@ -430,6 +430,30 @@ static void test_aside_never_replaces(void **state)
 	assert_int_equal(sectx_state_move_aside(f->dirfd, "s", "test", "gone"), -ENOENT);
 }
 
+/* Temp files an interrupted save of a name left are removed; the file
+ * itself, other names' temps, look-alikes and non-files are kept. */
+static void test_leftover_temps_removed(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+
+	assert_int_equal(sectx_state_save(f->dirfd, "sessions", 0x53455353u, 1, "x", 1), 0);
+	put_raw(f->dirfd, ".sessions.a1B2c3", "half", 4, 0600);
+	put_raw(f->dirfd, ".sessions.Zz9yY8", "", 0, 0600);
+	put_raw(f->dirfd, ".idmap.a1B2c3", "other", 5, 0600);
+	put_raw(f->dirfd, ".sessions.toolong7", "keep", 4, 0600);
+	assert_int_equal(mkdirat(f->dirfd, ".sessions.dir123", 0700), 0);
+
+	assert_int_equal(sectx_state_remove_temps(f->dirfd, "sessions"), 2);
+	assert_int_equal(fstatat(f->dirfd, ".sessions.a1B2c3", &st, 0), -1);
+	assert_int_equal(fstatat(f->dirfd, ".sessions.Zz9yY8", &st, 0), -1);
+	assert_int_equal(fstatat(f->dirfd, "sessions", &st, 0), 0);
+	assert_int_equal(fstatat(f->dirfd, ".idmap.a1B2c3", &st, 0), 0);
+	assert_int_equal(fstatat(f->dirfd, ".sessions.toolong7", &st, 0), 0);
+	assert_int_equal(fstatat(f->dirfd, ".sessions.dir123", &st, 0), 0);
+	assert_int_equal(sectx_state_remove_temps(f->dirfd, "sessions"), 0);
+}
+
 /* The directory must be ours and 0700: a looser existing one is refused. */
 static void test_dir_mode_checked(void **state)
 {
@@ -454,6 +478,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_other_owner_moved_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aside_never_replaces, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dir_mode_checked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_leftover_temps_removed, setup, teardown),
 	};
 
 	sectx_log_init("test_state_file", 1, SECTX_LOG_WARNING);
