@@ -12,7 +12,7 @@ sectxd_LDADD += libsectx_gss.la $(GSSAPI_LIBS)
 sectxd_CFLAGS += $(GSSAPI_CFLAGS)
 
 # Security-context operations of sectxd (pam.sock).
-sectxd_SOURCES += helper/ctx_ops.c
+sectxd_SOURCES += helper/ctx_ops.c helper/ccache_fd.c helper/ccache_fd.h
 
 EXTRA_DIST += tests/integration/test_contexts.py
 

@@ -49,13 +49,13 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "ccache_fd.h"
 #include "credstore.h"
 #include "gss_ctx.h"
 #include "krb5_engine.h"
 #include "log.h"
 #include "server.h"
 
-#define SECTX_CCACHE_FILE_MAX (1024u * 1024u)	 /* bytes of a ccache passed for init */
 #define SECTX_CTX_DATA_MAX    (64u * 1024u)	 /* bytes of a message to wrap or sign */
 #define CTX_REASON_MAX	      512u		 /* bytes of a reason sent in MESSAGE */
 #define CTX_LOG_NAME_MAX      256u		 /* bytes of a peer name in a log line */
@@ -455,102 +455,6 @@ static int op_accept_step(struct sectx_request *req)
 
 /* --- init ------------------------------------------------------------------------ */
 
-/*
- * Copy the ccache file open at fd (already checked: regular, size bounded)
- * into a new MEMORY ccache of kctx.  The bytes go through a memfd that only
- * this process can name, so libkrb5 parses them without ever opening a path
- * the caller chose.  Returns 0 and *out, or -errno / a krb5 code with *why.
- */
-static int load_ccache(krb5_context kctx, int fd, size_t size, krb5_ccache *out, const char **why)
-{
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	int mfd = -1;
-	char path[64];
-	krb5_ccache fcc = NULL, mcc = NULL;
-	krb5_principal princ = NULL;
-	krb5_error_code kret;
-	ssize_t n;
-	int ret;
-
-	*out = NULL;
-	buf = malloc(size + 1);
-	if (buf == NULL) {
-		ret = -ENOMEM;
-		goto done;
-	}
-	/* pread until EOF; one byte more than fstat said shows a file that grew. */
-	while (got <= size) {
-		n = pread(fd, buf + got, size + 1 - got, (off_t)got);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			ret = -errno;
-			*why = "cannot read the ccache";
-			goto done;
-		}
-		if (n == 0) {
-			break;
-		}
-		got += (size_t)n;
-	}
-	if (got > size || got == 0) {
-		ret = -EINVAL;
-		*why = got == 0 ? "the ccache is empty" : "the ccache changed while read";
-		goto done;
-	}
-	mfd = memfd_create("sectx-ccache", MFD_CLOEXEC);
-	if (mfd < 0 || write(mfd, buf, got) != (ssize_t)got) {
-		ret = -errno;
-		*why = "cannot copy the ccache";
-		goto done;
-	}
-	snprintf(path, sizeof(path), "FILE:/proc/self/fd/%d", mfd);
-	kret = krb5_cc_resolve(kctx, path, &fcc);
-	if (kret == 0) {
-		kret = krb5_cc_get_principal(kctx, fcc, &princ);
-	}
-	if (kret != 0) {
-		ret = -EINVAL;
-		*why = "not a readable credential cache";
-		goto done;
-	}
-	kret = krb5_cc_new_unique(kctx, "MEMORY", NULL, &mcc);
-	if (kret == 0) {
-		kret = krb5_cc_initialize(kctx, mcc, princ);
-	}
-	if (kret == 0) {
-		kret = krb5_cc_copy_creds(kctx, fcc, mcc);
-	}
-	if (kret != 0) {
-		ret = -EIO;
-		*why = "cannot load the credential cache";
-		goto done;
-	}
-	*out = mcc;
-	mcc = NULL;
-	ret = 0;
-done:
-	if (mcc != NULL) {
-		krb5_cc_destroy(kctx, mcc);
-	}
-	if (fcc != NULL) {
-		krb5_cc_close(kctx, fcc);
-	}
-	if (princ != NULL) {
-		krb5_free_principal(kctx, princ);
-	}
-	if (mfd >= 0) {
-		close(mfd);
-	}
-	if (buf != NULL) {
-		explicit_bzero(buf, size + 1);
-		free(buf);
-	}
-	return ret;
-}
-
 /* Copy the TGT of a login handle into a new MEMORY ccache of kctx. */
 static krb5_error_code load_handle(krb5_context kctx, const struct sectx_handle *h,
 				   krb5_ccache *out)
@@ -587,7 +491,7 @@ static struct ctx_entry *init_entry(struct sectx_request *req, const char *name,
 	struct sectx_handle *h = NULL;
 	struct ctx_entry *e;
 	const char *why = NULL;
-	struct stat sb;
+	uid_t file_uid = 0;
 	uint32_t status;
 	int ret;
 
@@ -620,21 +524,6 @@ static struct ctx_entry *init_entry(struct sectx_request *req, const char *name,
 	} else if (fd < 0) {
 		reply_status(req, SECTX_E_INVAL, "pass the user's ccache as a descriptor");
 		return NULL;
-	} else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		SECTX_WARN("context init: service %s uid %u passed a descriptor that is not a "
-			   "regular file",
-			   name, (unsigned)req->uid);
-		reply_status(req, SECTX_E_INVAL, "the descriptor is not a regular file");
-		return NULL;
-	} else if (req->uid != 0 && sb.st_uid != req->uid) {
-		SECTX_WARN("context init: service %s uid %u passed a ccache owned by uid %u: "
-			   "refused",
-			   name, (unsigned)req->uid, (unsigned)sb.st_uid);
-		reply_status(req, SECTX_E_PERM, "the ccache is not yours");
-		return NULL;
-	} else if (sb.st_size <= 0 || (uint64_t)sb.st_size > SECTX_CCACHE_FILE_MAX) {
-		reply_status(req, SECTX_E_INVAL, "the ccache is empty or too large");
-		return NULL;
 	}
 
 	e = entry_new(req, SECTX_ROLE_INITIATOR, name, &status);
@@ -653,13 +542,23 @@ static struct ctx_entry *init_entry(struct sectx_request *req, const char *name,
 		ret = load_handle(e->kctx, h, &e->mcc) == 0 && e->as_user != NULL ? 0 : -EIO;
 		why = "cannot load the login's credentials";
 	} else {
-		e->as_uid = sb.st_uid;
-		ret = load_ccache(e->kctx, fd, (size_t)sb.st_size, &e->mcc, &why);
+		/* a non-root caller initiates only as itself */
+		ret = sectx_ccache_from_fd(e->kctx, fd, req->uid != 0 ? req->uid : SECTX_ANY_OWNER,
+					   &e->mcc, &file_uid, &why);
+		e->as_uid = file_uid;
+		if (ret == -EPERM) {
+			SECTX_WARN("context init: service %s uid %u passed a ccache owned by uid "
+				   "%u: refused",
+				   name, (unsigned)req->uid, (unsigned)file_uid);
+		}
 	}
 	if (ret != 0) {
 		log_event(e, NULL, why);
 		talloc_free(e);
-		reply_status(req, ret == -ENOMEM || ret == -EIO ? SECTX_E_INTERNAL : SECTX_E_INVAL,
+		reply_status(req,
+			     ret == -EPERM	      ? SECTX_E_PERM
+			     : ret == -ENOMEM || ret == -EIO ? SECTX_E_INTERNAL
+							    : SECTX_E_INVAL,
 			     why);
 		return NULL;
 	}

@@ -9,7 +9,7 @@
  * USER, SERVICE and REAL_UID and carries one descriptor: the credential
  * cache of the invoking user, opened by pam_sectx.so with the real uid's
  * rights.  What the caller can make the helper do: for a listed service,
- * read at most PAM_GSS_CCACHE_MAX bytes from that descriptor if it is a
+ * read at most SECTX_CCACHE_FILE_MAX bytes from that descriptor if it is a
  * regular file owned by the invoking user (see below), one TGS
  * exchange with that TGT for the host principal of the keytab (bounded by
  * [kerberos] kdc_timeout, on the loop), one local GSS context initiated with
@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ccache_fd.h"
 #include "client.h"
 #include "credstore.h"
 #include "gss_ctx.h"
@@ -66,7 +67,6 @@
 #include "pam_ops.h"
 #include "server.h"
 
-#define PAM_GSS_CCACHE_MAX (1024u * 1024u) /* bytes of a user's ccache we read */
 #define PAM_GSS_K5LOGIN_MAX (64u * 1024u)  /* bytes of a ~/.k5login */
 #define PAM_GSS_K5LOGIN_LINE_MAX 1024u     /* bytes of one principal in it */
 #define PAM_GSS_LEGS_MAX 8u                /* context tokens before we give up */
@@ -196,14 +196,8 @@ static int lookup_account(struct gss_auth_op *op)
 
 /* --- the user's credential cache --------------------------------------------------- */
 
-static int scrub_buf(uint8_t *p)
-{
-	explicit_bzero(p, talloc_get_size(p));
-	return 0;
-}
-
-/* Read all of fd (a regular file of at most max bytes) into a scrubbed
- * buffer on mem_ctx.  0, -EFBIG, -EIO, -ENOMEM. */
+/* Read all of fd (a regular file of at most max bytes) into a buffer on
+ * mem_ctx.  0, -EFBIG, -EIO, -ENOMEM. */
 static int read_regular(TALLOC_CTX *mem_ctx, int fd, size_t max, uint8_t **out, size_t *len)
 {
 	uint8_t *buf = talloc_size(mem_ctx, max + 1);
@@ -213,7 +207,6 @@ static int read_regular(TALLOC_CTX *mem_ctx, int fd, size_t max, uint8_t **out, 
 	if (buf == NULL) {
 		return -ENOMEM;
 	}
-	talloc_set_destructor(buf, scrub_buf);
 	/* A regular file: reads do not wait on the user (no FIFO, no socket). */
 	while (n <= max) {
 		ssize_t r = pread(fd, buf + n, max + 1 - n, (off_t)n);
@@ -239,78 +232,29 @@ static int read_regular(TALLOC_CTX *mem_ctx, int fd, size_t max, uint8_t **out, 
 	return 0;
 }
 
-/* Copy the passed cache into a MEMORY ccache (op->mcc) and find its
- * principal and TGT.  libkrb5 parses the bytes from a private memfd of ours
- * (FILE:/proc/self/fd/N), never from a path of the user's.  NULL, or why
- * not (for the log). */
+/* Copy the passed cache into a MEMORY ccache (op->mcc, see ccache_fd.h: no
+ * path of the user's is ever opened) and find its principal and TGT.  NULL,
+ * or why not (for the log). */
 static const char *load_ccache(struct gss_auth_op *op)
 {
-	TALLOC_CTX *tmp_ctx = talloc_new(op);
-	krb5_ccache fcc = NULL;
 	krb5_creds match, *tgt = NULL, found;
 	krb5_principal tgs = NULL;
 	const char *why = NULL;
 	krb5_error_code kerr;
-	struct stat st;
-	uint8_t *data = NULL;
-	size_t len = 0, off = 0;
-	char name[64];
-	int mfd = -1;
+	uid_t file_uid = 0;
+	int ret;
 
 	memset(&found, 0, sizeof(found));
-	if (tmp_ctx == NULL) {
-		return "out of memory";
+	ret = sectx_ccache_from_fd(op->kctx, op->fd, op->owner, &op->mcc, &file_uid, &why);
+	if (ret == -EPERM) {
+		return talloc_asprintf(op, "the credential cache passed belongs to uid %u, not to "
+				       "the invoking user (uid %u)",
+				       (unsigned)file_uid, (unsigned)op->owner);
 	}
-	if (fstat(op->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		why = "the credential cache passed is not a regular file";
-		goto done;
+	if (ret != 0) {
+		return why;
 	}
-	if (st.st_uid != op->owner) {
-		why = talloc_asprintf(op, "the credential cache passed belongs to uid %u, not to "
-				      "the invoking user (uid %u)", (unsigned)st.st_uid,
-				      (unsigned)op->owner);
-		goto done;
-	}
-	if (st.st_size > (off_t)PAM_GSS_CCACHE_MAX ||
-	    read_regular(tmp_ctx, op->fd, PAM_GSS_CCACHE_MAX, &data, &len) != 0) {
-		why = "the credential cache passed is unreadable or larger than "
-		      "PAM_GSS_CCACHE_MAX";
-		goto done;
-	}
-	mfd = memfd_create("sectx-ccache", MFD_CLOEXEC);
-	if (mfd < 0) {
-		why = "cannot make a memory file for the credential cache";
-		goto done;
-	}
-	while (off < len) {
-		ssize_t w = write(mfd, data + off, len - off);
-
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w <= 0) {
-			why = "cannot fill the memory file for the credential cache";
-			goto done;
-		}
-		off += (size_t)w;
-	}
-	snprintf(name, sizeof(name), "FILE:/proc/self/fd/%d", mfd);
-	kerr = krb5_cc_resolve(op->kctx, name, &fcc);
-	if (kerr == 0) {
-		kerr = krb5_cc_get_principal(op->kctx, fcc, &op->client);
-	}
-	if (kerr != 0) {
-		why = talloc_asprintf(op, "the credential cache passed is not one: %s",
-				      kerr_text(op, kerr));
-		goto done;
-	}
-	kerr = krb5_cc_new_unique(op->kctx, "MEMORY", NULL, &op->mcc);
-	if (kerr == 0) {
-		kerr = krb5_cc_initialize(op->kctx, op->mcc, op->client);
-	}
-	if (kerr == 0) {
-		kerr = krb5_cc_copy_creds(op->kctx, fcc, op->mcc);
-	}
+	kerr = krb5_cc_get_principal(op->kctx, op->mcc, &op->client);
 	if (kerr == 0) {
 		op->mcc_name = talloc_asprintf(op, "%s:%s", krb5_cc_get_type(op->kctx, op->mcc),
 					       krb5_cc_get_name(op->kctx, op->mcc));
@@ -344,13 +288,6 @@ static const char *load_ccache(struct gss_auth_op *op)
 done:
 	krb5_free_cred_contents(op->kctx, &found);
 	krb5_free_principal(op->kctx, tgs);
-	if (fcc != NULL) {
-		krb5_cc_close(op->kctx, fcc);
-	}
-	if (mfd >= 0) {
-		close(mfd); /* its pages go with the last reference */
-	}
-	talloc_free(tmp_ctx); /* scrubs the bytes read */
 	return why;
 }
 
