@@ -12,16 +12,13 @@
 #include "renewal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +26,7 @@
 #include "krb5_engine.h"
 #include "log.h"
 #include "proto.h"
+#include "worker.h"
 
 #define SESSION_ID_LEN	  64u		/* hex digits of SHA-256 */
 #define RENEW_ANSWER_MAX  (64u * 1024u) /* a renewed TGT and a message from the worker */
@@ -478,40 +476,24 @@ done:
 /* --- the renewal worker -------------------------------------------------------------------------
  */
 
-/* A renewal (TGS with KDC_OPT_RENEW) in a forked worker, killed at the
- * deadline.  The worker answers u32 krb5 error, u32 length + message, u32
- * length + marshalled credentials. */
+/* A renewal (TGS with KDC_OPT_RENEW) in a forked worker (worker.c), killed
+ * at the deadline.  The worker answers u32 krb5 error, u32 length + message,
+ * u32 length + marshalled credentials. */
 struct renew_state {
-	pid_t pid;
-	int fd;
-	struct tevent_fd *fde;
-	uint8_t *buf; /* scrubbed when freed: holds a TGT */
-	size_t got;
 	krb5_context kctx;
 	krb5_creds *out;
 	krb5_error_code kerr;
 	char msg[RENEW_MSG_MAX];
 };
 
-static int scrub_bytes(uint8_t *b)
-{
-	explicit_bzero(b, talloc_get_size(b));
-	return 0;
-}
+/* What the worker needs: its copy of the helper's memory holds the rest. */
+struct renew_child_arg {
+	krb5_context ctx;
+	const krb5_creds *tgt;
+};
 
 static int renew_state_destructor(struct renew_state *st)
 {
-	int status;
-
-	TALLOC_FREE(st->fde);
-	if (st->fd >= 0) {
-		close(st->fd);
-	}
-	if (st->pid > 0) {
-		kill(st->pid, SIGKILL);
-		while (waitpid(st->pid, &status, 0) < 0 && errno == EINTR) {
-		}
-	}
 	if (st->out != NULL) {
 		krb5_free_creds(st->kctx, st->out);
 	}
@@ -526,27 +508,20 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* In the worker: renew tgt and report on fd.  Never returns. */
-static void renew_child(krb5_context ctx, int fd, const krb5_creds *tgt, pid_t helper)
-    __attribute__((noreturn));
-static void renew_child(krb5_context ctx, int fd, const krb5_creds *tgt, pid_t helper)
+/* In the worker: renew the TGT and report on fd. */
+static void renew_child(void *arg, int fd)
 {
+	const struct renew_child_arg *a = arg;
+	krb5_context ctx = a->ctx;
+	const krb5_creds *tgt = a->tgt;
 	static uint8_t out[RENEW_ANSWER_MAX];
 	krb5_creds *renewed = NULL;
 	krb5_ccache cc = NULL;
 	krb5_data *m = NULL;
 	krb5_error_code kerr;
 	const char *msg = "";
-	size_t len, mlen, off = 0;
+	size_t len, mlen;
 
-	/* never outlive the helper (kill -9 of sectxd): the answer has nowhere to go */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != helper) {
-		_exit(1);
-	}
-	if (fd != 3 && dup2(fd, 3) < 0) {
-		_exit(1);
-	}
-	close_range(4, ~0u, 0);
 	kerr = krb5_cc_new_unique(ctx, "MEMORY", NULL, &cc);
 	if (kerr == 0) {
 		kerr = krb5_cc_initialize(ctx, cc, tgt->client);
@@ -580,56 +555,34 @@ static void renew_child(krb5_context ctx, int fd, const krb5_creds *tgt, pid_t h
 		memcpy(out + 12 + mlen, m->data, m->length);
 		explicit_bzero(m->data, m->length);
 	}
-	while (off < len) {
-		ssize_t n = write(3, out + off, len - off);
-
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			break;
-		}
-		off += (size_t)n;
-	}
+	(void)sectx_worker_write(fd, out, len);
 	explicit_bzero(out, len);
-	_exit(0);
 }
 
-static void renew_readable(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
-			   void *private_data)
+static void renew_answered(struct tevent_req *subreq)
 {
-	struct tevent_req *req = talloc_get_type_abort(private_data, struct tevent_req);
+	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
 	struct renew_state *st = tevent_req_data(req, struct renew_state);
 	struct sectx_cur cur;
 	uint32_t kerr = 0, mlen = 0, clen = 0;
 	const uint8_t *mp = NULL, *cp = NULL;
-	ssize_t n = read(st->fd, st->buf + st->got, RENEW_ANSWER_MAX - st->got);
-	int status;
+	uint8_t *answer = NULL; /* scrubbed when freed: holds a TGT */
+	size_t len = 0;
+	int err;
 
-	(void)ev;
-	(void)fde;
-	(void)flags;
-	if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+	err = sectx_worker_recv(subreq, st, &answer, &len);
+	TALLOC_FREE(subreq);
+	if (err != 0) {
+		tevent_req_error(req, err);
 		return;
 	}
-	if (n > 0) {
-		st->got += (size_t)n;
-		if (st->got < RENEW_ANSWER_MAX) {
-			return;
-		}
-	}
-	/* EOF (or a full buffer): the worker has said what it will say */
-	TALLOC_FREE(st->fde);
-	if (waitpid(st->pid, &status, WNOHANG) == st->pid) {
-		st->pid = 0;
-	}
-	sectx_cur_init(&cur, st->buf, st->got);
+	sectx_cur_init(&cur, answer, len);
 	if (sectx_cur_get_u32(&cur, &kerr) != 0 || sectx_cur_get_u32(&cur, &mlen) != 0 ||
 	    mlen >= RENEW_MSG_MAX || sectx_cur_get_bytes(&cur, mlen, &mp) != 0 ||
 	    sectx_cur_get_u32(&cur, &clen) != 0 || sectx_cur_get_bytes(&cur, clen, &cp) != 0 ||
 	    sectx_cur_left(&cur) != 0) {
-		tevent_req_error(req, EPROTO);
-		return;
+		err = EPROTO;
+		goto done;
 	}
 	memcpy(st->msg, mp, mlen);
 	st->msg[mlen] = '\0';
@@ -639,11 +592,16 @@ static void renew_readable(struct tevent_context *ev, struct tevent_fd *fde, uin
 
 		if (clen == 0 || krb5_unmarshal_credentials(st->kctx, &d, &st->out) != 0) {
 			st->out = NULL;
-			tevent_req_error(req, EPROTO);
-			return;
+			err = EPROTO;
+			goto done;
 		}
 	}
-	explicit_bzero(st->buf, st->got);
+done:
+	talloc_free(answer);
+	if (err != 0) {
+		tevent_req_error(req, err);
+		return;
+	}
 	tevent_req_done(req);
 }
 
@@ -651,51 +609,21 @@ static void renew_readable(struct tevent_context *ev, struct tevent_fd *fde, uin
 static struct tevent_req *renew_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				     krb5_context kctx, const krb5_creds *tgt, int64_t deadline)
 {
-	struct tevent_req *req;
+	struct tevent_req *req, *subreq;
 	struct renew_state *st;
-	int64_t left = deadline - sectx_now_ms();
-	pid_t helper;
-	int pfd[2];
+	struct renew_child_arg arg = {.ctx = kctx, .tgt = tgt};
 
 	req = tevent_req_create(mem_ctx, &st, struct renew_state);
 	if (req == NULL) {
 		return NULL;
 	}
-	st->fd = -1;
 	st->kctx = kctx;
 	talloc_set_destructor(st, renew_state_destructor);
-	st->buf = talloc_size(st, RENEW_ANSWER_MAX);
-	if (tevent_req_nomem(st->buf, req)) {
+	subreq = sectx_worker_send(st, ev, renew_child, &arg, RENEW_ANSWER_MAX, deadline);
+	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);
 	}
-	talloc_set_destructor(st->buf, scrub_bytes);
-	if (left <= 0 ||
-	    !tevent_req_set_endtime(
-		req, ev, tevent_timeval_current_ofs(left / 1000, (left % 1000) * 1000))) {
-		tevent_req_error(req, ETIMEDOUT);
-		return tevent_req_post(req, ev);
-	}
-	if (pipe2(pfd, O_CLOEXEC) != 0) {
-		tevent_req_error(req, errno);
-		return tevent_req_post(req, ev);
-	}
-	helper = getpid();
-	st->pid = fork();
-	if (st->pid == 0) {
-		close(pfd[0]);
-		renew_child(kctx, pfd[1], tgt, helper);
-	}
-	close(pfd[1]);
-	st->fd = pfd[0];
-	if (st->pid < 0) {
-		st->pid = 0;
-		tevent_req_error(req, errno);
-		return tevent_req_post(req, ev);
-	}
-	st->fde = tevent_add_fd(ev, st, st->fd, TEVENT_FD_READ, renew_readable, req);
-	if (tevent_req_nomem(st->fde, req)) {
-		return tevent_req_post(req, ev);
-	}
+	tevent_req_set_callback(subreq, renew_answered, req);
 	return req;
 }
 

@@ -19,3 +19,13 @@ tests_unit_test_state_file_LDADD = libsectx_helper.la libsectx_base.la $(UNIT_LI
 sectxd_SOURCES += helper/renewal.c helper/renewal.h
 
 EXTRA_DIST += tests/integration/test_renewal.py
+
+# The killable worker process of the blocking libkrb5 calls with no step API:
+# renewal.c (krb5_get_renewed_creds) and krb5_passwd.c (kpasswd) use it.
+sectxd_SOURCES += helper/worker.c helper/worker.h
+
+check_PROGRAMS += tests/unit/test_worker
+tests_unit_test_worker_SOURCES = tests/unit/test_worker.c helper/worker.c helper/worker.h
+tests_unit_test_worker_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/helper
+tests_unit_test_worker_CFLAGS = $(UNIT_CFLAGS) $(TEVENT_CFLAGS)
+tests_unit_test_worker_LDADD = libsectx_helper.la libsectx_base.la $(TEVENT_LIBS) $(UNIT_LIBS)
