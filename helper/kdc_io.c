@@ -77,6 +77,7 @@ struct kdc_state {
 	int last_err;
 	uint8_t *reply;
 	size_t reply_len;
+	krb5_data realm; /* the exchange's, for sectx_realm_note */
 };
 
 static void kdc_start_next(struct tevent_req *req);
@@ -489,6 +490,12 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 	}
 	st->ev = ev;
 	st->k = k;
+	st->realm.length = realm->length;
+	st->realm.data = talloc_memdup(st, realm->data, realm->length > 0 ? realm->length : 1);
+	if (st->realm.data == NULL) {
+		tevent_req_oom(req);
+		return tevent_req_post(req, ev);
+	}
 	if (left <= 0) {
 		tevent_req_error(req, ETIMEDOUT);
 		return tevent_req_post(req, ev);
@@ -533,10 +540,10 @@ int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
 	int err;
 
 	if (sectx_req_failed(req, &err)) {
-		sectx_realm_note(st->k, err);
+		sectx_realm_note(st->k, &st->realm, err);
 		return err;
 	}
-	sectx_realm_note(st->k, 0);
+	sectx_realm_note(st->k, &st->realm, 0);
 	*reply = talloc_steal(mem_ctx, st->reply);
 	*reply_len = st->reply_len;
 	return 0;

@@ -67,8 +67,9 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 				  struct sectxd_krb5 *k, const krb5_data *realm,
 				  const krb5_data *msg, bool tcp_only, int64_t deadline);
 /* The reply, allocated on mem_ctx.  0 or an errno value (positive).  Every
- * outcome is also reported to realm_state.c (sectx_realm_note): an answer
- * puts the realm online, an unreachable realm takes it offline. */
+ * outcome is also reported to realm_state.c (sectx_realm_note), which heeds
+ * only exchanges with the host's realm: an answer puts the realm online, an
+ * unreachable realm takes it offline. */
 int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
 		   size_t *reply_len);
 

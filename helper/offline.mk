@@ -8,6 +8,7 @@ sectxd_LDADD += -lpthread
 EXTRA_DIST += \
 	tests/integration/test_offline.py \
 	tests/integration/test_failover.py \
+	tests/integration/test_offline_foreign_realm.py \
 	bench/offline_bench.py
 
 check_PROGRAMS += tests/unit/test_offline_cache

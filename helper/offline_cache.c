@@ -803,8 +803,14 @@ struct tevent_req *sectx_offline_verify_send(TALLOC_CTX *mem_ctx, struct tevent_
 		return tevent_req_post(req, ev);
 	}
 	memcpy(st->expect, e->hash, sizeof(st->expect));
+	/* Counted as a failure until the KDF says otherwise: attempts made in
+	 * parallel (one per connection) must meet the lock as serial ones do,
+	 * not all pass the check above before the first result is in. */
+	e->failures++;
+	e->last_fail_ms = now_ms;
 	subreq = sectx_kdf_send(st, ev, password, password_len, e->salt, e->iterations);
 	if (tevent_req_nomem(subreq, req)) {
+		e->failures--;
 		return tevent_req_post(req, ev);
 	}
 	tevent_req_set_callback(subreq, verify_kdf_done, req);
@@ -822,22 +828,24 @@ static void verify_kdf_done(struct tevent_req *subreq)
 
 	ret = sectx_kdf_recv(subreq, hash);
 	TALLOC_FREE(subreq);
+	/* forgotten while we hashed: the KDC said no meanwhile */
+	e = oc != NULL ? entry_find(oc, st->user, NULL) : NULL;
 	if (ret != 0) {
 		SECTX_ERROR("offline login of %s: KDF failed: %s", st->user, strerror(-ret));
 		st->result = SECTX_OFFLINE_ERROR;
+		if (e != NULL && e->failures > 0) {
+			e->failures--; /* no password was tried */
+		}
 		tevent_req_done(req);
 		return;
 	}
-	/* forgotten while we hashed: the KDC said no meanwhile */
-	e = oc != NULL ? entry_find(oc, st->user, NULL) : NULL;
 	if (e == NULL) {
 		st->result = SECTX_OFFLINE_NONE;
 	} else if (CRYPTO_memcmp(hash, st->expect, sizeof(hash)) == 0) {
 		st->result = SECTX_OFFLINE_OK;
 		e->failures = 0;
 	} else {
-		st->result = SECTX_OFFLINE_BAD_PASSWORD;
-		e->failures++;
+		st->result = SECTX_OFFLINE_BAD_PASSWORD; /* counted when it started */
 		e->last_fail_ms = sectx_now_ms();
 	}
 	explicit_bzero(hash, sizeof(hash));

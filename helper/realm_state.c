@@ -126,12 +126,18 @@ static void probe_arm(struct sectx_realm_state *rs)
 	}
 }
 
-void sectx_realm_note(struct sectxd_krb5 *k, int err)
+void sectx_realm_note(struct sectxd_krb5 *k, const krb5_data *realm, int err)
 {
 	struct sectx_realm_state *rs = k->realm_state;
+	const char *home;
 
 	if (rs == NULL) {
 		return;
+	}
+	home = rs->hctx->realm;
+	if (home == NULL || realm == NULL || realm->length != strlen(home) ||
+	    memcmp(realm->data, home, realm->length) != 0) {
+		return; /* another realm's KDCs say nothing about ours */
 	}
 	if (err == 0) {
 		if (rs->offline) {

@@ -260,6 +260,41 @@ static void test_failed_attempts_lock(void **state)
 	assert_int_equal(verify(f, "carol", "Right-pw-1", NULL), SECTX_OFFLINE_OK);
 }
 
+/* Attempts started together (one per connection) are counted as they start:
+ * with failed_attempts = 2, of five wrong passwords in flight at once only
+ * two are tried, the others are locked out as they would be one by one. */
+static void test_parallel_attempts_meet_the_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct tevent_req *reqs[5];
+	unsigned tried = 0, locked = 0;
+	size_t i;
+
+	f->hctx->cfg->offline.failed_attempts = 2;
+	f->hctx->cfg->offline.failed_delay_ms = 3600 * 1000;
+	store(f, "erin", "Right-pw-1");
+	for (i = 0; i < 5; i++) {
+		reqs[i] = sectx_offline_verify_send(f->mem, f->hctx->ev, f->hctx, "erin",
+						    "Wrong-pw-1", 10);
+		assert_non_null(reqs[i]);
+	}
+	for (i = 0; i < 5; i++) {
+		enum sectx_offline_result result = SECTX_OFFLINE_ERROR;
+		int64_t retry = 0;
+		time_t stored = 0;
+
+		assert_true(tevent_req_poll(reqs[i], f->hctx->ev));
+		assert_int_equal(sectx_offline_verify_recv(reqs[i], &result, &retry, &stored), 0);
+		tried += result == SECTX_OFFLINE_BAD_PASSWORD;
+		locked += result == SECTX_OFFLINE_LOCKED;
+		talloc_free(reqs[i]);
+	}
+	assert_int_equal(tried, 2);
+	assert_int_equal(locked, 3);
+	/* still locked for the right password too, as after serial failures */
+	assert_int_equal(verify(f, "erin", "Right-pw-1", NULL), SECTX_OFFLINE_LOCKED);
+}
+
 static void test_too_old(void **state)
 {
 	struct fixture *f = *state;
@@ -363,6 +398,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_store_and_verify, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_attempts_lock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_parallel_attempts_meet_the_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_old, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),
