@@ -492,8 +492,9 @@ int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const 
 		ret = -EINVAL;
 		goto done;
 	}
-	if (target == NULL || target[0] == '\0' || strchr(target, '@') == NULL) {
-		set_reason(mem_ctx, reason, "target must be SERVICE@HOST");
+	if (target == NULL || target[0] == '\0' ||
+	    (strchr(target, '@') == NULL && strchr(target, '/') == NULL)) {
+		set_reason(mem_ctx, reason, "target must be SERVICE@HOST or SERVICE/HOST@REALM");
 		ret = -EINVAL;
 		goto done;
 	}
@@ -509,7 +510,12 @@ int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const 
 	if (mech != SECTX_MECH_NTLM) {
 		ctx->req_flags |= GSS_C_MUTUAL_FLAG;
 	}
-	ret = import_name(target, GSS_C_NT_HOSTBASED_SERVICE, &ctx->target, mem_ctx, reason);
+	/* A '/' names a Kerberos principal exactly: never canonicalized, so
+	 * neither this library nor the mechanism looks the host up in DNS. */
+	ret = import_name(target,
+			  strchr(target, '/') != NULL ? (gss_OID)GSS_KRB5_NT_PRINCIPAL_NAME
+						      : GSS_C_NT_HOSTBASED_SERVICE,
+			  &ctx->target, mem_ctx, reason);
 	if (ret != 0) {
 		goto done;
 	}

@@ -99,11 +99,16 @@ int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acce
 				struct sectx_gss_ctx **out, char **reason);
 
 /*
- * An initiator to target ("service@host", a host-based service name) with
+ * An initiator to target with
  * the credentials of ccache (a ccache name such as "MEMORY:x" or "FILE:/p";
  * NULL for the library default), by mechanism mech (one SECTX_MECH_* bit)
  * asking for req_flags (GSS_C_*_FLAG; MUTUAL is always added for Kerberos).
- * Returns as sectx_gss_acceptor_new.
+ * target is either "service@host", a host-based service name that the
+ * Kerberos mechanism may canonicalize (krb5.conf dns_canonicalize_hostname:
+ * a blocking DNS lookup in this process), or, when it contains a '/', the
+ * exact Kerberos principal "service/host[@REALM]" (GSS_KRB5_NT_PRINCIPAL_NAME,
+ * no DNS; Kerberos and SPNEGO-with-Kerberos only): what a process that must
+ * never block, like the helper, uses.  Returns as sectx_gss_acceptor_new.
  */
 int sectx_gss_initiator_new(TALLOC_CTX *mem_ctx, const char *ccache, const char *target,
 			    unsigned mech, uint32_t req_flags, struct sectx_gss_ctx **out,
