@@ -17,7 +17,10 @@
  * password prompt; this file must never tell the user why, never log the
  * cache's contents or PAM_USER (not yet known to the helper: it may be a
  * password typed as a name; the real uid is logged instead), and never keep
- * the descriptor past the call.
+ * the descriptor past the call.  A real uid of 0 never authenticates by
+ * tickets (no cache is even opened): root needs no tickets for sudo or su,
+ * and a root daemon's cache must not log anyone in; the helper refuses it
+ * too.
  */
 #include "pam_sectx.h"
 
@@ -119,6 +122,10 @@ int pam_sectx_ticket_auth(const struct pam_sectx_ctx *c, struct pam_sectx_reply 
 
 	memset(rep, 0, sizeof(*rep));
 	if (c->opts.no_ticket_auth) {
+		goto done;
+	}
+	if (getuid() == 0) {
+		PAM_SECTX_DEBUG(c, "tickets of uid 0: never used");
 		goto done;
 	}
 	fd = open_ccache(c);
