@@ -62,6 +62,7 @@ struct sectx_config {
 		uint64_t client_timeout_ms;
 		uint64_t idle_timeout_ms;
 		unsigned max_contexts_per_connection;
+		unsigned max_contexts_per_uid;
 	} sectxd;
 	struct {
 		const char *realm;

@@ -249,6 +249,7 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_DURATION("sectxd", "client_timeout", CFG_, sectxd.client_timeout_ms, "10s", 100 * MS, 5 * MIN, "a client that has begun a frame must finish it, or read its reply, within this"),
 	KEY_DURATION("sectxd", "idle_timeout", CFG_, sectxd.idle_timeout_ms, "5m", 1 * SEC, 1 * DAY, "an idle connection is closed after this"),
 	KEY_UINT("sectxd", "max_contexts_per_connection", CFG_, sectxd.max_contexts_per_connection, "16", 1, 1024, "security contexts one client connection may hold at once"),
+	KEY_UINT("sectxd", "max_contexts_per_uid", CFG_, sectxd.max_contexts_per_uid, "64", 1, 65536, "security contexts one uid may hold at once over all its connections"),
 	KEY_STRING("kerberos", "realm", CFG_, kerberos.realm, "", check_realm, "realm of the users; empty: krb5.conf's default realm"),
 	KEY_PATH("kerberos", "keytab", CFG_, kerberos.keytab, "/etc/krb5.keytab", "host keytab: validates every TGT and armours the AS exchange"),
 	KEY_BOOL("kerberos", "validate", CFG_, kerberos.validate, "true", "verify each TGT with a host key, so a spoofed KDC cannot log anyone in"),
@@ -289,7 +290,7 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_LIST("service", "uid", SVC_, uid, n_uid, "", check_name, "users (names or numeric uids) that may use this service's contexts; root always may"),
 	KEY_STRING("service", "principal", SVC_, principal, "", check_principal, "keytab entry contexts are accepted as, e.g. HTTP/host.example.org@REALM (empty: any key of the keytab)"),
 	KEY_LIST("service", "mechs", SVC_, mechs, n_mechs, "krb5, spnego", check_mech, "mechanisms allowed: krb5, spnego, ntlm (SPNEGO negotiates only among the others listed)"),
-	KEY_BOOL("service", "allow_delegation", SVC_, allow_delegation, "false", "initiators may ask for delegation and acceptors keep delegated credentials"),
+	KEY_BOOL("service", "allow_delegation", SVC_, allow_delegation, "false", "acceptors keep credentials the initiator delegated (the helper never delegates when it initiates)"),
 	KEY_STRING("service", "ntlm_user_file", SVC_, ntlm_user_file, "", check_optional_path, "gss-ntlmssp user file (DOMAIN:USER:PASSWORD or smbpasswd lines) NTLM acceptors check passwords against"),
 	KEY_LIST("pam", "gssapi_services", CFG_, pam.gssapi_services, pam.n_gssapi_services, "", check_pam_service, "PAM services that authenticate a user by the Kerberos tickets it already holds, before asking for a password (empty: none)"),
 };

@@ -22,12 +22,17 @@
  *    MEMORY ccache of its own that dies with the context.  So a caller can
  *    only ever use tickets it could already read.  Root may instead name a
  *    login HANDLE (credstore.h): the TGT of a login it has just made, copied,
- *    the handle left as it was.  Delegation is dropped unless the service
- *    allows it.
+ *    the handle left as it was.  The helper names the target service
+ *    principal SERVICE/HOST@REALM itself (the helper's realm, no DNS: a
+ *    caller's host name never reaches a resolver) and never asks for
+ *    delegation (forwarding a TGT would be a KDC exchange inside libgssapi,
+ *    off the loop's deadline): GSS_C_DELEG_FLAG is always dropped.
  *  - protect and check messages with contexts of its own connection.
  * Contexts belong to the connection that made them (a slot of the
  * connection, freed with it), at most [sectxd] max_contexts_per_connection
- * at once; a handle means nothing on another connection.  Every context
+ * at once, and at most max_contexts_per_uid for one caller uid over all its
+ * connections (an init context holds a copy of a passed ccache); a handle
+ * means nothing on another connection.  Every context
  * event is logged in one line (service, uid, mechanism, peer, result); tokens
  * and messages never are.
  *
@@ -72,6 +77,40 @@
 
 static unsigned ctx_open_total; /* every connection's contexts, for status */
 
+/* Open contexts of one caller uid over all its connections; a node exists
+ * while n > 0.  Bounded by the connections there can be. */
+struct uid_count {
+	struct uid_count *next;
+	uid_t uid;
+	unsigned n;
+};
+static struct uid_count *uid_counts;
+
+static struct uid_count *uid_count_find(uid_t uid)
+{
+	struct uid_count *u;
+
+	for (u = uid_counts; u != NULL && u->uid != uid; u = u->next) {
+	}
+	return u;
+}
+
+/* One context fewer for uid; the node goes with its last. */
+static void uid_count_drop(uid_t uid)
+{
+	struct uid_count **pp, *u;
+
+	for (pp = &uid_counts; (u = *pp) != NULL; pp = &u->next) {
+		if (u->uid == uid) {
+			if (--u->n == 0) {
+				*pp = u->next;
+				talloc_free(u);
+			}
+			return;
+		}
+	}
+}
+
 struct ctx_table;
 
 /* One context of one connection. */
@@ -111,6 +150,7 @@ static int entry_destructor(struct ctx_entry *e)
 			*pp = e->next;
 			e->tab->n--;
 			ctx_open_total--;
+			uid_count_drop(e->uid);
 			break;
 		}
 	}
@@ -146,24 +186,43 @@ static struct ctx_entry *entry_find(struct sectx_request *req, uint32_t id)
 }
 
 /* A new entry in the connection's table, or NULL with *status set (BUSY at
- * the cap, INTERNAL out of memory). */
+ * a cap, *why saying which; INTERNAL out of memory). */
 static struct ctx_entry *entry_new(struct sectx_request *req, enum sectx_ctx_role role,
-				   const char *service, uint32_t *status)
+				   const char *service, uint32_t *status, const char **why)
 {
 	struct ctx_table *t = table_of(req, true);
+	struct uid_count *u = uid_count_find(req->uid);
 	struct ctx_entry *e;
 
 	*status = SECTX_E_INTERNAL;
+	*why = "out of memory";
 	if (t == NULL) {
 		return NULL;
 	}
 	if (t->n >= req->hctx->cfg->sectxd.max_contexts_per_connection) {
 		*status = SECTX_E_BUSY;
+		*why = "per-connection context cap reached";
 		return NULL;
 	}
+	if (u != NULL && u->n >= req->hctx->cfg->sectxd.max_contexts_per_uid) {
+		*status = SECTX_E_BUSY;
+		*why = "per-uid context cap reached";
+		return NULL;
+	}
+	if (u == NULL) {
+		u = talloc_zero(NULL, struct uid_count);
+		if (u == NULL) {
+			return NULL;
+		}
+		u->uid = req->uid;
+		u->next = uid_counts;
+		uid_counts = u;
+	}
+	u->n++; /* the entry's destructor takes it back */
 	e = talloc_zero(t, struct ctx_entry);
 	if (e == NULL || (e->service = talloc_strdup(e, service)) == NULL) {
 		talloc_free(e);
+		uid_count_drop(req->uid);
 		return NULL;
 	}
 	e->tab = t;
@@ -395,6 +454,7 @@ static int op_accept_step(struct sectx_request *req)
 	struct sectx_gss_acceptor_args args;
 	char name[SECTX_CONFIG_SERVICE_NAME_MAX + 1];
 	struct ctx_entry *e;
+	const char *why = NULL;
 	char *reason = NULL;
 	uint32_t id, status;
 	int ret;
@@ -420,14 +480,10 @@ static int op_accept_step(struct sectx_request *req)
 		return 0;
 	}
 
-	e = entry_new(req, SECTX_ROLE_ACCEPTOR, name, &status);
+	e = entry_new(req, SECTX_ROLE_ACCEPTOR, name, &status, &why);
 	if (e == NULL) {
-		SECTX_WARN("context accept: service %s uid %u: %s", name, (unsigned)req->uid,
-			   status == SECTX_E_BUSY ? "per-connection context cap reached"
-						  : "out of memory");
-		reply_status(req, status,
-			     status == SECTX_E_BUSY ? "too many contexts on this connection"
-						    : NULL);
+		SECTX_WARN("context accept: service %s uid %u: %s", name, (unsigned)req->uid, why);
+		reply_status(req, status, status == SECTX_E_BUSY ? why : NULL);
 		return 0;
 	}
 	memset(&args, 0, sizeof(args));
@@ -526,14 +582,10 @@ static struct ctx_entry *init_entry(struct sectx_request *req, const char *name,
 		return NULL;
 	}
 
-	e = entry_new(req, SECTX_ROLE_INITIATOR, name, &status);
+	e = entry_new(req, SECTX_ROLE_INITIATOR, name, &status, &why);
 	if (e == NULL) {
-		SECTX_WARN("context init: service %s uid %u: %s", name, (unsigned)req->uid,
-			   status == SECTX_E_BUSY ? "per-connection context cap reached"
-						  : "out of memory");
-		reply_status(req, status,
-			     status == SECTX_E_BUSY ? "too many contexts on this connection"
-						    : NULL);
+		SECTX_WARN("context init: service %s uid %u: %s", name, (unsigned)req->uid, why);
+		reply_status(req, status, status == SECTX_E_BUSY ? why : NULL);
 		return NULL;
 	}
 	e->kctx = req->hctx->krb5->ctx;
@@ -569,7 +621,8 @@ static struct ctx_entry *init_entry(struct sectx_request *req, const char *name,
 struct init_state {
 	struct sectx_request *req;
 	struct ctx_entry *e;
-	char *target; /* SERVICE@HOST */
+	char *target;	 /* SERVICE@HOST, as the caller named it */
+	char *principal; /* SERVICE/HOST@REALM: what the context initiates to */
 	unsigned mech;
 	uint32_t flags;
 };
@@ -585,6 +638,7 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 	struct init_state *st = NULL;
 	struct tevent_req *subreq;
 	krb5_principal server = NULL;
+	char *host, *unparsed = NULL;
 	krb5_error_code kret;
 	unsigned allowed = service_mechs(svc), mech;
 	uint32_t flags = CTX_FLAGS_DEFAULT;
@@ -624,7 +678,11 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 		goto done;
 	}
 	flags &= CTX_FLAGS_KNOWN;
-	if (!svc->allow_delegation) {
+	if ((flags & (GSS_C_DELEG_FLAG | GSS_C_DELEG_POLICY_FLAG)) != 0) {
+		/* libgssapi would fetch a forwarded TGT from the KDC inside
+		 * gss_init_sec_context, blocking the loop: never. */
+		SECTX_DEBUG("context init: service %s uid %u asked for delegation: dropped", name,
+			    (unsigned)req->uid);
 		flags &= ~(uint32_t)(GSS_C_DELEG_FLAG | GSS_C_DELEG_POLICY_FLAG);
 	}
 	if (sectx_msg_find(&req->msg, SECTX_TAG_TOKEN, &tokf) != SECTX_ERR_NOFIELD) {
@@ -646,11 +704,26 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 	st->e = e;
 	st->mech = mech;
 	st->flags = flags;
-	/* The service ticket first, on the loop (see the file header). */
-	*strchr(target, '@') = '\0';
-	kret = krb5_sname_to_principal(e->kctx, strchr(st->target, '@') + 1, target,
-				       KRB5_NT_SRV_HST, &server);
+	/* The service ticket first, on the loop (see the file header), for
+	 * SERVICE/HOST in the helper's realm, built without DNS; the context
+	 * initiates to exactly that principal, so it finds this ticket. */
+	host = strchr(target, '@');
+	*host++ = '\0';
+	kret = target[0] == '\0' || host[0] == '\0' || strchr(host, '@') != NULL ||
+			   strchr(target, '/') != NULL || strchr(host, '/') != NULL
+		   ? KRB5_PARSE_MALFORMED
+		   : krb5_build_principal(e->kctx, &server, (unsigned)strlen(req->hctx->realm),
+					  req->hctx->realm, target, host, (char *)NULL);
+	if (kret == 0) {
+		kret = krb5_unparse_name(e->kctx, server, &unparsed);
+	}
+	if (kret == 0) {
+		st->principal = talloc_strdup(st, unparsed);
+		krb5_free_unparsed_name(e->kctx, unparsed);
+		kret = st->principal != NULL ? 0 : ENOMEM;
+	}
 	if (kret != 0) {
+		krb5_free_principal(e->kctx, server);
 		log_event(e, NULL, "invalid target");
 		talloc_free(e);
 		reply_status(req, SECTX_E_INVAL, "TARGET: not a valid SERVICE@HOST");
@@ -704,7 +777,7 @@ static void init_tgs_done(struct tevent_req *subreq)
 		return;
 	}
 	snprintf(ccname, sizeof(ccname), "MEMORY:%s", krb5_cc_get_name(e->kctx, e->mcc));
-	ret = sectx_gss_initiator_new_with(e, ccname, st->target, st->mech, SECTX_MECH_KRB5,
+	ret = sectx_gss_initiator_new_with(e, ccname, st->principal, st->mech, SECTX_MECH_KRB5,
 					   st->flags, &e->gss, &reason);
 	if (ret != 0) {
 		char *m = reason_text(req, reason);

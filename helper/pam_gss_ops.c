@@ -35,6 +35,9 @@
  * invoking user holding a principal that maps to bob: bob's own TGT, or one
  * bob lists in ~bob/.k5login, as ksu does.  A root caller is trusted with the
  * REAL_UID it names, as with every other claim root makes to the helper.
+ * An invoking user of uid 0 is always refused, before the cache is read:
+ * root never needs tickets for sudo or su, and the cache of a root daemon
+ * must not log anyone in.
  *
  * This file must never open a path the user chose as root (the cache comes
  * as a descriptor; ~/.k5login is opened with the user's fsuid, O_NOFOLLOW
@@ -91,9 +94,8 @@ struct gss_auth_op {
 	char *mcc_name;
 	krb5_principal client;  /* the cache's principal */
 	krb5_creds *tgt;        /* its TGT, for the login handle */
-	krb5_principal server;  /* host/NAME as GSS names it */
-	char *target;           /* "host@NAME" */
-	char *acceptor;         /* the keytab principal that accepts, unparsed */
+	krb5_principal server;  /* host/NAME@REALM, the keytab's */
+	char *acceptor;         /* the same, unparsed: initiated to and accepted as */
 	struct tevent_timer *delay;
 };
 
@@ -399,7 +401,7 @@ static const char *maps_to_user(struct gss_auth_op *op, krb5_const_principal pee
 
 /* --- the context --------------------------------------------------------------------- */
 
-/* Initiate a context to op->target from the MEMORY cache and accept it with
+/* Initiate a context to op->acceptor from the MEMORY cache and accept it with
  * the keytab, both here.  Both contexts are released before returning (the
  * initiator holds the MEMORY cache).  NULL with *peer_name (child of
  * mem_ctx), or why not (child of mem_ctx). */
@@ -421,7 +423,7 @@ static const char *run_context(struct gss_auth_op *op, TALLOC_CTX *mem_ctx, char
 	if (tmp_ctx == NULL) {
 		return "out of memory";
 	}
-	ret = sectx_gss_initiator_new(tmp_ctx, op->mcc_name, op->target, SECTX_MECH_KRB5, 0,
+	ret = sectx_gss_initiator_new(tmp_ctx, op->mcc_name, op->acceptor, SECTX_MECH_KRB5, 0,
 				      &side[0], &reason);
 	if (ret != 0) {
 		why = talloc_asprintf(mem_ctx, "cannot initiate with the user's tickets: %s",
@@ -538,7 +540,7 @@ static void gss_auth_ticket_done(struct tevent_req *subreq)
 	if (kerr != 0) {
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL,
 				talloc_asprintf(op, "no ticket for %s with the user's TGT: %s",
-						op->target, kerr_text(op, kerr)));
+						op->acceptor, kerr_text(op, kerr)));
 		return;
 	}
 	/* the ticket is in op->mcc: the context finds it there and never goes
@@ -546,12 +548,14 @@ static void gss_auth_ticket_done(struct tevent_req *subreq)
 	gss_auth_accept(op);
 }
 
-/* The host service to initiate to: the keytab's host/NAME, named as GSS
- * names "host@NAME" (krb5_sname_to_principal, as libgssapi does) so that the
- * ticket fetched here is the one the context looks up in the cache.  That
- * follows krb5.conf's dns_canonicalize_hostname: MIT's default, fallback,
- * tries NAME as it is first and needs no DNS when the KDC knows it; "true"
- * would resolve NAME with a blocking lookup here.  NULL or why not. */
+/* The host service to initiate to: the keytab's host/NAME@REALM itself, as
+ * an exact Kerberos principal both for the TGS exchange and for the GSS
+ * initiator, so the ticket fetched here is the one the context finds in the
+ * cache.  Never a host-based name: that follows krb5.conf's
+ * dns_canonicalize_hostname, whose MIT 1.20 default is true, i.e. a blocking
+ * DNS lookup on the loop (and possibly another inside libgssapi, whose
+ * canonical name could miss the fetched ticket and make a second, blocking
+ * KDC exchange).  NULL or why not. */
 static const char *pick_target(struct gss_auth_op *op)
 {
 	krb5_principal host = NULL;
@@ -572,20 +576,16 @@ static const char *pick_target(struct gss_auth_op *op)
 		goto done;
 	}
 	name = talloc_strndup(op, host->data[1].data, host->data[1].length);
-	op->target = talloc_asprintf(op, "host@%s", name != NULL ? name : "");
 	if (krb5_unparse_name(op->kctx, host, &unparsed) == 0) {
 		op->acceptor = talloc_strdup(op, unparsed);
 		krb5_free_unparsed_name(op->kctx, unparsed);
 	}
-	if (name == NULL || op->target == NULL || op->acceptor == NULL ||
-	    strlen(name) != host->data[1].length) {
+	if (name == NULL || op->acceptor == NULL || strlen(name) != host->data[1].length) {
 		why = "the keytab's host principal is not a usable name";
 		goto done;
 	}
-	kerr = krb5_sname_to_principal(op->kctx, name, "host", KRB5_NT_SRV_HST, &op->server);
-	if (kerr != 0) {
-		why = talloc_asprintf(op, "cannot name host@%s: %s", name, kerr_text(op, kerr));
-	}
+	op->server = host;
+	host = NULL;
 done:
 	krb5_free_principal(op->kctx, host);
 	return why;
@@ -606,6 +606,14 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 	}
 	if (!op->has_owner) {
 		op->owner = op->req->uid != 0 ? op->req->uid : op->uid;
+	}
+	if (op->owner == 0) {
+		/* root never needs this for sudo or su, and a root daemon's cache
+		 * must not log anyone in: refused before the cache is read. */
+		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL,
+				"the invoking user is root: ticket authentication is not offered to "
+				"uid 0");
+		return;
 	}
 	why = load_ccache(op);
 	if (why == NULL) {
