@@ -17,6 +17,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -447,21 +448,29 @@ with Conn({d.pam_sock!r}) as c:
             os.close(fd)
 
 
-def test_delegation_dropped_unless_allowed(helper, users, ccache, realm):
+def test_init_never_delegates(helper, users, ccache, realm):
+    """The helper never asks for delegation when it initiates (libgssapi would
+    fetch a forwarded TGT from the KDC inside gss_init_sec_context, off the
+    loop), not even for a service with allow_delegation: one TGS exchange,
+    the helper's own, and the acceptor gets no delegated credential."""
     alice = users()
     d = helper({"web": service(), "deleg": service(allow_delegation="true")})
-    path = ccache(alice)
-    for name, expect in (("web", 0), ("deleg", GSS_C_DELEG_FLAG)):
+    path = ccache(alice)  # a forwardable TGT
+    for name in ("web", "deleg"):
         ini, acc = Ctx(d), Ctx(d)
         try:
+            before = tgs_requests(realm)
             flags = GSS_C_DELEG_FLAG | GSS_C_MUTUAL_FLAG | 0x3c
             with open(path, "rb") as f:
                 r_ini, r_acc = establish(ini, acc, name, f.fileno(), mech="krb5", flags=flags)
             assert r_acc.u32(T_STATE) == COMPLETE, r_acc.message
-            assert r_acc.u32(T_FLAGS) & GSS_C_DELEG_FLAG == expect, (name, r_acc.u32(T_FLAGS))
+            assert r_acc.u32(T_FLAGS) & GSS_C_DELEG_FLAG == 0, (name, r_acc.u32(T_FLAGS))
+            assert r_ini.u32(T_FLAGS) & GSS_C_DELEG_FLAG == 0, (name, r_ini.u32(T_FLAGS))
+            assert tgs_requests(realm) == before + 1, realm.log_text()[-2000:]
         finally:
             ini.close()
             acc.close()
+    assert "asked for delegation: dropped" in d.log_text()
 
 
 # --- ownership by the connection --------------------------------------------------------
@@ -503,6 +512,47 @@ def test_per_connection_cap(helper, users, ccache):
     finally:
         c.close()
         other.close()
+
+
+def test_per_uid_cap_across_connections(helper, users, ccache, as_client):
+    """A uid's contexts are capped over all its connections; another uid has
+    its own allowance; contexts freed by release or by a disconnect count
+    down again."""
+    alice, bob = users(), users()
+    d = helper({"web": service(uid=f"{alice.name}, {bob.name}")},
+               max_contexts_per_connection="2", max_contexts_per_uid="3")
+    cc_alice, cc_bob = ccache(alice), ccache(bob)
+    # two contexts on one connection, one on another, the fourth (on a
+    # connection below its own cap) refused; once the first connection went
+    # away a third connection gets one.
+    code = """
+from sectx_harness import Conn, field, u32
+fd = int(sys.argv[1])
+def init(c):
+    return c.request(0x0302, field(0x0203, b"web"), field(0x030c, b"TARGET"), fds=[fd]).status
+a, b, c = Conn(PAM_SOCK), Conn(PAM_SOCK), Conn(PAM_SOCK)
+out = [init(a), init(a), init(b), init(b)]
+a.close()
+import time
+deadline = time.time() + 5
+while time.time() < deadline:
+    out.append(init(c))
+    if out[-1] == 0:
+        break
+    time.sleep(0.05)
+print(" ".join(map(str, out[:4])), out[-1])
+""".replace("PAM_SOCK", repr(d.pam_sock)).replace("TARGET", TARGET)
+    for user, path in ((alice, cc_alice), (bob, cc_bob)):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            r = as_client(user.uid, code.replace("sys.argv[1]", str(fd)), pass_fds=[fd])
+        finally:
+            os.close(fd)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == [str(OK)] * 3 + [str(E_BUSY), str(OK)], (user, r.stdout)
+    assert f"context init: service web uid {alice.uid}: per-uid context cap reached" in \
+        d.log_text()
+    assert wait_until(lambda: open_contexts(d) == 0, 5), open_contexts(d)
 
 
 def test_init_to_an_unknown_service_fails_with_the_kdc_reason(helper, users, ccache):
@@ -666,3 +716,87 @@ def test_init_waits_for_the_kdc_on_the_loop_only(helper, users, ccache, realm):
         os.kill(kdc.pid, signal.SIGCONT)
         c.close()
     assert wait_until(lambda: open_contexts(d) == 0, 5)
+
+
+# --- no DNS for a caller's host name ------------------------------------------------------
+
+
+class SilentDns:
+    """A DNS server on 127.a.b.c:53 that records every question and never
+    answers: a resolver asking it waits for its whole timeout."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(20):
+            self.addr = "127.%d.%d.%d" % tuple(os.urandom(3))
+            try:
+                self.sock.bind((self.addr, 53))
+                break
+            except OSError:
+                continue
+        self.sock.settimeout(0.2)
+        self.names, self.stop = [], False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                continue
+            labels, i = [], 12
+            while i < len(data) and data[i] != 0:
+                labels.append(data[i + 1:i + 1 + data[i]].decode(errors="replace"))
+                i += 1 + data[i]
+            self.names.append(".".join(labels))
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_init_names_the_target_without_dns(bins, realm, keytab, users, ccache, tmp_path):
+    """With krb5.conf asking for DNS canonicalization (MIT 1.20's default) and
+    a resolver that never answers, an init step never asks DNS about the
+    caller's host (a blocking lookup on the helper's only loop): the helper
+    builds SERVICE/HOST@REALM itself and initiates to exactly that principal,
+    so the context completes with one TGS exchange, the helper's own."""
+    alice = users()
+    dns = SilentDns()
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text(f"nameserver {dns.addr}\noptions timeout:3 attempts:1\n")
+    conf = tmp_path / "krb5.conf"
+    with open(realm.krb5_conf) as f:
+        conf.write_text(f.read().replace("dns_canonicalize_hostname = false",
+                                         "dns_canonicalize_hostname = true")
+                        .replace("rdns = false", "rdns = true"))
+    # sectxd in a mount namespace of its own whose /etc/resolv.conf is ours
+    wrapper = tmp_path / "sectxd"
+    wrapper.write_text("#!/bin/sh\nexec unshare -m -- sh -c "
+                       "'mount --bind \"$1\" /etc/resolv.conf && shift && exec \"$@\"' "
+                       f"sh {resolv} {bins.sectxd} \"$@\"\n")
+    wrapper.chmod(0o755)
+    sections = {"kerberos": {"keytab": keytab, "kdc_timeout": "3s"},
+                "service/web": service()}
+    d = Sectxd(str(wrapper), bins.sectxctl, env=dict(realm.env(), KRB5_CONFIG=str(conf)),
+               sections=sections, log_level="debug")
+    ini = acc = None
+    try:
+        d.start()
+        ini, acc = Ctx(d), Ctx(d)
+        before = tgs_requests(realm)
+        with open(ccache(alice), "rb") as f:
+            r_ini, r_acc = establish(ini, acc, "web", f.fileno(), mech="krb5")
+        assert r_ini.u32(T_STATE) == COMPLETE and r_acc.u32(T_STATE) == COMPLETE
+        assert r_acc.get(T_PEER).decode() == alice.principal
+        assert tgs_requests(realm) == before + 1, realm.log_text()[-2000:]
+        asked = [n for n in dns.names if "sectx-test" in n]
+        assert asked == [], asked
+    finally:
+        for c in (ini, acc):
+            if c is not None:
+                c.close()
+        d.close()
+        dns.close()

@@ -377,3 +377,32 @@ def test_k5login_decides_which_principals_map_to_the_user(stacks, gss_helper, us
     r = sudo(stack, alice, "authenticate", ccname=f"FILE:{bobs}")
     assert r.code("authenticate") == "PAM_AUTH_ERR", r
     assert "cannot be trusted" in ticket_lines(gss_helper, alice)[-1]
+
+
+# --- real uid 0 ---------------------------------------------------------------------------
+
+
+def test_real_uid_0_never_authenticates_by_tickets(stacks, gss_helper, users, realm):
+    """A cache of root's (a root daemon's, here holding alice's TGT) logs
+    nobody in: the module run by real uid 0 does not even open it, and the
+    helper refuses a root caller naming REAL_UID 0 before reading the cache."""
+    alice = users()
+    path = ccache_of(alice, realm, suffix="root")
+    os.chown(path, 0, 0)
+    r = stacks().run(alice.name, "authenticate", real_ids=(0, 0),
+                     env={"KRB5CCNAME": f"FILE:{path}"}, timeout=RUN_TIMEOUT)
+    assert r.prompts == ["Password: "], r
+    assert r.code("authenticate") == "PAM_AUTH_ERR", r
+    assert ticket_lines(gss_helper, alice) == []
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        reply = gss_auth_request(gss_helper, alice, fd, real_uid=0)
+    finally:
+        os.close(fd)
+    assert reply.status == 0 and reply.u32(TAG_PAM_RESULT) == PAM_AUTH_ERR, reply
+    lines = ticket_lines(gss_helper, alice)
+    assert len(lines) == 1 and "the invoking user is root" in lines[0], lines
+    tgs = [l for l in realm.log_text().splitlines()
+           if "TGS_REQ" in l and f"{alice.principal} for host/" in l]
+    assert tgs == [], tgs
