@@ -7,8 +7,9 @@
  * What they can make it do: read at most SECTX_CCACHE_FILE_MAX bytes from a
  * regular file they (or, for root callers, the user root names) own, and
  * have libkrb5 parse those bytes.  Nothing else: no path is opened, a FIFO,
- * socket or device is refused before any read, and the parse works on a
- * private copy, so the file changing underneath cannot race the parser.
+ * socket, device or FUSE file is refused before any read, the parse works on
+ * a private copy, so the file changing underneath cannot race the parser,
+ * and only the TGT is kept (a few KiB per context, whatever the file held).
  */
 #include "ccache_fd.h"
 
@@ -18,7 +19,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#define FUSE_SUPER_MAGIC 0x65735546
 
 /* Read all of fd, a regular file fstat said holds size bytes, into buf
  * (size + 1 bytes): 0 with *got, -EINVAL if it grew (one byte more than
@@ -64,11 +68,19 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+bool sectx_fd_on_fuse(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) != 0 || sf.f_type == FUSE_SUPER_MAGIC;
+}
+
 int sectx_ccache_from_fd(krb5_context kctx, int fd, uid_t owner, krb5_ccache *out,
 			 uid_t *file_uid, const char **why)
 {
 	krb5_ccache fcc = NULL, mcc = NULL;
-	krb5_principal princ = NULL;
+	krb5_principal princ = NULL, tgs = NULL;
+	krb5_creds match, tgt;
 	krb5_error_code kret;
 	uint8_t *buf = NULL;
 	size_t size = 0, got = 0;
@@ -78,6 +90,7 @@ int sectx_ccache_from_fd(krb5_context kctx, int fd, uid_t owner, krb5_ccache *ou
 	int ret;
 
 	*out = NULL;
+	memset(&tgt, 0, sizeof(tgt));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		ret = -EINVAL;
 		*why = "the credential cache passed is not a regular file";
@@ -92,6 +105,11 @@ int sectx_ccache_from_fd(krb5_context kctx, int fd, uid_t owner, krb5_ccache *ou
 	if (st.st_size <= 0 || (uint64_t)st.st_size > SECTX_CCACHE_FILE_MAX) {
 		ret = -EINVAL;
 		*why = "the credential cache passed is empty or too large";
+		goto done;
+	}
+	if (sectx_fd_on_fuse(fd)) {
+		ret = -EINVAL;
+		*why = "the credential cache passed is on a FUSE filesystem";
 		goto done;
 	}
 	size = (size_t)st.st_size;
@@ -123,12 +141,26 @@ int sectx_ccache_from_fd(krb5_context kctx, int fd, uid_t owner, krb5_ccache *ou
 		*why = "the descriptor passed is not a readable credential cache";
 		goto done;
 	}
+	kret = krb5_build_principal_ext(kctx, &tgs, princ->realm.length, princ->realm.data,
+					KRB5_TGS_NAME_SIZE, KRB5_TGS_NAME, princ->realm.length,
+					princ->realm.data, 0);
+	if (kret == 0) {
+		memset(&match, 0, sizeof(match));
+		match.client = princ;
+		match.server = tgs;
+		kret = krb5_cc_retrieve_cred(kctx, fcc, 0, &match, &tgt);
+	}
+	if (kret != 0) {
+		ret = kret == ENOMEM ? -ENOMEM : -EINVAL;
+		*why = "the credential cache passed holds no TGT of its principal's realm";
+		goto done;
+	}
 	kret = krb5_cc_new_unique(kctx, "MEMORY", NULL, &mcc);
 	if (kret == 0) {
 		kret = krb5_cc_initialize(kctx, mcc, princ);
 	}
 	if (kret == 0) {
-		kret = krb5_cc_copy_creds(kctx, fcc, mcc);
+		kret = krb5_cc_store_cred(kctx, mcc, &tgt);
 	}
 	if (kret != 0) {
 		ret = kret == ENOMEM ? -ENOMEM : -EIO;
@@ -145,6 +177,8 @@ done:
 	if (fcc != NULL) {
 		krb5_cc_close(kctx, fcc);
 	}
+	krb5_free_cred_contents(kctx, &tgt);
+	krb5_free_principal(kctx, tgs);
 	krb5_free_principal(kctx, princ);
 	if (mfd >= 0) {
 		close(mfd); /* its pages go with the last reference */

@@ -29,3 +29,13 @@ tests_integration_gss_driver_SOURCES = tests/integration/gss_driver.c
 tests_integration_gss_driver_CFLAGS = $(AM_CFLAGS) $(TALLOC_CFLAGS) $(GSSAPI_CFLAGS)
 tests_integration_gss_driver_LDADD = libsectx_gss.la libsectx_base.la $(GSSAPI_LIBS) $(TALLOC_LIBS)
 CLEANFILES += tests/integration/gss_driver$(EXEEXT)
+
+# What a passed ccache descriptor must be, and that only its TGT is kept.
+check_PROGRAMS += tests/unit/test_ccache_fd
+tests_unit_test_ccache_fd_SOURCES = tests/unit/test_ccache_fd.c helper/ccache_fd.c helper/ccache_fd.h
+tests_unit_test_ccache_fd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/helper
+tests_unit_test_ccache_fd_CFLAGS = $(UNIT_CFLAGS) $(KRB5_CFLAGS)
+tests_unit_test_ccache_fd_LDADD = $(KRB5_LIBS) $(UNIT_LIBS)
+
+# bench/context_bench.py: a figure, not a test (see bench/README.md)
+EXTRA_DIST += bench/context_bench.py
