@@ -41,7 +41,7 @@
  *
  * This file must never open a path the user chose as root (the cache comes
  * as a descriptor; ~/.k5login is opened with the user's fsuid, O_NOFOLLOW
- * and O_NONBLOCK), never block the loop on a KDC or a file (the cache is a
+ * and O_NONBLOCK, and refused unread on FUSE, where a read can hang), never block the loop on a KDC or a file (the cache is a
  * regular file, checked before it is read), never log ticket contents, and
  * never answer a failure with more than "not authenticated" to the caller:
  * the module then asks for the password.  One log line per attempt.
@@ -330,9 +330,11 @@ static int k5login_lists(struct gss_auth_op *op, krb5_const_principal peer)
 		ret = fd;
 		goto done;
 	}
+	/* On FUSE a read is answered by a user's process and may never end:
+	 * refused before any read, as untrusted. */
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    (st.st_uid != op->uid && st.st_uid != 0) || (st.st_mode & 022) != 0 ||
-	    st.st_size > (off_t)PAM_GSS_K5LOGIN_MAX) {
+	    st.st_size > (off_t)PAM_GSS_K5LOGIN_MAX || sectx_fd_on_fuse(fd)) {
 		ret = -EPERM;
 		goto done;
 	}

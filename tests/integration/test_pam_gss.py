@@ -12,8 +12,14 @@ other than its euid 0 is AT_SECURE, and ld.so would then drop pam_wrapper
 after exec, as sudo itself runs with euid 0 and the invoking user's real uid.
 """
 
+import ctypes
+import errno
 import os
 import shutil
+import stat
+import struct
+import threading
+import time
 
 import pytest
 
@@ -406,3 +412,100 @@ def test_real_uid_0_never_authenticates_by_tickets(stacks, gss_helper, users, re
     tgs = [l for l in realm.log_text().splitlines()
            if "TGS_REQ" in l and f"{alice.principal} for host/" in l]
     assert tgs == [], tgs
+
+
+# --- ~/.k5login on FUSE ----------------------------------------------------------------------
+
+
+class OneFileFuse:
+    """A FUSE file system served from this process over /dev/fuse, mounted
+    at mountpoint: a root directory with one file, name, of content, owned by
+    uid:gid.  ops lists the opcodes the kernel sent (a READ is 15)."""
+
+    LOOKUP, GETATTR, OPEN, READ, STATFS, RELEASE, FLUSH, INIT, OPENDIR, RELEASEDIR, DESTROY = (
+        1, 3, 14, 15, 17, 18, 25, 26, 27, 29, 38)
+    IN_HDR, OUT_HDR = struct.Struct("<IIQQIIII"), struct.Struct("<IiQ")
+
+    def __init__(self, mountpoint, name, content, uid, gid):
+        self.mountpoint, self.name, self.content = mountpoint, name.encode(), content
+        self.uid, self.gid, self.ops = uid, gid, []
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
+        data = f"fd={self.fd},rootmode=40000,user_id=0,group_id=0,allow_other".encode()
+        if self.libc.mount(b"sectx-test", mountpoint.encode(), b"fuse", 6, data) != 0:
+            err = ctypes.get_errno()
+            os.close(self.fd)
+            raise OSError(err, os.strerror(err))
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _attr(self, ino):
+        mode, size = ((stat.S_IFDIR | 0o755, 0) if ino == 1
+                      else (stat.S_IFREG | 0o644, len(self.content)))
+        now = int(time.time())
+        return struct.pack("<QQQQQQIIIIIIIIII", ino, size, (size + 511) // 512, now, now, now,
+                           0, 0, 0, mode, 1, self.uid, self.gid, 0, 4096, 0)
+
+    def _reply(self, unique, err=0, body=b""):
+        try:
+            os.write(self.fd, self.OUT_HDR.pack(self.OUT_HDR.size + len(body), -err, unique)
+                     + body)
+        except OSError:
+            pass
+
+    def _serve(self):
+        while True:
+            try:
+                req = os.read(self.fd, (1 << 20) + 4096)
+            except OSError as e:
+                if e.errno in (errno.EINTR, errno.EAGAIN, errno.ENOENT):
+                    continue
+                return
+            length, op, unique, node = self.IN_HDR.unpack_from(req)[:4]
+            body = req[self.IN_HDR.size:length]
+            self.ops.append(op)
+            if op == self.INIT:
+                self._reply(unique, 0, struct.pack("<IIIIHHIIHHI7I", 7, 31, 0, 0, 0, 0, 4096,
+                                                   1, 0, 0, 0, *[0] * 7))
+            elif op == self.LOOKUP and body.rstrip(b"\0") == self.name:
+                self._reply(unique, 0, struct.pack("<QQQQII", 2, 0, 0, 0, 0, 0) + self._attr(2))
+            elif op == self.GETATTR:
+                self._reply(unique, 0, struct.pack("<QII", 0, 0, 0) + self._attr(node))
+            elif op in (self.OPEN, self.OPENDIR):
+                self._reply(unique, 0, struct.pack("<QII", 0, 0, 0))
+            elif op == self.READ:
+                off, size = struct.unpack_from("<QI", body, 8)
+                self._reply(unique, 0, self.content[off:off + size])
+            elif op == self.STATFS:
+                self._reply(unique, 0, struct.pack("<5Q4I6I", 0, 0, 0, 0, 0, 4096, 255, 4096, 0,
+                                                   *[0] * 6))
+            elif op in (self.RELEASE, self.FLUSH, self.RELEASEDIR, self.DESTROY):
+                self._reply(unique)
+            else:
+                self._reply(unique, errno.ENOENT if op == self.LOOKUP else errno.ENOSYS)
+
+    def close(self):
+        self.libc.umount2(self.mountpoint.encode(), 2)  # MNT_DETACH
+        os.close(self.fd)
+        self.thread.join(5)
+
+
+def test_k5login_on_fuse_is_not_read(stacks, gss_helper, users, realm):
+    """A ~/.k5login on FUSE is answered by a user's process, so a read of it
+    could hold up the helper for ever: it is refused unread (untrusted), even
+    when it would list the principal."""
+    alice, bob = users(), users()
+    home = os.path.expanduser(f"~{alice.name}")
+    fs = OneFileFuse(home, ".k5login", f"{bob.principal}\n".encode(), alice.uid, alice.gid)
+    try:
+        bobs = ccache_of(alice, realm, principal=bob.principal, password=bob.password,
+                         suffix="bob")
+        r = sudo(stacks(), alice, "authenticate", ccname=f"FILE:{bobs}")
+        assert r.code("authenticate") == "PAM_AUTH_ERR", r
+        assert r.prompts == ["Password: "], r
+        lines = ticket_lines(gss_helper, alice)
+        assert len(lines) == 1 and "cannot be trusted or read" in lines[0], lines
+        assert OneFileFuse.LOOKUP in fs.ops, fs.ops  # the helper did look
+        assert OneFileFuse.READ not in fs.ops, fs.ops
+    finally:
+        fs.close()
