@@ -709,11 +709,13 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 	 * initiates to exactly that principal, so it finds this ticket. */
 	host = strchr(target, '@');
 	*host++ = '\0';
-	kret = target[0] == '\0' || host[0] == '\0' || strchr(host, '@') != NULL ||
-			   strchr(target, '/') != NULL || strchr(host, '/') != NULL
-		   ? KRB5_PARSE_MALFORMED
-		   : krb5_build_principal(e->kctx, &server, (unsigned)strlen(req->hctx->realm),
-					  req->hctx->realm, target, host, (char *)NULL);
+	if (target[0] == '\0' || host[0] == '\0' || strchr(target, '/') != NULL ||
+	    strpbrk(host, "@/") != NULL) {
+		kret = KRB5_PARSE_MALFORMED;
+	} else {
+		kret = krb5_build_principal(e->kctx, &server, (unsigned)strlen(req->hctx->realm),
+					    req->hctx->realm, target, host, (char *)NULL);
+	}
 	if (kret == 0) {
 		kret = krb5_unparse_name(e->kctx, server, &unparsed);
 	}

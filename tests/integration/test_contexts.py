@@ -794,6 +794,12 @@ def test_init_names_the_target_without_dns(bins, realm, keytab, users, ccache, t
         assert tgs_requests(realm) == before + 1, realm.log_text()[-2000:]
         asked = [n for n in dns.names if "sectx-test" in n]
         assert asked == [], asked
+        # a HOST or SERVICE that would make another principal is refused
+        with open(ccache(alice), "rb") as f:
+            for bad in ("host@sectx-test.localdomain/x", "host/x@sectx-test.localdomain",
+                        "host@a@b", "@sectx-test.localdomain", "host@"):
+                r = ini.init("web", f.fileno(), target=bad)
+                assert r.status == E_INVAL, (bad, r, r.message)
     finally:
         for c in (ini, acc):
             if c is not None:
