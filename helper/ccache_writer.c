@@ -28,8 +28,12 @@
  *
  * Never: touch a cache as root (uid 0 is refused outright), follow a link at
  * a FILE cache's final name (a cache is built under a temp name and renamed
- * into place), destroy a cache whose principal is not the expected one, or
- * leave a marshalled credential in a buffer that is not scrubbed.  The
+ * into place), destroy a cache whose principal is not the expected one,
+ * leave a marshalled credential in a buffer that is not scrubbed, or wait
+ * for a user: jobs run one at a time, so a user who holds a lock on their
+ * own cache file (libkrb5 waits for it without limit) gets EBUSY at once
+ * (hold_cache_file), and whatever else holds a job up costs the others at
+ * most the per-job bound of run_job.  The
  * writer is forked before the helper holds secrets; a restarted writer is
  * forked from the helper as it then is (its memory may hold other users'
  * secrets, but it is root like the helper, and its user-uid children are
@@ -99,6 +103,8 @@ enum writer_tag {
 #define WRITER_REAP_POLL_MS  50		      /* retry of waitpid for a killed writer */
 #define WRITER_MARGIN_MIN_MS 20		      /* the child's deadline comes this much ... */
 #define WRITER_MARGIN_MAX_MS 500	      /* ... (at most) before the helper's */
+#define WRITER_CHILD_READ_MS  2000	      /* a read or destroy job's process lives no longer */
+#define WRITER_CHILD_STORE_MS 5000	      /* nor a store job's (it also fsyncs) */
 #define NAME_TRIES	     32		      /* random names tried before giving up */
 #define TEMP_PREFIX	     ".sectx-cc."     /* temp files; never "tkt*", so DIR ignores them */
 
@@ -689,8 +695,99 @@ static int read_principal(krb5_context ctx, const char *name, krb5_principal *pr
 	return 0;
 }
 
+/* The child's read lock on the user's cache file (see hold_cache_file), held
+ * until the child exits; -1: none. */
+static int held_cache_fd = -1;
+
+/* Let the cache file go before libkrb5 takes a lock of its own that could
+ * conflict with ours (an old libkrb5 locks a cache it destroys exclusively). */
+static void release_cache_file(void)
+{
+	if (held_cache_fd >= 0) {
+		close(held_cache_fd);
+		held_cache_fd = -1;
+	}
+}
+
+/* Before libkrb5 opens the existing cache file path (which st, from lstat,
+ * describes): libkrb5 waits without limit for its fcntl lock, and the user
+ * may hold a write lock (or a lease) on their own file for as long as they
+ * like, which would hold the single writer and every other user's job.  So
+ * open it without blocking (O_NONBLOCK: a lease or a FIFO put there since
+ * the lstat fails instead of waiting), check it is still that regular file of
+ * the user, and take a shared lock without waiting: a conflicting lock fails
+ * the job at once with EBUSY.  The lock is then ours until the child exits,
+ * so nobody can take a write lock on this file under libkrb5 (its own shared
+ * lock is compatible); what is left (another file renamed in, a stopped
+ * child) is bounded by the writer's per-job limit (run_job).  Returns 0 (go
+ * on; an unreadable file of the user is left to libkrb5, which fails on it
+ * as we did), 1 (gone meanwhile), or -errno with out set. */
+static int hold_cache_file(const char *path, const struct stat *st, uid_t uid, bool destroy,
+			   struct outcome *out)
+{
+	struct flock fl;
+	struct stat now;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			return 1;
+		}
+		if (errno == EACCES) {
+			return 0;
+		}
+		if (errno == EWOULDBLOCK) {
+			return fail(out, EBUSY,
+				    "%s is locked by another process (a lease): not waiting for it",
+				    path);
+		}
+		if (errno == ELOOP) {
+			return fail(out, destroy ? ESTALE : EEXIST,
+				    "%s was replaced by a symlink: left alone", path);
+		}
+		return sys_fail(out, errno, "cannot open %s", path);
+	}
+	if (fstat(fd, &now) != 0 || !S_ISREG(now.st_mode) || now.st_uid != uid ||
+	    now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
+		close(fd);
+		return fail(out, destroy ? ESTALE : EEXIST,
+			    "%s was replaced while we looked at it: left alone", path);
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK;
+	fl.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file, as libkrb5 locks it */
+	ret = fcntl(fd, F_OFD_SETLK, &fl);
+	if (ret != 0 && errno == EINVAL) {
+		/* No OFD locks: only test (a classic lock of ours would go with
+		 * libkrb5's close of its own descriptor). */
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_RDLCK;
+		fl.l_whence = SEEK_SET;
+		ret = fcntl(fd, F_GETLK, &fl);
+		if (ret == 0 && fl.l_type != F_UNLCK) {
+			ret = -1;
+			errno = EAGAIN;
+		}
+	}
+	if (ret != 0) {
+		int err = errno;
+
+		close(fd);
+		if (err == EAGAIN || err == EACCES) {
+			return fail(out, EBUSY,
+				    "%s is locked by another process: not waiting for it", path);
+		}
+		return sys_fail(out, err, "cannot lock %s", path);
+	}
+	release_cache_file();
+	held_cache_fd = fd;
+	return 0;
+}
+
 /* An existing file at path that we may replace (store), destroy or read: it
- * must be a regular file of the user (lstat: a symlink is never followed); if
+ * must be a regular file of the user (lstat: a symlink is never followed) that
+ * no other process holds locked (hold_cache_file: -EBUSY); if
  * it holds a cache, its principal must be princ (unless princ is NULL: read).  Returns 0 (may go
  * on), 1 (no file there), -EEXIST (not the user's cache file), -ESTALE (another principal's cache,
  * or for destroy an unreadable one), or -errno. */
@@ -714,8 +811,9 @@ static int check_existing_file(krb5_context ctx, const char *path, uid_t uid,
 			    "not a regular file): left alone",
 			    path, (unsigned)uid);
 	}
-	if (princ == NULL) {
-		return 0;
+	ret = hold_cache_file(path, &st, uid, destroy, out);
+	if (ret != 0 || princ == NULL) {
+		return ret;
 	}
 	snprintf(name, sizeof(name), "FILE:%s", path);
 	ret = read_principal(ctx, name, &have, out);
@@ -1104,6 +1202,7 @@ static void child_destroy(krb5_context ctx, struct job *j, struct outcome *out)
 	if (ret < 0) {
 		goto done;
 	}
+	release_cache_file();
 	kret = krb5_cc_resolve(ctx, j->ccache, &cc);
 	if (kret == 0) {
 		kret = krb5_cc_destroy(ctx, cc); /* frees cc */
@@ -1395,19 +1494,28 @@ static int parse_job(uint8_t *buf, size_t len, struct job *j, struct outcome *ou
 }
 
 /* Run j in a child as the user and wait for its outcome until the job's
- * deadline (at most SECTX_WRITER_JOB_MAX_MS); kill it past that. */
+ * deadline, and at most WRITER_CHILD_READ_MS / WRITER_CHILD_STORE_MS: the
+ * writer serves one job at a time, and a child can be held up by its user
+ * (a lock taken on a cache file renamed in after hold_cache_file looked, a
+ * SIGSTOP: the child runs as the user), so that bound is the longest one
+ * user's job can delay everyone else's.  Past it, kill the child. */
 static void run_job(struct job *j, struct outcome *out)
 {
+	int64_t limit = j->op == WOP_STORE ? WRITER_CHILD_STORE_MS : WRITER_CHILD_READ_MS;
 	int64_t deadline = min64(j->deadline, sectx_now_ms() + SECTX_WRITER_JOB_MAX_MS);
 	uint8_t buf[WRITER_REPLY_MAX];
 	size_t got = 0;
 	pid_t writer = getpid(), pid;
 	int p[2], status = 0;
-	bool eof = false, overflow = false;
+	bool eof = false, overflow = false, limited = false, late;
 
 	if (sectx_now_ms() >= deadline) {
 		fail(out, ETIMEDOUT, "the deadline passed before the job started");
 		return;
+	}
+	if (sectx_now_ms() + limit < deadline) {
+		deadline = sectx_now_ms() + limit;
+		limited = true;
 	}
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		sys_fail(out, errno, "pipe");
@@ -1458,7 +1566,14 @@ static void run_job(struct job *j, struct outcome *out)
 	if (!eof || overflow) {
 		kill(pid, SIGKILL);
 	}
-	if (!reap_by(pid, deadline, &status) || (!eof && !overflow)) {
+	late = !reap_by(pid, deadline, &status) || (!eof && !overflow);
+	if (late && limited) {
+		fail(out, ETIMEDOUT,
+		     "the job for uid %u did not finish within %d ms (its cache may be locked by "
+		     "another process, or its process stopped); killed so that other jobs do not "
+		     "wait",
+		     (unsigned)j->uid, (int)limit);
+	} else if (late) {
 		fail(
 		    out, ETIMEDOUT,
 		    "the job for uid %u did not finish before its deadline; its process was killed",

@@ -97,8 +97,11 @@ struct tevent_req *sectx_writer_store_send(TALLOC_CTX *mem_ctx, struct tevent_co
  * or -errno: -EINVAL refused name or arguments, -EACCES/-EPERM/-ENOENT/
  * -ENOTDIR/-ELOOP the user may not create it there, -EEXIST the name holds
  * something that is not the user's cache file, -ESTALE it holds another
- * principal's cache, -EOPNOTSUPP kernel keyrings unavailable, -ETIMEDOUT
- * deadline passed (the child was killed), -EPIPE the writer died during the
+ * principal's cache, -EBUSY the existing cache file is locked (fcntl lock or
+ * lease) by another process (never waited for), -EOPNOTSUPP kernel keyrings
+ * unavailable, -ETIMEDOUT deadline passed or the job outlived the writer's
+ * per-job bound (2 s for a read or destroy, 5 s for a store: the child was
+ * killed), -EPIPE the writer died during the
  * job, -ESHUTDOWN the writer was stopped, -E2BIG too many creds or groups,
  * -EIO a Kerberos failure (logged with its message), -ENOMEM. */
 int sectx_writer_store_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, char **ccache_name);
