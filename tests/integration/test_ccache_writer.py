@@ -129,11 +129,13 @@ def destroy(user, name, principal=None):
     return ("destroy", user.name, name, principal or user.principal)
 
 
-def drive(driver, realm, *jobs, timeout_ms=None, concurrent=False):
+def drive(driver, realm, *jobs, timeout_ms=None, concurrent=False, log_level=None):
     """Run the driver with jobs; returns (CompletedProcess, stdout lines)."""
     argv = [driver] + (["--concurrent"] if concurrent else [])
     if timeout_ms is not None:
         argv += ["--timeout-ms", str(timeout_ms)]
+    if log_level is not None:
+        argv += ["--log-level", log_level]
     for job in jobs:
         argv += [str(a) for a in job]
     r = run(argv, env=realm.env(), timeout=120)
@@ -404,7 +406,7 @@ def test_unresponsive_writer_is_killed_and_replaced(driver, realm, make_user):
     assert elapsed < 10, elapsed
 
 
-def test_concurrent_jobs_are_served_one_after_another(driver, realm, make_user, scratch):
+def test_queued_jobs_of_several_users_all_complete(driver, realm, make_user, scratch):
     users = [make_user() for _ in range(3)]
     d = user_dir(scratch, users[0])
 
@@ -510,6 +512,31 @@ def test_hung_job_holds_the_writer_for_a_short_bound_only(driver, realm, make_us
     assert_lists(realm, other, stored_name(out[1]))
     assert elapsed < 10, f"{elapsed:.1f} s: the hung job held the writer to its deadline"
     assert os.path.exists(name[5:]), "destroyed although the job was killed"
+
+
+def test_other_users_jobs_run_beside_a_hung_one(driver, realm, make_user, scratch):
+    """Jobs of different users run in different writers at once: while one
+    user's job hangs, other users' jobs finish; that user's next job waits
+    for the hung one (one job per user at a time, in order)."""
+    u, others = make_user(), [make_user() for _ in range(2)]
+    name = _exact_cache(driver, realm, u, scratch)
+    with _opens_blocked(name[5:]):
+        r, out = drive(driver, realm, destroy(u, name), store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"),
+                       *[store(o, "FILE:/tmp/krb5cc_%U_XXXXXX") for o in others],
+                       timeout_ms=30000, concurrent=True, log_level="debug")
+
+    assert out[0].startswith("destroy error ETIMEDOUT"), out
+    for who, line in zip([u] + others, out[1:]):
+        assert_lists(realm, who, stored_name(line))
+    log = r.stderr.splitlines()
+
+    def first(text):
+        return next(i for i, line in enumerate(log) if text in line)
+
+    hung = first(f"cannot destroy {name} for user {u.name}")
+    for o in others:
+        assert first(f"for user {o.name} (uid") < hung, r.stderr
+    assert first(f"wrote FILE:/tmp/krb5cc_{u.uid}_") > hung, r.stderr
 
 
 def _proc_status(pid):
