@@ -3,10 +3,13 @@
  * start-up that writes and destroys users' ccaches with the user's rights.
  *
  * Three processes take part, and this file holds the code of all three:
- *  - the helper side (on the tevent loop): queues jobs, sends each as one
- *    SOCK_SEQPACKET message to the writer, never blocks, enforces the job's
- *    deadline, kills a writer that does not answer or speaks out of turn,
- *    notices a dead one (EOF or EPIPE) and starts a new one for the next job;
+ *  - the helper side (on the tevent loop): queues jobs, gives each to an idle
+ *    writer (one of WRITER_LANES, started on demand; a user has at most one
+ *    job in flight, so one user's held-up job never delays another user's
+ *    while a writer is free) as one SOCK_SEQPACKET message, never blocks,
+ *    enforces the job's deadline, kills a writer that does not answer or
+ *    speaks out of turn, notices a dead one (EOF or EPIPE) and starts a new
+ *    one for the next job;
  *  - the writer (root, single-threaded, not dumpable, holding only its end
  *    of the pair, stderr and /dev/null): reads one job, validates it,
  *    refuses what cannot be written as the user before forking, then forks a
@@ -28,8 +31,15 @@
  *
  * Never: touch a cache as root (uid 0 is refused outright), follow a link at
  * a FILE cache's final name (a cache is built under a temp name and renamed
- * into place), destroy a cache whose principal is not the expected one, or
- * leave a marshalled credential in a buffer that is not scrubbed.  The
+ * into place), destroy a cache whose principal is not the expected one,
+ * leave a marshalled credential in a buffer that is not scrubbed, or wait
+ * for a user: a user who holds a lock on their own cache file (libkrb5
+ * waits for it without limit) gets EBUSY at once (hold_cache_file), and
+ * whatever else holds a job up (the child runs as the user, who may stop
+ * it) keeps that user's writer for at most the per-job bound of run_job,
+ * while the other writers serve the other users.  Only when as many users
+ * as there are writers each hold one up do the rest wait, each round for at
+ * most that bound.  The
  * writer is forked before the helper holds secrets; a restarted writer is
  * forked from the helper as it then is (its memory may hold other users'
  * secrets, but it is root like the helper, and its user-uid children are
@@ -87,20 +97,23 @@ enum writer_tag {
 	WT_REPLACE = 12,  /* u32 0/1: store only over an existing cache of ours (renewal) */
 };
 
-#define WRITER_VERSION	     1u
-#define WRITER_CRED_MAX	     32768u /* bytes of a marshalled TGT a read returns */
-#define WRITER_REPLY_MAX     (8192u + SECTX_STRING_MAX + WRITER_CRED_MAX) /* a reply */
-#define WRITER_MSG_MAX	     512u	      /* bytes of a reply's message */
-#define WRITER_CCNAME_MAX    SECTX_STRING_MAX /* bytes of a cache name */
-#define WRITER_LOGIN_MAX     32u	      /* %u: bytes of a user name */
-#define WRITER_MEMBER_MAX    64u	      /* bytes of a KEYRING subsidiary name */
-#define WRITER_FD	     3		      /* the writer's end of the pair */
-#define WRITER_STOP_GRACE_MS 1000	      /* a stopped writer gets this long to exit */
-#define WRITER_REAP_POLL_MS  50		      /* retry of waitpid for a killed writer */
-#define WRITER_MARGIN_MIN_MS 20		      /* the child's deadline comes this much ... */
-#define WRITER_MARGIN_MAX_MS 500	      /* ... (at most) before the helper's */
-#define NAME_TRIES	     32		      /* random names tried before giving up */
-#define TEMP_PREFIX	     ".sectx-cc."     /* temp files; never "tkt*", so DIR ignores them */
+#define WRITER_VERSION	      1u
+#define WRITER_CRED_MAX	      32768u /* bytes of a marshalled TGT a read returns */
+#define WRITER_REPLY_MAX      (8192u + SECTX_STRING_MAX + WRITER_CRED_MAX) /* a reply */
+#define WRITER_MSG_MAX	      512u	       /* bytes of a reply's message */
+#define WRITER_CCNAME_MAX     SECTX_STRING_MAX /* bytes of a cache name */
+#define WRITER_LOGIN_MAX      32u	       /* %u: bytes of a user name */
+#define WRITER_MEMBER_MAX     64u	       /* bytes of a KEYRING subsidiary name */
+#define WRITER_FD	      3		       /* the writer's end of the pair */
+#define WRITER_LANES	      4		       /* writer processes: users' jobs side by side */
+#define WRITER_STOP_GRACE_MS  1000	       /* a stopped writer gets this long to exit */
+#define WRITER_REAP_POLL_MS   50	       /* retry of waitpid for a killed writer */
+#define WRITER_MARGIN_MIN_MS  20	       /* the child's deadline comes this much ... */
+#define WRITER_MARGIN_MAX_MS  500	       /* ... (at most) before the helper's */
+#define WRITER_CHILD_READ_MS  2000	       /* a read or destroy job's process lives no longer */
+#define WRITER_CHILD_STORE_MS 5000	       /* nor a store job's (it also fsyncs) */
+#define NAME_TRIES	      32	       /* random names tried before giving up */
+#define TEMP_PREFIX	      ".sectx-cc."     /* temp files; never "tkt*", so DIR ignores them */
 
 /* Random suffixes never contain 'X', so a name a store returned never ends in
  * XXXXXX and is taken back as an exact name.  61 characters. */
@@ -689,8 +702,99 @@ static int read_principal(krb5_context ctx, const char *name, krb5_principal *pr
 	return 0;
 }
 
+/* The child's read lock on the user's cache file (see hold_cache_file), held
+ * until the child exits; -1: none. */
+static int held_cache_fd = -1;
+
+/* Let the cache file go before libkrb5 takes a lock of its own that could
+ * conflict with ours (an old libkrb5 locks a cache it destroys exclusively). */
+static void release_cache_file(void)
+{
+	if (held_cache_fd >= 0) {
+		close(held_cache_fd);
+		held_cache_fd = -1;
+	}
+}
+
+/* Before libkrb5 opens the existing cache file path (which st, from lstat,
+ * describes): libkrb5 waits without limit for its fcntl lock, and the user
+ * may hold a write lock (or a lease) on their own file for as long as they
+ * like, which would hold the single writer and every other user's job.  So
+ * open it without blocking (O_NONBLOCK: a lease or a FIFO put there since
+ * the lstat fails instead of waiting), check it is still that regular file of
+ * the user, and take a shared lock without waiting: a conflicting lock fails
+ * the job at once with EBUSY.  The lock is then ours until the child exits,
+ * so nobody can take a write lock on this file under libkrb5 (its own shared
+ * lock is compatible); what is left (another file renamed in, a stopped
+ * child) is bounded by the writer's per-job limit (run_job).  Returns 0 (go
+ * on; an unreadable file of the user is left to libkrb5, which fails on it
+ * as we did), 1 (gone meanwhile), or -errno with out set. */
+static int hold_cache_file(const char *path, const struct stat *st, uid_t uid, bool destroy,
+			   struct outcome *out)
+{
+	struct flock fl;
+	struct stat now;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			return 1;
+		}
+		if (errno == EACCES) {
+			return 0;
+		}
+		if (errno == EWOULDBLOCK) {
+			return fail(out, EBUSY,
+				    "%s is locked by another process (a lease): not waiting for it",
+				    path);
+		}
+		if (errno == ELOOP) {
+			return fail(out, destroy ? ESTALE : EEXIST,
+				    "%s was replaced by a symlink: left alone", path);
+		}
+		return sys_fail(out, errno, "cannot open %s", path);
+	}
+	if (fstat(fd, &now) != 0 || !S_ISREG(now.st_mode) || now.st_uid != uid ||
+	    now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
+		close(fd);
+		return fail(out, destroy ? ESTALE : EEXIST,
+			    "%s was replaced while we looked at it: left alone", path);
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK;
+	fl.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file, as libkrb5 locks it */
+	ret = fcntl(fd, F_OFD_SETLK, &fl);
+	if (ret != 0 && errno == EINVAL) {
+		/* No OFD locks: only test (a classic lock of ours would go with
+		 * libkrb5's close of its own descriptor). */
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_RDLCK;
+		fl.l_whence = SEEK_SET;
+		ret = fcntl(fd, F_GETLK, &fl);
+		if (ret == 0 && fl.l_type != F_UNLCK) {
+			ret = -1;
+			errno = EAGAIN;
+		}
+	}
+	if (ret != 0) {
+		int err = errno;
+
+		close(fd);
+		if (err == EAGAIN || err == EACCES) {
+			return fail(out, EBUSY,
+				    "%s is locked by another process: not waiting for it", path);
+		}
+		return sys_fail(out, err, "cannot lock %s", path);
+	}
+	release_cache_file();
+	held_cache_fd = fd;
+	return 0;
+}
+
 /* An existing file at path that we may replace (store), destroy or read: it
- * must be a regular file of the user (lstat: a symlink is never followed); if
+ * must be a regular file of the user (lstat: a symlink is never followed) that
+ * no other process holds locked (hold_cache_file: -EBUSY); if
  * it holds a cache, its principal must be princ (unless princ is NULL: read).  Returns 0 (may go
  * on), 1 (no file there), -EEXIST (not the user's cache file), -ESTALE (another principal's cache,
  * or for destroy an unreadable one), or -errno. */
@@ -714,8 +818,9 @@ static int check_existing_file(krb5_context ctx, const char *path, uid_t uid,
 			    "not a regular file): left alone",
 			    path, (unsigned)uid);
 	}
-	if (princ == NULL) {
-		return 0;
+	ret = hold_cache_file(path, &st, uid, destroy, out);
+	if (ret != 0 || princ == NULL) {
+		return ret;
 	}
 	snprintf(name, sizeof(name), "FILE:%s", path);
 	ret = read_principal(ctx, name, &have, out);
@@ -1104,6 +1209,7 @@ static void child_destroy(krb5_context ctx, struct job *j, struct outcome *out)
 	if (ret < 0) {
 		goto done;
 	}
+	release_cache_file();
 	kret = krb5_cc_resolve(ctx, j->ccache, &cc);
 	if (kret == 0) {
 		kret = krb5_cc_destroy(ctx, cc); /* frees cc */
@@ -1395,19 +1501,28 @@ static int parse_job(uint8_t *buf, size_t len, struct job *j, struct outcome *ou
 }
 
 /* Run j in a child as the user and wait for its outcome until the job's
- * deadline (at most SECTX_WRITER_JOB_MAX_MS); kill it past that. */
+ * deadline, and at most WRITER_CHILD_READ_MS / WRITER_CHILD_STORE_MS: this
+ * writer serves one job at a time, and a child can be held up by its user
+ * (a lock taken on a cache file renamed in after hold_cache_file looked, a
+ * SIGSTOP: the child runs as the user), so that bound is the longest one
+ * user's job keeps a writer from the next job.  Past it, kill the child. */
 static void run_job(struct job *j, struct outcome *out)
 {
+	int64_t limit = j->op == WOP_STORE ? WRITER_CHILD_STORE_MS : WRITER_CHILD_READ_MS;
 	int64_t deadline = min64(j->deadline, sectx_now_ms() + SECTX_WRITER_JOB_MAX_MS);
 	uint8_t buf[WRITER_REPLY_MAX];
 	size_t got = 0;
 	pid_t writer = getpid(), pid;
 	int p[2], status = 0;
-	bool eof = false, overflow = false;
+	bool eof = false, overflow = false, limited = false, late;
 
 	if (sectx_now_ms() >= deadline) {
 		fail(out, ETIMEDOUT, "the deadline passed before the job started");
 		return;
+	}
+	if (sectx_now_ms() + limit < deadline) {
+		deadline = sectx_now_ms() + limit;
+		limited = true;
 	}
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		sys_fail(out, errno, "pipe");
@@ -1458,7 +1573,14 @@ static void run_job(struct job *j, struct outcome *out)
 	if (!eof || overflow) {
 		kill(pid, SIGKILL);
 	}
-	if (!reap_by(pid, deadline, &status) || (!eof && !overflow)) {
+	late = !reap_by(pid, deadline, &status) || (!eof && !overflow);
+	if (late && limited) {
+		fail(out, ETIMEDOUT,
+		     "the job for uid %u did not finish within %d ms (its cache may be locked by "
+		     "another process, or its process stopped); killed so that other jobs do not "
+		     "wait",
+		     (unsigned)j->uid, (int)limit);
+	} else if (late) {
 		fail(
 		    out, ETIMEDOUT,
 		    "the job for uid %u did not finish before its deadline; its process was killed",
@@ -1615,7 +1737,8 @@ struct writer_state {
 	uint8_t *frame; /* scrubbed when freed: holds credentials */
 	size_t frame_len;
 	int64_t deadline;
-	struct tevent_timer *te; /* deadline while queued */
+	struct tevent_timer *te;  /* deadline while queued */
+	struct writer_lane *lane; /* the lane it was given to (JOB_SENDING, JOB_ACTIVE) */
 	bool resent;
 	unsigned uid; /* for logs */
 	char *user;
@@ -1632,19 +1755,31 @@ struct writer_corpse {
 	struct tevent_timer *te;
 };
 
-struct sectx_writer {
-	struct tevent_context *ev;
+/* One writer process and the job it runs.  Each writer runs one job at a
+ * time, and a user's job can be held up (run_job bounds how long), so jobs
+ * go to WRITER_LANES writers side by side, and a user has at most one job in
+ * flight: one user's jobs never hold up another's while a lane is free. */
+struct writer_lane {
+	struct sectx_writer *w;
+	unsigned idx;
 	pid_t pid; /* -1: none */
 	int fd;	   /* our end of the pair, -1: none */
 	struct tevent_fd *fde;
-	struct tevent_immediate *kick_im;
 	struct tevent_timer *busy_te; /* deadline of the job in flight */
-	uint32_t next_reqid;
-	uint32_t busy_reqid; /* 0: idle */
+	uint32_t busy_reqid;	      /* 0: idle */
 	uint16_t busy_op;
+	unsigned busy_uid;	     /* whose job is in flight (busy_reqid != 0) */
 	struct writer_state *active; /* NULL if idle or its caller went away */
-	struct writer_state *head, *tail;
 	unsigned starts;
+};
+
+struct sectx_writer {
+	struct tevent_context *ev;
+	struct tevent_immediate *kick_im;
+	uint32_t next_reqid;
+	struct writer_state *head, *tail;
+	struct writer_lane
+	    lanes[WRITER_LANES]; /* lane 0 starts with the writer, others on demand */
 	bool stopping;
 };
 
@@ -1747,22 +1882,22 @@ static void reap_later(struct sectx_writer *w, pid_t pid)
 
 /* Forget the writer process: close the pair, kill it, reap it.  The job in
  * flight (if any) is the caller's business. */
-static void writer_abandon(struct sectx_writer *w, const char *why)
+static void writer_abandon(struct writer_lane *l, const char *why)
 {
-	pid_t pid = w->pid;
+	pid_t pid = l->pid;
 
-	if (w->fd < 0) {
+	if (l->fd < 0) {
 		return;
 	}
 	SECTX_WARN("ccache writer (pid %d) %s; a new one starts with the next job", (int)pid, why);
-	TALLOC_FREE(w->fde);
-	close(w->fd);
-	w->fd = -1;
-	w->pid = -1;
-	TALLOC_FREE(w->busy_te);
-	w->busy_reqid = 0;
+	TALLOC_FREE(l->fde);
+	close(l->fd);
+	l->fd = -1;
+	l->pid = -1;
+	TALLOC_FREE(l->busy_te);
+	l->busy_reqid = 0;
 	kill(pid, SIGKILL); /* not reaped yet, so the pid is still ours */
-	reap_later(w, pid);
+	reap_later(l->w, pid);
 }
 
 /* Fork a writer. */
@@ -1803,8 +1938,9 @@ int sectx_writer_exec_main(int argc, char **argv)
 	writer_main(WRITER_FD, (pid_t)helper);
 }
 
-static int writer_spawn(struct sectx_writer *w)
+static int writer_spawn(struct writer_lane *l)
 {
+	struct sectx_writer *w = l->w;
 	int bufsz = (int)(2 * SECTX_FRAME_MAX);
 	pid_t helper = getpid(), pid;
 	int sv[2], fl, ret;
@@ -1840,21 +1976,25 @@ static int writer_spawn(struct sectx_writer *w)
 		writer_exec(sv[1], helper);
 	}
 	close(sv[1]);
-	w->fde = tevent_add_fd(w->ev, w, sv[0], TEVENT_FD_READ, writer_fd_handler, w);
-	if (w->fde == NULL) {
+	l->fde = tevent_add_fd(w->ev, w, sv[0], TEVENT_FD_READ, writer_fd_handler, l);
+	if (l->fde == NULL) {
 		close(sv[0]);
 		kill(pid, SIGKILL);
 		reap_later(w, pid);
 		SECTX_ERROR("cannot start the ccache writer: out of memory");
 		return -ENOMEM;
 	}
-	w->fd = sv[0];
-	w->pid = pid;
-	w->starts++;
-	if (w->starts == 1) {
+	l->fd = sv[0];
+	l->pid = pid;
+	l->starts++;
+	if (l->starts == 1 && l->idx == 0) {
 		SECTX_INFO("ccache writer started (pid %d)", (int)pid);
+	} else if (l->starts == 1) {
+		SECTX_INFO("ccache writer started (pid %d, lane %u: another user's job is running)",
+			   (int)pid, l->idx);
 	} else {
-		SECTX_WARN("ccache writer restarted (pid %d, start %u)", (int)pid, w->starts);
+		SECTX_WARN("ccache writer restarted (pid %d, lane %u, start %u)", (int)pid, l->idx,
+			   l->starts);
 	}
 	return 0;
 }
@@ -1889,14 +2029,16 @@ static void job_detach(struct writer_state *s)
 	}
 	if (s->phase == JOB_QUEUED) {
 		queue_unlink(w, s);
-	} else if (w->active == s) {
-		w->active = NULL;
+	} else if (s->lane != NULL && s->lane->active == s) {
+		struct writer_lane *l = s->lane;
+
+		l->active = NULL;
 		if (s->phase == JOB_SENDING) {
 			/* Nothing reached the writer: it is free again. */
-			w->busy_reqid = 0;
-			TALLOC_FREE(w->busy_te);
-			if (w->fde != NULL) {
-				TEVENT_FD_NOT_WRITEABLE(w->fde);
+			l->busy_reqid = 0;
+			TALLOC_FREE(l->busy_te);
+			if (l->fde != NULL) {
+				TEVENT_FD_NOT_WRITEABLE(l->fde);
 			}
 			if (!w->stopping) {
 				tevent_schedule_immediate(w->kick_im, w->ev, writer_kick_handler,
@@ -1905,6 +2047,7 @@ static void job_detach(struct writer_state *s)
 		}
 	}
 	s->w = NULL;
+	s->lane = NULL;
 	s->phase = JOB_DONE;
 }
 
@@ -1979,44 +2122,48 @@ static void job_done(struct writer_state *s, const struct outcome *out)
 }
 
 /* The job in flight is over for the writer: it may take the next one. */
-static struct writer_state *writer_release(struct sectx_writer *w)
+static struct writer_state *writer_release(struct writer_lane *l)
 {
-	struct writer_state *s = w->active;
+	struct writer_state *s = l->active;
 
-	w->active = NULL;
-	w->busy_reqid = 0;
-	TALLOC_FREE(w->busy_te);
+	l->active = NULL;
+	l->busy_reqid = 0;
+	TALLOC_FREE(l->busy_te);
+	if (s != NULL) {
+		s->lane = NULL;
+	}
 	return s;
 }
 
 /* Send the active job's frame.  Never blocks: on EAGAIN it waits for the
  * socket.  A writer found dead before the job reached it is replaced once. */
-static void writer_send(struct sectx_writer *w)
+static void writer_send(struct writer_lane *l)
 {
-	struct writer_state *s = w->active;
+	struct sectx_writer *w = l->w;
+	struct writer_state *s = l->active;
 	ssize_t n;
 	int err;
 
 	if (s == NULL || s->phase != JOB_SENDING) {
-		if (w->fde != NULL) {
-			TEVENT_FD_NOT_WRITEABLE(w->fde);
+		if (l->fde != NULL) {
+			TEVENT_FD_NOT_WRITEABLE(l->fde);
 		}
 		return;
 	}
-	n = send(w->fd, s->frame, s->frame_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	n = send(l->fd, s->frame, s->frame_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n == (ssize_t)s->frame_len) {
 		s->phase = JOB_ACTIVE;
-		TEVENT_FD_NOT_WRITEABLE(w->fde);
+		TEVENT_FD_NOT_WRITEABLE(l->fde);
 		TALLOC_FREE(s->frame); /* scrubbed: the credentials leave the helper */
 		return;
 	}
 	err = n < 0 ? errno : EIO;
 	if (err == EAGAIN || err == EINTR) {
-		TEVENT_FD_WRITEABLE(w->fde);
+		TEVENT_FD_WRITEABLE(l->fde);
 		return;
 	}
-	s = writer_release(w);
-	writer_abandon(w, err == EPIPE || err == ECONNRESET ? "is gone" : "cannot be written to");
+	s = writer_release(l);
+	writer_abandon(l, err == EPIPE || err == ECONNRESET ? "is gone" : "cannot be written to");
 	if (!s->resent && (err == EPIPE || err == ECONNRESET)) {
 		/* The job never reached it: give it to the next writer. */
 		s->resent = true;
@@ -2039,15 +2186,16 @@ static void writer_send(struct sectx_writer *w)
 static void writer_busy_timeout(struct tevent_context *ev, struct tevent_timer *te,
 				struct timeval now, void *private_data)
 {
-	struct sectx_writer *w = talloc_get_type_abort(private_data, struct sectx_writer);
+	struct writer_lane *l = private_data;
+	struct sectx_writer *w = l->w;
 	struct writer_state *s;
 
 	(void)ev;
 	(void)te;
 	(void)now;
-	w->busy_te = NULL;
-	s = writer_release(w);
-	writer_abandon(w, "did not answer before the job's deadline");
+	l->busy_te = NULL;
+	s = writer_release(l);
+	writer_abandon(l, "did not answer before the job's deadline");
 	if (s != NULL) {
 		s->phase = JOB_DONE;
 		job_fail(s, ETIMEDOUT, "the writer did not answer in time");
@@ -2055,8 +2203,9 @@ static void writer_busy_timeout(struct tevent_context *ev, struct tevent_timer *
 	writer_kick(w);
 }
 
-static void writer_read(struct sectx_writer *w)
+static void writer_read(struct writer_lane *l)
 {
+	struct sectx_writer *w = l->w;
 	uint8_t buf[WRITER_REPLY_MAX];
 	struct iovec iov = {buf, sizeof(buf)};
 	struct writer_state *s;
@@ -2069,7 +2218,7 @@ static void writer_read(struct sectx_writer *w)
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	n = recvmsg(w->fd, &mh, MSG_DONTWAIT);
+	n = recvmsg(l->fd, &mh, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		return;
 	}
@@ -2079,14 +2228,14 @@ static void writer_read(struct sectx_writer *w)
 		snprintf(why, sizeof(why), "cannot be read from (%s)", strerror(errno));
 	} else if ((mh.msg_flags & MSG_TRUNC) != 0) {
 		snprintf(why, sizeof(why), "sent an oversized answer");
-	} else if (w->busy_reqid == 0) {
+	} else if (l->busy_reqid == 0) {
 		snprintf(why, sizeof(why), "spoke out of turn");
-	} else if (parse_outcome(buf, (size_t)n, w->busy_op, w->busy_reqid, &out) != 0) {
+	} else if (parse_outcome(buf, (size_t)n, l->busy_op, l->busy_reqid, &out) != 0) {
 		snprintf(why, sizeof(why), "sent a malformed answer");
 	}
-	s = writer_release(w);
+	s = writer_release(l);
 	if (why[0] != '\0') {
-		writer_abandon(w, why);
+		writer_abandon(l, why);
 		if (s != NULL) {
 			job_fail(s, n == 0 ? EPIPE : EIO, "the writer went away during the job");
 		}
@@ -2109,52 +2258,89 @@ static void writer_read(struct sectx_writer *w)
 static void writer_fd_handler(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
 			      void *private_data)
 {
-	struct sectx_writer *w = talloc_get_type_abort(private_data, struct sectx_writer);
+	struct writer_lane *l = private_data;
 
 	(void)ev;
 	(void)fde;
 	if ((flags & TEVENT_FD_WRITE) != 0) {
-		writer_send(w);
+		writer_send(l);
 		return; /* a pending read is reported again */
 	}
 	if ((flags & TEVENT_FD_READ) != 0) {
-		writer_read(w);
+		writer_read(l);
 	}
 }
 
-/* Give the writer its next job if it is idle, starting it if needed. */
+/* The lane for a job of uid: NULL if uid has a job in flight (its jobs run in
+ * order, one at a time) or no lane is idle; else the first idle lane. */
+static struct writer_lane *idle_lane_for(struct sectx_writer *w, unsigned uid)
+{
+	struct writer_lane *idle = NULL;
+	unsigned i;
+
+	for (i = 0; i < WRITER_LANES; i++) {
+		struct writer_lane *l = &w->lanes[i];
+
+		if (l->busy_reqid != 0 && l->busy_uid == uid) {
+			return NULL;
+		}
+		if (l->busy_reqid == 0 && idle == NULL) {
+			idle = l;
+		}
+	}
+	return idle;
+}
+
+/* Give idle lanes the first queued jobs of users who have none in flight,
+ * starting their writers if needed. */
 static void writer_kick(struct sectx_writer *w)
 {
-	while (!w->stopping && w->busy_reqid == 0 && w->head != NULL) {
-		struct writer_state *s = w->head;
+	struct writer_state *s, *next;
+
+	for (s = w->head; s != NULL && !w->stopping; s = next) {
+		struct writer_lane *l;
 		int ret;
 
-		queue_unlink(w, s);
-		TALLOC_FREE(s->te);
+		next = s->next;
 		if (sectx_now_ms() >= s->deadline) {
+			queue_unlink(w, s);
+			TALLOC_FREE(s->te);
 			s->phase = JOB_DONE;
 			job_fail(s, ETIMEDOUT, "its deadline passed in the queue");
+			next = w->head; /* job_fail may have run callbacks: start over */
 			continue;
 		}
-		if (w->fd < 0) {
-			ret = writer_spawn(w);
+		l = idle_lane_for(w, s->uid);
+		if (l == NULL) {
+			continue;
+		}
+		queue_unlink(w, s);
+		TALLOC_FREE(s->te);
+		next = w->head;
+		if (l->fd < 0) {
+			ret = writer_spawn(l);
 			if (ret != 0) {
 				s->phase = JOB_DONE;
 				job_fail(s, -ret, "the writer cannot be started");
+				next = w->head;
 				continue;
 			}
 		}
-		w->busy_te = tevent_add_timer(w->ev, w, tv_at(s->deadline), writer_busy_timeout, w);
-		if (w->busy_te == NULL) {
+		l->busy_te = tevent_add_timer(w->ev, w, tv_at(s->deadline), writer_busy_timeout, l);
+		if (l->busy_te == NULL) {
 			s->phase = JOB_DONE;
 			job_fail(s, ENOMEM, NULL);
+			next = w->head;
 			continue;
 		}
-		w->busy_reqid = s->reqid;
-		w->busy_op = s->op;
-		w->active = s;
+		l->busy_reqid = s->reqid;
+		l->busy_op = s->op;
+		l->busy_uid = s->uid;
+		l->active = s;
+		s->lane = l;
 		s->phase = JOB_SENDING;
-		writer_send(w);
+		writer_send(l);
+		next = w->head; /* the queue may have changed (a resend goes to its head) */
 	}
 }
 
@@ -2538,34 +2724,47 @@ static int writer_destructor(struct sectx_writer *w)
 	struct writer_state *s;
 	int64_t deadline;
 	int status = 0;
+	unsigned i;
 	pid_t pid;
 
 	w->stopping = true;
 	while ((s = w->head) != NULL) {
 		job_fail(s, ESHUTDOWN, "the writer is stopping");
 	}
-	s = writer_release(w);
-	if (s != NULL) {
-		s->phase = JOB_DONE;
-		s->w = NULL;
-		job_fail(s, ESHUTDOWN, "the writer is stopping");
+	for (i = 0; i < WRITER_LANES; i++) {
+		s = writer_release(&w->lanes[i]);
+		if (s != NULL) {
+			s->phase = JOB_DONE;
+			s->w = NULL;
+			job_fail(s, ESHUTDOWN, "the writer is stopping");
+		}
 	}
-	if (w->fd < 0) {
-		return 0;
+	/* Closing the pairs tells the writers to exit; a writer busy with a
+	 * job gets a grace period, then SIGKILL (its child follows:
+	 * PDEATHSIG). */
+	for (i = 0; i < WRITER_LANES; i++) {
+		struct writer_lane *l = &w->lanes[i];
+
+		if (l->fd < 0) {
+			continue;
+		}
+		TALLOC_FREE(l->fde);
+		close(l->fd);
+		l->fd = -1;
 	}
-	/* Closing the pair tells the writer to exit; a writer busy with a job
-	 * gets a grace period, then SIGKILL (its child follows: PDEATHSIG). */
-	TALLOC_FREE(w->fde);
-	close(w->fd);
-	w->fd = -1;
-	pid = w->pid;
-	w->pid = -1;
 	deadline = sectx_now_ms() + WRITER_STOP_GRACE_MS;
-	if (reap_by(pid, deadline, &status)) {
-		log_exit(pid, status, "stopped");
-	} else {
-		SECTX_WARN("ccache writer (pid %d) did not stop within %d ms: killed", (int)pid,
-			   WRITER_STOP_GRACE_MS);
+	for (i = 0; i < WRITER_LANES; i++) {
+		pid = w->lanes[i].pid;
+		if (pid < 0) {
+			continue;
+		}
+		w->lanes[i].pid = -1;
+		if (reap_by(pid, deadline, &status)) {
+			log_exit(pid, status, "stopped");
+		} else {
+			SECTX_WARN("ccache writer (pid %d) did not stop within %d ms: killed",
+				   (int)pid, WRITER_STOP_GRACE_MS);
+		}
 	}
 	return 0;
 }
@@ -2573,6 +2772,7 @@ static int writer_destructor(struct sectx_writer *w)
 int sectx_writer_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev, struct sectx_writer **out)
 {
 	struct sectx_writer *w;
+	unsigned i;
 	int ret;
 
 	w = talloc_zero(mem_ctx, struct sectx_writer);
@@ -2580,15 +2780,19 @@ int sectx_writer_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev, struct se
 		return -ENOMEM;
 	}
 	w->ev = ev;
-	w->pid = -1;
-	w->fd = -1;
+	for (i = 0; i < WRITER_LANES; i++) {
+		w->lanes[i].w = w;
+		w->lanes[i].idx = i;
+		w->lanes[i].pid = -1;
+		w->lanes[i].fd = -1;
+	}
 	w->kick_im = tevent_create_immediate(w);
 	if (w->kick_im == NULL) {
 		talloc_free(w);
 		return -ENOMEM;
 	}
 	talloc_set_destructor(w, writer_destructor);
-	ret = writer_spawn(w);
+	ret = writer_spawn(&w->lanes[0]);
 	if (ret != 0) {
 		talloc_free(w);
 		return ret;
@@ -2599,7 +2803,7 @@ int sectx_writer_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev, struct se
 
 pid_t sectx_writer_pid(const struct sectx_writer *w)
 {
-	return w != NULL ? w->pid : -1;
+	return w != NULL ? w->lanes[0].pid : -1;
 }
 
 /* --- the helper subsystem ------------------------------------------------------ */

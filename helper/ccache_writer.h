@@ -6,10 +6,14 @@
  * symlink in /tmp, a directory of theirs) could make root clobber or disclose
  * any file.  So the helper never writes a ccache itself: at start-up, before
  * any secret is in its memory, it forks a single-threaded writer process
- * (still root, not dumpable, holding none of the helper's descriptors), and
- * for each job the writer forks a child that drops to the user's uid, gid
- * and groups and only then lets libkrb5 touch the path.  The writer kills a
- * child that outlives its deadline; the helper kills and later restarts a
+ * (still root, not dumpable, holding none of the helper's descriptors, a
+ * fresh image of the program), and for each job the writer forks a child
+ * that drops to the user's uid, gid and groups and only then lets libkrb5
+ * touch the path.  A writer runs one job at a time; up to 4 writers (more
+ * started on demand) run the jobs of different users side by side, a user
+ * having at most one job in flight, so one user can never hold up another's
+ * jobs while a writer is free.  The writer kills a child that outlives its
+ * deadline or a short per-job bound; the helper kills and later restarts a
  * writer that does not answer or dies.
  *
  * Trust: only the helper reaches the writer (a socketpair private to the
@@ -62,8 +66,9 @@ struct sectx_writer_user {
  * second before SIGKILL).  Returns -errno if the socketpair or fork fails. */
 int sectx_writer_start(TALLOC_CTX *mem_ctx, struct tevent_context *ev, struct sectx_writer **out);
 
-/* The writer's pid, or -1 if none runs now (it is restarted by the next job).
- * For status and tests. */
+/* The pid of the first writer (the one every job goes to while no other
+ * user's job is in flight), or -1 if none runs now (it is restarted by the
+ * next job).  For status and tests. */
 pid_t sectx_writer_pid(const struct sectx_writer *w);
 
 /* Store creds (NULL-terminated, at least one, all of one client principal,
@@ -97,8 +102,11 @@ struct tevent_req *sectx_writer_store_send(TALLOC_CTX *mem_ctx, struct tevent_co
  * or -errno: -EINVAL refused name or arguments, -EACCES/-EPERM/-ENOENT/
  * -ENOTDIR/-ELOOP the user may not create it there, -EEXIST the name holds
  * something that is not the user's cache file, -ESTALE it holds another
- * principal's cache, -EOPNOTSUPP kernel keyrings unavailable, -ETIMEDOUT
- * deadline passed (the child was killed), -EPIPE the writer died during the
+ * principal's cache, -EBUSY the existing cache file is locked (fcntl lock or
+ * lease) by another process (never waited for), -EOPNOTSUPP kernel keyrings
+ * unavailable, -ETIMEDOUT deadline passed or the job outlived the writer's
+ * per-job bound (2 s for a read or destroy, 5 s for a store: the child was
+ * killed), -EPIPE the writer died during the
  * job, -ESHUTDOWN the writer was stopped, -E2BIG too many creds or groups,
  * -EIO a Kerberos failure (logged with its message), -ENOMEM. */
 int sectx_writer_store_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, char **ccache_name);

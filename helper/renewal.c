@@ -730,6 +730,10 @@ static void cycle_read_done(struct tevent_req *subreq)
 		session_stop(s, "the ccache is no longer the user's cache file");
 		return;
 	}
+	if (ret == -EBUSY) {
+		cycle_retry(s, "the ccache is locked by another process (not waited for)");
+		return;
+	}
 	if (ret != 0) {
 		cycle_retry(s, "cannot read the ccache as the user: %s", strerror(-ret));
 		return;
@@ -859,6 +863,10 @@ static void cycle_written(struct tevent_req *subreq)
 	}
 	if (ret == -ESTALE || ret == -EEXIST) {
 		session_stop(s, "the ccache no longer holds this session's principal");
+		return;
+	}
+	if (ret == -EBUSY) {
+		cycle_retry(s, "the ccache is locked by another process (not waited for)");
 		return;
 	}
 	if (ret != 0) {

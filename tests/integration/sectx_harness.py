@@ -20,6 +20,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -176,6 +177,34 @@ def pids_of_uid(uid):
         except OSError:
             continue
     return pids
+
+
+_HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def write_locked(path, uid):
+    """A process running as uid (number or name) holds an fcntl write lock on
+    the whole of path, as any user can on a file of theirs (MIT's FILE
+    ccache waits for such a lock without limit), for the duration of the
+    with block.  Yields its Popen once the lock is held."""
+    proc = subprocess.Popen(as_user(uid) + [sys.executable, "-c", _HOLD_LOCK, path],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        if line != "locked\n":
+            raise HarnessError(f"cannot lock {path} as {uid}: {proc.stderr.read()}")
+        yield proc
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
 
 
 def close_all(daemons):

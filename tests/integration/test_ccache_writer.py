@@ -11,7 +11,8 @@ test and removed by userdel -r in the finalizer.
 """
 
 import collections
-import fcntl
+import contextlib
+import ctypes
 import glob
 import grp
 import os
@@ -26,7 +27,7 @@ import time
 
 import pytest
 
-from sectx_harness import make_public_tmpdir, pids_of_uid, require_root, run
+from sectx_harness import make_public_tmpdir, pids_of_uid, require_root, run, write_locked
 
 User = collections.namedtuple("User", "name uid gid principal source")
 
@@ -128,11 +129,13 @@ def destroy(user, name, principal=None):
     return ("destroy", user.name, name, principal or user.principal)
 
 
-def drive(driver, realm, *jobs, timeout_ms=None, concurrent=False):
+def drive(driver, realm, *jobs, timeout_ms=None, concurrent=False, log_level=None):
     """Run the driver with jobs; returns (CompletedProcess, stdout lines)."""
     argv = [driver] + (["--concurrent"] if concurrent else [])
     if timeout_ms is not None:
         argv += ["--timeout-ms", str(timeout_ms)]
+    if log_level is not None:
+        argv += ["--log-level", log_level]
     for job in jobs:
         argv += [str(a) for a in job]
     r = run(argv, env=realm.env(), timeout=120)
@@ -403,7 +406,7 @@ def test_unresponsive_writer_is_killed_and_replaced(driver, realm, make_user):
     assert elapsed < 10, elapsed
 
 
-def test_concurrent_jobs_are_served_one_after_another(driver, realm, make_user, scratch):
+def test_queued_jobs_of_several_users_all_complete(driver, realm, make_user, scratch):
     users = [make_user() for _ in range(3)]
     d = user_dir(scratch, users[0])
 
@@ -418,34 +421,122 @@ def test_concurrent_jobs_are_served_one_after_another(driver, realm, make_user, 
         assert_lists(realm, u, name)
 
 
-def _locked_cache(driver, realm, user, scratch):
-    """Store user's cache at an exact path and return (name, fd holding an
-    exclusive lock on it): libkrb5 waits forever for its read lock."""
+def _exact_cache(driver, realm, user, scratch):
+    """Store user's cache at an exact path in a directory of theirs; its name."""
     d = user_dir(scratch, user)
     name = f"FILE:{d}/cc"
     _, out = drive(driver, realm, store(user, name))
     assert out == [f"store ok {name}"]
-    fd = os.open(name[5:], os.O_RDWR)
-    fcntl.lockf(fd, fcntl.LOCK_EX)
-    return name, fd
+    return name
+
+
+_AT_FDCWD = -100
+_FAN_CLOEXEC, _FAN_CLASS_CONTENT = 0x1, 0x4
+_FAN_MARK_ADD, _FAN_OPEN_PERM = 0x1, 0x10000
+
+
+@contextlib.contextmanager
+def _opens_blocked(path):
+    """Every open(2) of path waits, in the kernel, until the with block ends
+    (a fanotify permission event nobody answers; closing the group allows
+    them all): a job that hangs, whatever else the writer checks first."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int,
+                                   ctypes.c_char_p]
+    fd = libc.fanotify_init(_FAN_CLASS_CONTENT | _FAN_CLOEXEC, os.O_RDONLY)
+    if fd < 0:
+        pytest.skip(f"no fanotify permission events here: {os.strerror(ctypes.get_errno())}")
+    try:
+        if libc.fanotify_mark(fd, _FAN_MARK_ADD, _FAN_OPEN_PERM, _AT_FDCWD,
+                              os.fsencode(path)) != 0:
+            pytest.fail(f"fanotify_mark {path}: {os.strerror(ctypes.get_errno())}")
+        yield
+    finally:
+        os.close(fd)
+
+
+def test_locked_cache_fails_at_once_and_delays_no_other_user(driver, realm, make_user, scratch):
+    """A user holds a write lock on their own cache: libkrb5 would wait for
+    it without limit, holding the one writer (and every other user's jobs
+    queued behind) until the job's deadline.  The job fails at once instead,
+    says why, leaves the cache alone, and the next user is served."""
+    locked, other = make_user(), make_user()
+    name = _exact_cache(driver, realm, locked, scratch)
+    oname = f"FILE:{user_dir(scratch, other)}/cc"
+    with write_locked(name[5:], locked.name):
+        started = time.monotonic()
+        r, out = drive(driver, realm, destroy(locked, name), store(locked, name),
+                       store(other, oname), destroy(other, oname), timeout_ms=10000,
+                       concurrent=True)
+        elapsed = time.monotonic() - started
+
+    assert out[0].startswith("destroy error EBUSY"), out
+    assert out[1].startswith("store error EBUSY"), out
+    assert out[2:] == [f"store ok {oname}", "destroy ok"], out
+    assert f"{name[5:]} is locked by another process: not waiting for it" in r.stderr, r.stderr
+    assert elapsed < 5, f"{elapsed:.1f} s: the locked cache held the writer"
+    assert_lists(realm, locked, name)  # left alone, and readable once the lock is gone
 
 
 def test_hung_job_is_killed_at_its_deadline(driver, realm, make_user, scratch):
     u = make_user()
-    name, fd = _locked_cache(driver, realm, u, scratch)
-    try:
+    name = _exact_cache(driver, realm, u, scratch)
+    with _opens_blocked(name[5:]):
         started = time.monotonic()
         _, out = drive(driver, realm, destroy(u, name), store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"),
                        timeout_ms=1500)
         elapsed = time.monotonic() - started
-    finally:
-        os.close(fd)
 
     assert out[0].startswith("destroy error ETIMEDOUT"), out
     assert_lists(realm, u, stored_name(out[1]))  # the same writer goes on
     assert elapsed < 10, elapsed
     assert os.path.exists(name[5:]), "destroyed although the job was killed"
     assert not pids_of_uid(u.uid), "the hung job's process survived"
+
+
+def test_hung_job_holds_the_writer_for_a_short_bound_only(driver, realm, make_user, scratch):
+    """Whatever holds a user's job up (a lock taken after the writer looked,
+    a stopped process: the job runs as the user), the writer kills it after
+    a short per-job bound, well before a long deadline, and serves the next
+    user."""
+    u, other = make_user(), make_user()
+    name = _exact_cache(driver, realm, u, scratch)
+    with _opens_blocked(name[5:]):
+        started = time.monotonic()
+        r, out = drive(driver, realm, destroy(u, name), store(other, "FILE:/tmp/krb5cc_%U_XXXXXX"),
+                       timeout_ms=30000, concurrent=True)
+        elapsed = time.monotonic() - started
+
+    assert out[0].startswith("destroy error ETIMEDOUT"), out
+    assert "did not finish within 2000 ms" in r.stderr, r.stderr
+    assert_lists(realm, other, stored_name(out[1]))
+    assert elapsed < 10, f"{elapsed:.1f} s: the hung job held the writer to its deadline"
+    assert os.path.exists(name[5:]), "destroyed although the job was killed"
+
+
+def test_other_users_jobs_run_beside_a_hung_one(driver, realm, make_user, scratch):
+    """Jobs of different users run in different writers at once: while one
+    user's job hangs, other users' jobs finish; that user's next job waits
+    for the hung one (one job per user at a time, in order)."""
+    u, others = make_user(), [make_user() for _ in range(2)]
+    name = _exact_cache(driver, realm, u, scratch)
+    with _opens_blocked(name[5:]):
+        r, out = drive(driver, realm, destroy(u, name), store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"),
+                       *[store(o, "FILE:/tmp/krb5cc_%U_XXXXXX") for o in others],
+                       timeout_ms=30000, concurrent=True, log_level="debug")
+
+    assert out[0].startswith("destroy error ETIMEDOUT"), out
+    for who, line in zip([u] + others, out[1:]):
+        assert_lists(realm, who, stored_name(line))
+    log = r.stderr.splitlines()
+
+    def first(text):
+        return next(i for i, line in enumerate(log) if text in line)
+
+    hung = first(f"cannot destroy {name} for user {u.name}")
+    for o in others:
+        assert first(f"for user {o.name} (uid") < hung, r.stderr
+    assert first(f"wrote FILE:/tmp/krb5cc_{u.uid}_") > hung, r.stderr
 
 
 def _proc_status(pid):
@@ -462,23 +553,26 @@ def test_job_runs_as_the_user_undumpable_without_the_helpers_descriptors(driver,
                                                                           scratch):
     g = make_group()
     u = make_user(groups=[g])
-    name, fd = _locked_cache(driver, realm, u, scratch)
-    proc = subprocess.Popen([driver, "--timeout-ms", "20000", *destroy(u, name)],
-                            env=realm.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        deadline = time.monotonic() + 10
-        while not pids_of_uid(u.uid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        (child,) = pids_of_uid(u.uid)
-        status = _proc_status(child)
-        writer = int(status["PPid"])
-        writer_status = _proc_status(writer)
-        child_fds, writer_fds = _fd_targets(child), _fd_targets(writer)
-        child_owner = os.stat(f"/proc/{child}/status").st_uid
-    finally:
-        os.close(fd)
-        out, err = proc.communicate(timeout=30)
+    name = _exact_cache(driver, realm, u, scratch)
+    with _opens_blocked(name[5:]):  # the job waits until the end of the block
+        proc = subprocess.Popen([driver, "--timeout-ms", "20000", *destroy(u, name)],
+                                env=realm.env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 10
+            while not pids_of_uid(u.uid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            (child,) = pids_of_uid(u.uid)
+            status = _proc_status(child)
+            writer = int(status["PPid"])
+            writer_status = _proc_status(writer)
+            child_fds, writer_fds = _fd_targets(child), _fd_targets(writer)
+            child_owner = os.stat(f"/proc/{child}/status").st_uid
+        except BaseException:
+            proc.kill()
+            proc.communicate(timeout=30)
+            raise
+    out, err = proc.communicate(timeout=30)
 
     assert status["Uid"].split() == [str(u.uid)] * 4
     assert status["Gid"].split() == [str(u.gid)] * 4
@@ -492,4 +586,4 @@ def test_job_runs_as_the_user_undumpable_without_the_helpers_descriptors(driver,
     assert writer_fds[3].startswith("socket:") and writer_fds[4].startswith("pipe:")
     assert writer_fds[0] == writer_fds[1] == "/dev/null"
     assert not [t for t in child_fds.values() if t.startswith("socket:")], child_fds
-    assert out.strip() == "destroy ok", err  # the lock went, the job finished
+    assert out.strip() == "destroy ok", err  # the open went on, the job finished

@@ -14,13 +14,14 @@ import glob
 import os
 import re
 import signal
+import time
 
 import pytest
 
 from pam_fixtures import *  # noqa: F401,F403  (fixtures)
 from pam_harness import ccache_path, klist_as
 from realm import Realm
-from sectx_harness import run, terminate, wait_until, write_private
+from sectx_harness import run, terminate, wait_until, write_locked, write_private
 
 HANDLE = "SECTX_LOGIN_HANDLE"
 RENEW_WAIT = 15.0  # seconds: a renewal is due every 2 s
@@ -175,6 +176,33 @@ def test_failed_renewal_is_logged_and_retried(helper, pam_stack, users, realm):
     assert "renewal failed" in st["last"], st
     wait_renewed_after(user, ccname, realm, first)
     assert close_session(stack, user, handle) == "PAM_SUCCESS"
+
+
+def test_locked_cache_is_retried_and_delays_no_other_user(helper, pam_stack, users, realm):
+    """A user holds a write lock on their own session's cache, as any user
+    can: libkrb5 would wait for it without limit in the one ccache writer,
+    and every other user's open, renewal and close would queue behind it.
+    The renewal fails at once saying why, is retried, and renews once the
+    lock is gone; meanwhile another user's session opens and closes
+    promptly."""
+    locked, other = users(), users()
+    stack = pam_stack(helper=helper)
+    handle, ccname = open_session(stack, locked)
+    first = tgt_expiry(locked, ccname, realm)
+    line = (f"renewal of the TGT of {locked.name} ({ccname}) failed (attempt 1): the ccache "
+            "is locked by another process (not waited for); retrying")
+    with write_locked(ccache_path(ccname), locked.name):
+        assert wait_until(lambda: line in helper.log_text(), RENEW_WAIT, 0.1), helper.log_tail()
+        started = time.monotonic()
+        other_handle, other_ccname = open_session(stack, other)
+        assert close_session(stack, other, other_handle) == "PAM_SUCCESS"
+        elapsed = time.monotonic() - started
+    assert elapsed < 5, f"{elapsed:.1f} s: another user's locked cache held the writer"
+    assert not os.path.lexists(ccache_path(other_ccname))
+    assert "is locked by another process: not waiting for it" in helper.log_text()
+    wait_renewed_after(locked, ccname, realm, first)
+    assert close_session(stack, locked, handle) == "PAM_SUCCESS"
+    assert not os.path.lexists(ccache_path(ccname))
 
 
 def test_renewal_stops_at_renewable_lifetime_end(helper, pam_stack, users, realm):
