@@ -36,7 +36,7 @@
 #define SECTX_OFFLINE_SALT_LEN	16u
 #define SECTX_OFFLINE_HASH_LEN	64u /* SHA-512 */
 #define SECTX_OFFLINE_TARGET_MS 20  /* calibration target for one KDF */
-#define SECTX_OFFLINE_ITER_MIN	1000u
+#define SECTX_OFFLINE_ITER_MIN	SECTX_CONFIG_KDF_ITER_MIN /* fewer: moved aside */
 #define SECTX_OFFLINE_ITER_MAX	100000000u
 
 extern const struct sectxd_subsystem sectxd_offline_subsystem;
