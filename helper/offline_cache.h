@@ -33,6 +33,8 @@
 #define SECTX_OFFLINE_FILE_MAX	4096u	  /* bytes in one cached-credential file */
 #define SECTX_OFFLINE_USERS_MAX 65536u	  /* cached credentials held */
 #define SECTX_OFFLINE_KDF_MAX	8u	  /* KDF threads running at once */
+#define SECTX_OFFLINE_KDF_QUEUE_MAX 64u	  /* KDFs waiting for a thread */
+#define SECTX_OFFLINE_KDF_USER_MAX  4u	  /* KDFs of one user running or waiting */
 #define SECTX_OFFLINE_SALT_LEN	16u
 #define SECTX_OFFLINE_HASH_LEN	64u /* SHA-512 */
 #define SECTX_OFFLINE_TARGET_MS 20  /* calibration target for one KDF */
@@ -80,10 +82,15 @@ int sectx_offline_verify_recv(struct tevent_req *req, enum sectx_offline_result 
 /* --- the KDF on a thread (exported for the cache's own use and tests) --- */
 
 /* PBKDF2-HMAC-SHA512(password, salt, iterations) into SECTX_OFFLINE_HASH_LEN
- * bytes, computed on a new thread; the request completes on ev. */
+ * bytes, computed on a new thread; the request completes on ev.  user is
+ * whose password it is: one KDF per user runs at a time, the others (and
+ * any beyond SECTX_OFFLINE_KDF_MAX) wait their turn, first come first
+ * served; fails with EBUSY (logged) if user has SECTX_OFFLINE_KDF_USER_MAX
+ * running or waiting, or SECTX_OFFLINE_KDF_QUEUE_MAX wait already.  The
+ * password is copied at once; the copy is scrubbed when hashed or freed. */
 struct tevent_req *sectx_kdf_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				  const char *password, size_t password_len, const uint8_t *salt,
-				  unsigned iterations);
+				  const char *user, const char *password, size_t password_len,
+				  const uint8_t *salt, unsigned iterations);
 /* 0 and out filled, or -errno. */
 int sectx_kdf_recv(struct tevent_req *req, uint8_t out[SECTX_OFFLINE_HASH_LEN]);
 

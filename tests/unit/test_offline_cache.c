@@ -295,6 +295,85 @@ static void test_parallel_attempts_meet_the_lock(void **state)
 	assert_int_equal(verify(f, "erin", "Right-pw-1", NULL), SECTX_OFFLINE_LOCKED);
 }
 
+/* Wait for every KDF still running or waiting: their pipes are the loop's
+ * only events. */
+static void drain(struct fixture *f)
+{
+	assert_int_equal(tevent_loop_wait(f->hctx->ev), 0);
+}
+
+/* One user hashing over and over (each online login stores, an offline
+ * success is never locked) holds one thread and at most
+ * SECTX_OFFLINE_KDF_USER_MAX places: another user's offline login and
+ * another's store still go through, where before they failed (EBUSY) once
+ * that user's jobs filled the SECTX_OFFLINE_KDF_MAX threads. */
+static void test_one_user_does_not_starve_others(void **state)
+{
+	struct fixture *f = *state;
+	struct tevent_req *reqs[10];
+	unsigned ok = 0, refused = 0;
+	size_t i;
+
+	f->hctx->cfg->offline.failed_attempts = 1000; /* the lock is not under test */
+	store(f, "bob", "Bob-pw-1");
+	store(f, "mallory", "Mallory-pw-1");
+	for (i = 0; i < 2 * SECTX_OFFLINE_KDF_MAX; i++) {
+		sectx_offline_store(f->hctx, "mallory", "mallory@SECTX.TEST", "Mallory-pw-1", 12);
+	}
+	for (i = 0; i < 10; i++) {
+		reqs[i] = sectx_offline_verify_send(f->mem, f->hctx->ev, f->hctx, "mallory",
+						    "Mallory-pw-1", 12);
+		assert_non_null(reqs[i]);
+	}
+	assert_int_equal(verify(f, "bob", "Bob-pw-1", NULL), SECTX_OFFLINE_OK);
+	sectx_offline_store(f->hctx, "carol", "carol@SECTX.TEST", "Carol-pw-1", 10);
+	for (i = 0; i < 10; i++) {
+		enum sectx_offline_result result = SECTX_OFFLINE_NONE;
+		int64_t retry = 0;
+		time_t stored = 0;
+
+		assert_true(tevent_req_poll(reqs[i], f->hctx->ev));
+		assert_int_equal(sectx_offline_verify_recv(reqs[i], &result, &retry, &stored), 0);
+		ok += result == SECTX_OFFLINE_OK;
+		refused += result == SECTX_OFFLINE_ERROR;
+		talloc_free(reqs[i]);
+	}
+	drain(f);
+	assert_int_equal(verify(f, "carol", "Carol-pw-1", NULL), SECTX_OFFLINE_OK);
+	/* mallory: one store running, the newest waiting (it replaced the
+	 * others), so two of her verifications fit and the rest are refused */
+	assert_int_equal(ok, SECTX_OFFLINE_KDF_USER_MAX - 2);
+	assert_int_equal(refused, 10 - ok);
+	assert_int_equal(verify(f, "mallory", "Mallory-pw-1", NULL), SECTX_OFFLINE_OK);
+}
+
+/* Past the threads, jobs wait in a bounded queue instead of failing: of
+ * stores for more users than threads plus places at once, exactly
+ * SECTX_OFFLINE_KDF_MAX + SECTX_OFFLINE_KDF_QUEUE_MAX are written. */
+static void test_queue_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned n = SECTX_OFFLINE_KDF_MAX + SECTX_OFFLINE_KDF_QUEUE_MAX + 5;
+	char user[32], principal[64];
+	unsigned i, files = 0;
+	const char *p;
+
+	for (i = 0; i < n; i++) {
+		snprintf(user, sizeof(user), "user%u", i);
+		snprintf(principal, sizeof(principal), "%s@SECTX.TEST", user);
+		sectx_offline_store(f->hctx, user, principal, "Some-pw-1", 9);
+	}
+	drain(f);
+	for (p = listing(f); (p = strstr(p, "u-")) != NULL; p += 2) {
+		files++;
+	}
+	assert_int_equal(files, SECTX_OFFLINE_KDF_MAX + SECTX_OFFLINE_KDF_QUEUE_MAX);
+	/* the first ones in, not any others */
+	assert_int_equal(verify(f, "user0", "Some-pw-1", NULL), SECTX_OFFLINE_OK);
+	snprintf(user, sizeof(user), "user%u", n - 1);
+	assert_int_equal(verify(f, user, "Some-pw-1", NULL), SECTX_OFFLINE_NONE);
+}
+
 static void test_too_old(void **state)
 {
 	struct fixture *f = *state;
@@ -399,6 +478,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_and_verify, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_attempts_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_parallel_attempts_meet_the_lock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_user_does_not_starve_others, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_is_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_old, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),
