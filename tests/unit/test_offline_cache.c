@@ -110,16 +110,15 @@ static void store(struct fixture *f, const char *user, const char *password)
 	assert_int_equal(tevent_loop_once(f->hctx->ev), 0);
 }
 
-static enum sectx_offline_result verify(struct fixture *f, const char *user, const char *password,
-					int64_t *retry_ms)
+/* Wait for a verification started with sectx_offline_verify_send, free it
+ * and return its result (and *retry_ms unless NULL). */
+static enum sectx_offline_result verify_wait(struct fixture *f, struct tevent_req *req,
+					     int64_t *retry_ms)
 {
 	enum sectx_offline_result result = SECTX_OFFLINE_ERROR;
-	struct tevent_req *req;
 	int64_t retry = 0;
 	time_t stored = 0;
 
-	req = sectx_offline_verify_send(f->mem, f->hctx->ev, f->hctx, user, password,
-					strlen(password));
 	assert_non_null(req);
 	assert_true(tevent_req_poll(req, f->hctx->ev));
 	assert_int_equal(sectx_offline_verify_recv(req, &result, &retry, &stored), 0);
@@ -128,6 +127,15 @@ static enum sectx_offline_result verify(struct fixture *f, const char *user, con
 		*retry_ms = retry;
 	}
 	return result;
+}
+
+static enum sectx_offline_result verify(struct fixture *f, const char *user, const char *password,
+					int64_t *retry_ms)
+{
+	return verify_wait(f,
+			   sectx_offline_verify_send(f->mem, f->hctx->ev, f->hctx, user, password,
+						     strlen(password)),
+			   retry_ms);
 }
 
 /* Names in the cache directory, sorted, as one space-separated string. */
@@ -279,15 +287,10 @@ static void test_parallel_attempts_meet_the_lock(void **state)
 		assert_non_null(reqs[i]);
 	}
 	for (i = 0; i < 5; i++) {
-		enum sectx_offline_result result = SECTX_OFFLINE_ERROR;
-		int64_t retry = 0;
-		time_t stored = 0;
+		enum sectx_offline_result result = verify_wait(f, reqs[i], NULL);
 
-		assert_true(tevent_req_poll(reqs[i], f->hctx->ev));
-		assert_int_equal(sectx_offline_verify_recv(reqs[i], &result, &retry, &stored), 0);
 		tried += result == SECTX_OFFLINE_BAD_PASSWORD;
 		locked += result == SECTX_OFFLINE_LOCKED;
-		talloc_free(reqs[i]);
 	}
 	assert_int_equal(tried, 2);
 	assert_int_equal(locked, 3);
@@ -328,15 +331,10 @@ static void test_one_user_does_not_starve_others(void **state)
 	assert_int_equal(verify(f, "bob", "Bob-pw-1", NULL), SECTX_OFFLINE_OK);
 	sectx_offline_store(f->hctx, "carol", "carol@SECTX.TEST", "Carol-pw-1", 10);
 	for (i = 0; i < 10; i++) {
-		enum sectx_offline_result result = SECTX_OFFLINE_NONE;
-		int64_t retry = 0;
-		time_t stored = 0;
+		enum sectx_offline_result result = verify_wait(f, reqs[i], NULL);
 
-		assert_true(tevent_req_poll(reqs[i], f->hctx->ev));
-		assert_int_equal(sectx_offline_verify_recv(reqs[i], &result, &retry, &stored), 0);
 		ok += result == SECTX_OFFLINE_OK;
 		refused += result == SECTX_OFFLINE_ERROR;
-		talloc_free(reqs[i]);
 	}
 	drain(f);
 	assert_int_equal(verify(f, "carol", "Carol-pw-1", NULL), SECTX_OFFLINE_OK);
