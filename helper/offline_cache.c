@@ -874,14 +874,21 @@ void sectx_offline_forget(struct sectxd_ctx *hctx, const char *user, const char 
 	struct sectx_offline *oc = cache_of(hctx);
 	struct offline_entry *e, **link = NULL;
 	char name[FILE_NAME_LEN + 1];
-	struct store_job *job;
+	struct store_job *job, *next;
 
 	if (oc == NULL || oc->dirfd < 0) {
 		return;
 	}
-	/* a hash still being computed for user must not bring it back */
-	for (job = oc->stores; job != NULL; job = job->next) {
-		if (strcmp(job->user, user) == 0) {
+	/* a hash still being computed for user must not bring it back; one
+	 * still waiting goes now, with its copy of the password */
+	for (job = oc->stores; job != NULL; job = next) {
+		next = job->next;
+		if (strcmp(job->user, user) != 0) {
+			continue;
+		}
+		if (job->kdf != NULL && kdf_waits(job->kdf)) {
+			talloc_free(job);
+		} else {
 			job->cancelled = true;
 		}
 	}

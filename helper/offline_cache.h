@@ -47,8 +47,9 @@ extern const struct sectxd_subsystem sectxd_offline_subsystem;
 bool sectx_offline_enabled(struct sectxd_ctx *hctx);
 
 /* After an online login of user (principal: its unparsed principal) with
- * password: hash it on a thread and replace the user's cached credential
- * when done.  The password is copied (the copy is scrubbed by the thread);
+ * password: hash it on a thread (waiting for one if need be; it replaces a
+ * store of the same user still waiting) and replace the user's cached
+ * credential when done.  The password is copied (the copy is scrubbed by the thread);
  * the caller may wipe its own at once.  Failures are logged, never
  * returned: a login never fails because its cache could not be written. */
 void sectx_offline_store(struct sectxd_ctx *hctx, const char *user, const char *principal,
@@ -65,7 +66,7 @@ enum sectx_offline_result {
 	SECTX_OFFLINE_NONE,    /* no cached credential for this user */
 	SECTX_OFFLINE_TOO_OLD, /* older than [offline] max_age */
 	SECTX_OFFLINE_LOCKED,  /* failed_attempts reached; retry after failed_delay */
-	SECTX_OFFLINE_ERROR,   /* the helper's own failure (too many KDFs, memory) */
+	SECTX_OFFLINE_ERROR,   /* the helper's own failure (KDF queue full, memory) */
 };
 
 /* Verify password against user's cached credential (KDF on a thread, then

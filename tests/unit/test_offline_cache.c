@@ -100,6 +100,13 @@ static void restart(struct fixture *f)
 	assert_int_equal(sectxd_offline_subsystem.start(f->hctx), 0);
 }
 
+/* Wait for every KDF still running or waiting: their pipes are the loop's
+ * only events. */
+static void drain(struct fixture *f)
+{
+	assert_int_equal(tevent_loop_wait(f->hctx->ev), 0);
+}
+
 /* Store and wait for the KDF thread: its pipe is the loop's only event. */
 static void store(struct fixture *f, const char *user, const char *password)
 {
@@ -298,13 +305,6 @@ static void test_parallel_attempts_meet_the_lock(void **state)
 	assert_int_equal(verify(f, "erin", "Right-pw-1", NULL), SECTX_OFFLINE_LOCKED);
 }
 
-/* Wait for every KDF still running or waiting: their pipes are the loop's
- * only events. */
-static void drain(struct fixture *f)
-{
-	assert_int_equal(tevent_loop_wait(f->hctx->ev), 0);
-}
-
 /* One user hashing over and over (each online login stores, an offline
  * success is never locked) holds one thread and at most
  * SECTX_OFFLINE_KDF_USER_MAX places: another user's offline login and
@@ -407,6 +407,14 @@ static void test_forget(void **state)
 	assert_int_equal(tevent_loop_once(f->hctx->ev), 0);
 	assert_string_equal(listing(f), "");
 	assert_int_equal(verify(f, "erin", "Erin-pw-1", NULL), SECTX_OFFLINE_NONE);
+
+	/* ... or still waiting behind another of the same user's */
+	sectx_offline_store(f->hctx, "erin", "erin@SECTX.TEST", "Erin-pw-1", 9);
+	sectx_offline_store(f->hctx, "erin", "erin@SECTX.TEST", "Erin-pw-2", 9);
+	sectx_offline_forget(f->hctx, "erin", "test");
+	drain(f);
+	assert_string_equal(listing(f), "");
+	assert_int_equal(verify(f, "erin", "Erin-pw-2", NULL), SECTX_OFFLINE_NONE);
 }
 
 static void test_corrupt_moved_aside(void **state)
