@@ -523,13 +523,15 @@ int sectx_config_value_parse(TALLOC_CTX *owner, const struct sectx_config_key *k
 
 		ret = parse_digits(value, &v, NULL);
 		if (ret == -EINVAL) {
-			snprintf(reason, reason_size, "'%s' is not a whole number (%" PRIu64 "..%" PRIu64 ")",
-				 shown, key->min, key->max);
+			snprintf(reason, reason_size,
+				 "'%s' is not a whole number (%s%" PRIu64 "..%" PRIu64 ")", shown,
+				 key->zero_ok ? "0 or " : "", key->min, key->max);
 			return -EINVAL;
 		}
-		if (ret == -ERANGE || v < key->min || v > key->max || v > UINT_MAX) {
-			snprintf(reason, reason_size, "'%s' is out of range (%" PRIu64 "..%" PRIu64 ")",
-				 shown, key->min, key->max);
+		if (ret == -ERANGE || (v < key->min && !(v == 0 && key->zero_ok)) ||
+		    v > key->max || v > UINT_MAX) {
+			snprintf(reason, reason_size, "'%s' is out of range (%s%" PRIu64 "..%" PRIu64 ")",
+				 shown, key->zero_ok ? "0 or " : "", key->min, key->max);
 			return -EINVAL;
 		}
 		u = (unsigned)v;
@@ -1221,7 +1223,8 @@ static void print_type(FILE *out, const struct sectx_config_key *k)
 		fprintf(out, "boolean (true, false, yes, no, on, off, 1, 0)");
 		break;
 	case SECTX_CFG_UINT:
-		fprintf(out, "whole number %" PRIu64 "..%" PRIu64, k->min, k->max);
+		fprintf(out, "whole number %s%" PRIu64 "..%" PRIu64, k->zero_ok ? "0 or " : "",
+			k->min, k->max);
 		break;
 	case SECTX_CFG_DURATION:
 		fprintf(out, "duration %s..%s (units ms, s, m, h, d; a bare number is seconds)",

@@ -35,6 +35,9 @@
 #define SECTX_CONFIG_MAX_SERVICES 1024u       /* [service/NAME] sections in a file */
 #define SECTX_CONFIG_MAX_ERRORS 1000u         /* problems listed before giving up */
 #define SECTX_CONFIG_REASON_MAX 1024u         /* buffer for sectx_config_value_parse */
+/* [offline] kdf_iterations other than 0 (calibrate): fewer would make a hash
+ * the helper itself refuses to load (helper/offline_cache.h uses this). */
+#define SECTX_CONFIG_KDF_ITER_MIN 1000u
 
 /* [kerberos] fast: armour the AS exchange with a ticket from the host keytab. */
 enum sectx_fast_mode { SECTX_FAST_TRY = 0, SECTX_FAST_DEMAND = 1, SECTX_FAST_NEVER = 2 };
@@ -101,7 +104,9 @@ struct sectx_config {
 		uint64_t max_age_ms;      /* a cached credential older than this is refused */
 		unsigned failed_attempts; /* offline failures before failed_delay applies */
 		uint64_t failed_delay_ms; /* wait after failed_attempts offline failures */
-		unsigned kdf_iterations;  /* PBKDF2 iterations; 0: calibrated to ~20 ms at start */
+		unsigned kdf_iterations;  /* PBKDF2 iterations, 0 or at least
+					   * SECTX_CONFIG_KDF_ITER_MIN; 0: calibrated
+					   * to ~20 ms at start */
 		uint64_t probe_ms;        /* first probe of an offline realm after this */
 		uint64_t probe_max_ms;    /* probe interval doubles up to this */
 	} offline;
@@ -158,6 +163,7 @@ struct sectx_config_key {
 	 * that follows the quoted value ("is not a realm name (...)"). */
 	const char *(*check)(const char *value);
 	const char *doc; /* one line */
+	bool zero_ok;    /* UINT: 0 is allowed too, below min (its own meaning) */
 };
 
 struct sectx_config_section {

@@ -41,6 +41,11 @@
 #define KEY_UINT(sec_, name_, in_, field_, def_, min_, max_, doc_)                                 \
 	{ .section = sec_, .name = name_, .type = SECTX_CFG_UINT, .def = def_,                     \
 	  .offset = in_(field_, unsigned), .min = min_, .max = max_, .doc = doc_ }
+/* A UINT whose 0 has a meaning of its own (e.g. "calibrate"), min_ > 0 */
+#define KEY_UINT_OR_0(sec_, name_, in_, field_, def_, min_, max_, doc_)                            \
+	{ .section = sec_, .name = name_, .type = SECTX_CFG_UINT, .def = def_,                     \
+	  .offset = in_(field_, unsigned), .min = min_, .max = max_, .zero_ok = true,             \
+	  .doc = doc_ }
 #define KEY_DURATION(sec_, name_, in_, field_, def_, min_, max_, doc_)                             \
 	{ .section = sec_, .name = name_, .type = SECTX_CFG_DURATION, .def = def_,                 \
 	  .offset = in_(field_, uint64_t), .min = min_, .max = max_, .doc = doc_ }
@@ -282,7 +287,7 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_DURATION("offline", "max_age", CFG_, offline.max_age_ms, "7d", 1 * SEC, 365 * DAY, "a cached credential not refreshed by an online login for this long is refused"),
 	KEY_UINT("offline", "failed_attempts", CFG_, offline.failed_attempts, "5", 1, 1000, "failed offline logins of one user before failed_delay applies"),
 	KEY_DURATION("offline", "failed_delay", CFG_, offline.failed_delay_ms, "5s", 0, 1 * HOUR, "after failed_attempts failures, offline logins of that user are refused for this long after each failure"),
-	KEY_UINT("offline", "kdf_iterations", CFG_, offline.kdf_iterations, "0", 0, 100000000, "PBKDF2-HMAC-SHA512 iterations for new cached credentials (0: calibrated at start to about 20 ms)"),
+	KEY_UINT_OR_0("offline", "kdf_iterations", CFG_, offline.kdf_iterations, "0", SECTX_CONFIG_KDF_ITER_MIN, 100000000, "PBKDF2-HMAC-SHA512 iterations for new cached credentials (0: calibrated at start to about 20 ms)"),
 	KEY_DURATION("offline", "offline_probe", CFG_, offline.probe_ms, "30s", 100 * MS, 1 * HOUR, "an unreachable realm is probed after this, the interval doubling each time"),
 	KEY_DURATION("offline", "offline_probe_max", CFG_, offline.probe_max_ms, "5m", 100 * MS, 1 * DAY, "longest interval between probes of an unreachable realm"),
 	KEY_LIST("access", "allow_users", CFG_, access.allow_users, access.n_allow_users, "", check_name, "users who may log in (empty: every realm user)"),

@@ -239,25 +239,62 @@ int64_t sectx_throttle_delay(struct sectxd_ctx *hctx, const char *user, uid_t ui
 	return a > b ? a : b;
 }
 
-void sectx_throttle_record(struct sectxd_ctx *hctx, const char *user, uid_t uid, bool failed)
+/* The keys of an attempt: the user's, and its caller's uid unless root (root
+ * runs every login service: its uid is not a useful key).  Returns how many. */
+static size_t throttle_keys(char key[2][SECTX_NAME_MAX + 16], const char *user, uid_t uid)
 {
-	char key[2][SECTX_NAME_MAX + 16];
-	size_t i;
-
 	snprintf(key[0], sizeof(key[0]), "u:%s", user);
 	snprintf(key[1], sizeof(key[1]), "id:%u", (unsigned)uid);
-	/* root runs every login service: its uid is not a useful key */
-	for (i = 0; i < (uid == 0 ? 1u : 2u); i++) {
-		struct throttle_entry *e = throttle_slot(hctx->creds, key[i], failed);
+	return uid == 0 ? 1u : 2u;
+}
+
+int64_t sectx_throttle_try_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid)
+{
+	int64_t delay = sectx_throttle_delay(hctx, user, uid);
+
+	if (delay == 0) {
+		sectx_throttle_begin(hctx, user, uid);
+	}
+	return delay;
+}
+
+void sectx_throttle_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid)
+{
+	char key[2][SECTX_NAME_MAX + 16];
+	size_t i, n = throttle_keys(key, user, uid);
+
+	for (i = 0; i < n; i++) {
+		struct throttle_entry *e = throttle_slot(hctx->creds, key[i], true);
+
+		if (e != NULL) {
+			e->failures++;
+			e->last_ms = sectx_now_ms();
+		}
+	}
+}
+
+void sectx_throttle_end(struct sectxd_ctx *hctx, const char *user, uid_t uid,
+			enum sectx_throttle_outcome outcome)
+{
+	char key[2][SECTX_NAME_MAX + 16];
+	size_t i, n = throttle_keys(key, user, uid);
+
+	for (i = 0; i < n; i++) {
+		struct throttle_entry *e =
+		    throttle_slot(hctx->creds, key[i], outcome == SECTX_THROTTLE_FAILED);
 
 		if (e == NULL) {
 			continue;
 		}
-		if (failed) {
-			e->failures++;
-			e->last_ms = sectx_now_ms();
-		} else if (i == 0) {
+		if (outcome == SECTX_THROTTLE_FAILED) {
+			if (e->failures == 0) {
+				e->failures = 1; /* its slot was reused meanwhile */
+			}
+			e->last_ms = sectx_now_ms(); /* the delay runs from the failure */
+		} else if (outcome == SECTX_THROTTLE_OK && i == 0) {
 			e->key[0] = '\0'; /* a success clears the user's count */
+		} else if (e->failures > 0) {
+			e->failures--; /* given back: the uid's on a success, both untried */
 		}
 	}
 }

@@ -8,8 +8,9 @@
  * the handle gets nothing but the right to have that user's own ccache
  * written for that user; the binding checks happen in pam_ops.c.  TGTs live
  * only in memory here, freed (and their keys wiped by libkrb5) with the
- * handle.  Failed logins are counted per user and per calling uid, and
- * further attempts delayed, before they reach the KDC.
+ * handle.  Failed logins are counted per user and per calling uid (each
+ * attempt as it starts, given back if it turns out not to be a failure),
+ * and further attempts delayed, before they reach the KDC.
  */
 #ifndef SECTX_CREDSTORE_H
 #define SECTX_CREDSTORE_H
@@ -61,9 +62,27 @@ void sectx_handle_claim(struct sectx_handle *h);
 /* Forget h and its credentials. */
 void sectx_handle_drop(struct sectxd_ctx *hctx, struct sectx_handle *h);
 
-/* How long (ms) the next login for user from uid must wait; 0: at once. */
+/* How long (ms) the next login for user from uid must wait; 0: at once.
+ * Attempts begun and not yet ended count as failures here. */
 int64_t sectx_throttle_delay(struct sectxd_ctx *hctx, const char *user, uid_t uid);
-/* Record the outcome of a login for user from uid. */
-void sectx_throttle_record(struct sectxd_ctx *hctx, const char *user, uid_t uid, bool failed);
+
+/* How an attempt ended. */
+enum sectx_throttle_outcome {
+	SECTX_THROTTLE_FAILED,	/* the password (or ticket) was refused: stays counted */
+	SECTX_THROTTLE_OK,	/* accepted: clears the user's count, gives back the uid's */
+	SECTX_THROTTLE_UNTRIED, /* undecided (no KDC answered, internal error): given back */
+};
+/* An attempt for user from uid starts, right after sectx_throttle_delay said
+ * 0: it counts as a failure at once, so attempts made in parallel meet the
+ * delay as serial ones do instead of all passing the check before the first
+ * result is in.  Each begin is followed by exactly one sectx_throttle_end; an
+ * attempt abandoned in between (caller gone) stays counted. */
+void sectx_throttle_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid);
+/* Check and begin in one: 0 and the attempt has begun (sectx_throttle_begin),
+ * or how long (ms) it must still wait, nothing counted.  Check again after
+ * the wait: attempts begun meanwhile may have made it longer. */
+int64_t sectx_throttle_try_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid);
+void sectx_throttle_end(struct sectxd_ctx *hctx, const char *user, uid_t uid,
+			enum sectx_throttle_outcome outcome);
 
 #endif /* SECTX_CREDSTORE_H */

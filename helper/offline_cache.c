@@ -27,8 +27,13 @@
  *
  * Threads: each KDF runs on a thread of its own that touches nothing but its
  * job (malloc'd, not talloc: talloc is not thread-safe) and a pipe back to
- * the loop; at most SECTX_OFFLINE_KDF_MAX run at once.  A request freed while
- * its thread runs joins it (waiting at most one KDF, ~20 ms).
+ * the loop; at most SECTX_OFFLINE_KDF_MAX run at once, at most one per user.
+ * The others wait in one FIFO (its password copy held, scrubbed when the job
+ * is freed), bounded by SECTX_OFFLINE_KDF_QUEUE_MAX and, per user, by
+ * SECTX_OFFLINE_KDF_USER_MAX; beyond those a request fails (EBUSY, a log
+ * line), for that user alone in the second case.  A newer store of a user
+ * replaces one still waiting.  A request freed while its thread runs joins
+ * it (waiting at most one KDF, ~20 ms).
  */
 #include "offline_cache.h"
 
@@ -59,8 +64,6 @@
 #define FILE_NAME_LEN  (2 + 2 * SHA256_DIGEST_LENGTH)
 #define CLOCK_SKEW_S   300 /* a credential "stored" further in the future is refused */
 
-static unsigned kdf_threads; /* running now; the loop's thread only */
-
 /* --- the KDF on a thread ------------------------------------------------------ */
 
 struct kdf_job {
@@ -74,13 +77,74 @@ struct kdf_job {
 };
 
 struct kdf_state {
+	struct kdf_state *prev, *next; /* in kdf_running or kdf_waiting */
+	struct tevent_context *ev;
+	struct tevent_req *req;
+	char *user; /* whose password: one KDF of a user runs at a time */
 	struct kdf_job *job;
 	pthread_t thread;
-	bool running;
+	bool running; /* a thread was started (joined: false again) */
+	bool listed;  /* in one of the lists below */
 	int pipefd[2];
 	struct tevent_fd *fde;
 	uint8_t out[SECTX_OFFLINE_HASH_LEN];
 };
+
+/*
+ * The scheduler, the loop's thread only: at most SECTX_OFFLINE_KDF_MAX jobs
+ * run, at most one of them per user; the others wait, oldest first, at most
+ * SECTX_OFFLINE_KDF_QUEUE_MAX in all and SECTX_OFFLINE_KDF_USER_MAX (running
+ * or waiting) per user.  So one user logging in over and over holds one
+ * thread and a few places in the queue, never every slot, and the others'
+ * logins and stores wait their turn instead of failing.
+ */
+struct kdf_list {
+	struct kdf_state *head, *tail;
+	unsigned n;
+};
+static struct kdf_list kdf_running, kdf_waiting;
+
+static void kdf_list_add(struct kdf_list *l, struct kdf_state *st)
+{
+	st->prev = l->tail;
+	st->next = NULL;
+	if (l->tail != NULL) {
+		l->tail->next = st;
+	} else {
+		l->head = st;
+	}
+	l->tail = st;
+	l->n++;
+	st->listed = true;
+}
+
+static void kdf_list_remove(struct kdf_list *l, struct kdf_state *st)
+{
+	if (st->prev != NULL) {
+		st->prev->next = st->next;
+	} else {
+		l->head = st->next;
+	}
+	if (st->next != NULL) {
+		st->next->prev = st->prev;
+	} else {
+		l->tail = st->prev;
+	}
+	st->prev = st->next = NULL;
+	l->n--;
+	st->listed = false;
+}
+
+static unsigned kdf_count_user(const struct kdf_list *l, const char *user)
+{
+	const struct kdf_state *st;
+	unsigned n = 0;
+
+	for (st = l->head; st != NULL; st = st->next) {
+		n += strcmp(st->user, user) == 0;
+	}
+	return n;
+}
 
 static void *kdf_thread(void *arg)
 {
@@ -96,19 +160,78 @@ static void *kdf_thread(void *arg)
 	return NULL;
 }
 
+static void kdf_readable(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
+			 void *private_data);
+
+/* Start st's thread.  0 or an errno. */
+static int kdf_start(struct kdf_state *st)
+{
+	int err;
+
+	if (pipe2(st->pipefd, O_CLOEXEC | O_NONBLOCK) != 0) {
+		return errno;
+	}
+	st->job->wfd = st->pipefd[1];
+	st->fde = tevent_add_fd(st->ev, st, st->pipefd[0], TEVENT_FD_READ, kdf_readable, st->req);
+	if (st->fde == NULL) {
+		return ENOMEM;
+	}
+	err = pthread_create(&st->thread, NULL, kdf_thread, st->job);
+	if (err != 0) {
+		return err;
+	}
+	st->running = true;
+	return 0;
+}
+
+/* Start waiting jobs, oldest first, while threads are free, skipping those
+ * whose user has one running.  A job that cannot start fails (its callback
+ * deferred to the loop, so no caller's callback runs inside this one). */
+static void kdf_pump(void)
+{
+	struct kdf_state *st, *next;
+
+	for (st = kdf_waiting.head; st != NULL && kdf_running.n < SECTX_OFFLINE_KDF_MAX;
+	     st = next) {
+		int err;
+
+		next = st->next;
+		if (kdf_count_user(&kdf_running, st->user) > 0) {
+			continue;
+		}
+		kdf_list_remove(&kdf_waiting, st);
+		err = kdf_start(st);
+		if (err != 0) {
+			SECTX_ERROR("cannot start a KDF thread: %s", strerror(err));
+			tevent_req_defer_callback(st->req, st->ev);
+			tevent_req_error(st->req, err);
+			continue;
+		}
+		kdf_list_add(&kdf_running, st);
+	}
+}
+
 static void kdf_finish_thread(struct kdf_state *st)
 {
 	if (st->running) {
 		pthread_join(st->thread, NULL);
 		st->running = false;
-		kdf_threads--;
+	}
+	if (st->listed) {
+		kdf_list_remove(&kdf_running, st);
 	}
 }
 
 static int kdf_state_destructor(struct kdf_state *st)
 {
+	bool was_running = st->running;
+
 	TALLOC_FREE(st->fde);
-	kdf_finish_thread(st); /* at most one KDF's wait, only if cancelled */
+	if (st->listed && !st->running) {
+		kdf_list_remove(&kdf_waiting, st); /* never started */
+	} else {
+		kdf_finish_thread(st); /* at most one KDF's wait, only if cancelled */
+	}
 	if (st->job != NULL) {
 		if (st->job->password != NULL) {
 			explicit_bzero(st->job->password, st->job->len + 1);
@@ -123,6 +246,9 @@ static int kdf_state_destructor(struct kdf_state *st)
 	}
 	if (st->pipefd[1] >= 0) {
 		close(st->pipefd[1]);
+	}
+	if (was_running) {
+		kdf_pump(); /* a thread is free */
 	}
 	return 0;
 }
@@ -139,6 +265,7 @@ static void kdf_readable(struct tevent_context *ev, struct tevent_fd *fde, uint1
 	}
 	TALLOC_FREE(st->fde);
 	kdf_finish_thread(st);
+	kdf_pump();
 	if (!st->job->ok) {
 		tevent_req_error(req, EIO);
 		return;
@@ -149,11 +276,13 @@ static void kdf_readable(struct tevent_context *ev, struct tevent_fd *fde, uint1
 }
 
 struct tevent_req *sectx_kdf_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				  const char *password, size_t password_len, const uint8_t *salt,
-				  unsigned iterations)
+				  const char *user, const char *password, size_t password_len,
+				  const uint8_t *salt, unsigned iterations)
 {
 	struct tevent_req *req;
 	struct kdf_state *st;
+	unsigned mine;
+	bool wait;
 	int err;
 
 	req = tevent_req_create(mem_ctx, &st, struct kdf_state);
@@ -161,13 +290,30 @@ struct tevent_req *sectx_kdf_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 		return NULL;
 	}
 	st->pipefd[0] = st->pipefd[1] = -1;
+	st->ev = ev;
+	st->req = req;
 	talloc_set_destructor(st, kdf_state_destructor);
-	if (kdf_threads >= SECTX_OFFLINE_KDF_MAX) {
+	if (password_len > SECTX_PASSWORD_MAX) {
+		tevent_req_error(req, EINVAL);
+		return tevent_req_post(req, ev);
+	}
+	st->user = talloc_strdup(st, user);
+	if (tevent_req_nomem(st->user, req)) {
+		return tevent_req_post(req, ev);
+	}
+	mine = kdf_count_user(&kdf_running, user) + kdf_count_user(&kdf_waiting, user);
+	if (mine >= SECTX_OFFLINE_KDF_USER_MAX) {
+		SECTX_WARN("password hash for %s refused: %u of that user's are running or "
+			   "waiting already",
+			   user, mine);
 		tevent_req_error(req, EBUSY);
 		return tevent_req_post(req, ev);
 	}
-	if (password_len > SECTX_PASSWORD_MAX) {
-		tevent_req_error(req, EINVAL);
+	wait = kdf_running.n >= SECTX_OFFLINE_KDF_MAX || mine > 0;
+	if (wait && kdf_waiting.n >= SECTX_OFFLINE_KDF_QUEUE_MAX) {
+		SECTX_WARN("password hash for %s refused: %u running and %u waiting already", user,
+			   kdf_running.n, kdf_waiting.n);
+		tevent_req_error(req, EBUSY);
 		return tevent_req_post(req, ev);
 	}
 	st->job = calloc(1, sizeof(*st->job));
@@ -180,24 +326,25 @@ struct tevent_req *sectx_kdf_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 	st->job->len = password_len;
 	memcpy(st->job->salt, salt, sizeof(st->job->salt));
 	st->job->iterations = iterations;
-	if (pipe2(st->pipefd, O_CLOEXEC | O_NONBLOCK) != 0) {
-		tevent_req_error(req, errno);
-		return tevent_req_post(req, ev);
+	if (wait) {
+		kdf_list_add(&kdf_waiting, st); /* its copy scrubbed when freed */
+		return req;
 	}
-	st->job->wfd = st->pipefd[1];
-	st->fde = tevent_add_fd(ev, st, st->pipefd[0], TEVENT_FD_READ, kdf_readable, req);
-	if (st->fde == NULL) {
-		tevent_req_oom(req);
-		return tevent_req_post(req, ev);
-	}
-	err = pthread_create(&st->thread, NULL, kdf_thread, st->job);
+	err = kdf_start(st);
 	if (err != 0) {
 		tevent_req_error(req, err);
 		return tevent_req_post(req, ev);
 	}
-	st->running = true;
-	kdf_threads++;
+	kdf_list_add(&kdf_running, st);
 	return req;
+}
+
+/* Is the KDF of req still waiting for a thread? */
+static bool kdf_waits(struct tevent_req *req)
+{
+	struct kdf_state *st = tevent_req_data(req, struct kdf_state);
+
+	return st->listed && !st->running;
 }
 
 int sectx_kdf_recv(struct tevent_req *req, uint8_t out[SECTX_OFFLINE_HASH_LEN])
@@ -233,6 +380,7 @@ struct store_job {
 	char *principal;
 	uint8_t salt[SECTX_OFFLINE_SALT_LEN];
 	unsigned iterations;
+	struct tevent_req *kdf;
 	bool cancelled; /* forgotten meanwhile: drop the result */
 };
 
@@ -611,6 +759,7 @@ static void store_done(struct tevent_req *subreq)
 
 	ret = sectx_kdf_recv(subreq, hash);
 	TALLOC_FREE(subreq);
+	job->kdf = NULL;
 	if (ret != 0 || job->cancelled || oc->dirfd < 0) {
 		if (ret != 0) {
 			SECTX_ERROR("cannot cache the credential of %s: KDF failed: %s", job->user,
@@ -675,11 +824,19 @@ void sectx_offline_store(struct sectxd_ctx *hctx, const char *user, const char *
 			 const char *password, size_t password_len)
 {
 	struct sectx_offline *oc = cache_of(hctx);
-	struct tevent_req *subreq;
-	struct store_job *job;
+	struct store_job *job, *next;
 
 	if (!sectx_offline_enabled(hctx)) {
 		return;
+	}
+	/* a store of user still waiting for a thread would be overwritten by
+	 * this one: drop it (with its copy of the older password) */
+	for (job = oc->stores; job != NULL; job = next) {
+		next = job->next;
+		if (strcmp(job->user, user) == 0 && !job->cancelled && job->kdf != NULL &&
+		    kdf_waits(job->kdf)) {
+			talloc_free(job);
+		}
 	}
 	job = talloc_zero(oc, struct store_job);
 	if (job == NULL || (job->user = talloc_strdup(job, user)) == NULL ||
@@ -702,13 +859,14 @@ void sectx_offline_store(struct sectxd_ctx *hctx, const char *user, const char *
 		talloc_free(job);
 		return;
 	}
-	subreq = sectx_kdf_send(job, hctx->ev, password, password_len, job->salt, job->iterations);
-	if (subreq == NULL) {
+	job->kdf = sectx_kdf_send(job, hctx->ev, user, password, password_len, job->salt,
+				  job->iterations);
+	if (job->kdf == NULL) {
 		SECTX_ERROR("cannot cache the credential of %s: out of memory", user);
 		talloc_free(job);
 		return;
 	}
-	tevent_req_set_callback(subreq, store_done, job);
+	tevent_req_set_callback(job->kdf, store_done, job);
 }
 
 void sectx_offline_forget(struct sectxd_ctx *hctx, const char *user, const char *why)
@@ -716,14 +874,21 @@ void sectx_offline_forget(struct sectxd_ctx *hctx, const char *user, const char 
 	struct sectx_offline *oc = cache_of(hctx);
 	struct offline_entry *e, **link = NULL;
 	char name[FILE_NAME_LEN + 1];
-	struct store_job *job;
+	struct store_job *job, *next;
 
 	if (oc == NULL || oc->dirfd < 0) {
 		return;
 	}
-	/* a hash still being computed for user must not bring it back */
-	for (job = oc->stores; job != NULL; job = job->next) {
-		if (strcmp(job->user, user) == 0) {
+	/* a hash still being computed for user must not bring it back; one
+	 * still waiting goes now, with its copy of the password */
+	for (job = oc->stores; job != NULL; job = next) {
+		next = job->next;
+		if (strcmp(job->user, user) != 0) {
+			continue;
+		}
+		if (job->kdf != NULL && kdf_waits(job->kdf)) {
+			talloc_free(job);
+		} else {
 			job->cancelled = true;
 		}
 	}
@@ -808,7 +973,7 @@ struct tevent_req *sectx_offline_verify_send(TALLOC_CTX *mem_ctx, struct tevent_
 	 * not all pass the check above before the first result is in. */
 	e->failures++;
 	e->last_fail_ms = now_ms;
-	subreq = sectx_kdf_send(st, ev, password, password_len, e->salt, e->iterations);
+	subreq = sectx_kdf_send(st, ev, user, password, password_len, e->salt, e->iterations);
 	if (tevent_req_nomem(subreq, req)) {
 		e->failures--;
 		return tevent_req_post(req, ev);

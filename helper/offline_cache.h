@@ -33,10 +33,12 @@
 #define SECTX_OFFLINE_FILE_MAX	4096u	  /* bytes in one cached-credential file */
 #define SECTX_OFFLINE_USERS_MAX 65536u	  /* cached credentials held */
 #define SECTX_OFFLINE_KDF_MAX	8u	  /* KDF threads running at once */
+#define SECTX_OFFLINE_KDF_QUEUE_MAX 64u	  /* KDFs waiting for a thread */
+#define SECTX_OFFLINE_KDF_USER_MAX  4u	  /* KDFs of one user running or waiting */
 #define SECTX_OFFLINE_SALT_LEN	16u
 #define SECTX_OFFLINE_HASH_LEN	64u /* SHA-512 */
 #define SECTX_OFFLINE_TARGET_MS 20  /* calibration target for one KDF */
-#define SECTX_OFFLINE_ITER_MIN	1000u
+#define SECTX_OFFLINE_ITER_MIN	SECTX_CONFIG_KDF_ITER_MIN /* fewer: moved aside */
 #define SECTX_OFFLINE_ITER_MAX	100000000u
 
 extern const struct sectxd_subsystem sectxd_offline_subsystem;
@@ -45,8 +47,9 @@ extern const struct sectxd_subsystem sectxd_offline_subsystem;
 bool sectx_offline_enabled(struct sectxd_ctx *hctx);
 
 /* After an online login of user (principal: its unparsed principal) with
- * password: hash it on a thread and replace the user's cached credential
- * when done.  The password is copied (the copy is scrubbed by the thread);
+ * password: hash it on a thread (waiting for one if need be; it replaces a
+ * store of the same user still waiting) and replace the user's cached
+ * credential when done.  The password is copied (the copy is scrubbed by the thread);
  * the caller may wipe its own at once.  Failures are logged, never
  * returned: a login never fails because its cache could not be written. */
 void sectx_offline_store(struct sectxd_ctx *hctx, const char *user, const char *principal,
@@ -63,7 +66,7 @@ enum sectx_offline_result {
 	SECTX_OFFLINE_NONE,    /* no cached credential for this user */
 	SECTX_OFFLINE_TOO_OLD, /* older than [offline] max_age */
 	SECTX_OFFLINE_LOCKED,  /* failed_attempts reached; retry after failed_delay */
-	SECTX_OFFLINE_ERROR,   /* the helper's own failure (too many KDFs, memory) */
+	SECTX_OFFLINE_ERROR,   /* the helper's own failure (KDF queue full, memory) */
 };
 
 /* Verify password against user's cached credential (KDF on a thread, then
@@ -80,10 +83,15 @@ int sectx_offline_verify_recv(struct tevent_req *req, enum sectx_offline_result 
 /* --- the KDF on a thread (exported for the cache's own use and tests) --- */
 
 /* PBKDF2-HMAC-SHA512(password, salt, iterations) into SECTX_OFFLINE_HASH_LEN
- * bytes, computed on a new thread; the request completes on ev. */
+ * bytes, computed on a new thread; the request completes on ev.  user is
+ * whose password it is: one KDF per user runs at a time, the others (and
+ * any beyond SECTX_OFFLINE_KDF_MAX) wait their turn, first come first
+ * served; fails with EBUSY (logged) if user has SECTX_OFFLINE_KDF_USER_MAX
+ * running or waiting, or SECTX_OFFLINE_KDF_QUEUE_MAX wait already.  The
+ * password is copied at once; the copy is scrubbed when hashed or freed. */
 struct tevent_req *sectx_kdf_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				  const char *password, size_t password_len, const uint8_t *salt,
-				  unsigned iterations);
+				  const char *user, const char *password, size_t password_len,
+				  const uint8_t *salt, unsigned iterations);
 /* 0 and out filled, or -errno. */
 int sectx_kdf_recv(struct tevent_req *req, uint8_t out[SECTX_OFFLINE_HASH_LEN]);
 

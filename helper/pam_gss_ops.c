@@ -97,6 +97,7 @@ struct gss_auth_op {
 	krb5_principal server;  /* host/NAME@REALM, the keytab's */
 	char *acceptor;         /* the same, unparsed: initiated to and accepted as */
 	struct tevent_timer *delay;
+	bool charged;           /* counted by the throttle until finished */
 };
 
 static int gss_auth_op_destructor(struct gss_auth_op *op)
@@ -128,18 +129,22 @@ static void gss_auth_finish(struct gss_auth_op *op, uint32_t result, const char 
 	if (why == NULL) {
 		why = "out of memory";
 	}
+	if (op->charged) {
+		/* a refusal stays counted; no KDC or an internal error gives it back */
+		op->charged = false;
+		sectx_throttle_end(op->hctx, op->a.user, op->req->uid,
+				   result == SECTX_PAM_SUCCESS	? SECTX_THROTTLE_OK
+				   : result == SECTX_PAM_AUTH_ERR ? SECTX_THROTTLE_FAILED
+								  : SECTX_THROTTLE_UNTRIED);
+	}
 	if (result == SECTX_PAM_SUCCESS) {
 		SECTX_INFO("authenticated %s for %s by tickets (uid %u, rhost %s): %s", op->a.user,
 			   op->a.service, (unsigned)op->req->uid, rhost, why);
-		sectx_throttle_record(op->hctx, op->a.user, op->req->uid, false);
 		sectx_pam_reply(op->req, result, SECTX_TAG_HANDLE, handle, NULL, NULL);
 		return;
 	}
 	SECTX_INFO("authentication of %s for %s by tickets (uid %u, rhost %s) failed: %s",
 		   op->a.user, op->a.service, (unsigned)op->req->uid, rhost, why);
-	if (result == SECTX_PAM_AUTH_ERR) {
-		sectx_throttle_record(op->hctx, op->a.user, op->req->uid, true);
-	}
 	sectx_pam_reply(op->req, result, 0, NULL, NULL, NULL);
 }
 
@@ -600,8 +605,23 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 	struct sectxd_ctx *hctx = op->hctx;
 	struct tevent_req *subreq;
 	const char *why;
+	int64_t delay;
 
 	op->delay = NULL;
+	/* checked (again, after a wait) as it starts, as in pam_ops.c */
+	delay = sectx_throttle_try_begin(hctx, op->a.user, op->req->uid);
+	if (delay > 0) {
+		SECTX_DEBUG("delaying authentication of %s by tickets from uid %u by %lld ms after "
+			    "failures", op->a.user, (unsigned)op->req->uid, (long long)delay);
+		op->delay = tevent_add_timer(
+		    hctx->ev, op, tevent_timeval_current_ofs(delay / 1000, (delay % 1000) * 1000),
+		    gss_auth_start, op);
+		if (op->delay == NULL) {
+			gss_auth_finish(op, SECTX_PAM_SYSTEM_ERR, NULL, "out of memory");
+		}
+		return;
+	}
+	op->charged = true;
 	if (lookup_account(op) != 0) {
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL, "no local or realm account");
 		return;
@@ -638,7 +658,6 @@ static int op_pam_gss_auth(struct sectx_request *req)
 {
 	struct sectxd_ctx *hctx = req->hctx;
 	struct gss_auth_op *op;
-	int64_t delay;
 
 	op = talloc_zero(req, struct gss_auth_op);
 	if (op == NULL) {
@@ -684,14 +703,8 @@ static int op_pam_gss_auth(struct sectx_request *req)
 		sectx_pam_reply(req, SECTX_PAM_USER_UNKNOWN, 0, NULL, NULL, NULL);
 		return 0;
 	}
-	delay = sectx_throttle_delay(hctx, op->a.user, req->uid);
-	if (delay > 0) {
-		SECTX_DEBUG("delaying authentication of %s by tickets from uid %u by %lld ms after "
-			    "failures", op->a.user, (unsigned)req->uid, (long long)delay);
-	}
-	op->delay = tevent_add_timer(hctx->ev, op,
-				     tevent_timeval_current_ofs(delay / 1000, (delay % 1000) * 1000),
-				     gss_auth_start, op);
+	/* the throttle is checked as the attempt starts, on the loop */
+	op->delay = tevent_add_timer(hctx->ev, op, tevent_timeval_current(), gss_auth_start, op);
 	return op->delay != NULL ? 0 : SECTX_E_INTERNAL;
 }
 

@@ -272,7 +272,19 @@ struct auth_op {
 	krb5_principal principal;
 	struct tevent_timer *delay;
 	bool pw_kept; /* op->password still holds the password (offline cache) */
+	bool charged; /* counted by the throttle as a failure until it ends */
+	bool waited;  /* delayed by the throttle once already */
 };
+
+/* End the throttled attempt op began (once).  If op goes without this (the
+ * caller left mid-way), the attempt stays counted: the KDC may have seen it. */
+static void auth_throttle_end(struct auth_op *op, enum sectx_throttle_outcome outcome)
+{
+	if (op->charged) {
+		op->charged = false;
+		sectx_throttle_end(op->req->hctx, op->a.user, op->req->uid, outcome);
+	}
+}
 
 static int auth_op_destructor(struct auth_op *op)
 {
@@ -295,12 +307,14 @@ static void auth_offline(struct auth_op *op, const char *why)
 	if (!sectx_offline_enabled(hctx) || !op->pw_kept) {
 		SECTX_WARN("authentication of %s for %s: realm unreachable: %s", op->a.user,
 			   op->a.service, why);
+		auth_throttle_end(op, SECTX_THROTTLE_UNTRIED);
 		pam_reply(op->req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL, REALM_UNAVAIL_TEXT);
 		return;
 	}
 	subreq = sectx_offline_verify_send(op, hctx->ev, hctx, op->a.user, op->password,
 					   op->password_len);
 	if (subreq == NULL) {
+		auth_throttle_end(op, SECTX_THROTTLE_UNTRIED);
 		pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
 		return;
 	}
@@ -332,10 +346,11 @@ static void auth_offline_done(struct tevent_req *subreq)
 		if (ret != 0) {
 			SECTX_ERROR("cannot keep the offline login of %s: %s", op->a.user,
 				    strerror(-ret));
+			auth_throttle_end(op, SECTX_THROTTLE_UNTRIED);
 			pam_reply(req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
 			return;
 		}
-		sectx_throttle_record(hctx, op->a.user, req->uid, false);
+		auth_throttle_end(op, SECTX_THROTTLE_OK);
 		SECTX_INFO("authenticated %s for %s (uid %u, rhost %s) offline: cached credential "
 			   "stored %lld s ago",
 			   op->a.user, op->a.service, (unsigned)req->uid,
@@ -343,7 +358,7 @@ static void auth_offline_done(struct tevent_req *subreq)
 		pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_HANDLE, h->id, OFFLINE_INFO_TEXT, NULL);
 		return;
 	case SECTX_OFFLINE_BAD_PASSWORD:
-		sectx_throttle_record(hctx, op->a.user, req->uid, true);
+		auth_throttle_end(op, SECTX_THROTTLE_FAILED);
 		SECTX_INFO("offline authentication of %s for %s (uid %u, rhost %s) failed: the "
 			   "password does not match the cached credential",
 			   op->a.user, op->a.service, (unsigned)req->uid,
@@ -351,6 +366,7 @@ static void auth_offline_done(struct tevent_req *subreq)
 		pam_reply(req, SECTX_PAM_AUTH_ERR, 0, NULL, NULL, AUTH_FAILED_TEXT);
 		return;
 	case SECTX_OFFLINE_LOCKED:
+		auth_throttle_end(op, SECTX_THROTTLE_UNTRIED); /* its own lock applies */
 		SECTX_INFO("offline authentication of %s for %s (uid %u) refused: too many failed "
 			   "attempts, next one allowed in %lld ms",
 			   op->a.user, op->a.service, (unsigned)req->uid, (long long)retry_ms);
@@ -373,6 +389,7 @@ static void auth_offline_done(struct tevent_req *subreq)
 			    op->a.service);
 		break;
 	}
+	auth_throttle_end(op, SECTX_THROTTLE_UNTRIED); /* no password was tried */
 	pam_reply(req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL, REALM_UNAVAIL_TEXT);
 }
 
@@ -382,8 +399,28 @@ static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struc
 	struct auth_op *op = private_data;
 	struct sectxd_ctx *hctx = op->req->hctx;
 	struct tevent_req *subreq;
+	int64_t delay;
 
 	op->delay = NULL;
+	/* Checked (again, after a wait) as it starts: attempts begun meanwhile
+	 * count as failures until they end, so parallel attempts are spaced as
+	 * serial ones would be. */
+	delay = sectx_throttle_try_begin(hctx, op->a.user, op->req->uid);
+	if (delay > 0) {
+		/* once a line: many waiting attempts re-check each time one starts */
+		sectx_log(op->waited ? SECTX_LOG_DEBUG : SECTX_LOG_INFO,
+			  "delaying authentication of %s from uid %u by %lld ms after failures",
+			  op->a.user, (unsigned)op->req->uid, (long long)delay);
+		op->waited = true;
+		op->delay = tevent_add_timer(
+		    hctx->ev, op, tevent_timeval_current_ofs(delay / 1000, (delay % 1000) * 1000),
+		    auth_start, op);
+		if (op->delay == NULL) {
+			pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+		}
+		return;
+	}
+	op->charged = true;
 	op->pw_kept = sectx_offline_enabled(hctx);
 	if (sectx_realm_is_offline(hctx)) {
 		/* known unreachable: no new wait for the KDC timeout (realm_state.c
@@ -400,6 +437,7 @@ static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struc
 		explicit_bzero(op->password, op->password_len);
 	}
 	if (subreq == NULL) {
+		auth_throttle_end(op, SECTX_THROTTLE_UNTRIED);
 		pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
 		return;
 	}
@@ -458,12 +496,13 @@ static void auth_login_done(struct tevent_req *subreq)
 		if (ret != 0) {
 			krb5_free_creds(hctx->krb5->ctx, out.creds);
 			SECTX_ERROR("cannot keep the login of %s: %s", op->a.user, strerror(-ret));
+			auth_throttle_end(op, SECTX_THROTTLE_UNTRIED);
 			pam_reply(req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
 			return;
 		}
 		h->pw_expiry = out.pw_expiry;
 		h->acct_expiry = out.acct_expiry;
-		sectx_throttle_record(hctx, op->a.user, req->uid, false);
+		auth_throttle_end(op, SECTX_THROTTLE_OK);
 		SECTX_INFO("authenticated %s for %s (uid %u, rhost %s): %s", op->a.user,
 			   op->a.service, (unsigned)req->uid, op->a.rhost[0] ? op->a.rhost : "-",
 			   out.result == SECTX_LOGIN_EXPIRED ? "password expired, must be changed"
@@ -492,11 +531,13 @@ static void auth_login_done(struct tevent_req *subreq)
 		break;
 	case SECTX_LOGIN_UNAVAIL:
 		if (sectx_realm_is_offline(hctx)) {
+			/* still the same attempt: the cached credential decides it */
 			auth_offline(op, out.message ? out.message : "no KDC answered");
 			return;
 		}
 		SECTX_WARN("authentication of %s for %s: realm unreachable: %s", op->a.user,
 			   op->a.service, out.message ? out.message : "");
+		auth_throttle_end(op, SECTX_THROTTLE_UNTRIED);
 		pam_reply(req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL, REALM_UNAVAIL_TEXT);
 		return;
 	case SECTX_LOGIN_INVALID:
@@ -506,13 +547,14 @@ static void auth_login_done(struct tevent_req *subreq)
 		what = NULL;
 		break;
 	default:
+		/* the helper's or the exchange's own failure, not the password's */
 		SECTX_ERROR("authentication of %s for %s failed: %s", op->a.user, op->a.service,
 			    out.message ? out.message : "");
-		result = SECTX_PAM_AUTH_ERR;
-		what = NULL;
-		break;
+		auth_throttle_end(op, SECTX_THROTTLE_UNTRIED);
+		pam_reply(req, SECTX_PAM_AUTH_ERR, 0, NULL, NULL, AUTH_FAILED_TEXT);
+		return;
 	}
-	sectx_throttle_record(hctx, op->a.user, req->uid, true);
+	auth_throttle_end(op, SECTX_THROTTLE_FAILED);
 	if (what != NULL) {
 		SECTX_INFO("authentication of %s for %s (uid %u, rhost %s) failed: %s", what,
 			   op->a.service, (unsigned)req->uid, op->a.rhost[0] ? op->a.rhost : "-",
@@ -525,7 +567,6 @@ static int op_authenticate(struct sectx_request *req)
 {
 	struct sectxd_ctx *hctx = req->hctx;
 	struct auth_op *op;
-	int64_t delay;
 	int ret;
 
 	op = talloc_zero(req, struct auth_op);
@@ -553,14 +594,8 @@ static int op_authenticate(struct sectx_request *req)
 		pam_reply(req, SECTX_PAM_USER_UNKNOWN, 0, NULL, NULL, AUTH_FAILED_TEXT);
 		return 0;
 	}
-	delay = sectx_throttle_delay(hctx, op->a.user, req->uid);
-	if (delay > 0) {
-		SECTX_INFO("delaying authentication of %s from uid %u by %lld ms after failures",
-			   op->a.user, (unsigned)req->uid, (long long)delay);
-	}
-	op->delay = tevent_add_timer(hctx->ev, op,
-				     tevent_timeval_current_ofs(delay / 1000, (delay % 1000) * 1000),
-				     auth_start, op);
+	/* the throttle is checked as the attempt starts, on the loop */
+	op->delay = tevent_add_timer(hctx->ev, op, tevent_timeval_current(), auth_start, op);
 	return op->delay != NULL ? 0 : SECTX_E_INTERNAL;
 }
 
@@ -743,12 +778,19 @@ static void chpw_old_checked(struct tevent_req *subreq)
 {
 	struct chpw_op *op = tevent_req_callback_data(subreq, struct chpw_op);
 	struct sectx_login_out out = { 0 };
+	bool refused;
 	int ret;
 
 	ret = sectx_login_recv(subreq, op, &out);
 	TALLOC_FREE(subreq);
+	/* counted when it started: a refusal stays; an accepted password (a
+	 * success never cleared the count here), an unreachable realm or an
+	 * internal error gives it back */
+	refused = ret == 0 && out.result != SECTX_LOGIN_OK && out.result != SECTX_LOGIN_UNAVAIL &&
+		  out.result != SECTX_LOGIN_ERROR;
+	sectx_throttle_end(op->req->hctx, op->a.user, op->req->uid,
+			   refused ? SECTX_THROTTLE_FAILED : SECTX_THROTTLE_UNTRIED);
 	if (ret != 0 || out.result != SECTX_LOGIN_OK) {
-		sectx_throttle_record(op->req->hctx, op->a.user, op->req->uid, true);
 		SECTX_INFO("password change for %s: current password not accepted: %s", op->a.user,
 			   out.result == SECTX_LOGIN_UNKNOWN ? "principal not found"
 			   : out.message != NULL ? out.message : "error");
@@ -894,9 +936,11 @@ static int op_chauthtok(struct sectx_request *req)
 	}
 	/* Otherwise the old password is checked the only way that proves it
 	 * even when expired: a kadmin/changepw ticket. */
+	sectx_throttle_begin(hctx, op->a.user, req->uid);
 	subreq = sectx_login_send(op, hctx->ev, hctx, op->principal, op->old_pw, op->old_len,
 				  "kadmin/changepw", op->deadline);
 	if (subreq == NULL) {
+		sectx_throttle_end(hctx, op->a.user, req->uid, SECTX_THROTTLE_UNTRIED);
 		return SECTX_E_INTERNAL;
 	}
 	tevent_req_set_callback(subreq, chpw_old_checked, op);

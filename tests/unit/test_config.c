@@ -260,6 +260,20 @@ static void test_uint(void **state)
 		  "(16..65536)");
 	bad_value("sectxd", "max_connections_per_uid", "3",
 		  "invalid value for max_connections_per_uid: '3' is out of range (4..65536)");
+	/* kdf_iterations: 0 (calibrate) or as many as the loader accepts */
+	cfg = good_value("offline", "kdf_iterations", "0");
+	assert_int_equal(cfg->offline.kdf_iterations, 0);
+	talloc_free(cfg);
+	cfg = good_value("offline", "kdf_iterations", "1000");
+	assert_int_equal(cfg->offline.kdf_iterations, 1000);
+	talloc_free(cfg);
+	bad_value("offline", "kdf_iterations", "1",
+		  "invalid value for kdf_iterations: '1' is out of range (0 or 1000..100000000)");
+	bad_value("offline", "kdf_iterations", "999",
+		  "invalid value for kdf_iterations: '999' is out of range (0 or 1000..100000000)");
+	bad_value("offline", "kdf_iterations", "x",
+		  "invalid value for kdf_iterations: 'x' is not a whole number (0 or "
+		  "1000..100000000)");
 	bad_value("sectxd", "max_connections", "",
 		  "invalid value for max_connections: '' is not a whole number (16..65536)");
 	bad_value("sectxd", "max_connections", "-20",
@@ -473,23 +487,23 @@ static const char *no_x(const char *v)
 }
 
 static const struct sectx_config_key tkey_bool = {
-	"t", "b", SECTX_CFG_BOOL, "no", offsetof(struct tcfg, b), 0, 0, 0, NULL, NULL, "",
+	"t", "b", SECTX_CFG_BOOL, "no", offsetof(struct tcfg, b), 0, 0, 0, NULL, NULL, "", false,
 };
 static const struct sectx_config_key tkey_enum = {
-	"t", "e", SECTX_CFG_ENUM, "red", offsetof(struct tcfg, e), 0, 0, 0, colours, NULL, "",
+	"t", "e", SECTX_CFG_ENUM, "red", offsetof(struct tcfg, e), 0, 0, 0, colours, NULL, "", false,
 };
 static const struct sectx_config_key tkey_list = {
 	"t", "l", SECTX_CFG_LIST, "", offsetof(struct tcfg, list), offsetof(struct tcfg, n),
-	0,   0,   NULL,           no_x, "",
+	0,   0,   NULL,           no_x, "", false,
 };
 static const struct sectx_config_key tkey_dur = {
-	"t", "d", SECTX_CFG_DURATION, "0", offsetof(struct tcfg, d), 0, 0, UINT64_MAX, NULL, NULL, "",
+	"t", "d", SECTX_CFG_DURATION, "0", offsetof(struct tcfg, d), 0, 0, UINT64_MAX, NULL, NULL, "", false,
 };
 static const struct sectx_config_key tkey_uint = {
-	"t", "u", SECTX_CFG_UINT, "0", offsetof(struct tcfg, u), 0, 0, UINT_MAX, NULL, NULL, "",
+	"t", "u", SECTX_CFG_UINT, "0", offsetof(struct tcfg, u), 0, 0, UINT_MAX, NULL, NULL, "", false,
 };
 static const struct sectx_config_key tkey_string = {
-	"t", "s", SECTX_CFG_STRING, "", offsetof(struct tcfg, s), 0, 0, 0, NULL, no_x, "",
+	"t", "s", SECTX_CFG_STRING, "", offsetof(struct tcfg, s), 0, 0, 0, NULL, no_x, "", false,
 };
 
 static int vparse(TALLOC_CTX *ctx, const struct sectx_config_key *k, const char *v,

@@ -100,6 +100,13 @@ static void restart(struct fixture *f)
 	assert_int_equal(sectxd_offline_subsystem.start(f->hctx), 0);
 }
 
+/* Wait for every KDF still running or waiting: their pipes are the loop's
+ * only events. */
+static void drain(struct fixture *f)
+{
+	assert_int_equal(tevent_loop_wait(f->hctx->ev), 0);
+}
+
 /* Store and wait for the KDF thread: its pipe is the loop's only event. */
 static void store(struct fixture *f, const char *user, const char *password)
 {
@@ -110,16 +117,15 @@ static void store(struct fixture *f, const char *user, const char *password)
 	assert_int_equal(tevent_loop_once(f->hctx->ev), 0);
 }
 
-static enum sectx_offline_result verify(struct fixture *f, const char *user, const char *password,
-					int64_t *retry_ms)
+/* Wait for a verification started with sectx_offline_verify_send, free it
+ * and return its result (and *retry_ms unless NULL). */
+static enum sectx_offline_result verify_wait(struct fixture *f, struct tevent_req *req,
+					     int64_t *retry_ms)
 {
 	enum sectx_offline_result result = SECTX_OFFLINE_ERROR;
-	struct tevent_req *req;
 	int64_t retry = 0;
 	time_t stored = 0;
 
-	req = sectx_offline_verify_send(f->mem, f->hctx->ev, f->hctx, user, password,
-					strlen(password));
 	assert_non_null(req);
 	assert_true(tevent_req_poll(req, f->hctx->ev));
 	assert_int_equal(sectx_offline_verify_recv(req, &result, &retry, &stored), 0);
@@ -128,6 +134,15 @@ static enum sectx_offline_result verify(struct fixture *f, const char *user, con
 		*retry_ms = retry;
 	}
 	return result;
+}
+
+static enum sectx_offline_result verify(struct fixture *f, const char *user, const char *password,
+					int64_t *retry_ms)
+{
+	return verify_wait(f,
+			   sectx_offline_verify_send(f->mem, f->hctx->ev, f->hctx, user, password,
+						     strlen(password)),
+			   retry_ms);
 }
 
 /* Names in the cache directory, sorted, as one space-separated string. */
@@ -279,20 +294,82 @@ static void test_parallel_attempts_meet_the_lock(void **state)
 		assert_non_null(reqs[i]);
 	}
 	for (i = 0; i < 5; i++) {
-		enum sectx_offline_result result = SECTX_OFFLINE_ERROR;
-		int64_t retry = 0;
-		time_t stored = 0;
+		enum sectx_offline_result result = verify_wait(f, reqs[i], NULL);
 
-		assert_true(tevent_req_poll(reqs[i], f->hctx->ev));
-		assert_int_equal(sectx_offline_verify_recv(reqs[i], &result, &retry, &stored), 0);
 		tried += result == SECTX_OFFLINE_BAD_PASSWORD;
 		locked += result == SECTX_OFFLINE_LOCKED;
-		talloc_free(reqs[i]);
 	}
 	assert_int_equal(tried, 2);
 	assert_int_equal(locked, 3);
 	/* still locked for the right password too, as after serial failures */
 	assert_int_equal(verify(f, "erin", "Right-pw-1", NULL), SECTX_OFFLINE_LOCKED);
+}
+
+/* One user hashing over and over (each online login stores, an offline
+ * success is never locked) holds one thread and at most
+ * SECTX_OFFLINE_KDF_USER_MAX places: another user's offline login and
+ * another's store still go through, where before they failed (EBUSY) once
+ * that user's jobs filled the SECTX_OFFLINE_KDF_MAX threads. */
+static void test_one_user_does_not_starve_others(void **state)
+{
+	struct fixture *f = *state;
+	struct tevent_req *reqs[10];
+	unsigned ok = 0, refused = 0;
+	size_t i;
+
+	f->hctx->cfg->offline.failed_attempts = 1000; /* the lock is not under test */
+	store(f, "bob", "Bob-pw-1");
+	store(f, "mallory", "Mallory-pw-1");
+	for (i = 0; i < 2 * SECTX_OFFLINE_KDF_MAX; i++) {
+		sectx_offline_store(f->hctx, "mallory", "mallory@SECTX.TEST", "Mallory-pw-1", 12);
+	}
+	for (i = 0; i < 10; i++) {
+		reqs[i] = sectx_offline_verify_send(f->mem, f->hctx->ev, f->hctx, "mallory",
+						    "Mallory-pw-1", 12);
+		assert_non_null(reqs[i]);
+	}
+	assert_int_equal(verify(f, "bob", "Bob-pw-1", NULL), SECTX_OFFLINE_OK);
+	sectx_offline_store(f->hctx, "carol", "carol@SECTX.TEST", "Carol-pw-1", 10);
+	for (i = 0; i < 10; i++) {
+		enum sectx_offline_result result = verify_wait(f, reqs[i], NULL);
+
+		ok += result == SECTX_OFFLINE_OK;
+		refused += result == SECTX_OFFLINE_ERROR;
+	}
+	drain(f);
+	assert_int_equal(verify(f, "carol", "Carol-pw-1", NULL), SECTX_OFFLINE_OK);
+	/* mallory: one store running, the newest waiting (it replaced the
+	 * others), so two of her verifications fit and the rest are refused */
+	assert_int_equal(ok, SECTX_OFFLINE_KDF_USER_MAX - 2);
+	assert_int_equal(refused, 10 - ok);
+	assert_int_equal(verify(f, "mallory", "Mallory-pw-1", NULL), SECTX_OFFLINE_OK);
+}
+
+/* Past the threads, jobs wait in a bounded queue instead of failing: of
+ * stores for more users than threads plus places at once, exactly
+ * SECTX_OFFLINE_KDF_MAX + SECTX_OFFLINE_KDF_QUEUE_MAX are written. */
+static void test_queue_is_bounded(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned n = SECTX_OFFLINE_KDF_MAX + SECTX_OFFLINE_KDF_QUEUE_MAX + 5;
+	char user[32], principal[64];
+	unsigned i, files = 0;
+	const char *p;
+
+	for (i = 0; i < n; i++) {
+		snprintf(user, sizeof(user), "user%u", i);
+		snprintf(principal, sizeof(principal), "%s@SECTX.TEST", user);
+		sectx_offline_store(f->hctx, user, principal, "Some-pw-1", 9);
+	}
+	drain(f);
+	for (p = listing(f); (p = strstr(p, "u-")) != NULL; p += 2) {
+		files++;
+	}
+	assert_int_equal(files, SECTX_OFFLINE_KDF_MAX + SECTX_OFFLINE_KDF_QUEUE_MAX);
+	/* the first ones in, not any others */
+	assert_int_equal(verify(f, "user0", "Some-pw-1", NULL), SECTX_OFFLINE_OK);
+	snprintf(user, sizeof(user), "user%u", n - 1);
+	assert_int_equal(verify(f, user, "Some-pw-1", NULL), SECTX_OFFLINE_NONE);
 }
 
 static void test_too_old(void **state)
@@ -330,6 +407,14 @@ static void test_forget(void **state)
 	assert_int_equal(tevent_loop_once(f->hctx->ev), 0);
 	assert_string_equal(listing(f), "");
 	assert_int_equal(verify(f, "erin", "Erin-pw-1", NULL), SECTX_OFFLINE_NONE);
+
+	/* ... or still waiting behind another of the same user's */
+	sectx_offline_store(f->hctx, "erin", "erin@SECTX.TEST", "Erin-pw-1", 9);
+	sectx_offline_store(f->hctx, "erin", "erin@SECTX.TEST", "Erin-pw-2", 9);
+	sectx_offline_forget(f->hctx, "erin", "test");
+	drain(f);
+	assert_string_equal(listing(f), "");
+	assert_int_equal(verify(f, "erin", "Erin-pw-2", NULL), SECTX_OFFLINE_NONE);
 }
 
 static void test_corrupt_moved_aside(void **state)
@@ -399,6 +484,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_store_and_verify, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_attempts_lock, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_parallel_attempts_meet_the_lock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_user_does_not_starve_others, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_is_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_old, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),
