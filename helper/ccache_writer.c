@@ -867,6 +867,28 @@ static int check_user_dir(const char *dir, uid_t uid, bool create, struct outcom
 	return 0;
 }
 
+/* The directory of a DIR member name (DIR::/dir/tkt...) must be the user's:
+ * check_user_dir on it, never created. */
+static int check_member_dir(const struct job *j, struct outcome *out)
+{
+	const char *path = j->ccache + 5;
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(path, '/') - path), path);
+	return check_user_dir(dir, j->uid, false, out);
+}
+
+/* An exact FILE: or DIR member name: its directory (DIR member) and then the
+ * file itself, as check_existing_file. */
+static int check_exact_file(krb5_context ctx, const struct job *j, krb5_principal expected,
+			    bool destroy, struct outcome *out)
+{
+	int ret = j->kind == CC_DIR_MEMBER ? check_member_dir(j, out) : 0;
+
+	return ret != 0 ? ret
+			: check_existing_file(ctx, j->ccache + 5, j->uid, expected, destroy, out);
+}
+
 /* Write a cache of princ holding creds to path, replacing whatever is there
  * only by rename(2): the cache is built in a new temp file in the same
  * directory, which no reader knows, so a reader sees the old cache or the
@@ -1100,7 +1122,6 @@ static void child_store(krb5_context ctx, struct job *j, struct outcome *out)
 	krb5_creds *creds[SECTX_WRITER_MAX_CREDS + 1] = {NULL};
 	krb5_principal princ;
 	krb5_error_code kret;
-	char dir[PATH_MAX];
 	size_t i;
 
 	for (i = 0; i < j->n_creds; i++) {
@@ -1136,9 +1157,7 @@ static void child_store(krb5_context ctx, struct job *j, struct outcome *out)
 		}
 		break;
 	case CC_DIR_MEMBER:
-		snprintf(dir, sizeof(dir), "%.*s",
-			 (int)(strrchr(j->ccache + 5, '/') - (j->ccache + 5)), j->ccache + 5);
-		if (check_user_dir(dir, j->uid, false, out) == 0) {
+		if (check_member_dir(j, out) == 0) {
 			store_file_exact(ctx, j, j->ccache + 5, princ, creds, out);
 		}
 		break;
@@ -1164,7 +1183,6 @@ static void child_destroy(krb5_context ctx, struct job *j, struct outcome *out)
 	krb5_principal expected = NULL, have = NULL;
 	krb5_ccache cc = NULL;
 	krb5_error_code kret;
-	char dir[PATH_MAX];
 	int ret = 0;
 
 	kret = krb5_parse_name(ctx, j->principal, &expected);
@@ -1175,15 +1193,8 @@ static void child_destroy(krb5_context ctx, struct job *j, struct outcome *out)
 	}
 	switch (j->kind) {
 	case CC_FILE:
-		ret = check_existing_file(ctx, j->ccache + 5, j->uid, expected, true, out);
-		break;
 	case CC_DIR_MEMBER:
-		snprintf(dir, sizeof(dir), "%.*s",
-			 (int)(strrchr(j->ccache + 5, '/') - (j->ccache + 5)), j->ccache + 5);
-		ret = check_user_dir(dir, j->uid, false, out);
-		if (ret == 0) {
-			ret = check_existing_file(ctx, j->ccache + 5, j->uid, expected, true, out);
-		}
+		ret = check_exact_file(ctx, j, expected, true, out);
 		break;
 	case CC_KEYRING_MEMBER:
 		ret = keyring_probe(j->uid, out);
@@ -1233,20 +1244,13 @@ static void child_read(krb5_context ctx, struct job *j, struct outcome *out)
 	krb5_data *m = NULL;
 	krb5_ccache cc = NULL;
 	krb5_error_code kret;
-	char dir[PATH_MAX], *pname = NULL;
+	char *pname = NULL;
 	int ret = 0;
 
 	switch (j->kind) {
 	case CC_FILE:
-		ret = check_existing_file(ctx, j->ccache + 5, j->uid, NULL, false, out);
-		break;
 	case CC_DIR_MEMBER:
-		snprintf(dir, sizeof(dir), "%.*s",
-			 (int)(strrchr(j->ccache + 5, '/') - (j->ccache + 5)), j->ccache + 5);
-		ret = check_user_dir(dir, j->uid, false, out);
-		if (ret == 0) {
-			ret = check_existing_file(ctx, j->ccache + 5, j->uid, NULL, false, out);
-		}
+		ret = check_exact_file(ctx, j, NULL, false, out);
 		break;
 	case CC_KEYRING_MEMBER:
 		ret = keyring_probe(j->uid, out);
@@ -1911,7 +1915,7 @@ static void writer_exec(int fd, pid_t helper) __attribute__((noreturn));
 static void writer_exec(int fd, pid_t helper)
 {
 	char parent[32];
-	char *argv[] = { (char *)"sectxd-writer", (char *)SECTX_WRITER_ARG, parent, NULL };
+	char *argv[] = {(char *)"sectxd-writer", (char *)SECTX_WRITER_ARG, parent, NULL};
 
 	snprintf(parent, sizeof(parent), "%ld", (long)helper);
 	if (dup2(fd, WRITER_FD) == WRITER_FD) { /* dup2 clears FD_CLOEXEC */
