@@ -293,7 +293,7 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_LIST("access", "allow_users", CFG_, access.allow_users, access.n_allow_users, "", check_name, "users who may log in (empty: every realm user)"),
 	KEY_LIST("access", "allow_groups", CFG_, access.allow_groups, access.n_allow_groups, "", check_name, "members of these groups may log in (empty: no group restriction)"),
 	KEY_LIST("service", "uid", SVC_, uid, n_uid, "", check_name, "users (names or numeric uids) that may use this service's contexts; root always may"),
-	KEY_STRING("service", "principal", SVC_, principal, "", check_principal, "keytab entry contexts are accepted as, e.g. HTTP/host.example.org@REALM (empty: any key of the keytab)"),
+	KEY_STRING("service", "principal", SVC_, principal, "", check_principal, "keytab entry contexts are accepted as, e.g. HTTP/host.example.org@REALM (empty: any key of the keytab, for root callers only)"),
 	KEY_LIST("service", "mechs", SVC_, mechs, n_mechs, "krb5, spnego", check_mech, "mechanisms allowed: krb5, spnego, ntlm (SPNEGO negotiates only among the others listed)"),
 	KEY_BOOL("service", "allow_delegation", SVC_, allow_delegation, "false", "acceptors keep credentials the initiator delegated (the helper never delegates when it initiates)"),
 	KEY_STRING("service", "ntlm_user_file", SVC_, ntlm_user_file, "", check_optional_path, "gss-ntlmssp user file (DOMAIN:USER:PASSWORD or smbpasswd lines) NTLM acceptors check passwords against"),

@@ -463,6 +463,15 @@ static int op_accept_step(struct sectx_request *req)
 	if (svc == NULL) {
 		return 0;
 	}
+	if (req->uid != 0 && svc->principal[0] == '\0') {
+		/* no principal would let the service accept with any key of the
+		 * keytab, the host key included: root only */
+		SECTX_WARN("context accept: service %s names no principal; uid %u refused (only "
+			   "root may accept with any keytab key)",
+			   name, (unsigned)req->uid);
+		reply_status(req, SECTX_E_PERM, "this service names no principal: root only");
+		return 0;
+	}
 	ret = sectx_msg_get_u32(&req->msg, SECTX_TAG_CTX_HANDLE, &id);
 	if (ret == 0) {
 		e = entry_find(req, id);

@@ -407,6 +407,28 @@ with Conn({d.pam_sock!r}) as c:
     assert r.returncode == 0 and r.stdout.split()[0] == str(OK), (r.stdout, r.stderr)
 
 
+def test_service_without_principal_is_root_only(helper, users, as_client):
+    """A service that names no principal would accept with any keytab key,
+    the host key included: only root may use it so."""
+    alice = users()
+    svc = service(uid=alice.name)
+    svc["principal"] = ""
+    d = helper({"web": svc})
+    code = f"""
+from sectx_harness import Conn, field
+with Conn({d.pam_sock!r}) as c:
+    r = c.request(0x0301, field(0x0203, b"web"), field(0x0303, b"\\x60\\x00"))
+    print(r.status, r.message)
+"""
+    r = as_client(alice.uid, code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == str(E_PERM), r.stdout
+    assert "service web names no principal" in d.log_text()
+    with Ctx(d) as c:  # root: past the policy, to the mechanism
+        r = c.accept("web", b"\x60\x00")
+        assert r.status == OK and r.u32(T_STATE) == FAILED, r
+
+
 def test_init_only_with_a_ccache_of_the_caller(helper, users, ccache, as_client):
     alice, bob = users(), users()
     d = helper({"web": service(uid=f"{alice.name}, {bob.uid}")})
