@@ -102,6 +102,10 @@ def test_session_ticket_renewed_until_close(helper, pam_stack, users, realm):
     assert first is not None
 
     wait_renewed_after(user, ccname, realm, first)
+    # the writer's child has rewritten the file before the helper hears the
+    # job is done and counts the renewal: wait for the count
+    assert wait_until(lambda: renewal_status(helper)["renewed"] >= 1, RENEW_WAIT, 0.1), \
+        renewal_status(helper)
     st = renewal_status(helper)
     assert st["sessions"] == 1 and st["renewed"] >= 1, st
     assert f"{user.name}: renewed until" in st["last"], st
