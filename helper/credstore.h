@@ -22,7 +22,7 @@
 
 #include "sectxd.h"
 
-#define SECTX_HANDLES_MAX 4096      /* live handles, all users */
+#define SECTX_HANDLES_MAX      4096 /* live handles, all users */
 #define SECTX_HANDLES_PER_USER 64   /* live handles of one user */
 #define SECTX_THROTTLE_ENTRIES 4096 /* users and uids remembered */
 
@@ -34,13 +34,13 @@ struct sectx_handle {
 	char *rhost;
 	krb5_principal principal;
 	krb5_creds *creds; /* the TGT, or a kadmin/changepw ticket when expired */
-	bool expired;      /* the password must be changed before a session */
-	bool claimed;      /* a session holds it: no expiry */
-	char *ccache;      /* the ccache written for the session */
-	uid_t uid;         /* the user's uid and gid, when claimed */
+	bool expired;	   /* the password must be changed before a session */
+	bool claimed;	   /* a session holds it: no expiry */
+	char *ccache;	   /* the ccache written for the session */
+	uid_t uid;	   /* the user's uid and gid, when claimed */
 	gid_t gid;
 	int64_t created_ms;
-	krb5_timestamp pw_expiry;   /* from the AS exchange; 0: not told */
+	krb5_timestamp pw_expiry; /* from the AS exchange; 0: not told */
 	krb5_timestamp acct_expiry;
 	struct tevent_timer *expiry;
 };
@@ -62,8 +62,14 @@ void sectx_handle_claim(struct sectx_handle *h);
 /* Forget h and its credentials. */
 void sectx_handle_drop(struct sectxd_ctx *hctx, struct sectx_handle *h);
 
-/* How long (ms) the next login for user from uid must wait; 0: at once.
- * Attempts begun and not yet ended count as failures here. */
+/* sectx_throttle_delay and _try_begin: no penalty, but as many attempts of
+ * the user are in flight as may be; wait until one ends. */
+#define SECTX_THROTTLE_BUSY (-1)
+
+/* How long (ms) the next login for user from uid must wait; 0: at once;
+ * SECTX_THROTTLE_BUSY: until an attempt in flight ends.
+ * Attempts begun and not yet ended are not failures, but no more of them may
+ * run at once than free failures are left (see delay_for in credstore.c). */
 int64_t sectx_throttle_delay(struct sectxd_ctx *hctx, const char *user, uid_t uid);
 
 /* How an attempt ended. */
@@ -73,16 +79,26 @@ enum sectx_throttle_outcome {
 	SECTX_THROTTLE_UNTRIED, /* undecided (no KDC answered, internal error): given back */
 };
 /* An attempt for user from uid starts, right after sectx_throttle_delay said
- * 0: it counts as a failure at once, so attempts made in parallel meet the
- * delay as serial ones do instead of all passing the check before the first
- * result is in.  Each begin is followed by exactly one sectx_throttle_end; an
- * attempt abandoned in between (caller gone) stays counted. */
+ * 0: it is in flight until it ends, and the attempts in flight plus the
+ * failures may not exceed the free failures, so attempts made in parallel
+ * meet the delay as serial ones do instead of all passing the check before
+ * the first result is in.  Each begin is followed by exactly one
+ * sectx_throttle_end; an attempt abandoned in between (caller gone) is ended
+ * by its owner as FAILED: the KDC may have seen it. */
 void sectx_throttle_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid);
 /* Check and begin in one: 0 and the attempt has begun (sectx_throttle_begin),
- * or how long (ms) it must still wait, nothing counted.  Check again after
+ * or how long (ms) it must still wait (or SECTX_THROTTLE_BUSY), nothing
+ * counted.  Check again after
  * the wait: attempts begun meanwhile may have made it longer. */
 int64_t sectx_throttle_try_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid);
 void sectx_throttle_end(struct sectxd_ctx *hctx, const char *user, uid_t uid,
 			enum sectx_throttle_outcome outcome);
+/* Wait as sectx_throttle_try_begin said: call fn(ev, NULL, now, arg) after
+ * delay_ms (SECTX_THROTTLE_BUSY: a second at most), or as soon as an attempt
+ * of user ends (then check again: it may
+ * have to wait longer).  Returns the wait, a child of mem_ctx (free it to
+ * cancel; it is gone once fn runs), or NULL if out of memory. */
+void *sectx_throttle_wait(struct sectxd_ctx *hctx, TALLOC_CTX *mem_ctx, const char *user,
+			  int64_t delay_ms, tevent_timer_handler_t fn, void *arg);
 
 #endif /* SECTX_CREDSTORE_H */

@@ -41,10 +41,10 @@
  *
  * This file must never open a path the user chose as root (the cache comes
  * as a descriptor; ~/.k5login is opened with the user's fsuid, O_NOFOLLOW
- * and O_NONBLOCK, and refused unread on FUSE, where a read can hang), never block the loop on a KDC or a file (the cache is a
- * regular file, checked before it is read), never log ticket contents, and
- * never answer a failure with more than "not authenticated" to the caller:
- * the module then asks for the password.  One log line per attempt.
+ * and O_NONBLOCK, and refused unread on FUSE, where a read can hang), never block the loop on a KDC
+ * or a file (the cache is a regular file, checked before it is read), never log ticket contents,
+ * and never answer a failure with more than "not authenticated" to the caller: the module then asks
+ * for the password.  One log line per attempt.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,11 +70,11 @@
 #include "pam_ops.h"
 #include "server.h"
 
-#define PAM_GSS_K5LOGIN_MAX (64u * 1024u)  /* bytes of a ~/.k5login */
-#define PAM_GSS_K5LOGIN_LINE_MAX 1024u     /* bytes of one principal in it */
-#define PAM_GSS_LEGS_MAX 8u                /* context tokens before we give up */
-#define PAM_GSS_PATH_MAX 4096u
-#define PAM_GSS_PWBUF 16384u
+#define PAM_GSS_K5LOGIN_MAX	 (64u * 1024u) /* bytes of a ~/.k5login */
+#define PAM_GSS_K5LOGIN_LINE_MAX 1024u	       /* bytes of one principal in it */
+#define PAM_GSS_LEGS_MAX	 8u	       /* context tokens before we give up */
+#define PAM_GSS_PATH_MAX	 4096u
+#define PAM_GSS_PWBUF		 16384u
 
 /* One attempt; a child of its request, so a client that goes away cancels
  * the TGS exchange and frees everything. */
@@ -83,27 +83,31 @@ struct gss_auth_op {
 	struct sectxd_ctx *hctx;
 	krb5_context kctx;
 	struct pam_args a;
-	int fd;                 /* the invoking user's ccache, as passed */
-	uid_t owner;            /* who must own it: the invoking user */
-	bool has_owner;         /* REAL_UID given by a root caller */
-	uid_t uid;              /* USER's account */
+	int fd;		/* the invoking user's ccache, as passed */
+	uid_t owner;	/* who must own it: the invoking user */
+	bool has_owner; /* REAL_UID given by a root caller */
+	uid_t uid;	/* USER's account */
 	gid_t gid;
 	char *home;
 	krb5_principal user_princ; /* USER@REALM */
-	krb5_ccache mcc;        /* MEMORY copy of the user's cache */
+	krb5_ccache mcc;	   /* MEMORY copy of the user's cache */
 	char *mcc_name;
-	krb5_principal client;  /* the cache's principal */
-	krb5_creds *tgt;        /* its TGT, for the login handle */
-	krb5_principal server;  /* host/NAME@REALM, the keytab's */
-	char *acceptor;         /* the same, unparsed: initiated to and accepted as */
-	struct tevent_timer *delay;
-	bool charged;           /* counted by the throttle until finished */
+	krb5_principal client; /* the cache's principal */
+	krb5_creds *tgt;       /* its TGT, for the login handle */
+	krb5_principal server; /* host/NAME@REALM, the keytab's */
+	char *acceptor;	       /* the same, unparsed: initiated to and accepted as */
+	void *delay;	       /* the start timer, or a throttle wait (a child of op) */
+	bool charged;	       /* counted by the throttle until finished */
 };
 
 static int gss_auth_op_destructor(struct gss_auth_op *op)
 {
 	krb5_context k = op->kctx;
 
+	if (op->charged) { /* the caller left mid-way: counted as a failure */
+		op->charged = false;
+		sectx_throttle_end(op->hctx, op->a.user, op->req->uid, SECTX_THROTTLE_FAILED);
+	}
 	if (op->fd >= 0) {
 		close(op->fd);
 	}
@@ -133,7 +137,7 @@ static void gss_auth_finish(struct gss_auth_op *op, uint32_t result, const char 
 		/* a refusal stays counted; no KDC or an internal error gives it back */
 		op->charged = false;
 		sectx_throttle_end(op->hctx, op->a.user, op->req->uid,
-				   result == SECTX_PAM_SUCCESS	? SECTX_THROTTLE_OK
+				   result == SECTX_PAM_SUCCESS	  ? SECTX_THROTTLE_OK
 				   : result == SECTX_PAM_AUTH_ERR ? SECTX_THROTTLE_FAILED
 								  : SECTX_THROTTLE_UNTRIED);
 	}
@@ -191,7 +195,7 @@ static int lookup_account(struct gss_auth_op *op)
 	talloc_free(buf);
 	memset(&lk, 0, sizeof(lk));
 	if (id_store_user_by_name(identity_store(op->hctx), op->a.user, time(NULL), true, &lk) ==
-		    ID_FOUND &&
+		ID_FOUND &&
 	    lk.user != NULL) {
 		op->uid = lk.user->uid;
 		op->gid = lk.user->gid;
@@ -254,7 +258,8 @@ static const char *load_ccache(struct gss_auth_op *op)
 	memset(&found, 0, sizeof(found));
 	ret = sectx_ccache_from_fd(op->kctx, op->fd, op->owner, &op->mcc, &file_uid, &why);
 	if (ret == -EPERM) {
-		return talloc_asprintf(op, "the credential cache passed belongs to uid %u, not to "
+		return talloc_asprintf(op,
+				       "the credential cache passed belongs to uid %u, not to "
 				       "the invoking user (uid %u)",
 				       (unsigned)file_uid, (unsigned)op->owner);
 	}
@@ -325,8 +330,8 @@ static int k5login_lists(struct gss_auth_op *op, krb5_const_principal peer)
 		goto done;
 	}
 	/* The user's rights, no link at the end, no wait on a FIFO. */
-	fd = sectx_open_as(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-			   op->uid, op->gid);
+	fd = sectx_open_as(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, op->uid,
+			   op->gid);
 	if (fd == -ENOENT || fd == -ENOTDIR) {
 		ret = -ENOENT;
 		goto done;
@@ -415,8 +420,8 @@ static const char *maps_to_user(struct gss_auth_op *op, krb5_const_principal pee
 static const char *run_context(struct gss_auth_op *op, TALLOC_CTX *mem_ctx, char **peer_name)
 {
 	TALLOC_CTX *tmp_ctx = talloc_new(mem_ctx);
-	struct sectx_gss_ctx *side[2] = { NULL, NULL };
-	enum sectx_ctx_state state[2] = { SECTX_CTX_CONTINUE, SECTX_CTX_CONTINUE };
+	struct sectx_gss_ctx *side[2] = {NULL, NULL};
+	enum sectx_ctx_state state[2] = {SECTX_CTX_CONTINUE, SECTX_CTX_CONTINUE};
 	struct sectx_ctx_info info;
 	const uint8_t *in = NULL;
 	uint8_t *out = NULL;
@@ -452,7 +457,8 @@ static const char *run_context(struct gss_auth_op *op, TALLOC_CTX *mem_ctx, char
 		state[i] = sectx_gss_step(side[i], in, inlen, tmp_ctx, &out, &outlen, &reason);
 		if (state[i] == SECTX_CTX_FAILED) {
 			why = talloc_asprintf(mem_ctx, "%s: %s",
-					      i == 0 ? "initiating failed" : "the host key refused it",
+					      i == 0 ? "initiating failed"
+						     : "the host key refused it",
 					      reason != NULL ? reason : "?");
 			goto done;
 		}
@@ -501,8 +507,10 @@ static void gss_auth_accept(struct gss_auth_op *op)
 	if (krb5_parse_name(kctx, peer_name, &peer) != 0 ||
 	    !krb5_principal_compare(kctx, peer, op->client)) {
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL,
-				talloc_asprintf(tmp_ctx, "the host key authenticated %s, not the "
-						"cache's principal", peer_name));
+				talloc_asprintf(tmp_ctx,
+						"the host key authenticated %s, not the "
+						"cache's principal",
+						peer_name));
 		goto done;
 	}
 	why = maps_to_user(op, peer, &rule);
@@ -514,15 +522,15 @@ static void gss_auth_accept(struct gss_auth_op *op)
 	ret = sectx_handle_new(op->hctx, op->a.user, op->a.service, op->a.rhost, peer, op->tgt,
 			       false, &h);
 	if (ret != 0) {
-		gss_auth_finish(op, SECTX_PAM_SYSTEM_ERR, NULL,
-				talloc_asprintf(tmp_ctx, "cannot keep the login: %s",
-						strerror(-ret)));
+		gss_auth_finish(
+		    op, SECTX_PAM_SYSTEM_ERR, NULL,
+		    talloc_asprintf(tmp_ctx, "cannot keep the login: %s", strerror(-ret)));
 		goto done;
 	}
 	op->tgt = NULL; /* the handle's now */
-	gss_auth_finish(op, SECTX_PAM_SUCCESS, h->id,
-			talloc_asprintf(tmp_ctx, "%s accepted with the host key, %s", peer_name,
-					rule));
+	gss_auth_finish(
+	    op, SECTX_PAM_SUCCESS, h->id,
+	    talloc_asprintf(tmp_ctx, "%s accepted with the host key, %s", peer_name, rule));
 done:
 	/* op is gone here */
 	krb5_free_principal(kctx, peer);
@@ -610,12 +618,11 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 	op->delay = NULL;
 	/* checked (again, after a wait) as it starts, as in pam_ops.c */
 	delay = sectx_throttle_try_begin(hctx, op->a.user, op->req->uid);
-	if (delay > 0) {
-		SECTX_DEBUG("delaying authentication of %s by tickets from uid %u by %lld ms after "
-			    "failures", op->a.user, (unsigned)op->req->uid, (long long)delay);
-		op->delay = tevent_add_timer(
-		    hctx->ev, op, tevent_timeval_current_ofs(delay / 1000, (delay % 1000) * 1000),
-		    gss_auth_start, op);
+	if (delay != 0) {
+		SECTX_DEBUG("delaying authentication of %s by tickets from uid %u: %s", op->a.user,
+			    (unsigned)op->req->uid,
+			    delay > 0 ? "after failures" : "until one in flight ends");
+		op->delay = sectx_throttle_wait(hctx, op, op->a.user, delay, gss_auth_start, op);
 		if (op->delay == NULL) {
 			gss_auth_finish(op, SECTX_PAM_SYSTEM_ERR, NULL, "out of memory");
 		}
@@ -632,9 +639,10 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 	if (op->owner == 0) {
 		/* root never needs this for sudo or su, and a root daemon's cache
 		 * must not log anyone in: refused before the cache is read. */
-		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL,
-				"the invoking user is root: ticket authentication is not offered to "
-				"uid 0");
+		gss_auth_finish(
+		    op, SECTX_PAM_AUTH_ERR, NULL,
+		    "the invoking user is root: ticket authentication is not offered to "
+		    "uid 0");
 		return;
 	}
 	why = load_ccache(op);
@@ -678,8 +686,8 @@ static int op_pam_gss_auth(struct sectx_request *req)
 	}
 	if (!service_listed(hctx->cfg, op->a.service)) {
 		SECTX_INFO("authentication of %s for %s by tickets (uid %u): the service is not in "
-			   "[pam] gssapi_services; ignored", op->a.user, op->a.service,
-			   (unsigned)req->uid);
+			   "[pam] gssapi_services; ignored",
+			   op->a.user, op->a.service, (unsigned)req->uid);
 		sectx_pam_reply(req, SECTX_PAM_IGNORE, 0, NULL, NULL, NULL);
 		return 0;
 	}
@@ -691,7 +699,8 @@ static int op_pam_gss_auth(struct sectx_request *req)
 	}
 	if (op->fd < 0) {
 		SECTX_INFO("authentication of %s for %s by tickets (uid %u): no credential cache "
-			   "passed", op->a.user, op->a.service, (unsigned)req->uid);
+			   "passed",
+			   op->a.user, op->a.service, (unsigned)req->uid);
 		sectx_request_reply_status(req, SECTX_E_PROTO,
 					   "the credential cache must be passed as a descriptor");
 		return 0;
@@ -699,7 +708,8 @@ static int op_pam_gss_auth(struct sectx_request *req)
 	if (sectx_pam_user_principal(hctx, op->a.user, &op->user_princ) != 0) {
 		/* no name in the log: see pam_ops.c */
 		SECTX_INFO("authentication of an unknown user for %s by tickets (uid %u): not a "
-			   "name of realm %s", op->a.service, (unsigned)req->uid, hctx->realm);
+			   "name of realm %s",
+			   op->a.service, (unsigned)req->uid, hctx->realm);
 		sectx_pam_reply(req, SECTX_PAM_USER_UNKNOWN, 0, NULL, NULL, NULL);
 		return 0;
 	}
@@ -709,6 +719,6 @@ static int op_pam_gss_auth(struct sectx_request *req)
 }
 
 static const struct sectx_op_def pam_gss_ops[] = {
-	{ SECTX_OP_PAM_GSS_AUTH, SECTX_SOCK_PAM, false, op_pam_gss_auth },
+    {SECTX_OP_PAM_GSS_AUTH, SECTX_SOCK_PAM, false, op_pam_gss_auth},
 };
 const struct sectx_op_table sectxd_pam_gss_ops = SECTX_OP_TABLE(pam_gss_ops);

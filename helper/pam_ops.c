@@ -41,10 +41,10 @@
 #include "renewal.h"
 #include "server.h"
 
-#define AUTH_FAILED_TEXT "Authentication failed."
+#define AUTH_FAILED_TEXT   "Authentication failed."
 #define REALM_UNAVAIL_TEXT "The Kerberos realm cannot be reached."
-#define OFFLINE_INFO_TEXT                                                                      \
-	"Offline login: the Kerberos realm cannot be reached, so this session has no Kerberos " \
+#define OFFLINE_INFO_TEXT                                                                          \
+	"Offline login: the Kerberos realm cannot be reached, so this session has no Kerberos "    \
 	"tickets."
 #define MAX_GROUPS 1024
 
@@ -120,7 +120,8 @@ static bool caller_may_act_for(const struct sectx_request *req, const char *user
 	/* a realm user: its uid is mapped, or it could not be running anything */
 	memset(&lk, 0, sizeof(lk));
 	if (id_store_user_by_uid(identity_store(req->hctx), (uint32_t)req->uid, time(NULL), true,
-				 &lk) != ID_FOUND || lk.user == NULL) {
+				 &lk) != ID_FOUND ||
+	    lk.user == NULL) {
 		return false;
 	}
 	return strcmp(lk.user->display, user) == 0 ||
@@ -147,7 +148,9 @@ static int user_principal(struct sectxd_ctx *hctx, const char *user, krb5_princi
 		return -ENOENT;
 	}
 	return krb5_build_principal(hctx->krb5->ctx, out, (unsigned int)strlen(hctx->realm),
-				    hctx->realm, name, (char *)NULL) == 0 ? 0 : -ENOMEM;
+				    hctx->realm, name, (char *)NULL) == 0
+		   ? 0
+		   : -ENOMEM;
 }
 
 /* Reply with a PAM result, an optional handle or ccache and user messages. */
@@ -243,7 +246,8 @@ static struct sectx_handle *claimable_handle(struct sectx_request *req, const st
 	if (h == NULL) {
 		/* sshd calls setcred(DELETE) after close_session has dropped the
 		 * handle: routine there, worth a line elsewhere */
-		sectx_log(req->msg.hdr.op == SECTX_OP_PAM_SETCRED ? SECTX_LOG_DEBUG : SECTX_LOG_INFO,
+		sectx_log(req->msg.hdr.op == SECTX_OP_PAM_SETCRED ? SECTX_LOG_DEBUG
+								  : SECTX_LOG_INFO,
 			  "%s for %s from uid %u: unknown or expired login handle",
 			  sectx_op_name(req->msg.hdr.op), a->user, (unsigned)req->uid);
 		return NULL;
@@ -254,8 +258,8 @@ static struct sectx_handle *claimable_handle(struct sectx_request *req, const st
 	    strcmp(h->rhost, a->has_rhost ? a->rhost : "") != 0) {
 		SECTX_WARN("%s from uid %u pid %d: login handle of %s (%s, rhost %s) presented for "
 			   "%s (%s, rhost %s); refused",
-			   sectx_op_name(req->msg.hdr.op), (unsigned)req->uid, (int)req->pid, h->user,
-			   h->service, h->rhost[0] ? h->rhost : "-", a->user, a->service,
+			   sectx_op_name(req->msg.hdr.op), (unsigned)req->uid, (int)req->pid,
+			   h->user, h->service, h->rhost[0] ? h->rhost : "-", a->user, a->service,
 			   a->has_rhost && a->rhost[0] ? a->rhost : "-");
 		return NULL;
 	}
@@ -270,14 +274,15 @@ struct auth_op {
 	char *password;
 	size_t password_len;
 	krb5_principal principal;
-	struct tevent_timer *delay;
+	void *delay;  /* the start timer, or a throttle wait (a child of op) */
 	bool pw_kept; /* op->password still holds the password (offline cache) */
 	bool charged; /* counted by the throttle as a failure until it ends */
 	bool waited;  /* delayed by the throttle once already */
 };
 
 /* End the throttled attempt op began (once).  If op goes without this (the
- * caller left mid-way), the attempt stays counted: the KDC may have seen it. */
+ * caller left mid-way), its destructor ends it as a failure: the KDC may have
+ * seen it. */
 static void auth_throttle_end(struct auth_op *op, enum sectx_throttle_outcome outcome)
 {
 	if (op->charged) {
@@ -288,6 +293,8 @@ static void auth_throttle_end(struct auth_op *op, enum sectx_throttle_outcome ou
 
 static int auth_op_destructor(struct auth_op *op)
 {
+	/* the caller left mid-way: the KDC may have seen the password */
+	auth_throttle_end(op, SECTX_THROTTLE_FAILED);
 	if (op->principal != NULL) {
 		krb5_free_principal(op->req->hctx->krb5->ctx, op->principal);
 	}
@@ -406,15 +413,18 @@ static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struc
 	 * count as failures until they end, so parallel attempts are spaced as
 	 * serial ones would be. */
 	delay = sectx_throttle_try_begin(hctx, op->a.user, op->req->uid);
-	if (delay > 0) {
-		/* once a line: many waiting attempts re-check each time one starts */
+	if (delay == SECTX_THROTTLE_BUSY) {
+		SECTX_TRACE("authentication of %s from uid %u waits for one in flight to end",
+			    op->a.user, (unsigned)op->req->uid);
+	} else if (delay > 0) {
+		/* once a line: many waiting attempts re-check each time one ends */
 		sectx_log(op->waited ? SECTX_LOG_DEBUG : SECTX_LOG_INFO,
 			  "delaying authentication of %s from uid %u by %lld ms after failures",
 			  op->a.user, (unsigned)op->req->uid, (long long)delay);
 		op->waited = true;
-		op->delay = tevent_add_timer(
-		    hctx->ev, op, tevent_timeval_current_ofs(delay / 1000, (delay % 1000) * 1000),
-		    auth_start, op);
+	}
+	if (delay != 0) {
+		op->delay = sectx_throttle_wait(hctx, op, op->a.user, delay, auth_start, op);
 		if (op->delay == NULL) {
 			pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
 		}
@@ -429,8 +439,9 @@ static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struc
 		auth_offline(op, "realm offline");
 		return;
 	}
-	subreq = sectx_login_send(op, hctx->ev, hctx, op->principal, op->password, op->password_len,
-				  NULL, sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
+	subreq = sectx_login_send(
+	    op, hctx->ev, hctx, op->principal, op->password, op->password_len, NULL,
+	    sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
 	/* libkrb5 and the login request hold their own copies now; ours is kept
 	 * (scrubbed with op) only for the cached credential or an offline check */
 	if (!op->pw_kept) {
@@ -477,7 +488,7 @@ static void auth_login_done(struct tevent_req *subreq)
 	struct auth_op *op = tevent_req_callback_data(subreq, struct auth_op);
 	struct sectx_request *req = op->req;
 	struct sectxd_ctx *hctx = req->hctx;
-	struct sectx_login_out out = { 0 };
+	struct sectx_login_out out = {0};
 	struct sectx_handle *h = NULL;
 	const char *what = op->a.user;
 	uint32_t result;
@@ -506,7 +517,8 @@ static void auth_login_done(struct tevent_req *subreq)
 		SECTX_INFO("authenticated %s for %s (uid %u, rhost %s): %s", op->a.user,
 			   op->a.service, (unsigned)req->uid, op->a.rhost[0] ? op->a.rhost : "-",
 			   out.result == SECTX_LOGIN_EXPIRED ? "password expired, must be changed"
-			   : out.message != NULL ? out.message : "ok");
+			   : out.message != NULL	     ? out.message
+							     : "ok");
 		if (out.result == SECTX_LOGIN_EXPIRED) {
 			sectx_offline_forget(hctx, op->a.user, "the KDC says the password expired");
 			pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_HANDLE, h->id, NULL, NULL);
@@ -589,8 +601,9 @@ static int op_authenticate(struct sectx_request *req)
 	}
 	talloc_set_destructor(op, auth_op_destructor);
 	if (!valid_user(op->a.user) || user_principal(hctx, op->a.user, &op->principal) != 0) {
-		SECTX_INFO("authentication of an unknown user for %s (uid %u): not a name of realm %s",
-			   op->a.service, (unsigned)req->uid, hctx->realm);
+		SECTX_INFO(
+		    "authentication of an unknown user for %s (uid %u): not a name of realm %s",
+		    op->a.service, (unsigned)req->uid, hctx->realm);
 		pam_reply(req, SECTX_PAM_USER_UNKNOWN, 0, NULL, NULL, AUTH_FAILED_TEXT);
 		return 0;
 	}
@@ -663,14 +676,15 @@ static bool access_allowed(struct sectxd_ctx *hctx, const char *user)
 		struct id_lookup lk;
 
 		if (getgrgid_r(groups[i], &gr, gbuf, sizeof(gbuf), &gres) == 0 && gres != NULL) {
-			if (in_list(cfg->access.allow_groups, cfg->access.n_allow_groups, gr.gr_name)) {
+			if (in_list(cfg->access.allow_groups, cfg->access.n_allow_groups,
+				    gr.gr_name)) {
 				return true;
 			}
 			continue;
 		}
 		memset(&lk, 0, sizeof(lk));
 		if (id_store_group_by_gid(identity_store(hctx), groups[i], time(NULL), true, &lk) ==
-			    ID_FOUND &&
+			ID_FOUND &&
 		    lk.group != NULL &&
 		    in_list(cfg->access.allow_groups, cfg->access.n_allow_groups, lk.group->name)) {
 			return true;
@@ -741,12 +755,16 @@ struct chpw_op {
 	krb5_creds *changepw; /* ours to free */
 	struct sectx_handle *h;
 	int64_t deadline;
+	bool charged; /* the old password's check is in flight for the throttle */
 };
 
 static int chpw_op_destructor(struct chpw_op *op)
 {
 	krb5_context ctx = op->req->hctx->krb5->ctx;
 
+	if (op->charged) { /* the caller left mid-way: counted as a failure */
+		sectx_throttle_end(op->req->hctx, op->a.user, op->req->uid, SECTX_THROTTLE_FAILED);
+	}
 	if (op->principal != NULL) {
 		krb5_free_principal(ctx, op->principal);
 	}
@@ -765,8 +783,8 @@ static void chpw_change(struct chpw_op *op, krb5_creds *changepw)
 	struct sectxd_ctx *hctx = op->req->hctx;
 	struct tevent_req *subreq;
 
-	subreq = sectx_chpw_send(op, hctx->ev, hctx, changepw, op->new_pw, op->new_len,
-				 op->deadline);
+	subreq =
+	    sectx_chpw_send(op, hctx->ev, hctx, changepw, op->new_pw, op->new_len, op->deadline);
 	if (subreq == NULL) {
 		pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
 		return;
@@ -777,23 +795,25 @@ static void chpw_change(struct chpw_op *op, krb5_creds *changepw)
 static void chpw_old_checked(struct tevent_req *subreq)
 {
 	struct chpw_op *op = tevent_req_callback_data(subreq, struct chpw_op);
-	struct sectx_login_out out = { 0 };
+	struct sectx_login_out out = {0};
 	bool refused;
 	int ret;
 
 	ret = sectx_login_recv(subreq, op, &out);
 	TALLOC_FREE(subreq);
-	/* counted when it started: a refusal stays; an accepted password (a
-	 * success never cleared the count here), an unreachable realm or an
-	 * internal error gives it back */
+	/* in flight since it started: a refusal is a failure; an accepted
+	 * password (which never clears the count here), an unreachable realm or
+	 * an internal error is not */
 	refused = ret == 0 && out.result != SECTX_LOGIN_OK && out.result != SECTX_LOGIN_UNAVAIL &&
 		  out.result != SECTX_LOGIN_ERROR;
+	op->charged = false;
 	sectx_throttle_end(op->req->hctx, op->a.user, op->req->uid,
 			   refused ? SECTX_THROTTLE_FAILED : SECTX_THROTTLE_UNTRIED);
 	if (ret != 0 || out.result != SECTX_LOGIN_OK) {
 		SECTX_INFO("password change for %s: current password not accepted: %s", op->a.user,
 			   out.result == SECTX_LOGIN_UNKNOWN ? "principal not found"
-			   : out.message != NULL ? out.message : "error");
+			   : out.message != NULL	     ? out.message
+							     : "error");
 		if (out.result == SECTX_LOGIN_UNAVAIL) {
 			pam_reply(op->req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL,
 				  "The Kerberos realm cannot be reached.");
@@ -827,23 +847,26 @@ static void chpw_changed(struct tevent_req *subreq)
 		SECTX_INFO("password change for %s refused: %s", op->a.user,
 			   ret != 0 ? strerror(ret) : (text != NULL ? text : "?"));
 		snprintf(msg, sizeof(msg), "Password change failed: %s",
-			 ret == ETIMEDOUT ? "the password server did not answer"
-			 : (text != NULL && text[0] != '\0') ? text : "refused by the realm");
+			 ret == ETIMEDOUT		     ? "the password server did not answer"
+			 : (text != NULL && text[0] != '\0') ? text
+							     : "refused by the realm");
 		/* The KDC's text is for the user; keep it a single printable line. */
 		for (char *c = msg; *c != '\0'; c++) {
 			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
 				*c = ' ';
 			}
 		}
-		pam_reply(op->req, ret == ETIMEDOUT ? SECTX_PAM_AUTHINFO_UNAVAIL : SECTX_PAM_AUTHTOK_ERR,
-			  0, NULL, NULL, msg);
+		pam_reply(op->req,
+			  ret == ETIMEDOUT ? SECTX_PAM_AUTHINFO_UNAVAIL : SECTX_PAM_AUTHTOK_ERR, 0,
+			  NULL, NULL, msg);
 		return;
 	}
 	SECTX_INFO("password of %s changed (for %s, uid %u)", op->a.user, op->a.service,
 		   (unsigned)op->req->uid);
 	/* The login goes on with the new password: a fresh, validated TGT. */
-	subreq = sectx_login_send(op, hctx->ev, hctx, op->principal, op->new_pw, op->new_len, NULL,
-				  sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
+	subreq =
+	    sectx_login_send(op, hctx->ev, hctx, op->principal, op->new_pw, op->new_len, NULL,
+			     sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms));
 	if (subreq == NULL) {
 		pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
 		return;
@@ -855,7 +878,7 @@ static void chpw_relogged(struct tevent_req *subreq)
 {
 	struct chpw_op *op = tevent_req_callback_data(subreq, struct chpw_op);
 	struct sectxd_ctx *hctx = op->req->hctx;
-	struct sectx_login_out out = { 0 };
+	struct sectx_login_out out = {0};
 	int ret;
 
 	ret = sectx_login_recv(subreq, op, &out);
@@ -905,8 +928,8 @@ static int op_chauthtok(struct sectx_request *req)
 	 * libpam has wiped PAM_AUTHTOK by then). */
 	if (ret == 0) {
 		ret = get_secret(op, req, SECTX_TAG_OLD_PASSWORD,
-				 op->phase == SECTX_CHAUTHTOK_UPDATE && op->a.has_handle, &op->old_pw,
-				 &op->old_len);
+				 op->phase == SECTX_CHAUTHTOK_UPDATE && op->a.has_handle,
+				 &op->old_pw, &op->old_len);
 	}
 	if (ret == 0 && op->phase == SECTX_CHAUTHTOK_UPDATE) {
 		ret = get_secret(op, req, SECTX_TAG_NEW_PASSWORD, false, &op->new_pw, &op->new_len);
@@ -943,6 +966,7 @@ static int op_chauthtok(struct sectx_request *req)
 		sectx_throttle_end(hctx, op->a.user, req->uid, SECTX_THROTTLE_UNTRIED);
 		return SECTX_E_INTERNAL;
 	}
+	op->charged = true;
 	tevent_req_set_callback(subreq, chpw_old_checked, op);
 	return 0;
 }
@@ -960,8 +984,8 @@ struct cred_op {
 	struct sectx_handle *h;
 	gid_t groups[MAX_GROUPS];
 	struct sectx_writer_user who;
-	cred_next_fn next;      /* what runs once the user is resolved */
-	uint32_t fail_result;   /* what to answer if it cannot be */
+	cred_next_fn next;    /* what runs once the user is resolved */
+	uint32_t fail_result; /* what to answer if it cannot be */
 };
 
 /* Fill op->who from a realm user of the identity store. */
@@ -974,8 +998,7 @@ static void who_from_store(struct cred_op *op, const struct id_user *u)
 	op->who.gid = u->gid;
 	op->groups[0] = u->gid;
 	op->who.n_groups = 1;
-	if (id_store_groups_of(identity_store(op->req->hctx), op->h->user, &gids, &n) ==
-	    ID_FOUND) {
+	if (id_store_groups_of(identity_store(op->req->hctx), op->h->user, &gids, &n) == ID_FOUND) {
 		for (k = 0; k < n && op->who.n_groups < MAX_GROUPS; k++) {
 			op->groups[op->who.n_groups++] = gids[k];
 		}
@@ -1035,7 +1058,8 @@ static void cred_user_looked_up(struct tevent_req *subreq)
 	TALLOC_FREE(subreq);
 	if (ret != 0 || lk.user == NULL || op->h == NULL) {
 		SECTX_ERROR("cannot resolve %s to a local or realm account: %s", op->a.user,
-			    op->h == NULL ? "login handle gone" : strerror(ret < 0 ? -ret : ENOENT));
+			    op->h == NULL ? "login handle gone"
+					  : strerror(ret < 0 ? -ret : ENOENT));
 		if (op->h != NULL && op->fail_result == SECTX_PAM_SESSION_ERR) {
 			sectx_handle_drop(op->req->hctx, op->h);
 		}
@@ -1085,18 +1109,17 @@ static void cred_destroyed(struct tevent_req *subreq);
 static int cred_store_write(struct cred_op *op)
 {
 	struct sectxd_ctx *hctx = op->req->hctx;
-	krb5_creds *list[2] = { op->h->creds, NULL };
+	krb5_creds *list[2] = {op->h->creds, NULL};
 	struct tevent_req *subreq;
 
 	if (op->h->ccache != NULL && (op->who.uid != op->h->uid || op->who.gid != op->h->gid)) {
 		pam_reply(op->req, SECTX_PAM_CRED_ERR, 0, NULL, NULL, NULL);
 		return 0;
 	}
-	subreq = sectx_writer_store_send(op, hctx->ev, hctx->writer, &op->who,
-					 op->h->ccache != NULL ? op->h->ccache
-							       : hctx->cfg->kerberos.ccache,
-					 hctx->krb5->ctx, list,
-					 sectx_deadline_after((int64_t)hctx->cfg->sectxd.client_timeout_ms));
+	subreq = sectx_writer_store_send(
+	    op, hctx->ev, hctx->writer, &op->who,
+	    op->h->ccache != NULL ? op->h->ccache : hctx->cfg->kerberos.ccache, hctx->krb5->ctx,
+	    list, sectx_deadline_after((int64_t)hctx->cfg->sectxd.client_timeout_ms));
 	if (subreq == NULL) {
 		return SECTX_E_INTERNAL;
 	}
@@ -1170,9 +1193,9 @@ static int cred_destroy_write(struct cred_op *op)
 	struct tevent_req *subreq;
 
 	/* the writer destroys it only if it still holds this login's principal */
-	subreq = sectx_writer_destroy_send(op, hctx->ev, hctx->writer, &op->who, op->h->ccache,
-					   hctx->krb5->ctx, op->h->principal,
-					   sectx_deadline_after((int64_t)hctx->cfg->sectxd.client_timeout_ms));
+	subreq = sectx_writer_destroy_send(
+	    op, hctx->ev, hctx->writer, &op->who, op->h->ccache, hctx->krb5->ctx, op->h->principal,
+	    sectx_deadline_after((int64_t)hctx->cfg->sectxd.client_timeout_ms));
 	if (subreq == NULL) {
 		return SECTX_E_INTERNAL;
 	}
@@ -1219,9 +1242,9 @@ static bool close_after_restart(struct cred_op *op)
 	uint32_t retain = 0;
 
 	(void)sectx_msg_get_u32(&op->req->msg, SECTX_TAG_RETAIN, &retain);
-	subreq = sectx_renewal_close_send(op, op->req->hctx, op->a.handle, op->a.user,
-					  op->a.service, op->a.has_rhost ? op->a.rhost : "",
-					  retain != 0);
+	subreq =
+	    sectx_renewal_close_send(op, op->req->hctx, op->a.handle, op->a.user, op->a.service,
+				     op->a.has_rhost ? op->a.rhost : "", retain != 0);
 	if (subreq == NULL) {
 		return false;
 	}
@@ -1281,7 +1304,8 @@ static int op_setcred(struct sectx_request *req)
 	case SECTX_CRED_ESTABLISH:
 		if (op->h->ccache != NULL) {
 			/* idempotent: sshd calls it again in each session child */
-			pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL, NULL);
+			pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL,
+				  NULL);
 			return 0;
 		}
 		return cred_store(op);
@@ -1325,11 +1349,11 @@ static int op_close_session(struct sectx_request *req)
 }
 
 static const struct sectx_op_def pam_ops[] = {
-	{ SECTX_OP_PAM_AUTHENTICATE, SECTX_SOCK_PAM, false, op_authenticate },
-	{ SECTX_OP_PAM_ACCT_MGMT, SECTX_SOCK_PAM, false, op_acct_mgmt },
-	{ SECTX_OP_PAM_CHAUTHTOK, SECTX_SOCK_PAM, false, op_chauthtok },
-	{ SECTX_OP_PAM_SETCRED, SECTX_SOCK_PAM, false, op_setcred },
-	{ SECTX_OP_PAM_OPEN_SESSION, SECTX_SOCK_PAM, false, op_open_session },
-	{ SECTX_OP_PAM_CLOSE_SESSION, SECTX_SOCK_PAM, false, op_close_session },
+    {SECTX_OP_PAM_AUTHENTICATE, SECTX_SOCK_PAM, false, op_authenticate},
+    {SECTX_OP_PAM_ACCT_MGMT, SECTX_SOCK_PAM, false, op_acct_mgmt},
+    {SECTX_OP_PAM_CHAUTHTOK, SECTX_SOCK_PAM, false, op_chauthtok},
+    {SECTX_OP_PAM_SETCRED, SECTX_SOCK_PAM, false, op_setcred},
+    {SECTX_OP_PAM_OPEN_SESSION, SECTX_SOCK_PAM, false, op_open_session},
+    {SECTX_OP_PAM_CLOSE_SESSION, SECTX_SOCK_PAM, false, op_close_session},
 };
 const struct sectx_op_table sectxd_pam_ops = SECTX_OP_TABLE(pam_ops);

@@ -96,3 +96,28 @@ def test_parallel_wrong_passwords_are_delayed_as_serial_ones(pam_helper_factory,
         auth(c, b"Thr-wrong-pw", "10.0.0.10")
         assert c.recv_frame().u32(TAG_RESULT) == PAM_AUTH_ERR
     assert len(_log_times(d, f"delaying authentication of {name} ")) == delayed, d.log_tail()
+
+
+def test_parallel_right_passwords_are_never_penalised(pam_helper_factory, realm):
+    """Attempts in flight are not failures: one user's logins made at once
+    with the right password all succeed, and none meets the failure delay
+    (they only wait for one another: at most failure_delay_after at a
+    time)."""
+    d = pam_helper_factory(failure_delay_after="1", failure_delay_max="5s")
+    name = f"par{secrets.token_hex(3)}"
+    password = realm.addprinc(name, password="Par-right-pw-1")
+    n = 8
+    conns = [Conn(d.pam_sock, timeout=30) for _ in range(n)]
+    try:
+        for i, c in enumerate(conns):
+            c.send(frame(OP_PAM_AUTH, field(TAG_USER, name.encode()),
+                         field(TAG_PASSWORD, password.encode()), field(TAG_SERVICE, b"login"),
+                         field(TAG_RHOST, f"10.0.1.{i + 1}".encode())))
+        results = [c.recv_frame().u32(TAG_RESULT) for c in conns]
+    finally:
+        for c in conns:
+            c.close()
+    assert results == [PAM_SUCCESS] * n, results
+    waits = [int(m.group(1)) for m in re.finditer(
+        rf"delaying authentication of {name} from uid 0 by (\d+) ms", d.log_text())]
+    assert all(w < 500 for w in waits), (waits, d.log_tail())
