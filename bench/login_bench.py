@@ -48,7 +48,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
-from pam_harness import PAM_WRAPPER_LIB, LocalUser  # noqa: E402
+from pam_harness import HARNESS_RETRIES, PAM_WRAPPER_LIB, PWRAP_RACE, LocalUser  # noqa: E402
 from realm import Realm  # noqa: E402
 from sectx_harness import Sectxd, make_public_tmpdir  # noqa: E402
 
@@ -57,21 +57,12 @@ LABEL = {SECTX: "pam_sectx", KRB5: "pam_krb5", FLOOR: "floor (pam_permit)"}
 HOST = {SECTX: "host/sectx-bench.sectx.test", KRB5: "host/krb5-bench.sectx.test"}
 PAM_OPS = ("authenticate", "acct_mgmt")
 TIMEOUT = 60.0  # seconds one pamtester may take before it counts as failed
-# pam_wrapper 1.1.4 picks its runtime dir /tmp/pam.<c> (shared by every
-# pam_wrapper process on the machine) with lstat() then mkdir(), ignoring
-# EEXIST: two processes starting together may share one, and the first to
-# exit removes it under the other, which then finds no file for its service
-# at pam_start and falls back to "other" (here pam_debug, whose info message
-# marks the case), or no "other" either.  No module of the service has run:
-# such a run is retried and counted apart, never as a login (or failure).
+# pam_wrapper start-up collisions: see PWRAP_RACE in pam_harness.py.  A
+# service file missing at pam_start falls back to "other" (here pam_debug,
+# whose info message marks the case): such a run is retried, counted apart.
 OTHER_MARK = ("auth=module_unknown acct=module_unknown cred=module_unknown "
               "open_session=module_unknown close_session=module_unknown "
               "prechauthtok=module_unknown chauthtok=module_unknown")
-PWRAP_RACE = re.compile(r"pwrap_init: Failed to create pam_wrapper config dir"
-                        r"|_pam_init_handlers: no default config other"
-                        r"|Failed to copy config files"
-                        r"|\b(auth|acct)=module_unknown")
-HARNESS_RETRIES = 3
 
 
 class Failures:

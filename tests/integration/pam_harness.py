@@ -36,6 +36,17 @@ from sectx_harness import HarnessError, Sectxd, make_public_tmpdir, run
 
 REALM = "SECTX.TEST"
 PAM_WRAPPER_LIB = "libpam_wrapper.so"
+# pam_wrapper 1.1.4 picks its runtime dir /tmp/pam.<c> (shared by every
+# pam_wrapper process on the machine) with lstat() then mkdir(), ignoring
+# EEXIST: two processes starting together may share one, and the first to
+# exit removes it under the other, which then finds no file for its service
+# at pam_start (falling back to "other", or to nothing).  No module of the
+# service has run: such a run is the harness's failure, and is retried.
+PWRAP_RACE = re.compile(r"pwrap_init: Failed to create pam_wrapper config dir"
+                        r"|_pam_init_handlers: no default config other"
+                        r"|Failed to copy config files"
+                        r"|\b(auth|acct)=module_unknown")
+HARNESS_RETRIES = 3
 IGNORED_MARK = "PAM_MODULE_UNKNOWN"  # what pam_debug returns after a PAM_IGNORE
 _DEBUG_INFO = re.compile(r"^(auth|cred|acct|prechauthtok|chauthtok|open_session|close_session)"
                          r"=module_unknown$")
@@ -254,11 +265,14 @@ class PamStack:
         if real_delay:
             argv.append("--real-delay")
         argv += [self.SERVICE, user, *steps]
-        start = time.monotonic()
-        proc = subprocess.run(argv, input="".join(a + "\n" for a in answers),
-                              capture_output=True, text=True, timeout=timeout,
-                              env=self.env(env))
-        result = PamRun(proc, time.monotonic() - start)
+        for _ in range(HARNESS_RETRIES):
+            start = time.monotonic()
+            proc = subprocess.run(argv, input="".join(a + "\n" for a in answers),
+                                  capture_output=True, text=True, timeout=timeout,
+                                  env=self.env(env))
+            result = PamRun(proc, time.monotonic() - start)
+            if result.returncode == 0 or not PWRAP_RACE.search(proc.stdout + proc.stderr):
+                break
         if result.returncode != 0:
             raise HarnessError(f"pam_driver failed: {result}")
         return result

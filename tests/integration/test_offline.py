@@ -401,8 +401,9 @@ def test_offline_state_survives_kill_9_during_logins(offline_helper, stack_for, 
         stop.set()
         for w in workers:
             w.join(60)
-    assert all(r in ("PAM_SUCCESS", "PAM_AUTHINFO_UNAVAIL", "PAM_AUTH_ERR",
-                     "PAM_SYSTEM_ERR") for r in results), results
+    odd = [r for r in results if r not in ("PAM_SUCCESS", "PAM_AUTHINFO_UNAVAIL",
+                                           "PAM_AUTH_ERR", "PAM_SYSTEM_ERR")]
+    assert not odd, (odd, results)
     assert results.count("PAM_SUCCESS") > 0, results
 
     helper.stop()
