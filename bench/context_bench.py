@@ -57,6 +57,7 @@ def main():
     realm = Realm()
     helper = None
     tmp = tempfile.mkdtemp(prefix="sectx-ctxbench-")
+    ktdir = None
     try:
         ktdir, keytab = write_keytab(realm, HOST)
         realm.addprinc("benchuser", password="Bench-pw-1")
@@ -120,13 +121,14 @@ def main():
         if errors:
             print("first failure:", errors[0])
             return 1
-        shutil.rmtree(ktdir, ignore_errors=True)
         return 0
     finally:
         if helper is not None:
             helper.close()
         realm.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        if ktdir is not None:
+            shutil.rmtree(ktdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ build directory:
 import hashlib
 import os
 import re
+import shutil
 import statistics
 import sys
 import time
@@ -49,8 +50,9 @@ def main():
     builddir = os.path.abspath(os.environ.get("SECTX_BUILDDIR", "."))
     realm = Realm()
     helper = None
+    ktdir = None
     try:
-        _, keytab = write_keytab(realm, "host/bench.sectx.test")
+        ktdir, keytab = write_keytab(realm, "host/bench.sectx.test")
         password = "Bench-pw-1"
         realm.addprinc("benchuser", password=password, extra_args=("+requires_preauth",))
         helper = Sectxd(os.path.join(builddir, "sectxd"), os.path.join(builddir, "sectxctl"),
@@ -82,6 +84,8 @@ def main():
         if helper is not None:
             helper.close()
         realm.stop()
+        if ktdir is not None:
+            shutil.rmtree(ktdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
