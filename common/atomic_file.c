@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TMP_SUFFIX_LEN 6u    /* random characters in ".name.XXXXXX" */
-#define TMP_EXTRA (2u + TMP_SUFFIX_LEN) /* the two dots and the suffix */
-#define TMP_TRIES 16u        /* fresh suffixes tried if one is taken */
+#define TMP_SUFFIX_LEN 6u		     /* random characters in ".name.XXXXXX" */
+#define TMP_EXTRA      (2u + TMP_SUFFIX_LEN) /* the two dots and the suffix */
+#define TMP_TRIES      16u		     /* fresh suffixes tried if one is taken */
 
 /* A name we create or read in a directory: one component, not . or .., short
  * enough that ".name.XXXXXX" fits NAME_MAX. */
@@ -40,7 +40,8 @@ static bool name_ok(const char *name)
 /* ".name.XXXXXX" into buf (NAME_MAX + 1 bytes), suffix from getrandom. */
 static int make_temp_name(const char *name, char *buf)
 {
-	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static const char chars[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	unsigned char rnd[TMP_SUFFIX_LEN];
 	size_t len = strlen(name);
 	size_t got = 0;
@@ -67,8 +68,10 @@ static int make_temp_name(const char *name, char *buf)
 	return 0;
 }
 
-static int write_all(int fd, const unsigned char *data, size_t len)
+int sectx_write_all(int fd, const void *buf, size_t len)
 {
+	const unsigned char *data = buf;
+
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
 
@@ -124,7 +127,7 @@ int sectx_atomic_write_at(int dirfd, const char *name, const void *data, size_t 
 		ret = -errno;
 		goto done;
 	}
-	ret = write_all(fd, data, len);
+	ret = sectx_write_all(fd, data, len);
 	if (ret != 0) {
 		goto done;
 	}

@@ -17,6 +17,10 @@
 #include <sys/types.h>
 #include <talloc.h>
 
+/* Write all len bytes of data to fd, retrying after EINTR and short writes.
+ * Returns 0, -errno, or -EIO if write(2) made no progress. */
+int sectx_write_all(int fd, const void *data, size_t len);
+
 /* Write len bytes of data to dirfd/name atomically: create ".name.XXXXXX"
  * (random suffix from getrandom, retried if taken) in the same directory with
  * openat(O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC), fchown(uid, gid)

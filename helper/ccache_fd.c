@@ -22,6 +22,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
+
 #define FUSE_SUPER_MAGIC 0x65735546
 
 /* Read all of fd, a regular file fstat said holds size bytes, into buf
@@ -49,25 +51,6 @@ static int read_all(int fd, uint8_t *buf, size_t size, size_t *got)
 	return n > size ? -EINVAL : 0;
 }
 
-/* Write len bytes of buf to fd: 0 or -errno. */
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t w = write(fd, buf + off, len - off);
-
-		if (w < 0 && errno == EINTR) {
-			continue;
-		}
-		if (w <= 0) {
-			return w < 0 ? -errno : -EIO;
-		}
-		off += (size_t)w;
-	}
-	return 0;
-}
-
 bool sectx_fd_on_fuse(int fd)
 {
 	struct statfs sf;
@@ -75,8 +58,8 @@ bool sectx_fd_on_fuse(int fd)
 	return fstatfs(fd, &sf) != 0 || sf.f_type == FUSE_SUPER_MAGIC;
 }
 
-int sectx_ccache_from_fd(krb5_context kctx, int fd, uid_t owner, krb5_ccache *out,
-			 uid_t *file_uid, const char **why)
+int sectx_ccache_from_fd(krb5_context kctx, int fd, uid_t owner, krb5_ccache *out, uid_t *file_uid,
+			 const char **why)
 {
 	krb5_ccache fcc = NULL, mcc = NULL;
 	krb5_principal princ = NULL, tgs = NULL;
@@ -126,7 +109,7 @@ int sectx_ccache_from_fd(krb5_context kctx, int fd, uid_t owner, krb5_ccache *ou
 		goto done;
 	}
 	mfd = memfd_create("sectx-ccache", MFD_CLOEXEC);
-	if (mfd < 0 || write_all(mfd, buf, got) != 0) {
+	if (mfd < 0 || sectx_write_all(mfd, buf, got) != 0) {
 		ret = -EIO;
 		*why = "cannot copy the credential cache";
 		goto done;

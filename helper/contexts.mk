@@ -35,7 +35,7 @@ check_PROGRAMS += tests/unit/test_ccache_fd
 tests_unit_test_ccache_fd_SOURCES = tests/unit/test_ccache_fd.c helper/ccache_fd.c helper/ccache_fd.h
 tests_unit_test_ccache_fd_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/helper
 tests_unit_test_ccache_fd_CFLAGS = $(UNIT_CFLAGS) $(KRB5_CFLAGS)
-tests_unit_test_ccache_fd_LDADD = $(KRB5_LIBS) $(UNIT_LIBS)
+tests_unit_test_ccache_fd_LDADD = libsectx_helper.la libsectx_base.la $(KRB5_LIBS) $(UNIT_LIBS)
 
 # bench/context_bench.py: a figure, not a test (see bench/README.md)
 EXTRA_DIST += bench/context_bench.py

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "log.h"
 #include "proto.h"
 #include "sectxd.h"
@@ -85,25 +86,6 @@ struct worker {
 	time_t tgt_end;
 };
 
-static int write_all(int fd, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	while (len > 0) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n <= 0) {
-			return -1;
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int read_all(int fd, void *p, size_t len)
 {
 	uint8_t *b = p;
@@ -130,7 +112,7 @@ static void answer(int fd, uint32_t code, const char *msg)
 
 	hdr[0] = code;
 	hdr[1] = (uint32_t)len;
-	if (write_all(fd, hdr, sizeof(hdr)) != 0 || write_all(fd, msg, len) != 0) {
+	if (sectx_write_all(fd, hdr, sizeof(hdr)) != 0 || sectx_write_all(fd, msg, len) != 0) {
 		_exit(1);
 	}
 }
@@ -685,7 +667,7 @@ static void kick(struct id_s4u *s)
 		len = (uint32_t)strlen(j->principal);
 		memcpy(req, &len, 4);
 		memcpy(req + 4, j->principal, len);
-		if (write_all(s->fd, req, 4 + len) != 0) {
+		if (sectx_write_all(s->fd, req, 4 + len) != 0) {
 			worker_kill(s);
 			snprintf(j->why, sizeof(j->why), "worker gone");
 			tevent_req_error(j->req, EHOSTUNREACH);
