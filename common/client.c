@@ -30,19 +30,6 @@
 /* How long to back off when the helper's listen queue is full. */
 #define CONNECT_RETRY_MS 5
 
-int64_t sectx_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t sectx_deadline_after(int64_t ms)
-{
-	return sectx_now_ms() + ms;
-}
-
 const char *sectx_socket_dir(void)
 {
 	const char *dir = secure_getenv(SECTX_SOCKET_DIR_ENV);

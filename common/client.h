@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
+
 #define SECTX_NSS_SOCKET "nss.sock" /* identity reads; clients may keep it open */
 #define SECTX_PAM_SOCKET "pam.sock" /* everything else; connect per call */
 #define SECTX_SOCKET_DIR_ENV "SECTX_SOCKET_DIR"
@@ -29,10 +31,6 @@ struct sectx_conn {
 	uid_t euid; /* euid at connect time: after setuid the peer sees the old one */
 };
 #define SECTX_CONN_INIT { -1, 0, 0 }
-
-/* Monotonic clock in milliseconds, and an absolute deadline ms from now. */
-int64_t sectx_now_ms(void);
-int64_t sectx_deadline_after(int64_t ms);
 
 /* The socket directory: $SECTX_SOCKET_DIR if set (secure_getenv) and
  * absolute, else the configured default.  Never NULL. */

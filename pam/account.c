@@ -9,7 +9,7 @@
  * take the password just typed as the old one.  It must never treat a reply
  * it cannot act on as success.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <string.h>

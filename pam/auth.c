@@ -11,7 +11,7 @@
  * USER_ERROR lines are the same for both), never log the name of a user the
  * helper does not know, and never keep the password past this call.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <string.h>

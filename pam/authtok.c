@@ -7,7 +7,7 @@
  * password, its length or whether two of them matched, and must scrub every
  * buffer it got from the conversation before freeing it.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
  * session is open, so it never reaches the user's session, and must never be
  * logged.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
  * must never log a field of the request or the reply other than the escaped
  * user name and the helper's MESSAGE.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

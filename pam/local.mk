@@ -4,7 +4,7 @@
 # else, and exports only its pam_sm_* entry points (pam/pam_sectx.map).
 
 PAM_SECTX_FILES = \
-	pam/pam_sectx.h \
+	pam/internal.h \
 	pam/options.c \
 	pam/authtok.c \
 	pam/handle.c \
@@ -40,15 +40,3 @@ tests_unit_test_pam_helper_call_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/pam
 tests_unit_test_pam_helper_call_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_pam_helper_call_LDFLAGS = $(AM_LDFLAGS) $(PAM_WRAP_SYSLOG)
 tests_unit_test_pam_helper_call_LDADD = libsectx_base.la $(PAM_LIBS) $(UNIT_LIBS)
-
-# The integration tests' PAM application: one scripted transaction through
-# real libpam (under pam_wrapper), printing results, messages and the PAM
-# environment.  A tool of run-tests.sh, not a test by itself: check_PROGRAMS
-# are all run as tests, so it is built for `make check` as a check script.
-# (Its source sits in pam/: a program compiled in tests/integration/ would
-# get an automake dirstamp rule there that clashes with Makefile.am's.)
-EXTRA_PROGRAMS += pam/pam_driver
-check_SCRIPTS += pam/pam_driver$(EXEEXT)
-pam_pam_driver_SOURCES = pam/pam_driver.c
-pam_pam_driver_LDADD = $(PAM_LIBS)
-CLEANFILES += pam/pam_driver$(EXEEXT)

@@ -8,7 +8,7 @@
  * fatal: a typo in /etc/pam.d must not lock everyone out, and a default is
  * always the safe choice.  This file must never log a user name unescaped.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <pwd.h>

@@ -5,7 +5,7 @@
  * pam_sectx.map); each hands the call to the file of its PAM group.  Nothing
  * here may hold state, parse anything or talk to the helper.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 /* Check the user's password with the helper and keep the login handle it
  * issues.  Returns SUCCESS, AUTH_ERR, CRED_INSUFFICIENT, AUTHINFO_UNAVAIL,

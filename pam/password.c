@@ -16,7 +16,7 @@
  * PAM_OLDAUTHTOK item, as the PAM API intends.  This file must never log a
  * password or say which of two typed passwords differed.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <string.h>

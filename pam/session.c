@@ -11,7 +11,7 @@
  * keeps the handle for close_session.  This file must never log the handle
  * or put into the environment a string the codec has not checked.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>

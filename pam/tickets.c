@@ -22,7 +22,7 @@
  * and a root daemon's cache must not log anyone in; the helper refuses it
  * too.
  */
-#include "pam_sectx.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,8 +4,8 @@
 # The server's acceptor runs in sectxd (pam.sock), so it links only the
 # libc-only client and codec; the client initiates in-process with the
 # context library.
-# Makefile.am declares no bin_PROGRAMS; these are the only ones, so they are set here.
-bin_PROGRAMS = sectx-sample-server sectx-sample-client
+
+bin_PROGRAMS += sectx-sample-server sectx-sample-client
 sectx_sample_server_SOURCES = samples/sectx-sample-server.c \
 	samples/sample_token.c samples/sample_token.h
 sectx_sample_server_LDADD = libsectx_base.la

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "client.h" /* sectx_now_ms */
+#include "clock.h" /* sectx_now_ms */
 #include "sample_token.h"
 
 #define SAMPLE_TOKEN_HDR_LEN 5u

@@ -34,7 +34,7 @@
 #include <talloc.h>
 #include <unistd.h>
 
-#include "client.h" /* sectx_now_ms, sectx_deadline_after */
+#include "clock.h" /* sectx_now_ms, sectx_deadline_after */
 #include "gss_ctx.h"
 #include "proto.h" /* sectx_strerror */
 #include "sample_token.h"

@@ -56,7 +56,8 @@ def main(builddir):
         # libpam must read the module wherever the build tree is
         (module,) = cleanup.enter_context(public_copies(
             [os.path.join(builddir, ".libs", "pam_sectx.so")], "sectx-demo-mod-", mode=0o644))
-        stack = PamStack(module, os.path.join(builddir, "pam", "pam_driver"), helper.socket_dir)
+        stack = PamStack(module, os.path.join(builddir, "tests", "integration", "pam_driver"),
+                         helper.socket_dir)
         cleanup.callback(stack.close)
         with open(os.path.join(stack.dir, stack.SERVICE)) as f:
             lines = [l for l in f.read().splitlines() if "pam_sectx.so" in l]

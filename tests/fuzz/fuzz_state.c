@@ -10,7 +10,7 @@
 #include <string.h>
 #include <talloc.h>
 
-#include "state_file.h"
+#include "core/state_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -23,14 +23,14 @@ PamBins = collections.namedtuple("PamBins", "module driver")
 @pytest.fixture(scope="session")
 def pam_bins():
     """The built pam_sectx.so ($SECTX_BUILDDIR/.libs) and pam driver
-    ($SECTX_BUILDDIR/pam/pam_driver), copied into a public 0755 temp dir so
+    ($SECTX_BUILDDIR/tests/integration/pam_driver), copied into a public 0755 temp dir so
     that libpam can load the module whatever the build tree's modes."""
     builddir = os.environ.get("SECTX_BUILDDIR")
     if not builddir:
         pytest.fail("SECTX_BUILDDIR is not set", pytrace=False)
     builddir = os.path.abspath(builddir)
     built = PamBins(os.path.join(builddir, ".libs", "pam_sectx.so"),
-                    os.path.join(builddir, "pam", "pam_driver"))
+                    os.path.join(builddir, "tests", "integration", "pam_driver"))
     missing = [p for p in built if not os.path.isfile(p)]
     if missing:
         pytest.fail(f"not built: {', '.join(missing)} (make check builds them)", pytrace=False)

@@ -1,7 +1,7 @@
 """pam_harness - drive pam_sectx.so through real libpam for the integration
 tests: local test users, a sectxd configured for the test realm, a PAM
 service directory for pam_wrapper, and runs of the scripted PAM application
-(pam/pam_driver.c) or pamtester.
+(tests/integration/pam_driver.c) or pamtester.
 
   * LocalUser: a real account made with useradd (unique name sx<hex>, whose
     principal is <name>@SECTX.TEST), removed with userdel -r, with any

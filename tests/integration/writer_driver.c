@@ -33,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ccache_writer.h"
-#include "client.h"
+#include "ccache_writer/ccache_writer.h"
+#include "clock.h"
 #include "log.h"
 
 struct driver {

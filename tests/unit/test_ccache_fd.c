@@ -4,7 +4,7 @@
  * of the cache principal's realm is kept.  No KDC: the caches are written
  * with made-up credentials by libkrb5's FILE type.
  */
-#include "ccache_fd.h"
+#include "login/ccache_fd.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,7 +12,7 @@
 #define _GNU_SOURCE
 #endif
 
-#include "identity.h"
+#include "identity/store.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -16,7 +16,7 @@
 #endif
 
 #include "nss_cache.h"
-#include "nss_cache_writer.h"
+#include "identity/nss_cache_writer.h"
 
 #include <errno.h>
 #include <fcntl.h>

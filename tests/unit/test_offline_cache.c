@@ -12,7 +12,7 @@
 #define _GNU_SOURCE /* nftw */
 #endif
 
-#include "offline_cache.h"
+#include "offline/offline.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,9 +31,9 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "krb5_engine.h"
+#include "login/login.h"
 #include "log.h"
-#include "state_file.h"
+#include "core/state_file.h"
 #include "atomic_file.h"
 
 struct fixture {

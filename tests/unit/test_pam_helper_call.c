@@ -27,7 +27,7 @@
 #include <cmocka.h>
 
 #include "client.h"
-#include "pam_sectx.h"
+#include "internal.h"
 #include "proto.h"
 
 #define HANDLE_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

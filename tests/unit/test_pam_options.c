@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "client.h"
-#include "pam_sectx.h"
+#include "internal.h"
 
 /* --- pam_syslog, wrapped ---------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 #define _GNU_SOURCE /* nftw */
 #endif
 
-#include "state_file.h"
+#include "core/state_file.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
  * process has no child left (waitpid answers ECHILD).  The workers that must
  * be killed wait in pause() forever, so only the kill can end them.
  */
-#include "worker.h"
+#include "core/worker.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "client.h"
+#include "clock.h"
 
 #define DEADLINE_MS 10000 /* a worker that answers does so long before */
 

@@ -1,0 +1,18 @@
+# helper/ccache_writer/local.mk - the process that writes ccaches as the user.
+CCACHE_WRITER_SOURCES = \
+	helper/ccache_writer/ccache_writer.h \
+	helper/ccache_writer/writer.c
+sectxd_SOURCES += $(CCACHE_WRITER_SOURCES)
+
+# The ccache writer's test driver: a tool of test_ccache_writer.py, not a test
+# by itself (every check_PROGRAM is run as one), so built as a check script.
+EXTRA_PROGRAMS += tests/integration/writer_driver
+check_SCRIPTS += tests/integration/writer_driver$(EXEEXT)
+tests_integration_writer_driver_SOURCES = tests/integration/writer_driver.c \
+	$(CCACHE_WRITER_SOURCES)
+tests_integration_writer_driver_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_integration_writer_driver_CFLAGS = $(AM_CFLAGS) $(TALLOC_CFLAGS) $(TEVENT_CFLAGS) \
+	$(KRB5_CFLAGS)
+tests_integration_writer_driver_LDADD = libsectx_base.la $(TEVENT_LIBS) $(TALLOC_LIBS) \
+	$(KRB5_LIBS)
+CLEANFILES += tests/integration/writer_driver$(EXEEXT)

@@ -1,0 +1,19 @@
+# helper/identity/local.mk - users and groups: the service, the store and its
+# sources, S4U existence checks, NSS cache publication.
+IDENTITY_STORE_SOURCES = \
+	helper/identity/store.h helper/identity/store.c \
+	helper/identity/names.c \
+	helper/identity/nss_cache_writer.c helper/identity/nss_cache_writer.h \
+	helper/core/state_file.c
+sectxd_SOURCES += \
+	helper/identity/identity.h helper/identity/service.c \
+	helper/identity/store.h helper/identity/store.c \
+	helper/identity/names.c \
+	helper/identity/nss_cache_writer.c helper/identity/nss_cache_writer.h \
+	helper/identity/s4u.c helper/identity/s4u.h
+
+check_PROGRAMS += tests/unit/test_identity
+tests_unit_test_identity_SOURCES = tests/unit/test_identity.c $(IDENTITY_STORE_SOURCES)
+tests_unit_test_identity_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_unit_test_identity_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_identity_LDADD = libsectx_helper.la libsectx_base.la $(UNIT_LIBS)

@@ -1,0 +1,231 @@
+/*
+ * identity/store.h - sectxd's identity store: which users and groups exist, with
+ * which ids, and the NSS cache that publishes them.
+ *
+ * Sources, in this order (the first that knows a name or id answers):
+ *   1. static users and groups the sysadmin writes ([identity] users_file,
+ *      groups_file; format below);
+ *   2. automatic mapping (auto_id = true): a principal of the realm gets
+ *      uid = MIN + (FNV-1a-64(principal) mod (MAX - MIN + 1)) with id_range =
+ *      MIN-MAX, where FNV-1a-64 is over the bytes of "name@REALM" (offset
+ *      basis 0xcbf29ce484222325, prime 0x100000001b3), and a user private
+ *      group with the same id and name.  The same principal gets the same uid
+ *      on every host with the same range.  If that uid is already held (by
+ *      another mapped principal, or a static uid or gid) the second principal
+ *      is refused, logged and listed by `sectxctl id-map`: it is never moved
+ *      to another id, which would make hosts disagree.  Mappings are kept in
+ *      <state_dir>/idmap; a range differing from the one recorded there is
+ *      refused (at start and on reload).  A hash cannot be reversed, so
+ *      getpwuid answers only uids of principals this host has mapped.
+ *      A principal is a user only if the realm knows it: existence is checked
+ *      with S4U2Self using the host key (identity_s4u.c), cached for
+ *      positive_ttl, and "no such principal" for negative_ttl in a capped cache.
+ *
+ * users_file: one user per line, '#' comments and blank lines ignored:
+ *      NAME:UID:GID:GECOS:HOME:SHELL
+ *   NAME is a principal (alice@REALM, svc/host@REALM) or a short name (alice,
+ *   meaning alice@<realm>).  groups_file: NAME:GID:MEMBER,MEMBER,... with
+ *   members written the same way.  A line that is malformed, uses id 0 or an
+ *   id below min_id, repeats a name or an id, or has a field with ':' or a
+ *   control character is refused and reported (log and `sectxctl id-map`);
+ *   the other lines are served.
+ *
+ * Names: a principal of the realm whose name has no '/' also has the short
+ * name (alice); both forms resolve, and use_fully_qualified_names decides
+ * which one is returned.  Principals with '/' or of another realm have only
+ * the qualified name.  Names are validated (printable ASCII letters, digits
+ * and . _ - + = $ / @, no ':' ',' or control characters, at most
+ * SECTX_NAME_MAX bytes, not all digits) before they reach a file or a log.
+ * No source ever serves uid or gid 0 or an id below min_id.
+ *
+ * Who can reach this: every local user, through nss.sock lookups (names and
+ * ids of their choosing); root through cache flush and id-map.  What they can
+ * make it do: read the store, trigger existence checks (rate-limited per
+ * caller uid and deduplicated), fill the negative cache (capped, oldest
+ * evicted).  Must never: serve id 0, let an unvalidated string reach a file
+ * or a log, block the event loop on a KDC, or rewrite a published cache file.
+ */
+#ifndef SECTX_IDENTITY_H
+#define SECTX_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <talloc.h>
+
+#include "config.h"
+#include "identity/nss_cache_writer.h"
+#include "proto.h"
+#include "core/state_file.h"
+
+#define ID_MAPFILE	   "idmap"
+/* <state_dir>/idmap is a state file (helper/state_file.h) of this kind and
+ * version, whose payload is text: "range MIN-MAX" then "map UID PRINCIPAL"
+ * lines.  A file failing the state-file checks is moved aside and the map
+ * starts empty (the ids are deterministic; collisions are found again). */
+#define ID_MAPFILE_KIND	   SECTX_STATE_KIND('I', 'D', 'M', 'P')
+#define ID_MAPFILE_VERSION 1u
+#define ID_MAPFILE_MAX	   SECTX_STATE_PAYLOAD_MAX
+#define ID_STATIC_FILE_MAX (200u * 1024u * 1024u) /* below talloc's 256 MB per chunk */
+#define ID_MAX_COLLISIONS  1000u		  /* remembered for id-map; the log has them all */
+#define ID_MAX_PROBLEMS	   1000u
+#define ID_FIELD_MAX	   1024u /* gecos, home, shell */
+
+/* --- names (identity_names.c) ----------------------------------------------------------------- */
+
+/* A validated name: the principal and its parts. */
+struct id_name {
+	char principal[SECTX_NAME_MAX + 1]; /* name@REALM */
+	char name[SECTX_NAME_MAX + 1];	    /* before the '@' */
+	char realm[SECTX_NAME_MAX + 1];
+	bool has_short;	    /* realm is the default realm and name has no '/' */
+	bool was_qualified; /* the input had "@REALM" */
+};
+
+/* Parse in (a short name or a principal) against default_realm ("" when
+ * there is none: short names are then invalid).  Returns 0, or -EINVAL for
+ * a name that is not valid (see the file comment; a short name with '/' is
+ * invalid: only the qualified form of such a principal resolves). */
+int id_name_parse(const char *in, const char *default_realm, struct id_name *out);
+
+/* FNV-1a-64 of s, and the uid auto_id gives a principal in [min, max]. */
+uint64_t id_fnv1a64(const char *s);
+uint32_t id_auto_uid(const char *principal, uint32_t min, uint32_t max);
+
+/* Parse "MIN-MAX" (as checked by the config schema).  0 or -EINVAL. */
+int id_range_parse(const char *s, uint32_t *min, uint32_t *max);
+
+/* Expand a home/shell template (%u name, %U uid, %p principal, %r realm,
+ * %% percent) into out.  0, -ENAMETOOLONG, or -EINVAL (bad escape, or the
+ * result has ':' or a control character). */
+int id_expand_template(char *out, size_t outsz, const char *tmpl, const char *name, uint32_t uid,
+		       const char *principal, const char *realm);
+
+/* True if s can stand in a passwd/group field: at most max bytes, no ':',
+ * no control character, valid UTF-8. */
+bool id_field_ok(const char *s, size_t max);
+
+/* --- the store (identity_store.c) ------------------------------------------------------------- */
+
+struct id_user {
+	const char *principal;
+	const char *display; /* pw_name */
+	const char *alias;   /* the other name that resolves, or NULL */
+	const char *gecos;
+	const char *home;
+	const char *shell;
+	uint32_t uid, gid;
+	bool is_static;
+	bool shadowed;		/* auto mapping whose id a static entry now holds */
+	int64_t verified_until; /* auto: existence known until (CLOCK_REALTIME s) */
+};
+
+struct id_group {
+	const char *name;
+	const char *alias;
+	uint32_t gid;
+	const char **members; /* display names */
+	size_t nmem;
+	const struct id_user *upg_of; /* user private group of an auto user */
+};
+
+struct id_store;
+
+/* Results of store lookups. */
+enum id_result {
+	ID_FOUND = 0,
+	ID_NOTFOUND = 1, /* known not to exist (or never could) */
+	ID_CHECK = 2,	 /* ask the realm about lookup->check_principal first */
+};
+
+struct id_lookup {
+	const struct id_user *user;   /* ID_FOUND for users */
+	const struct id_group *group; /* ID_FOUND for groups */
+	struct id_group upg;	      /* storage when group is a user private group */
+	char check_principal[SECTX_NAME_MAX + 1];
+	bool stale; /* served past verified_until (realm unreachable) */
+};
+
+/* A new store for cfg and the effective realm.  0, -EINVAL (id_range, or
+ * a range below min_id), -ENOMEM. */
+int id_store_new(TALLOC_CTX *mem_ctx, const struct sectx_config *cfg, const char *realm,
+		 struct id_store **out);
+
+/* Read users_file and groups_file.  Bad lines are refused, logged and kept
+ * as problems; the file as a whole not readable (missing, not a regular
+ * file, writable by others, too big) is -errno / -EPERM with *why set. */
+int id_store_load_static(struct id_store *st, char *why, size_t whylen);
+
+/* Load <dirfd>/idmap.  A range different from the store's is -ESTALE with
+ * *why set; a missing file is fine (0), and so is a corrupt one (moved
+ * aside and logged by state_file.c; the store starts without mappings).
+ * Mappings that now collide with a static id are kept but shadowed (refused
+ * and reported). */
+int id_store_load_mappings(struct id_store *st, int dirfd, char *why, size_t whylen);
+
+/* Copy existence knowledge (verified_until) from old for the same
+ * principals (after a reload). */
+void id_store_adopt(struct id_store *st, const struct id_store *old);
+
+/* Lookups at time now (CLOCK_REALTIME seconds).  allow_stale serves an auto
+ * user whose check expired (used when the realm cannot be reached). */
+enum id_result id_store_user_by_name(struct id_store *st, const char *name, int64_t now,
+				     bool allow_stale, struct id_lookup *lk);
+enum id_result id_store_user_by_uid(struct id_store *st, uint32_t uid, int64_t now,
+				    bool allow_stale, struct id_lookup *lk);
+enum id_result id_store_group_by_name(struct id_store *st, const char *name, int64_t now,
+				      bool allow_stale, struct id_lookup *lk);
+enum id_result id_store_group_by_gid(struct id_store *st, uint32_t gid, int64_t now,
+				     bool allow_stale, struct id_lookup *lk);
+/* The groups name is a member of (not its primary group).  *gids points into
+ * the store (valid until the next change).  ID_FOUND or ID_NOTFOUND. */
+enum id_result id_store_groups_of(struct id_store *st, const char *name, const uint32_t **gids,
+				  size_t *n);
+
+/* The realm answered about principal: exists or not.  An existing principal
+ * of the realm is mapped (and the map file rewritten through dirfd) unless
+ * its uid is taken: then it is refused and the collision recorded.  Returns
+ * 0, or -errno if the map file could not be written (the mapping is then not
+ * made and the lookup fails). */
+int id_store_check_result(struct id_store *st, const char *principal, bool exists, int64_t now,
+			  int dirfd);
+
+/* Forget every existence check and negative entry (cache flush). */
+void id_store_flush(struct id_store *st);
+
+/* Entries for enumeration: the index-th user and group (static first, then
+ * auto users verified now), or NULL past the end. */
+const struct id_user *id_store_user_at(struct id_store *st, uint32_t index, int64_t now);
+const struct id_group *id_store_group_at(struct id_store *st, uint32_t index, int64_t now,
+					 struct id_group *upg);
+
+/* Fill a cache builder with everything servable at now. */
+int id_store_build_cache(struct id_store *st, struct nss_cache_builder *b, int64_t now);
+
+/* The earliest time a published record expires (to republish before it). */
+int64_t id_store_next_expiry(struct id_store *st, int64_t now);
+
+/* A counter that changes whenever something the cache holds changes. */
+uint64_t id_store_version(const struct id_store *st);
+
+/* For id-map and status. */
+struct id_collision {
+	uint32_t uid;
+	const char *principal;
+	const char *holder;
+};
+size_t id_store_n_mappings(const struct id_store *st);
+const struct id_user *id_store_mapping_at(const struct id_store *st, size_t i);
+size_t id_store_n_collisions(const struct id_store *st);
+const struct id_collision *id_store_collision_at(const struct id_store *st, size_t i);
+size_t id_store_n_problems(const struct id_store *st);
+const char *id_store_problem_at(const struct id_store *st, size_t i);
+const char *id_store_range(const struct id_store *st); /* "MIN-MAX" */
+size_t id_store_n_static_users(const struct id_store *st);
+
+/* Seed verified_until of auto users from a previous cache file (a restart
+ * keeps valid existence checks). */
+void id_store_seed_from_cache(struct id_store *st, const struct sectx_nss_cache_map *m,
+			      int64_t now);
+
+#endif /* SECTX_IDENTITY_H */

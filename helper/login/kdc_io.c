@@ -1,0 +1,550 @@
+/*
+ * login/kdc_io.c - send one Kerberos message to a realm's KDCs and read the reply,
+ * on the event loop, with a deadline.
+ *
+ * Who reaches this: the Kerberos engine only, with messages built by libkrb5
+ * (AS-REQ, TGS-REQ).  What it talks to: the KDCs listed for the realm in the
+ * krb5.conf profile, which root configured.  A KDC's reply is untrusted until
+ * libkrb5 has checked it; here it is only bounded (SECTX_KDC_REPLY_MAX) and
+ * read with the same deadline as everything else.  A black-hole KDC (no
+ * answer, or a connect that never completes) costs the login at most its
+ * deadline, never the event loop: every socket is non-blocking.
+ *
+ * Transport (RFC 4120 7.2): a message that fits SECTX_KDC_UDP_MAX goes by
+ * UDP to each KDC first, then by TCP (four-byte length prefix) to each; a
+ * larger one, or a retry after KRB_ERR_RESPONSE_TOO_BIG, by TCP only.  The
+ * attempts start in that order, the next one after SECTX_KDC_STAGGER_MS or
+ * as soon as one fails, earlier ones staying open; the first complete answer
+ * wins.  This is MIT's own strategy, with one change: the KDC that
+ * answered last is tried first, so a dead KDC costs one stagger, not one per
+ * exchange.  A UDP socket is connected, so only its
+ * KDC's datagrams reach it, and an ICMP refusal ends that attempt at once.
+ * Host names are resolved with
+ * getaddrinfo: numeric addresses never block; a name in krb5.conf costs a
+ * resolver call on the loop, so sites should list addresses or rely on a
+ * local cache (README, design notes).
+ */
+#include "login/login.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <profile.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "offline/offline.h"
+
+#define KDC_DEFAULT_PORT "88"
+#define KDC_MAX_TARGETS 32
+
+struct kdc_target {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int socktype; /* SOCK_DGRAM or SOCK_STREAM */
+	char desc[300];
+};
+
+struct kdc_state;
+
+struct kdc_conn {
+	struct kdc_state *st;
+	const struct kdc_target *target;
+	int fd;
+	struct tevent_fd *fde;
+	bool connected;
+	size_t out_off;
+	uint8_t lenbuf[4];
+	size_t len_got;
+	uint8_t *in;
+	size_t in_len;
+	size_t in_got;
+};
+
+struct kdc_state {
+	struct tevent_context *ev;
+	struct sectxd_krb5 *k;
+	struct kdc_target *targets;
+	size_t n_targets;
+	size_t next;     /* next target to start */
+	unsigned active; /* connections in flight */
+	uint8_t *out;    /* length-prefixed message */
+	size_t out_len;
+	struct tevent_timer *stagger;
+	int last_err;
+	uint8_t *reply;
+	size_t reply_len;
+	krb5_data realm; /* the exchange's, for sectx_realm_note */
+};
+
+static void kdc_start_next(struct tevent_req *req);
+static void kdc_conn_failed(struct tevent_req *req, struct kdc_conn *c, int err);
+
+/* --- KDC list from the profile ------------------------------------------- */
+
+/* Split "host", "host:port", "[v6]:port" into host and port. */
+static int split_host_port(char *entry, char **host, const char **port)
+{
+	char *p;
+
+	*port = KDC_DEFAULT_PORT;
+	if (entry[0] == '[') {
+		p = strchr(entry, ']');
+		if (p == NULL) {
+			return -EINVAL;
+		}
+		*p = '\0';
+		*host = entry + 1;
+		if (p[1] == ':') {
+			*port = p + 2;
+		} else if (p[1] != '\0') {
+			return -EINVAL;
+		}
+		return 0;
+	}
+	p = strchr(entry, ':');
+	if (p != NULL) {
+		if (strchr(p + 1, ':') != NULL) {
+			*host = entry; /* a bare IPv6 address */
+			return 0;
+		}
+		*p = '\0';
+		*port = p + 1;
+	}
+	*host = entry;
+	return 0;
+}
+
+/* The KDC that answered last goes first (the others keep their order), so
+ * that with a dead KDC listed first only the first exchange after it died
+ * waits SECTX_KDC_STAGGER_MS for it, not every exchange of every login. */
+static void kdc_prefer_last(const struct sectxd_krb5 *k, struct kdc_target *targets, size_t n)
+{
+	struct kdc_target first;
+	size_t i, len;
+
+	if (k->last_kdc == NULL) {
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		len = strlen(targets[i].desc);
+		if (strncmp(k->last_kdc, targets[i].desc, len) == 0 && k->last_kdc[len] == '/') {
+			break;
+		}
+	}
+	if (i >= n) {
+		return;
+	}
+	first = targets[i];
+	memmove(targets + 1, targets, i * sizeof(*targets));
+	targets[0] = first;
+}
+
+/* The attempts for realm: UDP to every KDC address (when udp), then TCP. */
+static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_data *realm,
+		       bool udp, struct kdc_target **out, size_t *n_out)
+{
+	TALLOC_CTX *tmp = talloc_new(NULL);
+	const char *names[4] = { "realms", NULL, "kdc", NULL };
+	struct kdc_target *targets = NULL;
+	profile_t profile = NULL;
+	char **values = NULL;
+	size_t n = 0, i;
+	int ret;
+
+	if (tmp == NULL) {
+		return -ENOMEM;
+	}
+	names[1] = talloc_strndup(tmp, realm->data, realm->length);
+	targets = talloc_zero_array(tmp, struct kdc_target, 2 * KDC_MAX_TARGETS);
+	if (names[1] == NULL || targets == NULL) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	if (krb5_get_profile(k->ctx, &profile) != 0 ||
+	    profile_get_values(profile, names, &values) != 0 || values == NULL) {
+		SECTX_WARN("no KDC configured for realm %s in krb5.conf", names[1]);
+		ret = -ENOENT;
+		goto done;
+	}
+	for (i = 0; values[i] != NULL && n < KDC_MAX_TARGETS; i++) {
+		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+		struct addrinfo *res = NULL, *ai;
+		char *entry = talloc_strdup(tmp, values[i]);
+		const char *port;
+		char *host;
+		int gai;
+
+		if (entry == NULL) {
+			ret = -ENOMEM;
+			goto done;
+		}
+		if (split_host_port(entry, &host, &port) != 0 || host[0] == '\0') {
+			SECTX_WARN("ignoring malformed kdc entry '%s' for realm %s", values[i],
+				   names[1]);
+			continue;
+		}
+		gai = getaddrinfo(host, port, &hints, &res);
+		if (gai != 0) {
+			SECTX_WARN("cannot resolve KDC %s of realm %s: %s", values[i], names[1],
+				   gai_strerror(gai));
+			continue;
+		}
+		for (ai = res; ai != NULL && n < KDC_MAX_TARGETS; ai = ai->ai_next) {
+			if (ai->ai_addrlen > sizeof(targets[n].ss)) {
+				continue;
+			}
+			memcpy(&targets[n].ss, ai->ai_addr, ai->ai_addrlen);
+			targets[n].len = ai->ai_addrlen;
+			snprintf(targets[n].desc, sizeof(targets[n].desc), "%s:%s", host, port);
+			n++;
+		}
+		freeaddrinfo(res);
+	}
+	if (n == 0) {
+		ret = -ENOENT;
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		targets[i].socktype = SOCK_STREAM;
+	}
+	kdc_prefer_last(k, targets, n);
+	if (udp) {
+		/* UDP first, in the same KDC order, then the TCP attempts */
+		memmove(targets + n, targets, n * sizeof(*targets));
+		for (i = 0; i < n; i++) {
+			targets[i].socktype = SOCK_DGRAM;
+		}
+		n *= 2;
+	}
+	*out = talloc_steal(mem_ctx, targets);
+	*n_out = n;
+	ret = 0;
+done:
+	if (values != NULL) {
+		profile_free_list(values);
+	}
+	if (profile != NULL) {
+		profile_release(profile);
+	}
+	talloc_free(tmp);
+	return ret;
+}
+
+/* --- one connection -------------------------------------------------------- */
+
+static int kdc_conn_destructor(struct kdc_conn *c)
+{
+	TALLOC_FREE(c->fde);
+	if (c->fd >= 0) {
+		close(c->fd);
+	}
+	if (c->st->active > 0) {
+		c->st->active--;
+	}
+	return 0;
+}
+
+/* This attempt is over without an answer: try the next KDC if none is left. */
+static void kdc_conn_failed(struct tevent_req *req, struct kdc_conn *c, int err)
+{
+	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
+
+	SECTX_DEBUG("KDC %s: %s", c->target->desc, strerror(err));
+	st->last_err = err;
+	talloc_free(c);
+	if (st->active == 0) {
+		if (st->next < st->n_targets) {
+			kdc_start_next(req);
+		} else {
+			tevent_req_error(req, st->last_err == ETIMEDOUT ? ETIMEDOUT : ECONNREFUSED);
+		}
+	}
+}
+
+/* A reply has arrived on c: it wins. */
+static void kdc_answered(struct tevent_req *req, struct kdc_conn *c, uint8_t *reply, size_t len)
+{
+	struct kdc_state *st = c->st;
+
+	st->reply = talloc_steal(st, reply);
+	st->reply_len = len;
+	talloc_free(st->k->last_kdc);
+	st->k->last_kdc = talloc_asprintf(st->k, "%s/%s", c->target->desc,
+					  c->target->socktype == SOCK_DGRAM ? "udp" : "tcp");
+	SECTX_TRACE("KDC %s answered (%zu bytes)", st->k->last_kdc, len);
+	talloc_free(c); /* the other attempts go with the request */
+	tevent_req_done(req);
+}
+
+/* UDP: send the message (without the TCP length prefix) once the socket is
+ * writable, then take the first datagram as the reply. */
+static void kdc_udp_io(struct tevent_req *req, struct kdc_conn *c, uint16_t flags)
+{
+	struct kdc_state *st = c->st;
+	uint8_t *buf;
+	ssize_t n;
+
+	if (!c->connected) {
+		n = send(c->fd, st->out + 4, st->out_len - 4, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			return;
+		}
+		if (n != (ssize_t)(st->out_len - 4)) {
+			kdc_conn_failed(req, c, n < 0 ? errno : EMSGSIZE);
+			return;
+		}
+		c->connected = true;
+		TEVENT_FD_NOT_WRITEABLE(c->fde);
+		TEVENT_FD_READABLE(c->fde);
+		return;
+	}
+	if (!(flags & TEVENT_FD_READ)) {
+		return;
+	}
+	buf = talloc_size(c, SECTX_KDC_UDP_REPLY_MAX);
+	if (buf == NULL) {
+		kdc_conn_failed(req, c, ENOMEM);
+		return;
+	}
+	n = recv(c->fd, buf, SECTX_KDC_UDP_REPLY_MAX, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		talloc_free(buf);
+		return;
+	}
+	if (n <= 0) {
+		/* ECONNREFUSED: the KDC's host said no (ICMP) */
+		kdc_conn_failed(req, c, n < 0 ? errno : EPROTO);
+		return;
+	}
+	kdc_answered(req, c, buf, (size_t)n);
+}
+
+static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
+			     void *private_data)
+{
+	struct kdc_conn *c = private_data;
+	struct tevent_req *req = talloc_get_type_abort(talloc_parent(c), struct tevent_req);
+	struct kdc_state *st = c->st;
+	ssize_t n;
+
+	if (c->target->socktype == SOCK_DGRAM) {
+		kdc_udp_io(req, c, flags);
+		return;
+	}
+	if (!c->connected) {
+		int err = 0;
+		socklen_t elen = sizeof(err);
+
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) {
+			err = errno;
+		}
+		if (err != 0) {
+			kdc_conn_failed(req, c, err);
+			return;
+		}
+		if (!(flags & TEVENT_FD_WRITE)) {
+			return; /* not connected yet */
+		}
+		c->connected = true;
+	}
+	if (c->out_off < st->out_len) {
+		n = send(c->fd, st->out + c->out_off, st->out_len - c->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			return;
+		}
+		if (n <= 0) {
+			kdc_conn_failed(req, c, n < 0 ? errno : EPIPE);
+			return;
+		}
+		c->out_off += (size_t)n;
+		if (c->out_off == st->out_len) {
+			TEVENT_FD_NOT_WRITEABLE(c->fde);
+		}
+		return;
+	}
+	if (!(flags & TEVENT_FD_READ)) {
+		return;
+	}
+	if (c->len_got < sizeof(c->lenbuf)) {
+		n = recv(c->fd, c->lenbuf + c->len_got, sizeof(c->lenbuf) - c->len_got, MSG_DONTWAIT);
+	} else {
+		n = recv(c->fd, c->in + c->in_got, c->in_len - c->in_got, MSG_DONTWAIT);
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		return;
+	}
+	if (n <= 0) {
+		kdc_conn_failed(req, c, n < 0 ? errno : ECONNRESET);
+		return;
+	}
+	if (c->len_got < sizeof(c->lenbuf)) {
+		c->len_got += (size_t)n;
+		if (c->len_got < sizeof(c->lenbuf)) {
+			return;
+		}
+		c->in_len = ((size_t)c->lenbuf[0] << 24) | ((size_t)c->lenbuf[1] << 16) |
+			    ((size_t)c->lenbuf[2] << 8) | c->lenbuf[3];
+		/* the top bit is reserved (RFC 4120 7.2.2); zero is no answer */
+		if (c->in_len == 0 || c->in_len > SECTX_KDC_REPLY_MAX) {
+			SECTX_WARN("KDC %s announced a reply of %zu bytes; ignoring it",
+				   c->target->desc, c->in_len);
+			kdc_conn_failed(req, c, EPROTO);
+			return;
+		}
+		c->in = talloc_size(c, c->in_len);
+		if (c->in == NULL) {
+			kdc_conn_failed(req, c, ENOMEM);
+		}
+		return;
+	}
+	c->in_got += (size_t)n;
+	if (c->in_got < c->in_len) {
+		return;
+	}
+	/* The first whole answer wins. */
+	kdc_answered(req, c, c->in, c->in_len);
+}
+
+static void kdc_stagger(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+			void *private_data)
+{
+	struct tevent_req *req = private_data;
+	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
+
+	st->stagger = NULL;
+	if (st->next < st->n_targets) {
+		SECTX_DEBUG("no answer yet from %s; trying the next KDC too",
+			    st->targets[st->next - 1].desc);
+		kdc_start_next(req);
+	}
+}
+
+/* Start an attempt on the next target (and arm the stagger timer). */
+static void kdc_start_next(struct tevent_req *req)
+{
+	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
+
+	while (st->next < st->n_targets) {
+		const struct kdc_target *t = &st->targets[st->next++];
+		struct kdc_conn *c = talloc_zero(req, struct kdc_conn);
+
+		if (c == NULL) {
+			tevent_req_oom(req);
+			return;
+		}
+		c->st = st;
+		c->target = t;
+		c->fd = socket(t->ss.ss_family, t->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		st->active++;
+		talloc_set_destructor(c, kdc_conn_destructor);
+		if (c->fd < 0 ||
+		    (connect(c->fd, (const struct sockaddr *)&t->ss, t->len) != 0 &&
+		     errno != EINPROGRESS)) {
+			SECTX_DEBUG("KDC %s: %s", t->desc, strerror(errno));
+			st->last_err = errno;
+			talloc_free(c);
+			continue; /* refused at once: straight to the next one */
+		}
+		/* TCP waits for readable too: tevent reports a socket error (a
+		 * refused connect) only to a reader, and would otherwise leave
+		 * this attempt hanging until the deadline */
+		c->fde = tevent_add_fd(st->ev, c, c->fd,
+				       t->socktype == SOCK_STREAM ? TEVENT_FD_READ | TEVENT_FD_WRITE
+								  : TEVENT_FD_WRITE,
+				       kdc_conn_handler, c);
+		if (c->fde == NULL) {
+			tevent_req_oom(req);
+			return;
+		}
+		TALLOC_FREE(st->stagger);
+		if (st->next < st->n_targets) {
+			st->stagger = tevent_add_timer(
+				st->ev, st,
+				tevent_timeval_current_ofs(0, SECTX_KDC_STAGGER_MS * 1000), kdc_stagger,
+				req);
+		}
+		return;
+	}
+	if (st->active == 0) {
+		tevent_req_error(req, ECONNREFUSED);
+	}
+}
+
+struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				  struct sectxd_krb5 *k, const krb5_data *realm,
+				  const krb5_data *msg, bool tcp_only, int64_t deadline)
+{
+	struct tevent_req *req;
+	struct kdc_state *st;
+	int64_t left = deadline - sectx_now_ms();
+	int ret;
+
+	req = tevent_req_create(mem_ctx, &st, struct kdc_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	st->ev = ev;
+	st->k = k;
+	st->realm.length = realm->length;
+	st->realm.data = talloc_memdup(st, realm->data, realm->length > 0 ? realm->length : 1);
+	if (st->realm.data == NULL) {
+		tevent_req_oom(req);
+		return tevent_req_post(req, ev);
+	}
+	if (left <= 0) {
+		tevent_req_error(req, ETIMEDOUT);
+		return tevent_req_post(req, ev);
+	}
+	if (!tevent_req_set_endtime(req, ev,
+				    tevent_timeval_current_ofs(left / 1000, (left % 1000) * 1000))) {
+		tevent_req_oom(req);
+		return tevent_req_post(req, ev);
+	}
+	ret = kdc_targets(st, k, realm, !tcp_only && msg->length <= SECTX_KDC_UDP_MAX, &st->targets,
+			  &st->n_targets);
+	if (ret != 0) {
+		tevent_req_error(req, -ret);
+		return tevent_req_post(req, ev);
+	}
+	if (msg->length > SECTX_KDC_REPLY_MAX) {
+		tevent_req_error(req, EMSGSIZE);
+		return tevent_req_post(req, ev);
+	}
+	st->out_len = 4 + msg->length;
+	st->out = talloc_size(st, st->out_len);
+	if (st->out == NULL) {
+		tevent_req_oom(req);
+		return tevent_req_post(req, ev);
+	}
+	st->out[0] = (uint8_t)(msg->length >> 24);
+	st->out[1] = (uint8_t)(msg->length >> 16);
+	st->out[2] = (uint8_t)(msg->length >> 8);
+	st->out[3] = (uint8_t)msg->length;
+	memcpy(st->out + 4, msg->data, msg->length);
+	kdc_start_next(req);
+	if (!tevent_req_is_in_progress(req)) {
+		return tevent_req_post(req, ev);
+	}
+	return req;
+}
+
+int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
+		   size_t *reply_len)
+{
+	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
+	int err;
+
+	if (sectx_req_failed(req, &err)) {
+		sectx_realm_note(st->k, &st->realm, err);
+		return err;
+	}
+	sectx_realm_note(st->k, &st->realm, 0);
+	*reply = talloc_steal(mem_ctx, st->reply);
+	*reply_len = st->reply_len;
+	return 0;
+}

@@ -1,0 +1,141 @@
+/*
+ * login/login.h - sectxd's Kerberos engine: the krb5 context, non-blocking
+ * KDC exchanges on the event loop, and the login (AS exchange + validation).
+ *
+ * libkrb5's blocking calls have no bound on their send loop and cannot be
+ * cancelled, so the engine drives MIT's step APIs (krb5_init_creds_step,
+ * krb5_tkt_creds_step) and does the KDC I/O itself on the tevent loop: the
+ * loop never waits on a KDC, every exchange has a deadline, and freeing a
+ * request cancels it.  Only kpasswd, which has no step API, runs in a forked
+ * worker that is killed at its deadline.
+ *
+ * Trust: requests arrive from pam_ops.c, already authorised.  Passwords are
+ * held only in scrubbed buffers for the length of one request; TGTs stay in
+ * memory (krb5_creds) and are never written to the helper's own files.
+ */
+#ifndef SECTX_KRB5_ENGINE_H
+#define SECTX_KRB5_ENGINE_H
+
+#include <krb5.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <talloc.h>
+#include <tevent.h>
+
+#include "core/daemon.h"
+
+#define SECTX_KDC_REPLY_MAX (256u * 1024u) /* largest KDC reply we read */
+#define SECTX_KDC_STAGGER_MS 1000          /* try the next KDC after this */
+#define SECTX_KDC_UDP_MAX 1465u            /* larger requests go by TCP (MIT's default) */
+#define SECTX_KDC_UDP_REPLY_MAX 65536u     /* a datagram cannot be larger */
+
+/* FAST armour: a host TGT from the keytab in a MEMORY ccache.  Shared by the
+ * logins that armour with it (libkrb5 reads the ccache during the whole
+ * exchange), so it is reference-counted: replaced in sectxd_krb5 when it
+ * nears its end, destroyed when the last login holding it is done. */
+struct sectx_armor {
+	krb5_context ctx;
+	krb5_ccache cc;
+	krb5_timestamp end;
+	unsigned refs;
+};
+
+/* Drop one reference to a (NULL is fine). */
+void sectx_armor_release(struct sectx_armor *a);
+
+struct sectxd_krb5 {
+	krb5_context ctx;
+	char *last_kdc;   /* "host:port" of the last KDC that answered */
+	char *last_error; /* last KDC-level failure, for status */
+	struct sectx_armor *armor; /* the current armour (one reference), or NULL */
+	struct sectx_realm_state *realm_state; /* realm_state.c: online or offline */
+	struct sectx_offline *offline;         /* offline_cache.c: cached credentials */
+};
+
+extern const struct sectxd_subsystem sectxd_krb5_subsystem;
+
+/* --- kdc_io.c --------------------------------------------------------------- */
+
+/* Send msg to a KDC of realm and return its reply.  KDCs come from the
+ * krb5.conf profile ([realms] REALM kdc = host[:port]); they are tried by UDP
+ * (a message of at most SECTX_KDC_UDP_MAX bytes, unless tcp_only) and then
+ * TCP, the next attempt started after SECTX_KDC_STAGGER_MS or at once when
+ * one fails, the first complete answer wins.  Fails with ETIMEDOUT at
+ * deadline (monotonic ms), ECONNREFUSED when every attempt was refused,
+ * ENOENT when the realm has no KDC configured. */
+struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				  struct sectxd_krb5 *k, const krb5_data *realm,
+				  const krb5_data *msg, bool tcp_only, int64_t deadline);
+/* The reply, allocated on mem_ctx.  0 or an errno value (positive).  Every
+ * outcome is also reported to realm_state.c (sectx_realm_note), which heeds
+ * only exchanges with the host's realm: an answer puts the realm online, an
+ * unreachable realm takes it offline. */
+int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
+		   size_t *reply_len);
+
+/* --- krb5_auth.c ------------------------------------------------------------ */
+
+enum sectx_login_result {
+	SECTX_LOGIN_OK = 0,
+	SECTX_LOGIN_EXPIRED,     /* password expired, and the password typed is right */
+	SECTX_LOGIN_BAD_PASSWORD,
+	SECTX_LOGIN_UNKNOWN,     /* no such principal */
+	SECTX_LOGIN_DISABLED,    /* revoked, locked out, or principal expired */
+	SECTX_LOGIN_UNAVAIL,     /* no KDC answered in time */
+	SECTX_LOGIN_INVALID,     /* TGT validation with the host key failed */
+	SECTX_LOGIN_ERROR,       /* anything else: fail closed */
+};
+
+struct sectx_login_out {
+	enum sectx_login_result result;
+	krb5_creds *creds; /* the validated TGT (OK) or a kadmin/changepw ticket
+			    * (EXPIRED); free with krb5_free_creds */
+	char *message;     /* for the log: the Kerberos error text, never a secret */
+	krb5_timestamp pw_expiry;   /* when the password expires (0: not told) */
+	krb5_timestamp acct_expiry; /* when the principal expires (0: not told) */
+};
+
+/* Authenticate principal with password: AS exchange (with FAST armour per
+ * [kerberos] fast), then, for a TGT and [kerberos] validate, validation with
+ * a host key from the keytab.  If the KDC says the password has expired, the
+ * password is verified by obtaining a kadmin/changepw ticket instead.  The
+ * password is copied into a scrubbed buffer; the caller may wipe its own at
+ * once.  service: NULL for a TGT, or "kadmin/changepw". */
+struct tevent_req *sectx_login_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				    struct sectxd_ctx *hctx, krb5_const_principal client,
+				    const char *password, size_t password_len,
+				    const char *service, int64_t deadline);
+/* 0 and *out filled (out->creds owned by the caller), or -errno for a
+ * failure of the helper itself (ENOMEM). */
+int sectx_login_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct sectx_login_out *out);
+
+/* The principal of realm that logins validate with: the first host/ entry of
+ * the keytab file (a keytab name such as FILE:/etc/krb5.keytab or a path),
+ * else its first entry of realm.  0 with *out (krb5_free_principal), or a
+ * krb5 error (KRB5_KT_NOTFOUND: none of realm). */
+krb5_error_code sectx_keytab_first_principal(krb5_context ctx, const char *keytab,
+					     const char *realm, krb5_principal *out);
+
+/* A ticket for server with the TGT in cc (a MEMORY ccache of the caller),
+ * by a TGS exchange on the loop, stored into cc (libkrb5 stores it under the
+ * requested name too), so that a GSS-API initiator on cc finds it there and
+ * never waits on a KDC itself.  Used by the context init steps. */
+struct tevent_req *sectx_tgs_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				  struct sectxd_krb5 *k, krb5_ccache cc, krb5_const_principal server,
+				  int64_t deadline);
+/* 0 when the ticket is in cc; a krb5 error, or KRB5_KDC_UNREACH with *io_err
+ * (an errno value) when no KDC answered by the deadline. */
+krb5_error_code sectx_tgs_recv(struct tevent_req *req, int *io_err);
+
+/* --- krb5_passwd.c ---------------------------------------------------------- */
+
+/* Change the password with a kadmin/changepw ticket (kpasswd protocol) in a
+ * worker process killed at deadline.  On 0, *result_code is the kpasswd
+ * result (0 = changed) and *text the server's explanation (policy, quality). */
+struct tevent_req *sectx_chpw_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				   struct sectxd_ctx *hctx, krb5_creds *changepw_creds,
+				   const char *new_password, size_t new_len, int64_t deadline);
+int sectx_chpw_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, int *result_code,
+		    char **text);
+
+#endif /* SECTX_KRB5_ENGINE_H */

@@ -1,0 +1,8 @@
+# helper/ops/local.mk - the operation groups: one file per group and per PAM group.
+sectxd_SOURCES += \
+	helper/ops/ops.h \
+	helper/ops/admin.c \
+	helper/ops/nss.c \
+	helper/ops/ctx.c \
+	helper/ops/pam_int.h helper/ops/pam.c \
+	helper/ops/pam_tickets.c

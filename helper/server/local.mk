@@ -1,0 +1,2 @@
+# helper/server/local.mk - sockets, connections, frames, dispatch.
+sectxd_SOURCES += helper/server/server.c helper/server/server.h
