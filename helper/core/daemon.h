@@ -32,11 +32,13 @@
 #define SECTXD_NSS_MARKER "_SECTX_IN_HELPER"
 
 struct sectx_server;
-struct sectxd_krb5;     /* helper/krb5_*.c: krb5 context, keytab, KDC I/O */
-struct sectxd_creds;    /* helper/credstore.c: login handles and sessions */
-struct sectx_writer;    /* helper/ccache_writer.c: writes ccaches as the user */
-struct sectxd_identity; /* helper/identity*.c: users and groups, NSS cache */
-struct sectxd_renewal;  /* helper/renewal.c: sessions whose TGT is renewed */
+struct sectxd_krb5;     /* login/: krb5 context, keytab, KDC I/O */
+struct sectxd_creds;    /* sessions/handles.c: login handles */
+struct sectx_writer;    /* ccache_writer/: writes ccaches as the user */
+struct sectxd_identity; /* identity/: users and groups, NSS cache */
+struct sectxd_renewal;  /* sessions/renewal.c: sessions whose TGT is renewed */
+struct sectx_realm_state; /* offline/realm_state.c: is the realm reachable */
+struct sectx_offline;     /* offline/offline_cache.c: cached credentials */
 
 struct sectxd_ctx {
 	struct tevent_context *ev;
@@ -58,6 +60,8 @@ struct sectxd_ctx {
 	struct sectx_writer *writer;
 	struct sectxd_identity *identity;
 	struct sectxd_renewal *renewal;
+	struct sectx_realm_state *realm_state;
+	struct sectx_offline *offline;
 };
 
 /*

@@ -231,7 +231,7 @@ int sectx_worker_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **byt
 	*bytes = NULL;
 	*len = 0;
 	if (sectx_req_failed(req, &err)) {
-		return err;
+		return -err;
 	}
 	*len = st->got;
 	*bytes = talloc_steal(mem_ctx, st->buf); /* its scrubbing destructor goes with it */

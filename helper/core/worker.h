@@ -46,8 +46,8 @@ struct tevent_req *sectx_worker_send(TALLOC_CTX *mem_ctx, struct tevent_context 
  * 0 with *bytes (on mem_ctx, *len bytes, followed by a NUL not counted in
  * *len; scrubbed with explicit_bzero when freed, so it may hold a ticket) and
  * *len: what the worker wrote, possibly nothing (it died before answering);
- * ETIMEDOUT (the deadline passed, the worker was killed); ENOMEM; EIO (no
- * worker could be started or its pipe could not be read; logged); EINVAL
+ * -ETIMEDOUT (the deadline passed, the worker was killed); -ENOMEM; -EIO (no
+ * worker could be started or its pipe could not be read; logged); -EINVAL
  * (no child_fn, or answer_max out of range).
  */
 int sectx_worker_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **bytes, size_t *len);

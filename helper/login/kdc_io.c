@@ -36,7 +36,6 @@
 
 #include "clock.h"
 #include "log.h"
-#include "offline/offline.h"
 
 #define KDC_DEFAULT_PORT "88"
 #define KDC_MAX_TARGETS 32
@@ -77,7 +76,7 @@ struct kdc_state {
 	int last_err;
 	uint8_t *reply;
 	size_t reply_len;
-	krb5_data realm; /* the exchange's, for sectx_realm_note */
+	krb5_data realm; /* the exchange's, for the observer (sectx_kdc_set_observer) */
 };
 
 static void kdc_start_next(struct tevent_req *req);
@@ -540,11 +539,21 @@ int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
 	int err;
 
 	if (sectx_req_failed(req, &err)) {
-		sectx_realm_note(st->k, &st->realm, err);
-		return err;
+		if (st->k->observer != NULL) {
+			st->k->observer(st->k->observer_data, &st->realm, -err);
+		}
+		return -err;
 	}
-	sectx_realm_note(st->k, &st->realm, 0);
+	if (st->k->observer != NULL) {
+		st->k->observer(st->k->observer_data, &st->realm, 0);
+	}
 	*reply = talloc_steal(mem_ctx, st->reply);
 	*reply_len = st->reply_len;
 	return 0;
+}
+
+void sectx_kdc_set_observer(struct sectxd_krb5 *k, sectx_kdc_observer_fn fn, void *data)
+{
+	k->observer = fn;
+	k->observer_data = fn != NULL ? data : NULL;
 }

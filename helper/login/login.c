@@ -103,7 +103,7 @@ static void step_kdc_done(struct tevent_req *subreq)
 	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
 	struct step_state *st = tevent_req_data(req, struct step_state);
 
-	st->io_err = sectx_kdc_recv(subreq, st, &st->reply, &st->reply_len);
+	st->io_err = -sectx_kdc_recv(subreq, st, &st->reply, &st->reply_len);
 	TALLOC_FREE(subreq);
 	if (st->io_err != 0) {
 		talloc_free(st->k->last_error);
@@ -213,16 +213,20 @@ static void tgs_done(struct tevent_req *subreq)
 	tevent_req_done(req);
 }
 
-krb5_error_code sectx_tgs_recv(struct tevent_req *req, int *io_err)
+int sectx_tgs_recv(struct tevent_req *req, krb5_error_code *kerr)
 {
 	struct tgs_state *st = tevent_req_data(req, struct tgs_state);
+	int err;
 
-	*io_err = 0;
-	if (sectx_req_failed(req, io_err)) {
-		return KRB5_KDC_UNREACH;
+	*kerr = 0;
+	if (sectx_req_failed(req, &err)) {
+		return -err;
 	}
-	*io_err = st->io_err;
-	return st->kerr;
+	if (st->io_err != 0) {
+		return -st->io_err;
+	}
+	*kerr = st->kerr;
+	return st->kerr != 0 ? -EIO : 0;
 }
 
 /* --- the keytab ------------------------------------------------------------ */

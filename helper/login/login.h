@@ -43,13 +43,19 @@ struct sectx_armor {
 /* Drop one reference to a (NULL is fine). */
 void sectx_armor_release(struct sectx_armor *a);
 
+/* Told of the outcome of every KDC exchange, as sectx_kdc_recv ends it:
+ * realm is the exchange's, err 0 when a KDC answered (sectxd_krb5.last_kdc
+ * names it) or the -errno of sectx_kdc_recv.  The offline subsystem
+ * registers one at start, so the engine never calls up into it. */
+typedef void (*sectx_kdc_observer_fn)(void *data, const krb5_data *realm, int err);
+
 struct sectxd_krb5 {
 	krb5_context ctx;
 	char *last_kdc;   /* "host:port" of the last KDC that answered */
 	char *last_error; /* last KDC-level failure, for status */
 	struct sectx_armor *armor; /* the current armour (one reference), or NULL */
-	struct sectx_realm_state *realm_state; /* realm_state.c: online or offline */
-	struct sectx_offline *offline;         /* offline_cache.c: cached credentials */
+	sectx_kdc_observer_fn observer; /* told of every exchange's outcome, or NULL */
+	void *observer_data;
 };
 
 extern const struct sectxd_subsystem sectxd_krb5_subsystem;
@@ -66,14 +72,15 @@ extern const struct sectxd_subsystem sectxd_krb5_subsystem;
 struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				  struct sectxd_krb5 *k, const krb5_data *realm,
 				  const krb5_data *msg, bool tcp_only, int64_t deadline);
-/* The reply, allocated on mem_ctx.  0 or an errno value (positive).  Every
- * outcome is also reported to realm_state.c (sectx_realm_note), which heeds
- * only exchanges with the host's realm: an answer puts the realm online, an
- * unreachable realm takes it offline. */
+/* The reply, allocated on mem_ctx.  0 or -errno.  Every outcome is also
+ * reported to the observer (sectx_kdc_set_observer), if one is set. */
 int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
 		   size_t *reply_len);
 
-/* --- krb5_auth.c ------------------------------------------------------------ */
+/* Set (fn non-NULL) or clear (NULL) the one observer of KDC exchanges. */
+void sectx_kdc_set_observer(struct sectxd_krb5 *k, sectx_kdc_observer_fn fn, void *data);
+
+/* --- login.c ---------------------------------------------------------------- */
 
 enum sectx_login_result {
 	SECTX_LOGIN_OK = 0,
@@ -123,11 +130,12 @@ krb5_error_code sectx_keytab_first_principal(krb5_context ctx, const char *keyta
 struct tevent_req *sectx_tgs_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				  struct sectxd_krb5 *k, krb5_ccache cc, krb5_const_principal server,
 				  int64_t deadline);
-/* 0 when the ticket is in cc; a krb5 error, or KRB5_KDC_UNREACH with *io_err
- * (an errno value) when no KDC answered by the deadline. */
-krb5_error_code sectx_tgs_recv(struct tevent_req *req, int *io_err);
+/* 0 when the ticket is in cc; -EIO with *kerr the Kerberos error when the
+ * KDC refused; another -errno (-ETIMEDOUT, -ECONNREFUSED, -ENOENT: no KDC
+ * configured, -ENOMEM) when no KDC answered by the deadline. */
+int sectx_tgs_recv(struct tevent_req *req, krb5_error_code *kerr);
 
-/* --- krb5_passwd.c ---------------------------------------------------------- */
+/* --- passwd.c -------------------------------------------------------------- */
 
 /* Change the password with a kadmin/changepw ticket (kpasswd protocol) in a
  * worker process killed at deadline.  On 0, *result_code is the kpasswd

@@ -71,7 +71,7 @@ static void chpw_answered(struct tevent_req *subreq)
 	err = sectx_worker_recv(subreq, st, &answer, &len);
 	TALLOC_FREE(subreq);
 	if (err != 0) {
-		tevent_req_error(req, err);
+		tevent_req_error(req, -err);
 		return;
 	}
 	/* NUL-terminated by the worker; the text ends at the first NUL */

@@ -27,20 +27,9 @@
 
 #include "core/daemon.h"
 
-struct sectxd_krb5;
-
 /* An errno value from kdc_io that means no KDC could be reached (as opposed
  * to the helper's own failures such as ENOMEM or EMSGSIZE). */
 bool sectx_realm_unreachable_error(int err);
-
-/* A KDC exchange with realm has ended: err is 0 when a KDC answered
- * (k->last_kdc names it), else the errno value of sectx_kdc_recv.  Moves the
- * host's realm online or offline and (re)arms the probe.  An exchange with any
- * other realm changes nothing: users choose those (the TGT realm of a ccache
- * they pass), and "no KDC for realm X" must never put the host's realm
- * offline, where logins are checked against cached hashes only.  Safe before
- * the subsystem started (does nothing then). */
-void sectx_realm_note(struct sectxd_krb5 *k, const krb5_data *realm, int err);
 
 /* True while the realm is known to be unreachable. */
 bool sectx_realm_is_offline(const struct sectxd_ctx *hctx);

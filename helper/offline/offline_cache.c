@@ -395,7 +395,7 @@ struct sectx_offline {
 
 static struct sectx_offline *cache_of(struct sectxd_ctx *hctx)
 {
-	return hctx->krb5 != NULL ? hctx->krb5->offline : NULL;
+	return hctx->offline;
 }
 
 bool sectx_offline_enabled(struct sectxd_ctx *hctx)
@@ -1045,7 +1045,7 @@ static int offline_destructor(struct sectx_offline *oc)
 
 static int offline_start(struct sectxd_ctx *hctx)
 {
-	struct sectx_offline *oc = talloc_zero(hctx->krb5, struct sectx_offline);
+	struct sectx_offline *oc = talloc_zero(hctx, struct sectx_offline);
 
 	if (oc == NULL) {
 		return -ENOMEM;
@@ -1053,7 +1053,7 @@ static int offline_start(struct sectxd_ctx *hctx)
 	oc->hctx = hctx;
 	oc->dirfd = -1;
 	talloc_set_destructor(oc, offline_destructor);
-	hctx->krb5->offline = oc;
+	hctx->offline = oc;
 	if (hctx->cfg->offline.cache_credentials) {
 		cache_open(oc);
 	}
@@ -1080,9 +1080,7 @@ static void offline_status(struct sectxd_ctx *hctx, struct sectx_wbuf *w)
 
 static void offline_stop(struct sectxd_ctx *hctx)
 {
-	if (hctx->krb5 != NULL) {
-		TALLOC_FREE(hctx->krb5->offline);
-	}
+	TALLOC_FREE(hctx->offline);
 }
 
 const struct sectxd_subsystem sectxd_offline_subsystem = {

@@ -51,7 +51,7 @@ static void probe_done(struct tevent_req *subreq)
 	uint8_t *reply = NULL;
 	size_t len = 0;
 
-	/* sectx_kdc_recv reports the outcome through sectx_realm_note */
+	/* sectx_kdc_recv reports the outcome through realm_observe */
 	(void)sectx_kdc_recv(subreq, subreq, &reply, &len);
 	TALLOC_FREE(subreq);
 	rs->probe = NULL;
@@ -126,14 +126,19 @@ static void probe_arm(struct sectx_realm_state *rs)
 	}
 }
 
-void sectx_realm_note(struct sectxd_krb5 *k, const krb5_data *realm, int err)
+/* The KDC observer (sectx_kdc_set_observer): a KDC exchange with realm has
+ * ended, err 0 when a KDC answered, else the -errno of sectx_kdc_recv.  Moves
+ * the host's realm online or offline and (re)arms the probe.  An exchange
+ * with any other realm changes nothing: users choose those (the TGT realm of
+ * a ccache they pass), and "no KDC for realm X" must never put the host's
+ * realm offline, where logins are checked against cached hashes only. */
+static void realm_observe(void *data, const krb5_data *realm, int err)
 {
-	struct sectx_realm_state *rs = k->realm_state;
+	struct sectx_realm_state *rs = data;
+	struct sectxd_krb5 *k = rs->hctx->krb5;
 	const char *home;
 
-	if (rs == NULL) {
-		return;
-	}
+	err = -err;
 	home = rs->hctx->realm;
 	if (home == NULL || realm == NULL || realm->length != strlen(home) ||
 	    memcmp(realm->data, home, realm->length) != 0) {
@@ -173,13 +178,12 @@ void sectx_realm_note(struct sectxd_krb5 *k, const krb5_data *realm, int err)
 
 bool sectx_realm_is_offline(const struct sectxd_ctx *hctx)
 {
-	return hctx->krb5 != NULL && hctx->krb5->realm_state != NULL &&
-	       hctx->krb5->realm_state->offline;
+	return hctx->realm_state != NULL && hctx->realm_state->offline;
 }
 
 void sectx_realm_wanted(struct sectxd_ctx *hctx)
 {
-	struct sectx_realm_state *rs = hctx->krb5 != NULL ? hctx->krb5->realm_state : NULL;
+	struct sectx_realm_state *rs = hctx->realm_state;
 	uint64_t base;
 
 	if (rs == NULL || !rs->offline || rs->probe != NULL) {
@@ -199,7 +203,7 @@ void sectx_realm_wanted(struct sectxd_ctx *hctx)
 
 static int realm_start(struct sectxd_ctx *hctx)
 {
-	struct sectx_realm_state *rs = talloc_zero(hctx->krb5, struct sectx_realm_state);
+	struct sectx_realm_state *rs = talloc_zero(hctx, struct sectx_realm_state);
 
 	if (rs == NULL) {
 		return -ENOMEM;
@@ -207,13 +211,14 @@ static int realm_start(struct sectxd_ctx *hctx)
 	rs->hctx = hctx;
 	rs->since_ms = sectx_now_ms();
 	rs->interval_ms = hctx->cfg->offline.probe_ms;
-	hctx->krb5->realm_state = rs;
+	hctx->realm_state = rs;
+	sectx_kdc_set_observer(hctx->krb5, realm_observe, rs);
 	return 0;
 }
 
 static void realm_status(struct sectxd_ctx *hctx, struct sectx_wbuf *w)
 {
-	struct sectx_realm_state *rs = hctx->krb5->realm_state;
+	struct sectx_realm_state *rs = hctx->realm_state;
 	int64_t now = sectx_now_ms();
 
 	if (rs == NULL) {
@@ -231,8 +236,9 @@ static void realm_status(struct sectxd_ctx *hctx, struct sectx_wbuf *w)
 static void realm_stop(struct sectxd_ctx *hctx)
 {
 	if (hctx->krb5 != NULL) {
-		TALLOC_FREE(hctx->krb5->realm_state);
+		sectx_kdc_set_observer(hctx->krb5, NULL, NULL);
 	}
+	TALLOC_FREE(hctx->realm_state);
 }
 
 const struct sectxd_subsystem sectxd_realm_subsystem = {

@@ -766,14 +766,13 @@ static void init_tgs_done(struct tevent_req *subreq)
 	struct ctx_entry *e = st->e;
 	char ccname[128];
 	char *reason = NULL;
-	krb5_error_code kret;
-	int io_err = 0;
+	krb5_error_code kret = 0;
 	int ret;
 
-	kret = sectx_tgs_recv(subreq, &io_err);
+	ret = sectx_tgs_recv(subreq, &kret);
 	TALLOC_FREE(subreq);
-	if (io_err != 0) {
-		char *m = talloc_asprintf(req, "no KDC answered: %s", strerror(io_err));
+	if (ret != 0 && ret != -EIO) {
+		char *m = talloc_asprintf(req, "no KDC answered: %s", strerror(-ret));
 
 		log_event(e, NULL, m != NULL ? m : "no KDC answered");
 		talloc_free(e);

@@ -543,17 +543,17 @@ done:
 static void gss_auth_ticket_done(struct tevent_req *subreq)
 {
 	struct gss_auth_op *op = tevent_req_callback_data(subreq, struct gss_auth_op);
-	krb5_error_code kerr;
-	int io_err = 0;
+	krb5_error_code kerr = 0;
+	int ret;
 
-	kerr = sectx_tgs_recv(subreq, &io_err);
+	ret = sectx_tgs_recv(subreq, &kerr);
 	TALLOC_FREE(subreq);
-	if (io_err != 0) {
+	if (ret != 0 && ret != -EIO) {
 		gss_auth_finish(op, SECTX_PAM_AUTHINFO_UNAVAIL, NULL,
-				talloc_asprintf(op, "no KDC answered: %s", strerror(io_err)));
+				talloc_asprintf(op, "no KDC answered: %s", strerror(-ret)));
 		return;
 	}
-	if (kerr != 0) {
+	if (ret != 0) {
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL,
 				talloc_asprintf(op, "no ticket for %s with the user's TGT: %s",
 						op->acceptor, kerr_text(op, kerr)));

@@ -573,7 +573,7 @@ static void renew_answered(struct tevent_req *subreq)
 	err = sectx_worker_recv(subreq, st, &answer, &len);
 	TALLOC_FREE(subreq);
 	if (err != 0) {
-		tevent_req_error(req, err);
+		tevent_req_error(req, -err);
 		return;
 	}
 	sectx_cur_init(&cur, answer, len);

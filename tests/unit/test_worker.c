@@ -128,7 +128,7 @@ static void test_deadline_kills(void **state)
 
 	(void)state;
 	assert_int_equal(run(mem, child_hangs, NULL, 64, sectx_deadline_after(200), &bytes, &len),
-			 ETIMEDOUT);
+			 -ETIMEDOUT);
 	assert_null(bytes);
 	assert_no_child();
 	talloc_free(mem);
@@ -159,7 +159,7 @@ static void test_past_deadline(void **state)
 
 	(void)state;
 	assert_int_equal(run(mem, child_says, "x", 64, sectx_now_ms() - 1, &bytes, &len),
-			 ETIMEDOUT);
+			 -ETIMEDOUT);
 	assert_no_child();
 	talloc_free(mem);
 }
@@ -173,7 +173,7 @@ static void test_bad_max(void **state)
 	(void)state;
 	assert_int_equal(run(mem, child_says, "x", SECTX_WORKER_ANSWER_MAX + 1,
 			     sectx_deadline_after(DEADLINE_MS), &bytes, &len),
-			 EINVAL);
+			 -EINVAL);
 	assert_no_child();
 	talloc_free(mem);
 }
