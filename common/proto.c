@@ -359,6 +359,39 @@ static void put_be(struct sectx_wbuf *w, uint64_t v, size_t n)
 	w->len += n;
 }
 
+void sectx_wbuf_init(struct sectx_wbuf *w, void *buf, size_t cap)
+{
+	w->data = buf;
+	w->cap = buf != NULL ? cap : 0;
+	w->len = 0;
+	w->err = buf != NULL ? 0 : -EINVAL;
+}
+
+void sectx_wbuf_put_u32(struct sectx_wbuf *w, uint32_t v)
+{
+	put_be(w, v, 4);
+}
+
+void sectx_wbuf_put_u64(struct sectx_wbuf *w, uint64_t v)
+{
+	put_be(w, v, 8);
+}
+
+void sectx_wbuf_put_raw(struct sectx_wbuf *w, const void *p, size_t len)
+{
+	if (w->err != 0) {
+		return;
+	}
+	if (len > w->cap - w->len) {
+		w->err = SECTX_ERR_TOOBIG;
+		return;
+	}
+	if (len > 0) {
+		memcpy(w->data + w->len, p, len);
+		w->len += len;
+	}
+}
+
 void sectx_frame_begin(struct sectx_wbuf *w, void *buf, size_t cap, uint16_t version,
 		       uint16_t op, uint32_t reqid)
 {

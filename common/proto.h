@@ -350,6 +350,16 @@ int sectx_field_u32(const struct sectx_field *f, uint32_t *v);
 int sectx_field_string(const struct sectx_field *f, char *out, size_t outsz,
 		       size_t max);
 
+/* --- writing raw values: the cursor's mirror ------------------------------ */
+
+/* Start writing into cap bytes at buf, with no frame header: for fixed
+ * layouts read back with the cursor (a state file's header).  Errors stick
+ * in w->err as for frames. */
+void sectx_wbuf_init(struct sectx_wbuf *w, void *buf, size_t cap);
+void sectx_wbuf_put_u32(struct sectx_wbuf *w, uint32_t v); /* big-endian */
+void sectx_wbuf_put_u64(struct sectx_wbuf *w, uint64_t v); /* big-endian */
+void sectx_wbuf_put_raw(struct sectx_wbuf *w, const void *p, size_t len);
+
 /* --- writing a frame ------------------------------------------------------ */
 
 /* Start a frame in the caller's buffer.  Never fails by itself: too small a

@@ -53,20 +53,6 @@ static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t len)
 	return ~crc;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
 int sectx_state_dir_open(const char *path)
 {
 	return sectx_open_dir_verified(path, geteuid(), SECTX_STATE_DIR_MODE, true);
@@ -75,6 +61,7 @@ int sectx_state_dir_open(const char *path)
 int sectx_state_encode(TALLOC_CTX *mem_ctx, uint32_t kind, uint32_t version, const void *payload,
 		       size_t len, uint8_t **out, size_t *out_len)
 {
+	struct sectx_wbuf w, crc_w;
 	uint8_t *buf;
 
 	if (version == 0 || len > SECTX_STATE_PAYLOAD_MAX || (payload == NULL && len != 0)) {
@@ -84,16 +71,21 @@ int sectx_state_encode(TALLOC_CTX *mem_ctx, uint32_t kind, uint32_t version, con
 	if (buf == NULL) {
 		return -ENOMEM;
 	}
-	memcpy(buf, state_magic, sizeof(state_magic));
-	put_be32(buf + 8, kind);
-	put_be32(buf + 12, version);
-	put_be64(buf + 16, (uint64_t)len);
-	if (len > 0) {
-		memcpy(buf + SECTX_STATE_HDR_LEN, payload, len);
+	/* the layout sectx_state_decode reads with the cursor (state_file.h) */
+	sectx_wbuf_init(&w, buf, SECTX_STATE_HDR_LEN + len);
+	sectx_wbuf_put_raw(&w, state_magic, sizeof(state_magic));
+	sectx_wbuf_put_u32(&w, kind);
+	sectx_wbuf_put_u32(&w, version);
+	sectx_wbuf_put_u64(&w, (uint64_t)len);
+	sectx_wbuf_put_u32(&w, 0); /* the CRC, set below */
+	sectx_wbuf_put_u32(&w, 0); /* reserved */
+	sectx_wbuf_put_raw(&w, payload, len);
+	if (w.err != 0 || w.len != SECTX_STATE_HDR_LEN + len) {
+		talloc_free(buf);
+		return -EINVAL;
 	}
-	put_be32(buf + CRC_OFFSET,
-		 crc32c(crc32c(0, buf, CRC_OFFSET), buf + SECTX_STATE_HDR_LEN, len));
-	put_be32(buf + 28, 0);
+	sectx_wbuf_init(&crc_w, buf + CRC_OFFSET, 4);
+	sectx_wbuf_put_u32(&crc_w, crc32c(crc32c(0, buf, CRC_OFFSET), buf + SECTX_STATE_HDR_LEN, len));
 	*out = buf;
 	*out_len = SECTX_STATE_HDR_LEN + len;
 	return 0;

@@ -390,6 +390,52 @@ static void test_random_input(void **state)
 	assert_true(good > 1000); /* the mutations did reach the field code */
 }
 
+/* The raw writer is the cursor's mirror: what it writes the cursor reads
+ * back, and it never writes past its buffer. */
+static void test_raw_writer(void **state)
+{
+	uint8_t buf[16], big[32];
+	struct sectx_wbuf w;
+	struct sectx_cur cur;
+	uint32_t u32 = 0;
+	uint64_t u64 = 0;
+	const uint8_t *raw = NULL;
+
+	(void)state;
+	sectx_wbuf_init(&w, buf, sizeof(buf));
+	sectx_wbuf_put_raw(&w, "ab", 2);
+	sectx_wbuf_put_u32(&w, 0x01020304u);
+	sectx_wbuf_put_u64(&w, 0x1122334455667788ull);
+	assert_int_equal(w.err, 0);
+	assert_int_equal(w.len, 14);
+	assert_int_equal(buf[2], 0x01);
+	assert_int_equal(buf[13], 0x88);
+	sectx_cur_init(&cur, buf, w.len);
+	assert_int_equal(sectx_cur_get_bytes(&cur, 2, &raw), 0);
+	assert_memory_equal(raw, "ab", 2);
+	assert_int_equal(sectx_cur_get_u32(&cur, &u32), 0);
+	assert_int_equal(u32, 0x01020304u);
+	assert_int_equal(sectx_cur_get_u64(&cur, &u64), 0);
+	assert_true(u64 == 0x1122334455667788ull);
+	assert_int_equal(sectx_cur_left(&cur), 0);
+
+	/* 14 bytes used: a u32 does not fit, and the error sticks */
+	memset(big, 0xee, sizeof(big));
+	sectx_wbuf_init(&w, big, 14);
+	sectx_wbuf_put_raw(&w, buf, 14);
+	sectx_wbuf_put_u32(&w, 0);
+	assert_int_equal(w.err, SECTX_ERR_TOOBIG);
+	sectx_wbuf_put_raw(&w, "", 0);
+	assert_int_equal(w.err, SECTX_ERR_TOOBIG);
+	assert_int_equal(w.len, 14);
+	assert_int_equal(big[14], 0xee);
+
+	sectx_wbuf_init(&w, NULL, 8);
+	sectx_wbuf_put_u32(&w, 1);
+	assert_int_not_equal(w.err, 0);
+	assert_int_equal(w.len, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_writer_bounds),
 		cmocka_unit_test(test_reply_status_and_versions),
 		cmocka_unit_test(test_cursor),
+		cmocka_unit_test(test_raw_writer),
 		cmocka_unit_test(test_random_input),
 	};
 
