@@ -15,7 +15,8 @@ libsectx_base_la_SOURCES = \
 # libsectx_helper: the helper-side half (talloc): config schema, atomic writer.
 noinst_LTLIBRARIES += libsectx_helper.la
 libsectx_helper_la_SOURCES = \
-	common/config.c common/config.h common/config_schema.c \
+	common/config.c common/config.h common/config_int.h common/config_value.c \
+	common/config_schema.c \
 	common/atomic_file.c common/atomic_file.h
 libsectx_helper_la_CFLAGS = $(AM_CFLAGS) $(TALLOC_CFLAGS)
 libsectx_helper_la_LIBADD = libsectx_base.la $(TALLOC_LIBS)
