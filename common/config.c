@@ -28,23 +28,23 @@
 
 struct parser {
 	struct sectx_config_errors *errs; /* child of the caller's tmp_ctx */
-	const char *file;                 /* child of errs */
-	bool stopped;                     /* hit SECTX_CONFIG_MAX_ERRORS */
+	const char *file;		  /* child of errs */
+	bool stopped;			  /* hit SECTX_CONFIG_MAX_ERRORS */
 
 	struct sectx_config *cfg;
 	unsigned *key_line; /* per schema row: line it was set on, 0 = unset */
 	struct svc_state {
-		unsigned line;      /* of its header */
+		unsigned line;	    /* of its header */
 		unsigned *key_line; /* as above, for rows of section "service" */
-	} *svc;
+	} * svc;
 
 	const struct sectx_config_section *sect; /* NULL: before any header */
-	bool ignore;    /* in a section already reported as bad */
-	size_t service; /* index into cfg->services when sect->named */
+	bool ignore;				 /* in a section already reported as bad */
+	size_t service;				 /* index into cfg->services when sect->named */
 };
 
 static int add_error(struct parser *p, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Append one problem to p->errs; after SECTX_CONFIG_MAX_ERRORS, append a last
  * one saying so and set p->stopped.  0 or -ENOMEM. */
@@ -94,8 +94,8 @@ static const char *section_label(struct parser *p, char *buf, size_t bufsz)
 	return buf;
 }
 
-static int add_service(struct parser *p, unsigned lineno,
-		       const struct sectx_config_section *sect, const char *name)
+static int add_service(struct parser *p, unsigned lineno, const struct sectx_config_section *sect,
+		       const char *name)
 {
 	struct sectx_config *cfg = p->cfg;
 	struct sectx_config_service *services;
@@ -112,8 +112,8 @@ static int add_service(struct parser *p, unsigned lineno,
 		return add_error(p, lineno, "too many [%s/...] sections (at most %u)", sect->name,
 				 SECTX_CONFIG_MAX_SERVICES);
 	}
-	services = talloc_realloc(cfg, cfg->services, struct sectx_config_service,
-				  cfg->n_services + 1);
+	services =
+	    talloc_realloc(cfg, cfg->services, struct sectx_config_service, cfg->n_services + 1);
 	if (services == NULL) {
 		return -ENOMEM;
 	}
@@ -444,9 +444,8 @@ static int parser_finish(TALLOC_CTX *mem_ctx, struct parser *p, struct sectx_con
 	return 0;
 }
 
-int sectx_config_parse_buffer(TALLOC_CTX *mem_ctx, const char *name, const char *text,
-			      size_t len, struct sectx_config **cfg_out,
-			      struct sectx_config_errors **errs_out)
+int sectx_config_parse_buffer(TALLOC_CTX *mem_ctx, const char *name, const char *text, size_t len,
+			      struct sectx_config **cfg_out, struct sectx_config_errors **errs_out)
 {
 	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
 	struct parser p;
@@ -524,8 +523,8 @@ static int read_all(TALLOC_CTX *mem_ctx, int fd, size_t max, char **data_out, si
 	return 0;
 }
 
-int sectx_config_load_file(TALLOC_CTX *mem_ctx, const char *path,
-			   struct sectx_config **cfg_out, struct sectx_config_errors **errs_out)
+int sectx_config_load_file(TALLOC_CTX *mem_ctx, const char *path, struct sectx_config **cfg_out,
+			   struct sectx_config_errors **errs_out)
 {
 	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
 	struct parser p;
@@ -676,7 +675,8 @@ void sectx_config_print_schema(FILE *out)
 		const struct sectx_config_section *sect = &sectx_config_sections[s];
 		bool any = false;
 
-		fprintf(out, "\n[%s%s]\n    %s\n", sect->name, sect->named ? "/NAME" : "", sect->doc);
+		fprintf(out, "\n[%s%s]\n    %s\n", sect->name, sect->named ? "/NAME" : "",
+			sect->doc);
 		if (sect->named) {
 			fprintf(out, "    NAME: 1-%u characters [A-Za-z0-9._-], each NAME once\n",
 				SECTX_CONFIG_SERVICE_NAME_MAX);
@@ -690,8 +690,8 @@ void sectx_config_print_schema(FILE *out)
 			any = true;
 			fprintf(out, "%s\n    type: ", k->name);
 			print_type(out, k);
-			fprintf(out, "\n    default: %s\n    %s\n", k->def[0] != '\0' ? k->def : "(empty)",
-				k->doc);
+			fprintf(out, "\n    default: %s\n    %s\n",
+				k->def[0] != '\0' ? k->def : "(empty)", k->doc);
 		}
 		if (!any) {
 			fprintf(out, "    (no keys yet)\n");

@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SHOW_MAX 128u                    /* bytes of a file value quoted in a message */
-#define SHOW_BUF (SHOW_MAX * 4u + 4u)    /* its escaped form, "..." and NUL */
-#define SUGGEST_DISTANCE 2u              /* edit distance for "did you mean" */
-#define SUGGEST_NAME_MAX 64u             /* longest schema name we compare */
+#define SHOW_MAX	 128u		      /* bytes of a file value quoted in a message */
+#define SHOW_BUF	 (SHOW_MAX * 4u + 4u) /* its escaped form, "..." and NUL */
+#define SUGGEST_DISTANCE 2u		      /* edit distance for "did you mean" */
+#define SUGGEST_NAME_MAX 64u		      /* longest schema name we compare */
 
 /* s as a quoted, escaped, bounded string for a message (out: SHOW_BUF). */
 const char *cfg_show(const char *s, char *out, size_t outsz);

@@ -46,7 +46,8 @@ const char *cfg_show(const char *s, char *out, size_t outsz)
 			o += 3;
 			break;
 		}
-		if (c == 0xc2 && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f) {
+		if (c == 0xc2 && (unsigned char)s[i + 1] >= 0x80 &&
+		    (unsigned char)s[i + 1] <= 0x9f) {
 			/* U+0080..U+009F, C1 controls (a terminal may obey them) */
 			out[o++] = '\\';
 			out[o++] = 'u';
@@ -80,8 +81,8 @@ static bool has_control(const char *s, bool tab_ok)
 		if (c == '\t' && tab_ok) {
 			continue;
 		}
-		if (c < 0x20 || c == 0x7f || (c == 0xc2 && (unsigned char)s[1] >= 0x80 &&
-					      (unsigned char)s[1] <= 0x9f)) {
+		if (c < 0x20 || c == 0x7f ||
+		    (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f)) {
 			return true;
 		}
 	}
@@ -223,8 +224,8 @@ static const struct {
 	const char *suffix;
 	uint64_t ms;
 } duration_units[] = {
-	{ "ms", 1 },          { "s", 1000 },           { "m", 60 * 1000 },
-	{ "h", 3600 * 1000 }, { "d", 86400ull * 1000 }, { "", 1000 },
+    {"ms", 1},	{"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 86400ull * 1000},
+    {"", 1000},
 };
 
 /* Decimal digits only, into *out.  -EINVAL if not a number, -ERANGE on
@@ -310,8 +311,8 @@ static int parse_duration(const char *s, uint64_t *out)
 
 static int parse_bool(const char *s, bool *out)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
 	size_t i;
 
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
@@ -374,7 +375,8 @@ static const char *normalise_path(const char *path, char *out)
 		if (clen == 0) {
 			break;
 		}
-		if ((clen == 1 && comp[0] == '.') || (clen == 2 && comp[0] == '.' && comp[1] == '.')) {
+		if ((clen == 1 && comp[0] == '.') ||
+		    (clen == 2 && comp[0] == '.' && comp[1] == '.')) {
 			return "is not a normalised path (has a '.' or '..' component)";
 		}
 		out[o++] = '/';
@@ -422,9 +424,10 @@ static int parse_list(TALLOC_CTX *mem_ctx, const struct sectx_config_key *key, c
 			}
 			t = cfg_trim(item);
 			if (t[0] == '\0') {
-				snprintf(reason, reason_size,
-					 "'%s' has an empty item (expected words separated by commas)",
-					 cfg_show(value, sbuf, sizeof(sbuf)));
+				snprintf(
+				    reason, reason_size,
+				    "'%s' has an empty item (expected words separated by commas)",
+				    cfg_show(value, sbuf, sizeof(sbuf)));
 				ret = -EINVAL;
 				goto done;
 			}
@@ -504,7 +507,8 @@ int sectx_config_value_parse(TALLOC_CTX *owner, const struct sectx_config_key *k
 
 		if (parse_bool(value, &b) != 0) {
 			snprintf(reason, reason_size,
-				 "'%s' is not a boolean (expected true, false, yes, no, on, off, 1 or 0)",
+				 "'%s' is not a boolean (expected true, false, yes, no, on, off, 1 "
+				 "or 0)",
 				 shown);
 			return -EINVAL;
 		}
@@ -521,10 +525,11 @@ int sectx_config_value_parse(TALLOC_CTX *owner, const struct sectx_config_key *k
 				 key->zero_ok ? "0 or " : "", key->min, key->max);
 			return -EINVAL;
 		}
-		if (ret == -ERANGE || (v < key->min && !(v == 0 && key->zero_ok)) ||
-		    v > key->max || v > UINT_MAX) {
-			snprintf(reason, reason_size, "'%s' is out of range (%s%" PRIu64 "..%" PRIu64 ")",
-				 shown, key->zero_ok ? "0 or " : "", key->min, key->max);
+		if (ret == -ERANGE || (v < key->min && !(v == 0 && key->zero_ok)) || v > key->max ||
+		    v > UINT_MAX) {
+			snprintf(reason, reason_size,
+				 "'%s' is out of range (%s%" PRIu64 "..%" PRIu64 ")", shown,
+				 key->zero_ok ? "0 or " : "", key->min, key->max);
 			return -EINVAL;
 		}
 		u = (unsigned)v;
@@ -536,14 +541,16 @@ int sectx_config_value_parse(TALLOC_CTX *owner, const struct sectx_config_key *k
 		cfg_format_duration(key->max, hi, sizeof(hi));
 		ret = parse_duration(value, &v);
 		if (ret == -EINVAL) {
-			snprintf(reason, reason_size,
-				 "'%s' is not a duration: a whole number with unit ms, s, m, h or d, "
-				 "bare = seconds (%s..%s)",
-				 shown, lo, hi);
+			snprintf(
+			    reason, reason_size,
+			    "'%s' is not a duration: a whole number with unit ms, s, m, h or d, "
+			    "bare = seconds (%s..%s)",
+			    shown, lo, hi);
 			return -EINVAL;
 		}
 		if (ret == -ERANGE || v < key->min || v > key->max) {
-			snprintf(reason, reason_size, "'%s' is out of range (%s..%s)", shown, lo, hi);
+			snprintf(reason, reason_size, "'%s' is out of range (%s..%s)", shown, lo,
+				 hi);
 			return -EINVAL;
 		}
 		memcpy(field, &v, sizeof(v));

@@ -23,6 +23,7 @@
  * completion (the acceptor's name must equal it).
  */
 #include "gss_ctx.h"
+#include "gss_ctx_int.h"
 
 #include <errno.h>
 #include <gssapi/gssapi.h>
@@ -45,24 +46,6 @@ static gss_OID_desc oid_ntlm = {10, (void *)"\x2b\x06\x01\x04\x01\x82\x37\x02\x0
  * installed by Debian's package). */
 #define NTLMSSP_CS_KEYFILE "ntlmssp_keyfile"
 
-struct sectx_gss_ctx {
-	enum sectx_ctx_role role;
-	unsigned allowed; /* acceptor: SECTX_MECH_* it may complete with */
-	unsigned mech;	  /* initiator: asked for; both: negotiated */
-	bool via_spnego;
-	bool failed;
-	bool complete;
-	bool want_mutual;      /* initiator: caller asked for GSS_C_MUTUAL_FLAG */
-	bool keep_delegated;   /* acceptor: keep a delegated credential */
-	const char *principal; /* acceptor: enforce this local name ("" none) */
-	uint32_t req_flags;
-	gss_cred_id_t cred;
-	gss_name_t target;
-	gss_ctx_id_t gctx;
-	gss_cred_id_t delegated;
-	struct sectx_ctx_info info;
-};
-
 static bool oid_eq(gss_const_OID a, const gss_OID_desc *b)
 {
 	return a != GSS_C_NO_OID && a->length == b->length &&
@@ -84,7 +67,7 @@ static unsigned mech_of_oid(gss_const_OID oid)
 	return 0;
 }
 
-static gss_OID oid_of_mech(unsigned mech)
+gss_OID sectx_gss_oid_of_mech_int(unsigned mech)
 {
 	switch (mech) {
 	case SECTX_MECH_KRB5:
@@ -175,8 +158,8 @@ char *sectx_gss_status_text(TALLOC_CTX *mem_ctx, uint32_t major, uint32_t minor,
 }
 
 /* Set *reason (child of mem_ctx) to fmt + ": " + the status text. */
-static void gss_reason(TALLOC_CTX *mem_ctx, char **reason, const char *what, uint32_t maj,
-		       uint32_t min, gss_OID mech)
+void sectx_gss_reason_int(TALLOC_CTX *mem_ctx, char **reason, const char *what, uint32_t maj,
+			  uint32_t min, gss_OID mech)
 {
 	char *st;
 
@@ -188,7 +171,7 @@ static void gss_reason(TALLOC_CTX *mem_ctx, char **reason, const char *what, uin
 	talloc_free(st);
 }
 
-static void set_reason(TALLOC_CTX *mem_ctx, char **reason, const char *text)
+void sectx_gss_set_reason_int(TALLOC_CTX *mem_ctx, char **reason, const char *text)
 {
 	if (reason != NULL) {
 		*reason = talloc_strdup(mem_ctx, text);
@@ -241,7 +224,7 @@ static int import_name(const char *text, gss_OID type, gss_name_t *out, TALLOC_C
 	maj = gss_import_name(&min, &buf, type, out);
 	if (GSS_ERROR(maj)) {
 		*out = GSS_C_NO_NAME;
-		gss_reason(mem_ctx, reason, "cannot import name", maj, min, GSS_C_NO_OID);
+		sectx_gss_reason_int(mem_ctx, reason, "cannot import name", maj, min, GSS_C_NO_OID);
 		return -EINVAL;
 	}
 	return 0;
@@ -314,14 +297,15 @@ int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acce
 		return -ENOMEM;
 	}
 	if (args == NULL || args->keytab == NULL || args->keytab[0] == '\0') {
-		set_reason(mem_ctx, reason, "no keytab given");
+		sectx_gss_set_reason_int(mem_ctx, reason, "no keytab given");
 		ret = -EINVAL;
 		goto done;
 	}
 	allowed = args->allowed & (SECTX_MECH_KRB5 | SECTX_MECH_SPNEGO | SECTX_MECH_NTLM);
 	if (allowed != args->allowed || (allowed & (SECTX_MECH_KRB5 | SECTX_MECH_NTLM)) == 0) {
-		set_reason(mem_ctx, reason,
-			   "no usable mechanism allowed (krb5 or ntlm, optionally under spnego)");
+		sectx_gss_set_reason_int(
+		    mem_ctx, reason,
+		    "no usable mechanism allowed (krb5 or ntlm, optionally under spnego)");
 		ret = -EINVAL;
 		goto done;
 	}
@@ -372,7 +356,8 @@ int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acce
 			gss_release_name(&min, &name);
 		}
 		if (GSS_ERROR(maj)) {
-			gss_reason(mem_ctx, reason, "cannot use the keytab", maj, min, &oid_krb5);
+			sectx_gss_reason_int(mem_ctx, reason, "cannot use the keytab", maj, min,
+					     &oid_krb5);
 			ret = acquire_status_err(maj);
 			goto done;
 		}
@@ -389,8 +374,9 @@ int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acce
 					NULL, NULL);
 		gss_release_name(&min, &name);
 		if (GSS_ERROR(maj)) {
-			gss_reason(mem_ctx, reason, "cannot acquire NTLM acceptor credentials", maj,
-				   min, &oid_ntlm);
+			sectx_gss_reason_int(mem_ctx, reason,
+					     "cannot acquire NTLM acceptor credentials", maj, min,
+					     &oid_ntlm);
 			ret = acquire_status_err(maj);
 			goto done;
 		}
@@ -415,16 +401,17 @@ int sectx_gss_acceptor_new_with(TALLOC_CTX *mem_ctx, const struct sectx_gss_acce
 			gss_release_name(&min, &name);
 		}
 		if (GSS_ERROR(maj)) {
-			gss_reason(mem_ctx, reason, "cannot acquire SPNEGO acceptor credentials",
-				   maj, min, &oid_spnego);
+			sectx_gss_reason_int(mem_ctx, reason,
+					     "cannot acquire SPNEGO acceptor credentials", maj, min,
+					     &oid_spnego);
 			ret = acquire_status_err(maj);
 			goto done;
 		}
 		neg_set(allowed, negs, &neg);
 		maj = gss_set_neg_mechs(&min, ctx->cred, &neg);
 		if (GSS_ERROR(maj)) {
-			gss_reason(mem_ctx, reason, "cannot restrict SPNEGO", maj, min,
-				   &oid_spnego);
+			sectx_gss_reason_int(mem_ctx, reason, "cannot restrict SPNEGO", maj, min,
+					     &oid_spnego);
 			ret = -EIO;
 			goto done;
 		}
@@ -482,19 +469,20 @@ int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const 
 		return -ENOMEM;
 	}
 	if (mech != SECTX_MECH_KRB5 && mech != SECTX_MECH_SPNEGO && mech != SECTX_MECH_NTLM) {
-		set_reason(mem_ctx, reason, "unknown mechanism");
+		sectx_gss_set_reason_int(mem_ctx, reason, "unknown mechanism");
 		ret = -EINVAL;
 		goto done;
 	}
 	neg_allowed &= SECTX_MECH_KRB5 | SECTX_MECH_NTLM;
 	if (mech == SECTX_MECH_SPNEGO && neg_allowed == 0) {
-		set_reason(mem_ctx, reason, "SPNEGO with no mechanism to negotiate");
+		sectx_gss_set_reason_int(mem_ctx, reason, "SPNEGO with no mechanism to negotiate");
 		ret = -EINVAL;
 		goto done;
 	}
 	if (target == NULL || target[0] == '\0' ||
 	    (strchr(target, '@') == NULL && strchr(target, '/') == NULL)) {
-		set_reason(mem_ctx, reason, "target must be SERVICE@HOST or SERVICE/HOST@REALM");
+		sectx_gss_set_reason_int(mem_ctx, reason,
+					 "target must be SERVICE@HOST or SERVICE/HOST@REALM");
 		ret = -EINVAL;
 		goto done;
 	}
@@ -520,7 +508,7 @@ int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const 
 		goto done;
 	}
 
-	one = *oid_of_mech(mech);
+	one = *sectx_gss_oid_of_mech_int(mech);
 	if (ccache != NULL) {
 		elem.key = "ccache";
 		elem.value = ccache;
@@ -533,8 +521,8 @@ int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const 
 				       GSS_C_INITIATE, &ctx->cred, NULL, NULL);
 	}
 	if (GSS_ERROR(maj)) {
-		gss_reason(mem_ctx, reason, "cannot use the credentials", maj, min,
-			   oid_of_mech(mech));
+		sectx_gss_reason_int(mem_ctx, reason, "cannot use the credentials", maj, min,
+				     sectx_gss_oid_of_mech_int(mech));
 		ret = acquire_status_err(maj);
 		goto done;
 	}
@@ -542,8 +530,8 @@ int sectx_gss_initiator_new_with(TALLOC_CTX *mem_ctx, const char *ccache, const 
 		neg_set(neg_allowed, negs, &neg);
 		maj = gss_set_neg_mechs(&min, ctx->cred, &neg);
 		if (GSS_ERROR(maj)) {
-			gss_reason(mem_ctx, reason, "cannot restrict SPNEGO", maj, min,
-				   &oid_spnego);
+			sectx_gss_reason_int(mem_ctx, reason, "cannot restrict SPNEGO", maj, min,
+					     &oid_spnego);
 			ret = -EIO;
 			goto done;
 		}
@@ -624,7 +612,8 @@ static int finish(struct sectx_gss_ctx *ctx, gss_OID actual, uint32_t ret_flags,
 	int ret;
 
 	if (mech == SECTX_MECH_SPNEGO || mech == 0) {
-		set_reason(mem_ctx, reason, "the context completed with an unknown mechanism");
+		sectx_gss_set_reason_int(mem_ctx, reason,
+					 "the context completed with an unknown mechanism");
 		return -EPROTO;
 	}
 	if ((ctx->allowed & mech) == 0 ||
@@ -637,7 +626,8 @@ static int finish(struct sectx_gss_ctx *ctx, gss_OID actual, uint32_t ret_flags,
 	}
 	maj = gss_inquire_context(&min, ctx->gctx, &src, &targ, NULL, NULL, NULL, NULL, NULL);
 	if (GSS_ERROR(maj)) {
-		gss_reason(mem_ctx, reason, "cannot inquire the context", maj, min, actual);
+		sectx_gss_reason_int(mem_ctx, reason, "cannot inquire the context", maj, min,
+				     actual);
 		return -EIO;
 	}
 	memset(info, 0, sizeof(*info));
@@ -709,22 +699,23 @@ enum sectx_ctx_state sectx_gss_step(struct sectx_gss_ctx *ctx, const uint8_t *in
 		*reason = NULL;
 	}
 	if (ctx == NULL || (in == NULL && inlen != 0)) {
-		set_reason(mem_ctx, reason, "invalid arguments");
+		sectx_gss_set_reason_int(mem_ctx, reason, "invalid arguments");
 		return SECTX_CTX_FAILED;
 	}
 	if (ctx->failed) {
-		set_reason(mem_ctx, reason, "the context has failed");
+		sectx_gss_set_reason_int(mem_ctx, reason, "the context has failed");
 		return SECTX_CTX_FAILED;
 	}
 	if (ctx->complete) {
 		/* A caller's mistake: the context itself stays usable. */
-		set_reason(mem_ctx, reason, "the context is already complete");
+		sectx_gss_set_reason_int(mem_ctx, reason, "the context is already complete");
 		return SECTX_CTX_FAILED;
 	}
 
 	if (ctx->role == SECTX_ROLE_ACCEPTOR) {
 		if (inlen == 0) {
-			set_reason(mem_ctx, reason, "an acceptor needs the initiator's token");
+			sectx_gss_set_reason_int(mem_ctx, reason,
+						 "an acceptor needs the initiator's token");
 			return fail(ctx);
 		}
 		if (ctx->gctx == GSS_C_NO_CONTEXT) {
@@ -748,13 +739,14 @@ enum sectx_ctx_state sectx_gss_step(struct sectx_gss_ctx *ctx, const uint8_t *in
 					     &ret_flags, &time_rec, deleg);
 	} else {
 		if (ctx->gctx != GSS_C_NO_CONTEXT && inlen == 0) {
-			set_reason(mem_ctx, reason, "the acceptor's token is missing");
+			sectx_gss_set_reason_int(mem_ctx, reason,
+						 "the acceptor's token is missing");
 			return fail(ctx);
 		}
 		maj = gss_init_sec_context(&min, ctx->cred, &ctx->gctx, ctx->target,
-					   oid_of_mech(ctx->mech), ctx->req_flags, GSS_C_INDEFINITE,
-					   GSS_C_NO_CHANNEL_BINDINGS, &inbuf, &actual, &outbuf,
-					   &ret_flags, &time_rec);
+					   sectx_gss_oid_of_mech_int(ctx->mech), ctx->req_flags,
+					   GSS_C_INDEFINITE, GSS_C_NO_CHANNEL_BINDINGS, &inbuf,
+					   &actual, &outbuf, &ret_flags, &time_rec);
 	}
 
 	if (outbuf.length > 0) {
@@ -763,15 +755,16 @@ enum sectx_ctx_state sectx_gss_step(struct sectx_gss_ctx *ctx, const uint8_t *in
 	}
 	gss_release_buffer(&tmin, &outbuf);
 	if (GSS_ERROR(maj)) {
-		gss_reason(mem_ctx, reason,
-			   ctx->role == SECTX_ROLE_ACCEPTOR ? "accept failed" : "init failed", maj,
-			   min, actual);
+		sectx_gss_reason_int(mem_ctx, reason,
+				     ctx->role == SECTX_ROLE_ACCEPTOR ? "accept failed"
+								      : "init failed",
+				     maj, min, actual);
 		TALLOC_FREE(*out);
 		*outlen = 0;
 		return fail(ctx);
 	}
 	if (outbuf.length > 0 && *out == NULL) {
-		set_reason(mem_ctx, reason, "out of memory");
+		sectx_gss_set_reason_int(mem_ctx, reason, "out of memory");
 		return fail(ctx);
 	}
 	if ((maj & GSS_S_CONTINUE_NEEDED) != 0) {
@@ -799,141 +792,4 @@ int sectx_gss_info(const struct sectx_gss_ctx *ctx, struct sectx_ctx_info *info)
 	}
 	*info = ctx->info;
 	return 0;
-}
-
-/* Errors of per-message calls: a routine error, or a replayed or old token
- * (supplementary bits that come with GSS_S_COMPLETE). */
-static int msg_status(struct sectx_gss_ctx *ctx, uint32_t maj, uint32_t min, TALLOC_CTX *mem_ctx,
-		      char **reason, const char *what)
-{
-	uint32_t routine = GSS_ROUTINE_ERROR(maj);
-	uint32_t supp =
-	    maj & (GSS_S_DUPLICATE_TOKEN | GSS_S_OLD_TOKEN | GSS_S_UNSEQ_TOKEN | GSS_S_GAP_TOKEN);
-
-	if (!GSS_ERROR(maj) && supp == 0) {
-		return 0;
-	}
-	gss_reason(mem_ctx, reason, what, maj, min, oid_of_mech(ctx->mech));
-	if (routine == GSS_S_BAD_SIG || routine == GSS_S_DEFECTIVE_TOKEN ||
-	    routine == GSS_S_BAD_MIC || (!GSS_ERROR(maj) && supp != 0)) {
-		return -EBADMSG;
-	}
-	return -EIO;
-}
-
-static int usable(const struct sectx_gss_ctx *ctx, TALLOC_CTX *mem_ctx, char **reason)
-{
-	if (ctx == NULL || !ctx->complete || ctx->failed) {
-		set_reason(mem_ctx, reason, "the context is not complete");
-		return -EAGAIN;
-	}
-	return 0;
-}
-
-static int copy_out(TALLOC_CTX *mem_ctx, gss_buffer_t buf, uint8_t **out, size_t *outlen)
-{
-	OM_uint32 min;
-
-	/* an empty message still gets a (one zero byte) buffer, never NULL */
-	*out = buf->length > 0 ? talloc_memdup(mem_ctx, buf->value, buf->length)
-			       : talloc_zero_size(mem_ctx, 1);
-	*outlen = buf->length;
-	if (buf->length > 0) {
-		explicit_bzero(buf->value, buf->length);
-	}
-	gss_release_buffer(&min, buf);
-	return *out == NULL ? -ENOMEM : 0;
-}
-
-int sectx_gss_wrap(struct sectx_gss_ctx *ctx, bool conf, const uint8_t *in, size_t inlen,
-		   TALLOC_CTX *mem_ctx, uint8_t **out, size_t *outlen, bool *conf_state,
-		   char **reason)
-{
-	gss_buffer_desc inbuf = {inlen, (void *)in};
-	gss_buffer_desc outbuf = GSS_C_EMPTY_BUFFER;
-	OM_uint32 maj, min;
-	int state = 0;
-	int ret;
-
-	*out = NULL;
-	*outlen = 0;
-	*conf_state = false;
-	ret = usable(ctx, mem_ctx, reason);
-	if (ret != 0) {
-		return ret;
-	}
-	maj = gss_wrap(&min, ctx->gctx, conf ? 1 : 0, GSS_C_QOP_DEFAULT, &inbuf, &state, &outbuf);
-	ret = msg_status(ctx, maj, min, mem_ctx, reason, "wrap failed");
-	if (ret != 0) {
-		gss_release_buffer(&min, &outbuf);
-		return ret;
-	}
-	*conf_state = state != 0;
-	return copy_out(mem_ctx, &outbuf, out, outlen);
-}
-
-int sectx_gss_unwrap(struct sectx_gss_ctx *ctx, const uint8_t *in, size_t inlen,
-		     TALLOC_CTX *mem_ctx, uint8_t **out, size_t *outlen, bool *conf_state,
-		     char **reason)
-{
-	gss_buffer_desc inbuf = {inlen, (void *)in};
-	gss_buffer_desc outbuf = GSS_C_EMPTY_BUFFER;
-	OM_uint32 maj, min;
-	int state = 0;
-	int ret;
-
-	*out = NULL;
-	*outlen = 0;
-	*conf_state = false;
-	ret = usable(ctx, mem_ctx, reason);
-	if (ret != 0) {
-		return ret;
-	}
-	maj = gss_unwrap(&min, ctx->gctx, &inbuf, &outbuf, &state, NULL);
-	ret = msg_status(ctx, maj, min, mem_ctx, reason, "unwrap failed");
-	if (ret != 0) {
-		gss_release_buffer(&min, &outbuf);
-		return ret;
-	}
-	*conf_state = state != 0;
-	return copy_out(mem_ctx, &outbuf, out, outlen);
-}
-
-int sectx_gss_get_mic(struct sectx_gss_ctx *ctx, const uint8_t *msg, size_t msglen,
-		      TALLOC_CTX *mem_ctx, uint8_t **mic, size_t *miclen, char **reason)
-{
-	gss_buffer_desc inbuf = {msglen, (void *)msg};
-	gss_buffer_desc outbuf = GSS_C_EMPTY_BUFFER;
-	OM_uint32 maj, min;
-	int ret;
-
-	*mic = NULL;
-	*miclen = 0;
-	ret = usable(ctx, mem_ctx, reason);
-	if (ret != 0) {
-		return ret;
-	}
-	maj = gss_get_mic(&min, ctx->gctx, GSS_C_QOP_DEFAULT, &inbuf, &outbuf);
-	ret = msg_status(ctx, maj, min, mem_ctx, reason, "get_mic failed");
-	if (ret != 0) {
-		gss_release_buffer(&min, &outbuf);
-		return ret;
-	}
-	return copy_out(mem_ctx, &outbuf, mic, miclen);
-}
-
-int sectx_gss_verify_mic(struct sectx_gss_ctx *ctx, const uint8_t *msg, size_t msglen,
-			 const uint8_t *mic, size_t miclen, TALLOC_CTX *mem_ctx, char **reason)
-{
-	gss_buffer_desc msgbuf = {msglen, (void *)msg};
-	gss_buffer_desc micbuf = {miclen, (void *)mic};
-	OM_uint32 maj, min;
-	int ret;
-
-	ret = usable(ctx, mem_ctx, reason);
-	if (ret != 0) {
-		return ret;
-	}
-	maj = gss_verify_mic(&min, ctx->gctx, &msgbuf, &micbuf, NULL);
-	return msg_status(ctx, maj, min, mem_ctx, reason, "verify_mic failed");
 }

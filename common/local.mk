@@ -25,7 +25,7 @@ libsectx_helper_la_LIBADD = libsectx_base.la $(TALLOC_LIBS)
 # Helper side only (talloc, libgssapi_krb5); never in the PAM or NSS modules.
 # Sample programs and tools link it too.
 noinst_LTLIBRARIES += libsectx_gss.la
-libsectx_gss_la_SOURCES = common/gss_ctx.c common/gss_ctx.h
+libsectx_gss_la_SOURCES = common/gss_ctx.c common/gss_ctx.h common/gss_ctx_int.h common/gss_msg.c
 libsectx_gss_la_CFLAGS = $(AM_CFLAGS) $(TALLOC_CFLAGS) $(GSSAPI_CFLAGS)
 libsectx_gss_la_LIBADD = libsectx_base.la $(GSSAPI_LIBS) $(TALLOC_LIBS)
 
