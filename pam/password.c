@@ -10,7 +10,9 @@
  * old password is not asked again: libpam has already scrubbed PAM_AUTHTOK
  * at the end of pam_authenticate, and the helper holds what that login
  * proved (a kadmin/changepw ticket) under the login handle, so the update
- * sends the handle with an empty OLD_PASSWORD.  The helper's USER_ERROR
+ * sends the handle with an empty OLD_PASSWORD.  Asked with
+ * PAM_CHANGE_EXPIRED_AUTHTOK when the password has not expired, it changes
+ * nothing and returns PAM_IGNORE.  The helper's USER_ERROR
  * lines carry the KDC's reason for a refusal.  Passwords live in scrubbed
  * buffers for one call; between the phases the old one is in libpam's
  * PAM_OLDAUTHTOK item, as the PAM API intends.  This file must never log a
@@ -283,6 +285,18 @@ int pam_sectx_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **ar
 	}
 	if (pam_sectx_handle_find(&c, handle, &from_env) != 0) {
 		handle[0] = '\0'; /* `passwd`: no login behind it */
+	}
+	if ((flags & PAM_CHANGE_EXPIRED_AUTHTOK) && !expired_login(&c, handle)) {
+		/* The application asks for a change only if the password has
+		 * expired (login, sshd, display managers after acct_mgmt), and
+		 * this transaction found ours valid: change nothing, prompt for
+		 * nothing, in either phase, and let the other modules decide
+		 * (as pam_krb5 does). */
+		pam_syslog(pamh, LOG_DEBUG,
+			   "password of %s has not expired: nothing to change (service %s)",
+			   c.user_log, c.service_log);
+		ret = PAM_IGNORE;
+		goto done;
 	}
 	if (flags & PAM_PRELIM_CHECK) {
 		ret = prelim(&c, handle);

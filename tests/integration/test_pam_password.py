@@ -74,6 +74,26 @@ def test_passwd_changes_password(pam_stack, users):
         "authenticate") == "PAM_AUTH_ERR"
 
 
+def test_change_expired_only_leaves_a_valid_password(pam_stack, users):
+    """PAM_CHANGE_EXPIRED_AUTHTOK (what login and sshd pass after acct_mgmt):
+    a password that has not expired is not changed, nothing is prompted for,
+    and the module steps aside (PAM_IGNORE, as pam_krb5)."""
+    user = users()
+    stack = pam_stack()
+    new = new_password()
+    r = stack.run(user.name, "authenticate", "acct_mgmt", "chauthtok_expired",
+                  answers=[user.password, new, new])
+    assert r.code("authenticate") == "PAM_SUCCESS", r
+    assert r.code("acct_mgmt") == "PAM_SUCCESS", r
+    assert r.code("chauthtok_expired") != "PAM_SUCCESS", r
+    assert r.prompts == ["Password: "], r  # no old or new password asked
+
+    assert stack.run(user.name, "authenticate", answers=[user.password]).code(
+        "authenticate") == "PAM_SUCCESS"
+    assert stack.run(user.name, "authenticate", answers=[new]).code(
+        "authenticate") == "PAM_AUTH_ERR"
+
+
 def test_passwd_wrong_old_password_refused(pam_stack, users):
     user = users()
     new = new_password()
