@@ -1,10 +1,10 @@
 # helper/login/local.mk - the Kerberos engine: KDC I/O, AS exchange and
 # validation, password change, passed ccache descriptors.
 sectxd_SOURCES += \
-	helper/login/login.h \
+	helper/login/login.h helper/login/login_int.h \
 	helper/login/context.c \
 	helper/login/kdc_io.c \
-	helper/login/login.c \
+	helper/login/login.c helper/login/tgs.c helper/login/keytab.c \
 	helper/login/passwd.c \
 	helper/login/ccache_fd.c helper/login/ccache_fd.h
 

@@ -9,7 +9,7 @@
  * request cancels it.  Only kpasswd, which has no step API, runs in a forked
  * worker that is killed at its deadline.
  *
- * Trust: requests arrive from pam_ops.c, already authorised.  Passwords are
+ * Trust: requests arrive from the ops (ops/), already authorised.  Passwords are
  * held only in scrubbed buffers for the length of one request; TGTs stay in
  * memory (krb5_creds) and are never written to the helper's own files.
  */
@@ -116,12 +116,16 @@ struct tevent_req *sectx_login_send(TALLOC_CTX *mem_ctx, struct tevent_context *
  * failure of the helper itself (ENOMEM). */
 int sectx_login_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct sectx_login_out *out);
 
+/* --- keytab.c -------------------------------------------------------------- */
+
 /* The principal of realm that logins validate with: the first host/ entry of
  * the keytab file (a keytab name such as FILE:/etc/krb5.keytab or a path),
  * else its first entry of realm.  0 with *out (krb5_free_principal), or a
  * krb5 error (KRB5_KT_NOTFOUND: none of realm). */
 krb5_error_code sectx_keytab_first_principal(krb5_context ctx, const char *keytab,
 					     const char *realm, krb5_principal *out);
+
+/* --- tgs.c ----------------------------------------------------------------- */
 
 /* A ticket for server with the TGT in cc (a MEMORY ccache of the caller),
  * by a TGS exchange on the loop, stored into cc (libkrb5 stores it under the
