@@ -224,8 +224,10 @@ static void login_armor_done(struct tevent_req *subreq)
 	krb5_ticket_times times;
 	krb5_error_code kerr;
 	int io_err = 0;
+	int ret;
 
-	kerr = sectx_step_recv(subreq, &io_err);
+	ret = sectx_step_recv(subreq, &kerr);
+	io_err = ret != -EIO ? -ret : 0; /* no KDC answered */
 	TALLOC_FREE(subreq);
 	memset(&times, 0, sizeof(times));
 	if (kerr == 0) {
@@ -355,8 +357,10 @@ static void login_as_done(struct tevent_req *subreq)
 	struct login_state *st = tevent_req_data(req, struct login_state);
 	krb5_error_code kerr;
 	int io_err = 0;
+	int ret;
 
-	kerr = sectx_step_recv(subreq, &io_err);
+	ret = sectx_step_recv(subreq, &kerr);
+	io_err = ret != -EIO ? -ret : 0; /* no KDC answered */
 	TALLOC_FREE(subreq);
 	if (io_err != 0) {
 		login_finish(req, SECTX_LOGIN_UNAVAIL, "no KDC answered: %s", strerror(io_err));
@@ -503,8 +507,10 @@ static void login_validate_done(struct tevent_req *subreq)
 	krb5_creds svc;
 	krb5_error_code kerr;
 	int io_err = 0;
+	int ret;
 
-	kerr = sectx_step_recv(subreq, &io_err);
+	ret = sectx_step_recv(subreq, &kerr);
+	io_err = ret != -EIO ? -ret : 0; /* no KDC answered */
 	TALLOC_FREE(subreq);
 	memset(&svc, 0, sizeof(svc));
 	krb5_unparse_name(st->ctx, host, &hostname);

@@ -38,9 +38,11 @@ krb5_error_code sectx_tcc_step(krb5_context ctx, void *sctx, krb5_data *in, krb5
 struct tevent_req *sectx_step_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				   struct sectxd_krb5 *k, sectx_step_fn step, void *sctx,
 				   int64_t deadline);
-/* Returns 0 if the exchange completed; else the krb5 error, or for an I/O
- * failure KRB5_KDC_UNREACH with *io_err set. */
-krb5_error_code sectx_step_recv(struct tevent_req *req, int *io_err);
+/* 0 when the exchange completed (*kerr 0); -EIO with *kerr the libkrb5
+ * error it ended with; another -errno when no KDC answered (-ETIMEDOUT,
+ * -ECONNREFUSED, -ENOENT: none configured) or the request failed (-ENOMEM),
+ * *kerr then KRB5_KDC_UNREACH. */
+int sectx_step_recv(struct tevent_req *req, krb5_error_code *kerr);
 
 /* --- keytab.c --------------------------------------------------------------- */
 

@@ -120,17 +120,20 @@ struct tevent_req *sectx_step_send(TALLOC_CTX *mem_ctx, struct tevent_context *e
 	return req;
 }
 
-/* Returns 0 if the exchange completed; else the krb5 error, or for an I/O
- * failure KRB5_KDC_UNREACH with *io_err set. */
-krb5_error_code sectx_step_recv(struct tevent_req *req, int *io_err)
+int sectx_step_recv(struct tevent_req *req, krb5_error_code *kerr)
 {
 	struct step_state *st = tevent_req_data(req, struct step_state);
+	int err;
 
-	if (sectx_req_failed(req, io_err)) {
-		return KRB5_KDC_UNREACH;
+	*kerr = KRB5_KDC_UNREACH;
+	if (sectx_req_failed(req, &err)) {
+		return -err;
 	}
-	*io_err = st->io_err;
-	return st->io_err != 0 ? KRB5_KDC_UNREACH : st->kerr;
+	if (st->io_err != 0) {
+		return -st->io_err;
+	}
+	*kerr = st->kerr;
+	return st->kerr != 0 ? -EIO : 0;
 }
 
 /* --- a service ticket into a ccache (context init steps, tickets auth) ----- */
@@ -139,7 +142,7 @@ struct tgs_state {
 	krb5_context ctx;
 	krb5_tkt_creds_context tcc;
 	krb5_error_code kerr;
-	int io_err;
+	int ret; /* as sectx_tgs_recv returns it */
 };
 
 static int tgs_state_destructor(struct tgs_state *st)
@@ -176,6 +179,7 @@ struct tevent_req *sectx_tgs_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 		krb5_free_principal(k->ctx, client);
 	}
 	if (st->kerr != 0) {
+		st->ret = -EIO;
 		tevent_req_done(req);
 		return tevent_req_post(req, ev);
 	}
@@ -192,7 +196,7 @@ static void tgs_done(struct tevent_req *subreq)
 	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
 	struct tgs_state *st = tevent_req_data(req, struct tgs_state);
 
-	st->kerr = sectx_step_recv(subreq, &st->io_err);
+	st->ret = sectx_step_recv(subreq, &st->kerr);
 	TALLOC_FREE(subreq);
 	tevent_req_done(req);
 }
@@ -206,9 +210,8 @@ int sectx_tgs_recv(struct tevent_req *req, krb5_error_code *kerr)
 	if (sectx_req_failed(req, &err)) {
 		return -err;
 	}
-	if (st->io_err != 0) {
-		return -st->io_err;
+	if (st->ret == -EIO) {
+		*kerr = st->kerr;
 	}
-	*kerr = st->kerr;
-	return st->kerr != 0 ? -EIO : 0;
+	return st->ret;
 }
