@@ -1,11 +1,12 @@
 /*
  * login/login_int.h - what only the Kerberos engine's own files share: the
- * driver of libkrb5's step APIs over kdc_io (tgs.c) and the keytab listing
- * (keytab.c).
+ * driver of libkrb5's step APIs over kdc_io (tgs.c), the keytab listing
+ * (keytab.c) and the TCP framing of KDC messages (kdc_frame.c).
  *
  * Nothing outside helper/login/ includes this; the engine's API is
- * login/login.h.  Who reaches these functions: the engine only.  They must
- * never hand out a key: the keytab listing names principals.
+ * login/login.h.  Who reaches these functions: the engine, with messages
+ * libkrb5 built and bytes a KDC sent (untrusted, bounded here).  They must
+ * never trust a length they read, nor hand out a key.
  */
 #ifndef SECTX_LOGIN_INT_H
 #define SECTX_LOGIN_INT_H
@@ -55,5 +56,38 @@ krb5_error_code sectx_keytab_principals(TALLOC_CTX *mem_ctx, krb5_context ctx, k
 
 /* Free the n principals of list and list itself (NULL is fine). */
 void sectx_free_principals(krb5_context ctx, krb5_principal *list, size_t n);
+
+/* --- kdc_frame.c: the TCP length prefix (RFC 4120 7.2.2) -------------------- */
+
+#define SECTX_KDC_PREFIX_LEN 4u /* the big-endian length before a message over TCP */
+
+/* A KDC message over TCP: its length as four big-endian bytes, then msg.
+ * Returns 0 with *out (on mem_ctx, *out_len = SECTX_KDC_PREFIX_LEN + len
+ * bytes); -EMSGSIZE when len exceeds SECTX_KDC_REPLY_MAX (no message we
+ * send is larger than what we would read); -ENOMEM. */
+int sectx_kdc_frame_encode(TALLOC_CTX *mem_ctx, const void *msg, size_t len, uint8_t **out,
+			   size_t *out_len);
+
+/* Reading one reply from a TCP connection: first the four length bytes,
+ * then the body.  Zero it to start. */
+struct sectx_kdc_reader {
+	uint8_t lenbuf[SECTX_KDC_PREFIX_LEN];
+	size_t len_got;
+	uint8_t *in; /* the body, allocated once the length is known */
+	size_t in_len;
+	size_t in_got;
+};
+
+/* Where the next read goes: *buf and *want (> 0) bytes, never past the
+ * length prefix or the announced body.  Only while the reply is incomplete. */
+void sectx_kdc_reader_want(struct sectx_kdc_reader *r, uint8_t **buf, size_t *want);
+
+/* n (> 0, at most *want) bytes were read into the place sectx_kdc_reader_want
+ * gave.  Returns 0 when more is needed; 1 when the reply is complete
+ * (r->in, r->in_len bytes, on mem_ctx); -EPROTO when the announced length is
+ * zero (no answer) or above SECTX_KDC_REPLY_MAX, which also refuses a length
+ * with the top bit set (reserved by RFC 4120 7.2.2 for extensions we do not
+ * speak): r->in_len is then the announced length, for the log; -ENOMEM. */
+int sectx_kdc_reader_got(TALLOC_CTX *mem_ctx, struct sectx_kdc_reader *r, size_t n);
 
 #endif /* SECTX_LOGIN_INT_H */
