@@ -1,12 +1,15 @@
 /*
  * login/login_int.h - what only the Kerberos engine's own files share: the
  * driver of libkrb5's step APIs over kdc_io (tgs.c), the keytab listing
- * (keytab.c) and the TCP framing of KDC messages (kdc_frame.c).
+ * (keytab.c), the TCP framing of KDC messages (kdc_frame.c) and the private
+ * message of the kpasswd worker (passwd_wire.c).
  *
  * Nothing outside helper/login/ includes this; the engine's API is
  * login/login.h.  Who reaches these functions: the engine, with messages
- * libkrb5 built and bytes a KDC sent (untrusted, bounded here).  They must
- * never trust a length they read, nor hand out a key.
+ * libkrb5 built, bytes a KDC sent (untrusted, bounded here) and the answer of
+ * its own kpasswd worker (untrusted too: the worker talked to a server).
+ * They must never trust a length they read, nor hold a secret: the kpasswd
+ * answer carries a result code and a text, never the password.
  */
 #ifndef SECTX_LOGIN_INT_H
 #define SECTX_LOGIN_INT_H
@@ -89,5 +92,51 @@ void sectx_kdc_reader_want(struct sectx_kdc_reader *r, uint8_t **buf, size_t *wa
  * with the top bit set (reserved by RFC 4120 7.2.2 for extensions we do not
  * speak): r->in_len is then the announced length, for the log; -ENOMEM. */
 int sectx_kdc_reader_got(TALLOC_CTX *mem_ctx, struct sectx_kdc_reader *r, size_t n);
+
+/* --- passwd_wire.c: the kpasswd worker's answer ------------------------------ */
+
+/* The worker (passwd.c, in a child process) answers its parent with one
+ * frame of the common/proto codec: op SECTX_CHPW_OP_ANSWER, version
+ * SECTX_CHPW_VERSION, reqid 0, and these fields. */
+enum sectx_chpw_op {
+	SECTX_CHPW_OP_ANSWER = 1,
+};
+
+enum sectx_chpw_tag {
+	SECTX_CHPW_TAG_CODE = 1, /* u32: the kpasswd result code (RFC 3244: 0..0xffff,
+				  * 0 = changed), or SECTX_CHPW_NO_ANSWER */
+	SECTX_CHPW_TAG_TEXT = 2, /* string (may be empty), at most SECTX_CHPW_TEXT_MAX:
+				  * the server's explanation, or libkrb5's message */
+};
+
+#define SECTX_CHPW_VERSION   1u
+#define SECTX_CHPW_NO_ANSWER 0x10000u /* libkrb5 failed before any kpasswd answer */
+#define SECTX_CHPW_TEXT_MAX  4000u    /* bytes of the text */
+/* The largest answer: header, the code and the longest text. */
+#define SECTX_CHPW_ANSWER_MAX                                                                    \
+	(SECTX_HDR_LEN + 2u * SECTX_FIELD_HDR_LEN + 4u + SECTX_CHPW_TEXT_MAX)
+
+/* Build the worker's answer into buf (cap bytes; SECTX_CHPW_ANSWER_MAX is
+ * always enough).  code: the kpasswd result code (0..0xffff), or -1 when
+ * libkrb5 failed before an answer.  text: text_len bytes (NULL if 0), the
+ * server's explanation or libkrb5's message; it is made sendable first: cut
+ * to SECTX_CHPW_TEXT_MAX bytes at a character boundary, control characters
+ * turned to spaces, and if it is still not valid UTF-8, every byte outside
+ * printable ASCII turned to '?'.  Returns 0 and *len, or a SECTX_ERR_* code
+ * (SECTX_ERR_BADLEN: code out of range).  Allocates nothing: it runs in the
+ * worker, which may not use talloc. */
+int sectx_chpw_answer_encode(void *buf, size_t cap, int code, const char *text, size_t text_len,
+			     size_t *len);
+
+/* Decode the worker's answer: exactly len bytes, at most
+ * SECTX_CHPW_ANSWER_MAX.  Returns 0 with *code (-1 when libkrb5 failed, else
+ * 0..0xffff) and text NUL-terminated (textsz must be at least
+ * SECTX_CHPW_TEXT_MAX + 1); or a SECTX_ERR_* code, *code -1 and text "":
+ * SECTX_ERR_TOOBIG (frame or text over its bound, or textsz too small),
+ * SECTX_ERR_SHORT (truncated), SECTX_ERR_VERSION, SECTX_ERR_BADFRAME (another
+ * op or reqid, bytes after the frame), SECTX_ERR_NOFIELD, SECTX_ERR_DUPFIELD,
+ * SECTX_ERR_BADLEN (a code out of range), SECTX_ERR_BADSTR. */
+int sectx_chpw_answer_decode(const uint8_t *buf, size_t len, int *code, char *text,
+			     size_t textsz);
 
 #endif /* SECTX_LOGIN_INT_H */
