@@ -39,7 +39,7 @@
 #include "log.h"
 
 #define KDC_DEFAULT_PORT "88"
-#define KDC_MAX_TARGETS 32
+#define KDC_MAX_TARGETS	 32
 
 struct kdc_target {
 	struct sockaddr_storage ss;
@@ -65,9 +65,9 @@ struct kdc_state {
 	struct sectxd_krb5 *k;
 	struct kdc_target *targets;
 	size_t n_targets;
-	size_t next;     /* next target to start */
+	size_t next;	 /* next target to start */
 	unsigned active; /* connections in flight */
-	uint8_t *out;    /* length-prefixed message */
+	uint8_t *out;	 /* length-prefixed message */
 	size_t out_len;
 	struct tevent_timer *stagger;
 	int last_err;
@@ -140,11 +140,11 @@ static void kdc_prefer_last(const struct sectxd_krb5 *k, struct kdc_target *targ
 }
 
 /* The attempts for realm: UDP to every KDC address (when udp), then TCP. */
-static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_data *realm,
-		       bool udp, struct kdc_target **out, size_t *n_out)
+static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_data *realm, bool udp,
+		       struct kdc_target **out, size_t *n_out)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	const char *names[4] = { "realms", NULL, "kdc", NULL };
+	const char *names[4] = {"realms", NULL, "kdc", NULL};
 	struct kdc_target *targets = NULL;
 	profile_t profile = NULL;
 	char **values = NULL;
@@ -167,7 +167,7 @@ static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_da
 		goto done;
 	}
 	for (i = 0; values[i] != NULL && n < KDC_MAX_TARGETS; i++) {
-		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 		struct addrinfo *res = NULL, *ai;
 		char *entry = talloc_strdup(tmp, values[i]);
 		const char *port;
@@ -427,9 +427,8 @@ static void kdc_start_next(struct tevent_req *req)
 		c->fd = socket(t->ss.ss_family, t->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		st->active++;
 		talloc_set_destructor(c, kdc_conn_destructor);
-		if (c->fd < 0 ||
-		    (connect(c->fd, (const struct sockaddr *)&t->ss, t->len) != 0 &&
-		     errno != EINPROGRESS)) {
+		if (c->fd < 0 || (connect(c->fd, (const struct sockaddr *)&t->ss, t->len) != 0 &&
+				  errno != EINPROGRESS)) {
 			SECTX_DEBUG("KDC %s: %s", t->desc, strerror(errno));
 			st->last_err = errno;
 			talloc_free(c);
@@ -449,9 +448,8 @@ static void kdc_start_next(struct tevent_req *req)
 		TALLOC_FREE(st->stagger);
 		if (st->next < st->n_targets) {
 			st->stagger = tevent_add_timer(
-				st->ev, st,
-				tevent_timeval_current_ofs(0, SECTX_KDC_STAGGER_MS * 1000), kdc_stagger,
-				req);
+			    st->ev, st, tevent_timeval_current_ofs(0, SECTX_KDC_STAGGER_MS * 1000),
+			    kdc_stagger, req);
 		}
 		return;
 	}
@@ -485,8 +483,8 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 		tevent_req_error(req, ETIMEDOUT);
 		return tevent_req_post(req, ev);
 	}
-	if (!tevent_req_set_endtime(req, ev,
-				    tevent_timeval_current_ofs(left / 1000, (left % 1000) * 1000))) {
+	if (!tevent_req_set_endtime(
+		req, ev, tevent_timeval_current_ofs(left / 1000, (left % 1000) * 1000))) {
 		tevent_req_oom(req);
 		return tevent_req_post(req, ev);
 	}
@@ -512,8 +510,7 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 	return req;
 }
 
-int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
-		   size_t *reply_len)
+int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply, size_t *reply_len)
 {
 	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
 	int err;

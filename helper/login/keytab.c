@@ -20,8 +20,7 @@
  * talloc array (each entry freed by the caller's krb5 cleanup: see
  * sectx_free_principals) or a krb5 error. */
 krb5_error_code sectx_keytab_principals(TALLOC_CTX *mem_ctx, krb5_context ctx, krb5_keytab kt,
-					const krb5_data *realm, krb5_principal **out,
-					size_t *n_out)
+					const krb5_data *realm, krb5_principal **out, size_t *n_out)
 {
 	krb5_kt_cursor cursor;
 	krb5_keytab_entry entry;
@@ -42,12 +41,13 @@ krb5_error_code sectx_keytab_principals(TALLOC_CTX *mem_ctx, krb5_context ctx, k
 				seen = krb5_principal_compare(ctx, list[i], entry.principal);
 			}
 			if (!seen && n < 64) {
-				krb5_principal *grown = talloc_realloc(mem_ctx, list, krb5_principal,
-								       n + 1);
+				krb5_principal *grown =
+				    talloc_realloc(mem_ctx, list, krb5_principal, n + 1);
 
 				if (grown != NULL) {
 					list = grown;
-					if (krb5_copy_principal(ctx, entry.principal, &list[n]) == 0) {
+					if (krb5_copy_principal(ctx, entry.principal, &list[n]) ==
+					    0) {
 						n++;
 					}
 				}
@@ -89,8 +89,8 @@ void sectx_free_principals(krb5_context ctx, krb5_principal *list, size_t n)
 krb5_error_code sectx_keytab_first_principal(krb5_context ctx, const char *keytab,
 					     const char *realm, krb5_principal *out)
 {
-	krb5_data r = { .magic = KV5M_DATA, .length = (unsigned int)strlen(realm),
-			.data = (char *)realm };
+	krb5_data r = {
+	    .magic = KV5M_DATA, .length = (unsigned int)strlen(realm), .data = (char *)realm};
 	krb5_principal *list = NULL;
 	krb5_keytab kt = NULL;
 	TALLOC_CTX *tmp_ctx = talloc_new(NULL);

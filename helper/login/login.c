@@ -171,7 +171,7 @@ static void login_start(struct tevent_req *req)
 	kerr = krb5_kt_resolve(st->ctx, cfg->kerberos.keytab, &st->kt);
 	if (kerr == 0) {
 		kerr = sectx_keytab_principals(st, st->ctx, st->kt, &st->client->realm, &st->hosts,
-					 &st->n_hosts);
+					       &st->n_hosts);
 	}
 	if (kerr != 0 || st->n_hosts == 0) {
 		if (cfg->kerberos.fast == SECTX_FAST_DEMAND) {
@@ -196,7 +196,8 @@ static void login_start(struct tevent_req *req)
 		kerr = krb5_get_init_creds_opt_alloc(st->ctx, &st->armor_opts);
 	}
 	if (kerr == 0) {
-		kerr = krb5_get_init_creds_opt_set_out_ccache(st->ctx, st->armor_opts, st->armor_cc);
+		kerr =
+		    krb5_get_init_creds_opt_set_out_ccache(st->ctx, st->armor_opts, st->armor_cc);
 	}
 	if (kerr == 0) {
 		kerr = krb5_init_creds_init(st->ctx, st->armor_client, NULL, NULL, 0,
@@ -240,8 +241,8 @@ static void login_armor_done(struct tevent_req *subreq)
 			login_finish(req, SECTX_LOGIN_ERROR, "out of memory");
 			return;
 		}
-		*a = (struct sectx_armor){ .ctx = st->ctx, .cc = st->armor_cc,
-					   .end = times.endtime, .refs = 2 };
+		*a = (struct sectx_armor){
+		    .ctx = st->ctx, .cc = st->armor_cc, .end = times.endtime, .refs = 2};
 		st->armor_cc = NULL;
 		/* the store's reference replaces the old one; logins that armour
 		 * with the old ticket keep theirs until they are done */
@@ -298,11 +299,11 @@ static void login_start_as(struct tevent_req *req)
 		goto fail;
 	}
 	if (service == NULL) {
-		krb5_get_init_creds_opt_set_tkt_life(st->opts,
-						     (krb5_deltat)(cfg->kerberos.ticket_lifetime_ms / 1000));
+		krb5_get_init_creds_opt_set_tkt_life(
+		    st->opts, (krb5_deltat)(cfg->kerberos.ticket_lifetime_ms / 1000));
 		if (cfg->kerberos.renew_lifetime_ms > 0) {
 			krb5_get_init_creds_opt_set_renew_life(
-				st->opts, (krb5_deltat)(cfg->kerberos.renew_lifetime_ms / 1000));
+			    st->opts, (krb5_deltat)(cfg->kerberos.renew_lifetime_ms / 1000));
 		}
 		krb5_get_init_creds_opt_set_forwardable(st->opts, cfg->kerberos.forwardable);
 		kerr = krb5_get_init_creds_opt_set_expire_callback(st->ctx, st->opts,
@@ -321,14 +322,15 @@ static void login_start_as(struct tevent_req *req)
 		kerr = krb5_get_init_creds_opt_set_fast_ccache(st->ctx, st->opts, st->armor->cc);
 		if (kerr == 0) {
 			kerr = krb5_get_init_creds_opt_set_fast_flags(
-				st->ctx, st->opts,
-				cfg->kerberos.fast == SECTX_FAST_DEMAND ? KRB5_FAST_REQUIRED : 0);
+			    st->ctx, st->opts,
+			    cfg->kerberos.fast == SECTX_FAST_DEMAND ? KRB5_FAST_REQUIRED : 0);
 		}
 		if (kerr != 0) {
 			goto fail;
 		}
 	} else if (cfg->kerberos.fast == SECTX_FAST_DEMAND) {
-		login_finish(req, SECTX_LOGIN_ERROR, "FAST is demanded but there is no armour ticket");
+		login_finish(req, SECTX_LOGIN_ERROR,
+			     "FAST is demanded but there is no armour ticket");
 		return;
 	}
 	kerr = krb5_init_creds_init(st->ctx, st->client, NULL, NULL, 0, st->opts, &st->icc);
@@ -348,7 +350,8 @@ static void login_start_as(struct tevent_req *req)
 	tevent_req_set_callback(subreq, login_as_done, req);
 	return;
 fail:
-	login_finish(req, SECTX_LOGIN_ERROR, "cannot set up the AS exchange: %s", kerr_text(st, kerr));
+	login_finish(req, SECTX_LOGIN_ERROR, "cannot set up the AS exchange: %s",
+		     kerr_text(st, kerr));
 }
 
 static void login_as_done(struct tevent_req *subreq)
@@ -437,7 +440,7 @@ static void login_as_done(struct tevent_req *subreq)
 	}
 	if (st->hosts == NULL) {
 		kerr = sectx_keytab_principals(st, st->ctx, st->kt, &st->client->realm, &st->hosts,
-					 &st->n_hosts);
+					       &st->n_hosts);
 		if (kerr != 0) {
 			login_finish(req, SECTX_LOGIN_INVALID, "cannot read keytab %s: %s",
 				     st->hctx->cfg->kerberos.keytab, kerr_text(st, kerr));
@@ -458,7 +461,8 @@ static void login_as_done(struct tevent_req *subreq)
 		kerr = krb5_cc_store_cred(st->ctx, st->mcc, st->creds);
 	}
 	if (kerr != 0) {
-		login_finish(req, SECTX_LOGIN_ERROR, "cannot hold the TGT: %s", kerr_text(st, kerr));
+		login_finish(req, SECTX_LOGIN_ERROR, "cannot hold the TGT: %s",
+			     kerr_text(st, kerr));
 		return;
 	}
 	st->host_idx = 0;
@@ -500,7 +504,7 @@ static void login_validate_done(struct tevent_req *subreq)
 	krb5_principal host = st->hosts[st->host_idx];
 	krb5_auth_context ac_init = NULL, ac_accept = NULL;
 	enum sectx_login_result result = SECTX_LOGIN_INVALID;
-	krb5_data ap_req = { 0 };
+	krb5_data ap_req = {0};
 	const char *why = NULL;
 	char *hostname = NULL;
 	char *message = NULL;
@@ -516,8 +520,8 @@ static void login_validate_done(struct tevent_req *subreq)
 	krb5_unparse_name(st->ctx, host, &hostname);
 	if (io_err != 0) {
 		result = SECTX_LOGIN_UNAVAIL;
-		message = talloc_asprintf(st, "no KDC answered during validation: %s",
-					  strerror(io_err));
+		message =
+		    talloc_asprintf(st, "no KDC answered during validation: %s", strerror(io_err));
 		goto done;
 	}
 	if (kerr == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN && st->host_idx + 1 < st->n_hosts) {
@@ -578,8 +582,8 @@ done:
 
 struct tevent_req *sectx_login_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				    struct sectxd_ctx *hctx, krb5_const_principal client,
-				    const char *password, size_t password_len,
-				    const char *service, int64_t deadline)
+				    const char *password, size_t password_len, const char *service,
+				    int64_t deadline)
 {
 	struct tevent_req *req;
 	struct login_state *st;

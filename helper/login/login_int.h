@@ -113,8 +113,7 @@ enum sectx_chpw_tag {
 #define SECTX_CHPW_NO_ANSWER 0x10000u /* libkrb5 failed before any kpasswd answer */
 #define SECTX_CHPW_TEXT_MAX  4000u    /* bytes of the text */
 /* The largest answer: header, the code and the longest text. */
-#define SECTX_CHPW_ANSWER_MAX                                                                    \
-	(SECTX_HDR_LEN + 2u * SECTX_FIELD_HDR_LEN + 4u + SECTX_CHPW_TEXT_MAX)
+#define SECTX_CHPW_ANSWER_MAX (SECTX_HDR_LEN + 2u * SECTX_FIELD_HDR_LEN + 4u + SECTX_CHPW_TEXT_MAX)
 
 /* Build the worker's answer into buf (cap bytes; SECTX_CHPW_ANSWER_MAX is
  * always enough).  code: the kpasswd result code (0..0xffff), or -1 when
@@ -136,7 +135,6 @@ int sectx_chpw_answer_encode(void *buf, size_t cap, int code, const char *text, 
  * SECTX_ERR_SHORT (truncated), SECTX_ERR_VERSION, SECTX_ERR_BADFRAME (another
  * op or reqid, bytes after the frame), SECTX_ERR_NOFIELD, SECTX_ERR_DUPFIELD,
  * SECTX_ERR_BADLEN (a code out of range), SECTX_ERR_BADSTR. */
-int sectx_chpw_answer_decode(const uint8_t *buf, size_t len, int *code, char *text,
-			     size_t textsz);
+int sectx_chpw_answer_decode(const uint8_t *buf, size_t len, int *code, char *text, size_t textsz);
 
 #endif /* SECTX_LOGIN_INT_H */

@@ -112,8 +112,7 @@ struct tevent_req *sectx_chpw_send(TALLOC_CTX *mem_ctx, struct tevent_context *e
 		return tevent_req_post(req, ev);
 	}
 	/* one byte over the largest answer: a longer one is refused as such */
-	subreq =
-	    sectx_worker_send(st, ev, chpw_child, &arg, SECTX_CHPW_ANSWER_MAX + 1, deadline);
+	subreq = sectx_worker_send(st, ev, chpw_child, &arg, SECTX_CHPW_ANSWER_MAX + 1, deadline);
 	/* the worker has its own copy now */
 	explicit_bzero(arg.newpw, new_len);
 	free(arg.newpw);

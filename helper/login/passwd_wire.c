@@ -71,8 +71,7 @@ int sectx_chpw_answer_encode(void *buf, size_t cap, int code, const char *text, 
 	return sectx_frame_end(&w, len);
 }
 
-int sectx_chpw_answer_decode(const uint8_t *buf, size_t len, int *code, char *text,
-			     size_t textsz)
+int sectx_chpw_answer_decode(const uint8_t *buf, size_t len, int *code, char *text, size_t textsz)
 {
 	struct sectx_msg msg;
 	uint32_t wire_code;

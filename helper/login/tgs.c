@@ -41,8 +41,8 @@ struct step_state {
 	uint8_t *reply; /* the last KDC reply, fed to the next step */
 	size_t reply_len;
 	krb5_error_code kerr; /* from libkrb5 */
-	int io_err;           /* from kdc_io: ETIMEDOUT, ECONNREFUSED, ENOENT */
-	bool tcp_only;        /* a UDP reply was too big: TCP from now on */
+	int io_err;	      /* from kdc_io: ETIMEDOUT, ECONNREFUSED, ENOENT */
+	bool tcp_only;	      /* a UDP reply was too big: TCP from now on */
 };
 
 static void step_kdc_done(struct tevent_req *subreq);
@@ -51,8 +51,8 @@ static void step_kdc_done(struct tevent_req *subreq);
 static void step_once(struct tevent_req *req)
 {
 	struct step_state *st = tevent_req_data(req, struct step_state);
-	krb5_data in = { .magic = KV5M_DATA, .length = 0, .data = NULL };
-	krb5_data out = { 0 }, realm = { 0 };
+	krb5_data in = {.magic = KV5M_DATA, .length = 0, .data = NULL};
+	krb5_data out = {0}, realm = {0};
 	unsigned int flags = 0;
 	struct tevent_req *subreq;
 
@@ -92,8 +92,8 @@ static void step_kdc_done(struct tevent_req *subreq)
 	TALLOC_FREE(subreq);
 	if (st->io_err != 0) {
 		talloc_free(st->k->last_error);
-		st->k->last_error = talloc_asprintf(st->k, "no KDC answered: %s",
-						    strerror(st->io_err));
+		st->k->last_error =
+		    talloc_asprintf(st->k, "no KDC answered: %s", strerror(st->io_err));
 		tevent_req_done(req);
 		return;
 	}
@@ -111,8 +111,8 @@ struct tevent_req *sectx_step_send(TALLOC_CTX *mem_ctx, struct tevent_context *e
 	if (req == NULL) {
 		return NULL;
 	}
-	*st = (struct step_state){ .ev = ev, .k = k, .step = step, .sctx = sctx,
-				   .deadline = deadline };
+	*st =
+	    (struct step_state){.ev = ev, .k = k, .step = step, .sctx = sctx, .deadline = deadline};
 	step_once(req);
 	if (!tevent_req_is_in_progress(req)) {
 		return tevent_req_post(req, ev);

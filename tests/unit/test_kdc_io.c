@@ -22,8 +22,8 @@
 /* Deliver stream (len bytes) to r as a socket would: each read at most chunk
  * bytes and never more than the reader asks for.  Returns the reader's last
  * answer; *used is how many bytes it took. */
-static int feed(TALLOC_CTX *mem_ctx, struct sectx_kdc_reader *r, const uint8_t *stream,
-		size_t len, size_t chunk, size_t *used)
+static int feed(TALLOC_CTX *mem_ctx, struct sectx_kdc_reader *r, const uint8_t *stream, size_t len,
+		size_t chunk, size_t *used)
 {
 	size_t off = 0;
 	int ret = 0;
@@ -51,8 +51,7 @@ static int feed(TALLOC_CTX *mem_ctx, struct sectx_kdc_reader *r, const uint8_t *
 }
 
 /* A reply: the prefix for body_len (announced may differ), then body_len bytes. */
-static uint8_t *make_reply(TALLOC_CTX *mem_ctx, uint32_t announced, size_t body_len,
-			   size_t *len)
+static uint8_t *make_reply(TALLOC_CTX *mem_ctx, uint32_t announced, size_t body_len, size_t *len)
 {
 	uint8_t *s = talloc_size(mem_ctx, SECTX_KDC_PREFIX_LEN + body_len);
 	size_t i;
@@ -96,8 +95,8 @@ static void test_encode(void **state)
 	/* as large as a reply may be, and no larger */
 	big = talloc_zero_size(mem_ctx, SECTX_KDC_REPLY_MAX + 1);
 	assert_non_null(big);
-	assert_int_equal(
-	    sectx_kdc_frame_encode(mem_ctx, big, SECTX_KDC_REPLY_MAX, &out, &out_len), 0);
+	assert_int_equal(sectx_kdc_frame_encode(mem_ctx, big, SECTX_KDC_REPLY_MAX, &out, &out_len),
+			 0);
 	assert_int_equal(out_len, 4 + SECTX_KDC_REPLY_MAX);
 	assert_int_equal(out[1], (SECTX_KDC_REPLY_MAX >> 16) & 0xff);
 	assert_int_equal(
@@ -269,12 +268,9 @@ static void test_decode_zero(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_encode),
-	    cmocka_unit_test(test_decode_whole),
-	    cmocka_unit_test(test_decode_in_pieces),
-	    cmocka_unit_test(test_decode_short),
-	    cmocka_unit_test(test_decode_over_max),
-	    cmocka_unit_test(test_decode_high_bit),
+	    cmocka_unit_test(test_encode),	     cmocka_unit_test(test_decode_whole),
+	    cmocka_unit_test(test_decode_in_pieces), cmocka_unit_test(test_decode_short),
+	    cmocka_unit_test(test_decode_over_max),  cmocka_unit_test(test_decode_high_bit),
 	    cmocka_unit_test(test_decode_zero),
 	};
 

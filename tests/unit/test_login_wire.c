@@ -133,13 +133,13 @@ static void test_truncated(void **state)
 	int code;
 
 	(void)state;
-	assert_int_equal(sectx_chpw_answer_encode(buf, sizeof(buf), 3, "Password has been used", 22,
-						  &len),
-			 0);
+	assert_int_equal(
+	    sectx_chpw_answer_encode(buf, sizeof(buf), 3, "Password has been used", 22, &len), 0);
 	for (n = 0; n < len; n++) {
 		code = 42;
 		memset(text, 'x', sizeof(text));
-		assert_int_not_equal(sectx_chpw_answer_decode(buf, n, &code, text, sizeof(text)), 0);
+		assert_int_not_equal(sectx_chpw_answer_decode(buf, n, &code, text, sizeof(text)),
+				     0);
 		assert_int_equal(code, -1);
 		assert_string_equal(text, "");
 	}
@@ -269,8 +269,8 @@ static void test_malformed(void **state)
 	len = build(buf, sizeof(buf), SECTX_CHPW_VERSION, SECTX_CHPW_OP_ANSWER, 0,
 		    SECTX_CHPW_NO_ANSWER + 1, "ok");
 	assert_int_equal(decode(buf, len), SECTX_ERR_BADLEN);
-	len = build(buf, sizeof(buf), SECTX_CHPW_VERSION, SECTX_CHPW_OP_ANSWER, 0, 0xffffffffu,
-		    "ok");
+	len =
+	    build(buf, sizeof(buf), SECTX_CHPW_VERSION, SECTX_CHPW_OP_ANSWER, 0, 0xffffffffu, "ok");
 	assert_int_equal(decode(buf, len), SECTX_ERR_BADLEN);
 	sectx_frame_begin(&w, buf, sizeof(buf), SECTX_CHPW_VERSION, SECTX_CHPW_OP_ANSWER, 0);
 	sectx_put_bytes(&w, SECTX_CHPW_TAG_CODE, "\0\0", 2);
@@ -314,9 +314,9 @@ static void test_no_answer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip),	     cmocka_unit_test(test_text_made_sendable),
+	    cmocka_unit_test(test_round_trip),	      cmocka_unit_test(test_text_made_sendable),
 	    cmocka_unit_test(test_encode_code_range), cmocka_unit_test(test_truncated),
-	    cmocka_unit_test(test_oversized),	     cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_oversized),	      cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_no_answer),
 	};
 
