@@ -24,7 +24,7 @@
 #include <sys/types.h>
 
 #define SECTX_CCACHE_FILE_MAX (1024u * 1024u) /* bytes of a passed ccache we read */
-#define SECTX_ANY_OWNER ((uid_t)-1)
+#define SECTX_ANY_OWNER	      ((uid_t)-1)
 
 /* True if fd is on a FUSE filesystem (or fstatfs fails): a read there is
  * answered by a user's process and can block for ever, so the root helper
@@ -41,7 +41,7 @@ bool sectx_fd_on_fuse(int fd);
  * its principal's realm), -EIO or -ENOMEM,
  * each with *why (static text for logs and replies).  fd stays the caller's.
  */
-int sectx_ccache_from_fd(krb5_context kctx, int fd, uid_t owner, krb5_ccache *out,
-			 uid_t *file_uid, const char **why);
+int sectx_ccache_from_fd(krb5_context kctx, int fd, uid_t owner, krb5_ccache *out, uid_t *file_uid,
+			 const char **why);
 
 #endif /* SECTX_CCACHE_FD_H */

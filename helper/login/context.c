@@ -93,9 +93,9 @@ static void krb5_stop(struct sectxd_ctx *hctx)
 }
 
 const struct sectxd_subsystem sectxd_krb5_subsystem = {
-	.name = "Kerberos engine",
-	.start = krb5_start,
-	.reloaded = krb5_reloaded,
-	.status = krb5_status,
-	.stop = krb5_stop,
+    .name = "Kerberos engine",
+    .start = krb5_start,
+    .reloaded = krb5_reloaded,
+    .status = krb5_status,
+    .stop = krb5_stop,
 };

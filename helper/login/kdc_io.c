@@ -11,7 +11,8 @@
  * deadline, never the event loop: every socket is non-blocking.
  *
  * Transport (RFC 4120 7.2): a message that fits SECTX_KDC_UDP_MAX goes by
- * UDP to each KDC first, then by TCP (four-byte length prefix) to each; a
+ * UDP to each KDC first, then by TCP (four-byte length prefix, kdc_frame.c)
+ * to each; a
  * larger one, or a retry after KRB_ERR_RESPONSE_TOO_BIG, by TCP only.  The
  * attempts start in that order, the next one after SECTX_KDC_STAGGER_MS or
  * as soon as one fails, earlier ones staying open; the first complete answer
@@ -24,7 +25,7 @@
  * resolver call on the loop, so sites should list addresses or rely on a
  * local cache (README, design notes).
  */
-#include "login/login.h"
+#include "login/login_int.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -38,7 +39,7 @@
 #include "log.h"
 
 #define KDC_DEFAULT_PORT "88"
-#define KDC_MAX_TARGETS 32
+#define KDC_MAX_TARGETS	 32
 
 struct kdc_target {
 	struct sockaddr_storage ss;
@@ -56,11 +57,7 @@ struct kdc_conn {
 	struct tevent_fd *fde;
 	bool connected;
 	size_t out_off;
-	uint8_t lenbuf[4];
-	size_t len_got;
-	uint8_t *in;
-	size_t in_len;
-	size_t in_got;
+	struct sectx_kdc_reader rd; /* the reply, by TCP (kdc_frame.c) */
 };
 
 struct kdc_state {
@@ -68,9 +65,9 @@ struct kdc_state {
 	struct sectxd_krb5 *k;
 	struct kdc_target *targets;
 	size_t n_targets;
-	size_t next;     /* next target to start */
+	size_t next;	 /* next target to start */
 	unsigned active; /* connections in flight */
-	uint8_t *out;    /* length-prefixed message */
+	uint8_t *out;	 /* length-prefixed message */
 	size_t out_len;
 	struct tevent_timer *stagger;
 	int last_err;
@@ -143,11 +140,11 @@ static void kdc_prefer_last(const struct sectxd_krb5 *k, struct kdc_target *targ
 }
 
 /* The attempts for realm: UDP to every KDC address (when udp), then TCP. */
-static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_data *realm,
-		       bool udp, struct kdc_target **out, size_t *n_out)
+static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_data *realm, bool udp,
+		       struct kdc_target **out, size_t *n_out)
 {
 	TALLOC_CTX *tmp = talloc_new(NULL);
-	const char *names[4] = { "realms", NULL, "kdc", NULL };
+	const char *names[4] = {"realms", NULL, "kdc", NULL};
 	struct kdc_target *targets = NULL;
 	profile_t profile = NULL;
 	char **values = NULL;
@@ -170,7 +167,7 @@ static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_da
 		goto done;
 	}
 	for (i = 0; values[i] != NULL && n < KDC_MAX_TARGETS; i++) {
-		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 		struct addrinfo *res = NULL, *ai;
 		char *entry = talloc_strdup(tmp, values[i]);
 		const char *port;
@@ -288,11 +285,12 @@ static void kdc_udp_io(struct tevent_req *req, struct kdc_conn *c, uint16_t flag
 	ssize_t n;
 
 	if (!c->connected) {
-		n = send(c->fd, st->out + 4, st->out_len - 4, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send(c->fd, st->out + SECTX_KDC_PREFIX_LEN, st->out_len - SECTX_KDC_PREFIX_LEN,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			return;
 		}
-		if (n != (ssize_t)(st->out_len - 4)) {
+		if (n != (ssize_t)(st->out_len - SECTX_KDC_PREFIX_LEN)) {
 			kdc_conn_failed(req, c, n < 0 ? errno : EMSGSIZE);
 			return;
 		}
@@ -328,7 +326,10 @@ static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 	struct kdc_conn *c = private_data;
 	struct tevent_req *req = talloc_get_type_abort(talloc_parent(c), struct tevent_req);
 	struct kdc_state *st = c->st;
+	uint8_t *buf;
+	size_t want;
 	ssize_t n;
+	int ret;
 
 	if (c->target->socktype == SOCK_DGRAM) {
 		kdc_udp_io(req, c, flags);
@@ -369,11 +370,8 @@ static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 	if (!(flags & TEVENT_FD_READ)) {
 		return;
 	}
-	if (c->len_got < sizeof(c->lenbuf)) {
-		n = recv(c->fd, c->lenbuf + c->len_got, sizeof(c->lenbuf) - c->len_got, MSG_DONTWAIT);
-	} else {
-		n = recv(c->fd, c->in + c->in_got, c->in_len - c->in_got, MSG_DONTWAIT);
-	}
+	sectx_kdc_reader_want(&c->rd, &buf, &want);
+	n = recv(c->fd, buf, want, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		return;
 	}
@@ -381,32 +379,20 @@ static void kdc_conn_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 		kdc_conn_failed(req, c, n < 0 ? errno : ECONNRESET);
 		return;
 	}
-	if (c->len_got < sizeof(c->lenbuf)) {
-		c->len_got += (size_t)n;
-		if (c->len_got < sizeof(c->lenbuf)) {
-			return;
-		}
-		c->in_len = ((size_t)c->lenbuf[0] << 24) | ((size_t)c->lenbuf[1] << 16) |
-			    ((size_t)c->lenbuf[2] << 8) | c->lenbuf[3];
-		/* the top bit is reserved (RFC 4120 7.2.2); zero is no answer */
-		if (c->in_len == 0 || c->in_len > SECTX_KDC_REPLY_MAX) {
-			SECTX_WARN("KDC %s announced a reply of %zu bytes; ignoring it",
-				   c->target->desc, c->in_len);
-			kdc_conn_failed(req, c, EPROTO);
-			return;
-		}
-		c->in = talloc_size(c, c->in_len);
-		if (c->in == NULL) {
-			kdc_conn_failed(req, c, ENOMEM);
-		}
+	ret = sectx_kdc_reader_got(c, &c->rd, (size_t)n);
+	if (ret == -EPROTO) {
+		SECTX_WARN("KDC %s announced a reply of %zu bytes; ignoring it", c->target->desc,
+			   c->rd.in_len);
+	}
+	if (ret < 0) {
+		kdc_conn_failed(req, c, -ret);
 		return;
 	}
-	c->in_got += (size_t)n;
-	if (c->in_got < c->in_len) {
+	if (ret == 0) {
 		return;
 	}
 	/* The first whole answer wins. */
-	kdc_answered(req, c, c->in, c->in_len);
+	kdc_answered(req, c, c->rd.in, c->rd.in_len);
 }
 
 static void kdc_stagger(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
@@ -441,9 +427,8 @@ static void kdc_start_next(struct tevent_req *req)
 		c->fd = socket(t->ss.ss_family, t->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		st->active++;
 		talloc_set_destructor(c, kdc_conn_destructor);
-		if (c->fd < 0 ||
-		    (connect(c->fd, (const struct sockaddr *)&t->ss, t->len) != 0 &&
-		     errno != EINPROGRESS)) {
+		if (c->fd < 0 || (connect(c->fd, (const struct sockaddr *)&t->ss, t->len) != 0 &&
+				  errno != EINPROGRESS)) {
 			SECTX_DEBUG("KDC %s: %s", t->desc, strerror(errno));
 			st->last_err = errno;
 			talloc_free(c);
@@ -463,9 +448,8 @@ static void kdc_start_next(struct tevent_req *req)
 		TALLOC_FREE(st->stagger);
 		if (st->next < st->n_targets) {
 			st->stagger = tevent_add_timer(
-				st->ev, st,
-				tevent_timeval_current_ofs(0, SECTX_KDC_STAGGER_MS * 1000), kdc_stagger,
-				req);
+			    st->ev, st, tevent_timeval_current_ofs(0, SECTX_KDC_STAGGER_MS * 1000),
+			    kdc_stagger, req);
 		}
 		return;
 	}
@@ -499,8 +483,8 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 		tevent_req_error(req, ETIMEDOUT);
 		return tevent_req_post(req, ev);
 	}
-	if (!tevent_req_set_endtime(req, ev,
-				    tevent_timeval_current_ofs(left / 1000, (left % 1000) * 1000))) {
+	if (!tevent_req_set_endtime(
+		req, ev, tevent_timeval_current_ofs(left / 1000, (left % 1000) * 1000))) {
 		tevent_req_oom(req);
 		return tevent_req_post(req, ev);
 	}
@@ -510,21 +494,15 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 		tevent_req_error(req, -ret);
 		return tevent_req_post(req, ev);
 	}
-	if (msg->length > SECTX_KDC_REPLY_MAX) {
-		tevent_req_error(req, EMSGSIZE);
-		return tevent_req_post(req, ev);
-	}
-	st->out_len = 4 + msg->length;
-	st->out = talloc_size(st, st->out_len);
-	if (st->out == NULL) {
+	ret = sectx_kdc_frame_encode(st, msg->data, msg->length, &st->out, &st->out_len);
+	if (ret == -ENOMEM) {
 		tevent_req_oom(req);
 		return tevent_req_post(req, ev);
 	}
-	st->out[0] = (uint8_t)(msg->length >> 24);
-	st->out[1] = (uint8_t)(msg->length >> 16);
-	st->out[2] = (uint8_t)(msg->length >> 8);
-	st->out[3] = (uint8_t)msg->length;
-	memcpy(st->out + 4, msg->data, msg->length);
+	if (ret != 0) {
+		tevent_req_error(req, -ret);
+		return tevent_req_post(req, ev);
+	}
 	kdc_start_next(req);
 	if (!tevent_req_is_in_progress(req)) {
 		return tevent_req_post(req, ev);
@@ -532,8 +510,7 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 	return req;
 }
 
-int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
-		   size_t *reply_len)
+int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply, size_t *reply_len)
 {
 	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
 	int err;

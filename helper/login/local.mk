@@ -1,12 +1,28 @@
 # helper/login/local.mk - the Kerberos engine: KDC I/O, AS exchange and
 # validation, password change, passed ccache descriptors.
 sectxd_SOURCES += \
-	helper/login/login.h \
+	helper/login/login.h helper/login/login_int.h \
 	helper/login/context.c \
-	helper/login/kdc_io.c \
-	helper/login/login.c \
-	helper/login/passwd.c \
+	helper/login/kdc_io.c helper/login/kdc_frame.c \
+	helper/login/login.c helper/login/tgs.c helper/login/keytab.c \
+	helper/login/passwd.c helper/login/passwd_wire.c \
 	helper/login/ccache_fd.c helper/login/ccache_fd.h
+
+# The TCP length prefix of KDC messages: encoding, and a reply read whole,
+# in pieces, refused when its length is zero or over SECTX_KDC_REPLY_MAX.
+check_PROGRAMS += tests/unit/test_kdc_io
+tests_unit_test_kdc_io_SOURCES = tests/unit/test_kdc_io.c helper/login/kdc_frame.c
+tests_unit_test_kdc_io_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_unit_test_kdc_io_CFLAGS = $(UNIT_CFLAGS) $(KRB5_CFLAGS) $(TEVENT_CFLAGS)
+tests_unit_test_kdc_io_LDADD = libsectx_base.la $(UNIT_LIBS)
+
+# The kpasswd worker's answer: what the encoder writes is decoded; truncated,
+# oversized and malformed answers are refused.
+check_PROGRAMS += tests/unit/test_login_wire
+tests_unit_test_login_wire_SOURCES = tests/unit/test_login_wire.c helper/login/passwd_wire.c
+tests_unit_test_login_wire_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_unit_test_login_wire_CFLAGS = $(UNIT_CFLAGS) $(KRB5_CFLAGS) $(TEVENT_CFLAGS)
+tests_unit_test_login_wire_LDADD = libsectx_base.la $(UNIT_LIBS)
 
 # What a passed ccache descriptor must be, and that only its TGT is kept.
 check_PROGRAMS += tests/unit/test_ccache_fd

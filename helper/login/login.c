@@ -2,15 +2,15 @@
  * login/login.c - the password login: AS exchange, FAST armour, expired
  * passwords, and validation of the TGT with a host key.
  *
- * Who reaches this: pam_ops.c, for a PAM authenticate or password change
- * that it has authorised.  What it can be made to do: one AS exchange for
- * the named principal with the given password, bounded by the deadline, and
- * for a TGT one TGS exchange for a host principal of the keytab plus a local
- * AP exchange.  Validation is what makes a login trustworthy: a TGT proves
- * nothing until a ticket issued with it has been decrypted with a key only
- * the real KDC and this host know, so a spoofed KDC (which can issue any TGT
- * for a password it chose) cannot log anyone in.  A failed validation
- * refuses the login and says why in the log.
+ * Who reaches this: the PAM ops (ops/), for an authenticate or password
+ * change that they have authorised.  What it can be made to do: one AS
+ * exchange for the named principal with the given password, bounded by the
+ * deadline, and for a TGT one TGS exchange for a host principal of the
+ * keytab plus a local AP exchange.  Validation is what makes a login
+ * trustworthy: a TGT proves nothing until a ticket issued with it has been
+ * decrypted with a key only the real KDC and this host know, so a spoofed
+ * KDC (which can issue any TGT for a password it chose) cannot log anyone
+ * in.  A failed validation refuses the login and says why in the log.
  *
  * An expired password is answered by the KDC before it checks preauth, so
  * KEY_EXP proves nothing about the password typed: the password is then
@@ -19,8 +19,10 @@
  *
  * The password lives in a buffer that is wiped when the request is freed;
  * libkrb5 keeps its own copy in the init_creds context and wipes it there.
+ * The exchanges themselves run through the step driver of tgs.c; the host
+ * principals come from keytab.c.
  */
-#include "login/login.h"
+#include "login/login_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -29,307 +31,6 @@
 
 #include "clock.h"
 #include "log.h"
-
-/* --- driving a step API over kdc_io ---------------------------------------- */
-
-typedef krb5_error_code (*step_fn)(krb5_context ctx, void *sctx, krb5_data *in, krb5_data *out,
-				   krb5_data *realm, unsigned int *flags);
-
-static krb5_error_code icc_step(krb5_context ctx, void *sctx, krb5_data *in, krb5_data *out,
-				krb5_data *realm, unsigned int *flags)
-{
-	return krb5_init_creds_step(ctx, sctx, in, out, realm, flags);
-}
-
-static krb5_error_code tcc_step(krb5_context ctx, void *sctx, krb5_data *in, krb5_data *out,
-				krb5_data *realm, unsigned int *flags)
-{
-	return krb5_tkt_creds_step(ctx, sctx, in, out, realm, flags);
-}
-
-struct step_state {
-	struct tevent_context *ev;
-	struct sectxd_krb5 *k;
-	step_fn step;
-	void *sctx;
-	int64_t deadline;
-	uint8_t *reply; /* the last KDC reply, fed to the next step */
-	size_t reply_len;
-	krb5_error_code kerr; /* from libkrb5 */
-	int io_err;           /* from kdc_io: ETIMEDOUT, ECONNREFUSED, ENOENT */
-	bool tcp_only;        /* a UDP reply was too big: TCP from now on */
-};
-
-static void step_kdc_done(struct tevent_req *subreq);
-
-/* One step; either finishes req or sends the next message to a KDC. */
-static void step_once(struct tevent_req *req)
-{
-	struct step_state *st = tevent_req_data(req, struct step_state);
-	krb5_data in = { .magic = KV5M_DATA, .length = 0, .data = NULL };
-	krb5_data out = { 0 }, realm = { 0 };
-	unsigned int flags = 0;
-	struct tevent_req *subreq;
-
-	if (st->reply != NULL) {
-		in.data = (char *)st->reply;
-		in.length = (unsigned int)st->reply_len;
-	}
-	st->kerr = st->step(st->k->ctx, st->sctx, &in, &out, &realm, &flags);
-	TALLOC_FREE(st->reply);
-	if (st->kerr == KRB5KRB_ERR_RESPONSE_TOO_BIG && !st->tcp_only) {
-		/* libkrb5 hands back the same request: resend it over TCP */
-		st->tcp_only = true;
-		st->kerr = 0;
-		flags |= KRB5_INIT_CREDS_STEP_FLAG_CONTINUE;
-	}
-	if (st->kerr != 0 || !(flags & KRB5_INIT_CREDS_STEP_FLAG_CONTINUE)) {
-		krb5_free_data_contents(st->k->ctx, &out);
-		krb5_free_data_contents(st->k->ctx, &realm);
-		tevent_req_done(req);
-		return;
-	}
-	subreq = sectx_kdc_send(st, st->ev, st->k, &realm, &out, st->tcp_only, st->deadline);
-	krb5_free_data_contents(st->k->ctx, &out);
-	krb5_free_data_contents(st->k->ctx, &realm);
-	if (tevent_req_nomem(subreq, req)) {
-		return;
-	}
-	tevent_req_set_callback(subreq, step_kdc_done, req);
-}
-
-static void step_kdc_done(struct tevent_req *subreq)
-{
-	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
-	struct step_state *st = tevent_req_data(req, struct step_state);
-
-	st->io_err = -sectx_kdc_recv(subreq, st, &st->reply, &st->reply_len);
-	TALLOC_FREE(subreq);
-	if (st->io_err != 0) {
-		talloc_free(st->k->last_error);
-		st->k->last_error = talloc_asprintf(st->k, "no KDC answered: %s",
-						    strerror(st->io_err));
-		tevent_req_done(req);
-		return;
-	}
-	step_once(req);
-}
-
-/* Run a step API context (init_creds or tkt_creds) to completion. */
-static struct tevent_req *step_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				    struct sectxd_krb5 *k, step_fn step, void *sctx,
-				    int64_t deadline)
-{
-	struct tevent_req *req;
-	struct step_state *st;
-
-	req = tevent_req_create(mem_ctx, &st, struct step_state);
-	if (req == NULL) {
-		return NULL;
-	}
-	*st = (struct step_state){ .ev = ev, .k = k, .step = step, .sctx = sctx,
-				   .deadline = deadline };
-	step_once(req);
-	if (!tevent_req_is_in_progress(req)) {
-		return tevent_req_post(req, ev);
-	}
-	return req;
-}
-
-/* Returns 0 if the exchange completed; else the krb5 error, or for an I/O
- * failure KRB5_KDC_UNREACH with *io_err set. */
-static krb5_error_code step_recv(struct tevent_req *req, int *io_err)
-{
-	struct step_state *st = tevent_req_data(req, struct step_state);
-
-	if (sectx_req_failed(req, io_err)) {
-		return KRB5_KDC_UNREACH;
-	}
-	*io_err = st->io_err;
-	return st->io_err != 0 ? KRB5_KDC_UNREACH : st->kerr;
-}
-
-/* --- a service ticket into a ccache (context init steps, tickets auth) ----- */
-
-struct tgs_state {
-	krb5_context ctx;
-	krb5_tkt_creds_context tcc;
-	krb5_error_code kerr;
-	int io_err;
-};
-
-static int tgs_state_destructor(struct tgs_state *st)
-{
-	if (st->tcc != NULL) {
-		krb5_tkt_creds_free(st->ctx, st->tcc);
-	}
-	return 0;
-}
-
-static void tgs_done(struct tevent_req *subreq);
-
-struct tevent_req *sectx_tgs_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				  struct sectxd_krb5 *k, krb5_ccache cc,
-				  krb5_const_principal server, int64_t deadline)
-{
-	struct tevent_req *req, *subreq;
-	struct tgs_state *st;
-	krb5_principal client = NULL;
-	krb5_creds in;
-
-	req = tevent_req_create(mem_ctx, &st, struct tgs_state);
-	if (req == NULL) {
-		return NULL;
-	}
-	st->ctx = k->ctx;
-	talloc_set_destructor(st, tgs_state_destructor);
-	memset(&in, 0, sizeof(in));
-	st->kerr = krb5_cc_get_principal(k->ctx, cc, &client);
-	if (st->kerr == 0) {
-		in.client = client;
-		in.server = (krb5_principal)server;
-		st->kerr = krb5_tkt_creds_init(k->ctx, cc, &in, 0, &st->tcc);
-		krb5_free_principal(k->ctx, client);
-	}
-	if (st->kerr != 0) {
-		tevent_req_done(req);
-		return tevent_req_post(req, ev);
-	}
-	subreq = step_send(st, ev, k, tcc_step, st->tcc, deadline);
-	if (tevent_req_nomem(subreq, req)) {
-		return tevent_req_post(req, ev);
-	}
-	tevent_req_set_callback(subreq, tgs_done, req);
-	return req;
-}
-
-static void tgs_done(struct tevent_req *subreq)
-{
-	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
-	struct tgs_state *st = tevent_req_data(req, struct tgs_state);
-
-	st->kerr = step_recv(subreq, &st->io_err);
-	TALLOC_FREE(subreq);
-	tevent_req_done(req);
-}
-
-int sectx_tgs_recv(struct tevent_req *req, krb5_error_code *kerr)
-{
-	struct tgs_state *st = tevent_req_data(req, struct tgs_state);
-	int err;
-
-	*kerr = 0;
-	if (sectx_req_failed(req, &err)) {
-		return -err;
-	}
-	if (st->io_err != 0) {
-		return -st->io_err;
-	}
-	*kerr = st->kerr;
-	return st->kerr != 0 ? -EIO : 0;
-}
-
-/* --- the keytab ------------------------------------------------------------ */
-
-/* Principals of realm in the keytab, host/ ones first.  Returns 0 and a
- * talloc array (each entry freed by the caller's krb5 cleanup: see
- * free_principals) or a krb5 error. */
-static krb5_error_code keytab_principals(TALLOC_CTX *mem_ctx, krb5_context ctx, krb5_keytab kt,
-					 const krb5_data *realm, krb5_principal **out,
-					 size_t *n_out)
-{
-	krb5_kt_cursor cursor;
-	krb5_keytab_entry entry;
-	krb5_principal *list = NULL;
-	size_t n = 0, i;
-	krb5_error_code kerr;
-
-	kerr = krb5_kt_start_seq_get(ctx, kt, &cursor);
-	if (kerr != 0) {
-		return kerr;
-	}
-	while (krb5_kt_next_entry(ctx, kt, &entry, &cursor) == 0) {
-		bool seen = false;
-
-		if (entry.principal->realm.length == realm->length &&
-		    memcmp(entry.principal->realm.data, realm->data, realm->length) == 0) {
-			for (i = 0; i < n && !seen; i++) {
-				seen = krb5_principal_compare(ctx, list[i], entry.principal);
-			}
-			if (!seen && n < 64) {
-				krb5_principal *grown = talloc_realloc(mem_ctx, list, krb5_principal,
-								       n + 1);
-
-				if (grown != NULL) {
-					list = grown;
-					if (krb5_copy_principal(ctx, entry.principal, &list[n]) == 0) {
-						n++;
-					}
-				}
-			}
-		}
-		krb5_free_keytab_entry_contents(ctx, &entry);
-	}
-	krb5_kt_end_seq_get(ctx, kt, &cursor);
-	/* host/ principals first: that is what a login host is */
-	for (i = 1; i < n; i++) {
-		krb5_principal p = list[i];
-		size_t j = i;
-
-		if (p->length < 1 || p->data[0].length != 4 || memcmp(p->data[0].data, "host", 4)) {
-			continue;
-		}
-		while (j > 0 && !(list[j - 1]->length >= 1 && list[j - 1]->data[0].length == 4 &&
-				  memcmp(list[j - 1]->data[0].data, "host", 4) == 0)) {
-			list[j] = list[j - 1];
-			j--;
-		}
-		list[j] = p;
-	}
-	*out = list;
-	*n_out = n;
-	return 0;
-}
-
-static void free_principals(krb5_context ctx, krb5_principal *list, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		krb5_free_principal(ctx, list[i]);
-	}
-	talloc_free(list);
-}
-
-krb5_error_code sectx_keytab_first_principal(krb5_context ctx, const char *keytab,
-					     const char *realm, krb5_principal *out)
-{
-	krb5_data r = { .magic = KV5M_DATA, .length = (unsigned int)strlen(realm),
-			.data = (char *)realm };
-	krb5_principal *list = NULL;
-	krb5_keytab kt = NULL;
-	TALLOC_CTX *tmp_ctx = talloc_new(NULL);
-	size_t n = 0;
-	krb5_error_code kerr;
-
-	*out = NULL;
-	if (tmp_ctx == NULL) {
-		return ENOMEM;
-	}
-	kerr = krb5_kt_resolve(ctx, keytab, &kt);
-	if (kerr == 0) {
-		kerr = keytab_principals(tmp_ctx, ctx, kt, &r, &list, &n);
-	}
-	if (kerr == 0) {
-		kerr = n > 0 ? krb5_copy_principal(ctx, list[0], out) : KRB5_KT_NOTFOUND;
-	}
-	free_principals(ctx, list, n);
-	if (kt != NULL) {
-		krb5_kt_close(ctx, kt);
-	}
-	talloc_free(tmp_ctx);
-	return kerr;
-}
 
 /* --- the login request ------------------------------------------------------ */
 
@@ -401,7 +102,7 @@ static int login_state_destructor(struct login_state *st)
 		krb5_kt_close(ctx, st->kt);
 	}
 	if (st->hosts != NULL) {
-		free_principals(ctx, st->hosts, st->n_hosts);
+		sectx_free_principals(ctx, st->hosts, st->n_hosts);
 	}
 	krb5_free_principal(ctx, st->client);
 	krb5_free_principal(ctx, st->armor_client);
@@ -469,8 +170,8 @@ static void login_start(struct tevent_req *req)
 	}
 	kerr = krb5_kt_resolve(st->ctx, cfg->kerberos.keytab, &st->kt);
 	if (kerr == 0) {
-		kerr = keytab_principals(st, st->ctx, st->kt, &st->client->realm, &st->hosts,
-					 &st->n_hosts);
+		kerr = sectx_keytab_principals(st, st->ctx, st->kt, &st->client->realm, &st->hosts,
+					       &st->n_hosts);
 	}
 	if (kerr != 0 || st->n_hosts == 0) {
 		if (cfg->kerberos.fast == SECTX_FAST_DEMAND) {
@@ -495,7 +196,8 @@ static void login_start(struct tevent_req *req)
 		kerr = krb5_get_init_creds_opt_alloc(st->ctx, &st->armor_opts);
 	}
 	if (kerr == 0) {
-		kerr = krb5_get_init_creds_opt_set_out_ccache(st->ctx, st->armor_opts, st->armor_cc);
+		kerr =
+		    krb5_get_init_creds_opt_set_out_ccache(st->ctx, st->armor_opts, st->armor_cc);
 	}
 	if (kerr == 0) {
 		kerr = krb5_init_creds_init(st->ctx, st->armor_client, NULL, NULL, 0,
@@ -509,7 +211,7 @@ static void login_start(struct tevent_req *req)
 			     kerr_text(st, kerr));
 		return;
 	}
-	subreq = step_send(st, st->ev, st->k, icc_step, st->armor_icc, st->deadline);
+	subreq = sectx_step_send(st, st->ev, st->k, sectx_icc_step, st->armor_icc, st->deadline);
 	if (tevent_req_nomem(subreq, req)) {
 		return;
 	}
@@ -523,8 +225,10 @@ static void login_armor_done(struct tevent_req *subreq)
 	krb5_ticket_times times;
 	krb5_error_code kerr;
 	int io_err = 0;
+	int ret;
 
-	kerr = step_recv(subreq, &io_err);
+	ret = sectx_step_recv(subreq, &kerr);
+	io_err = ret != -EIO ? -ret : 0; /* no KDC answered */
 	TALLOC_FREE(subreq);
 	memset(&times, 0, sizeof(times));
 	if (kerr == 0) {
@@ -537,8 +241,8 @@ static void login_armor_done(struct tevent_req *subreq)
 			login_finish(req, SECTX_LOGIN_ERROR, "out of memory");
 			return;
 		}
-		*a = (struct sectx_armor){ .ctx = st->ctx, .cc = st->armor_cc,
-					   .end = times.endtime, .refs = 2 };
+		*a = (struct sectx_armor){
+		    .ctx = st->ctx, .cc = st->armor_cc, .end = times.endtime, .refs = 2};
 		st->armor_cc = NULL;
 		/* the store's reference replaces the old one; logins that armour
 		 * with the old ticket keep theirs until they are done */
@@ -595,11 +299,11 @@ static void login_start_as(struct tevent_req *req)
 		goto fail;
 	}
 	if (service == NULL) {
-		krb5_get_init_creds_opt_set_tkt_life(st->opts,
-						     (krb5_deltat)(cfg->kerberos.ticket_lifetime_ms / 1000));
+		krb5_get_init_creds_opt_set_tkt_life(
+		    st->opts, (krb5_deltat)(cfg->kerberos.ticket_lifetime_ms / 1000));
 		if (cfg->kerberos.renew_lifetime_ms > 0) {
 			krb5_get_init_creds_opt_set_renew_life(
-				st->opts, (krb5_deltat)(cfg->kerberos.renew_lifetime_ms / 1000));
+			    st->opts, (krb5_deltat)(cfg->kerberos.renew_lifetime_ms / 1000));
 		}
 		krb5_get_init_creds_opt_set_forwardable(st->opts, cfg->kerberos.forwardable);
 		kerr = krb5_get_init_creds_opt_set_expire_callback(st->ctx, st->opts,
@@ -618,14 +322,15 @@ static void login_start_as(struct tevent_req *req)
 		kerr = krb5_get_init_creds_opt_set_fast_ccache(st->ctx, st->opts, st->armor->cc);
 		if (kerr == 0) {
 			kerr = krb5_get_init_creds_opt_set_fast_flags(
-				st->ctx, st->opts,
-				cfg->kerberos.fast == SECTX_FAST_DEMAND ? KRB5_FAST_REQUIRED : 0);
+			    st->ctx, st->opts,
+			    cfg->kerberos.fast == SECTX_FAST_DEMAND ? KRB5_FAST_REQUIRED : 0);
 		}
 		if (kerr != 0) {
 			goto fail;
 		}
 	} else if (cfg->kerberos.fast == SECTX_FAST_DEMAND) {
-		login_finish(req, SECTX_LOGIN_ERROR, "FAST is demanded but there is no armour ticket");
+		login_finish(req, SECTX_LOGIN_ERROR,
+			     "FAST is demanded but there is no armour ticket");
 		return;
 	}
 	kerr = krb5_init_creds_init(st->ctx, st->client, NULL, NULL, 0, st->opts, &st->icc);
@@ -638,14 +343,15 @@ static void login_start_as(struct tevent_req *req)
 	if (kerr != 0) {
 		goto fail;
 	}
-	subreq = step_send(st, st->ev, st->k, icc_step, st->icc, st->deadline);
+	subreq = sectx_step_send(st, st->ev, st->k, sectx_icc_step, st->icc, st->deadline);
 	if (tevent_req_nomem(subreq, req)) {
 		return;
 	}
 	tevent_req_set_callback(subreq, login_as_done, req);
 	return;
 fail:
-	login_finish(req, SECTX_LOGIN_ERROR, "cannot set up the AS exchange: %s", kerr_text(st, kerr));
+	login_finish(req, SECTX_LOGIN_ERROR, "cannot set up the AS exchange: %s",
+		     kerr_text(st, kerr));
 }
 
 static void login_as_done(struct tevent_req *subreq)
@@ -654,8 +360,10 @@ static void login_as_done(struct tevent_req *subreq)
 	struct login_state *st = tevent_req_data(req, struct login_state);
 	krb5_error_code kerr;
 	int io_err = 0;
+	int ret;
 
-	kerr = step_recv(subreq, &io_err);
+	ret = sectx_step_recv(subreq, &kerr);
+	io_err = ret != -EIO ? -ret : 0; /* no KDC answered */
 	TALLOC_FREE(subreq);
 	if (io_err != 0) {
 		login_finish(req, SECTX_LOGIN_UNAVAIL, "no KDC answered: %s", strerror(io_err));
@@ -731,8 +439,8 @@ static void login_as_done(struct tevent_req *subreq)
 		}
 	}
 	if (st->hosts == NULL) {
-		kerr = keytab_principals(st, st->ctx, st->kt, &st->client->realm, &st->hosts,
-					 &st->n_hosts);
+		kerr = sectx_keytab_principals(st, st->ctx, st->kt, &st->client->realm, &st->hosts,
+					       &st->n_hosts);
 		if (kerr != 0) {
 			login_finish(req, SECTX_LOGIN_INVALID, "cannot read keytab %s: %s",
 				     st->hctx->cfg->kerberos.keytab, kerr_text(st, kerr));
@@ -753,7 +461,8 @@ static void login_as_done(struct tevent_req *subreq)
 		kerr = krb5_cc_store_cred(st->ctx, st->mcc, st->creds);
 	}
 	if (kerr != 0) {
-		login_finish(req, SECTX_LOGIN_ERROR, "cannot hold the TGT: %s", kerr_text(st, kerr));
+		login_finish(req, SECTX_LOGIN_ERROR, "cannot hold the TGT: %s",
+			     kerr_text(st, kerr));
 		return;
 	}
 	st->host_idx = 0;
@@ -781,7 +490,7 @@ static void login_validate_next(struct tevent_req *req)
 			     kerr_text(st, kerr));
 		return;
 	}
-	subreq = step_send(st, st->ev, st->k, tcc_step, st->tcc, st->deadline);
+	subreq = sectx_step_send(st, st->ev, st->k, sectx_tcc_step, st->tcc, st->deadline);
 	if (tevent_req_nomem(subreq, req)) {
 		return;
 	}
@@ -795,22 +504,24 @@ static void login_validate_done(struct tevent_req *subreq)
 	krb5_principal host = st->hosts[st->host_idx];
 	krb5_auth_context ac_init = NULL, ac_accept = NULL;
 	enum sectx_login_result result = SECTX_LOGIN_INVALID;
-	krb5_data ap_req = { 0 };
+	krb5_data ap_req = {0};
 	const char *why = NULL;
 	char *hostname = NULL;
 	char *message = NULL;
 	krb5_creds svc;
 	krb5_error_code kerr;
 	int io_err = 0;
+	int ret;
 
-	kerr = step_recv(subreq, &io_err);
+	ret = sectx_step_recv(subreq, &kerr);
+	io_err = ret != -EIO ? -ret : 0; /* no KDC answered */
 	TALLOC_FREE(subreq);
 	memset(&svc, 0, sizeof(svc));
 	krb5_unparse_name(st->ctx, host, &hostname);
 	if (io_err != 0) {
 		result = SECTX_LOGIN_UNAVAIL;
-		message = talloc_asprintf(st, "no KDC answered during validation: %s",
-					  strerror(io_err));
+		message =
+		    talloc_asprintf(st, "no KDC answered during validation: %s", strerror(io_err));
 		goto done;
 	}
 	if (kerr == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN && st->host_idx + 1 < st->n_hosts) {
@@ -871,8 +582,8 @@ done:
 
 struct tevent_req *sectx_login_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				    struct sectxd_ctx *hctx, krb5_const_principal client,
-				    const char *password, size_t password_len,
-				    const char *service, int64_t deadline)
+				    const char *password, size_t password_len, const char *service,
+				    int64_t deadline)
 {
 	struct tevent_req *req;
 	struct login_state *st;

@@ -9,7 +9,7 @@
  * request cancels it.  Only kpasswd, which has no step API, runs in a forked
  * worker that is killed at its deadline.
  *
- * Trust: requests arrive from pam_ops.c, already authorised.  Passwords are
+ * Trust: requests arrive from the ops (ops/), already authorised.  Passwords are
  * held only in scrubbed buffers for the length of one request; TGTs stay in
  * memory (krb5_creds) and are never written to the helper's own files.
  */
@@ -24,10 +24,10 @@
 
 #include "core/daemon.h"
 
-#define SECTX_KDC_REPLY_MAX (256u * 1024u) /* largest KDC reply we read */
-#define SECTX_KDC_STAGGER_MS 1000          /* try the next KDC after this */
-#define SECTX_KDC_UDP_MAX 1465u            /* larger requests go by TCP (MIT's default) */
-#define SECTX_KDC_UDP_REPLY_MAX 65536u     /* a datagram cannot be larger */
+#define SECTX_KDC_REPLY_MAX	(256u * 1024u) /* largest KDC reply we read */
+#define SECTX_KDC_STAGGER_MS	1000	       /* try the next KDC after this */
+#define SECTX_KDC_UDP_MAX	1465u	       /* larger requests go by TCP (MIT's default) */
+#define SECTX_KDC_UDP_REPLY_MAX 65536u	       /* a datagram cannot be larger */
 
 /* FAST armour: a host TGT from the keytab in a MEMORY ccache.  Shared by the
  * logins that armour with it (libkrb5 reads the ccache during the whole
@@ -51,9 +51,9 @@ typedef void (*sectx_kdc_observer_fn)(void *data, const krb5_data *realm, int er
 
 struct sectxd_krb5 {
 	krb5_context ctx;
-	char *last_kdc;   /* "host:port" of the last KDC that answered */
-	char *last_error; /* last KDC-level failure, for status */
-	struct sectx_armor *armor; /* the current armour (one reference), or NULL */
+	char *last_kdc;			/* "host:port" of the last KDC that answered */
+	char *last_error;		/* last KDC-level failure, for status */
+	struct sectx_armor *armor;	/* the current armour (one reference), or NULL */
 	sectx_kdc_observer_fn observer; /* told of every exchange's outcome, or NULL */
 	void *observer_data;
 };
@@ -74,8 +74,7 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 				  const krb5_data *msg, bool tcp_only, int64_t deadline);
 /* The reply, allocated on mem_ctx.  0 or -errno.  Every outcome is also
  * reported to the observer (sectx_kdc_set_observer), if one is set. */
-int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply,
-		   size_t *reply_len);
+int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply, size_t *reply_len);
 
 /* Set (fn non-NULL) or clear (NULL) the one observer of KDC exchanges. */
 void sectx_kdc_set_observer(struct sectxd_krb5 *k, sectx_kdc_observer_fn fn, void *data);
@@ -84,20 +83,20 @@ void sectx_kdc_set_observer(struct sectxd_krb5 *k, sectx_kdc_observer_fn fn, voi
 
 enum sectx_login_result {
 	SECTX_LOGIN_OK = 0,
-	SECTX_LOGIN_EXPIRED,     /* password expired, and the password typed is right */
+	SECTX_LOGIN_EXPIRED, /* password expired, and the password typed is right */
 	SECTX_LOGIN_BAD_PASSWORD,
-	SECTX_LOGIN_UNKNOWN,     /* no such principal */
-	SECTX_LOGIN_DISABLED,    /* revoked, locked out, or principal expired */
-	SECTX_LOGIN_UNAVAIL,     /* no KDC answered in time */
-	SECTX_LOGIN_INVALID,     /* TGT validation with the host key failed */
-	SECTX_LOGIN_ERROR,       /* anything else: fail closed */
+	SECTX_LOGIN_UNKNOWN,  /* no such principal */
+	SECTX_LOGIN_DISABLED, /* revoked, locked out, or principal expired */
+	SECTX_LOGIN_UNAVAIL,  /* no KDC answered in time */
+	SECTX_LOGIN_INVALID,  /* TGT validation with the host key failed */
+	SECTX_LOGIN_ERROR,    /* anything else: fail closed */
 };
 
 struct sectx_login_out {
 	enum sectx_login_result result;
-	krb5_creds *creds; /* the validated TGT (OK) or a kadmin/changepw ticket
-			    * (EXPIRED); free with krb5_free_creds */
-	char *message;     /* for the log: the Kerberos error text, never a secret */
+	krb5_creds *creds;	    /* the validated TGT (OK) or a kadmin/changepw ticket
+				     * (EXPIRED); free with krb5_free_creds */
+	char *message;		    /* for the log: the Kerberos error text, never a secret */
 	krb5_timestamp pw_expiry;   /* when the password expires (0: not told) */
 	krb5_timestamp acct_expiry; /* when the principal expires (0: not told) */
 };
@@ -110,11 +109,13 @@ struct sectx_login_out {
  * once.  service: NULL for a TGT, or "kadmin/changepw". */
 struct tevent_req *sectx_login_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				    struct sectxd_ctx *hctx, krb5_const_principal client,
-				    const char *password, size_t password_len,
-				    const char *service, int64_t deadline);
+				    const char *password, size_t password_len, const char *service,
+				    int64_t deadline);
 /* 0 and *out filled (out->creds owned by the caller), or -errno for a
  * failure of the helper itself (ENOMEM). */
 int sectx_login_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct sectx_login_out *out);
+
+/* --- keytab.c -------------------------------------------------------------- */
 
 /* The principal of realm that logins validate with: the first host/ entry of
  * the keytab file (a keytab name such as FILE:/etc/krb5.keytab or a path),
@@ -123,13 +124,15 @@ int sectx_login_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct sectx_l
 krb5_error_code sectx_keytab_first_principal(krb5_context ctx, const char *keytab,
 					     const char *realm, krb5_principal *out);
 
+/* --- tgs.c ----------------------------------------------------------------- */
+
 /* A ticket for server with the TGT in cc (a MEMORY ccache of the caller),
  * by a TGS exchange on the loop, stored into cc (libkrb5 stores it under the
  * requested name too), so that a GSS-API initiator on cc finds it there and
  * never waits on a KDC itself.  Used by the context init steps. */
 struct tevent_req *sectx_tgs_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				  struct sectxd_krb5 *k, krb5_ccache cc, krb5_const_principal server,
-				  int64_t deadline);
+				  struct sectxd_krb5 *k, krb5_ccache cc,
+				  krb5_const_principal server, int64_t deadline);
 /* 0 when the ticket is in cc; -EIO with *kerr the Kerberos error when the
  * KDC refused; another -errno (-ETIMEDOUT, -ECONNREFUSED, -ENOENT: no KDC
  * configured, -ENOMEM) when no KDC answered by the deadline. */

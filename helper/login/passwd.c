@@ -6,20 +6,19 @@
  * deadline (worker.c); the event loop only reads the worker's answer.  The
  * worker keeps nothing of the helper it does not need: every descriptor but
  * its pipe is closed; it uses the kadmin/changepw ticket and the new password
- * it was given, writes "code\ntext" and exits.  The new password is wiped in
- * both processes.
+ * it was given, writes its answer (result code and text: one frame of the
+ * common/proto codec, passwd_wire.c) and exits.  The new password is wiped in
+ * both processes.  The answer is decoded as untrusted input: the worker has
+ * talked to a server.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
-#include "login/login.h"
+#include "login/login_int.h"
 #include "log.h"
 #include "core/worker.h"
-
-#define CHPW_ANSWER_MAX 4095 /* bytes of "code\ntext" read from the worker */
 
 struct chpw_state {
 	int result_code;
@@ -38,6 +37,9 @@ static void chpw_child(void *arg, int fd)
 {
 	struct chpw_child_arg *a = arg;
 	krb5_data code_string = {0}, result_string = {0};
+	uint8_t answer[SECTX_CHPW_ANSWER_MAX];
+	const char *text;
+	size_t text_len, len = 0;
 	char *message = NULL;
 	int code = -1;
 	krb5_error_code kerr;
@@ -46,16 +48,19 @@ static void chpw_child(void *arg, int fd)
 	    krb5_change_password(a->ctx, a->creds, a->newpw, &code, &code_string, &result_string);
 	explicit_bzero(a->newpw, strlen(a->newpw));
 	if (kerr != 0) {
-		const char *m = krb5_get_error_message(a->ctx, kerr);
-
-		dprintf(fd, "-1\n%s", m);
-		return;
-	}
-	if (krb5_chpw_message(a->ctx, &result_string, &message) == 0 && message != NULL) {
-		dprintf(fd, "%d\n%s", code, message);
+		code = -1;
+		text = krb5_get_error_message(a->ctx, kerr);
+		text_len = text != NULL ? strlen(text) : 0;
+	} else if (krb5_chpw_message(a->ctx, &result_string, &message) == 0 && message != NULL) {
+		text = message;
+		text_len = strlen(message);
 	} else {
-		dprintf(fd, "%d\n%.*s", code, (int)code_string.length,
-			code_string.data != NULL ? code_string.data : "");
+		text = code_string.data;
+		text_len = code_string.data != NULL ? code_string.length : 0;
+	}
+	/* nothing written (a code out of range) reads as a malformed answer */
+	if (sectx_chpw_answer_encode(answer, sizeof(answer), code, text, text_len, &len) == 0) {
+		(void)sectx_worker_write(fd, answer, len);
 	}
 }
 
@@ -63,9 +68,9 @@ static void chpw_answered(struct tevent_req *subreq)
 {
 	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
 	struct chpw_state *st = tevent_req_data(req, struct chpw_state);
+	char text[SECTX_CHPW_TEXT_MAX + 1];
 	uint8_t *answer = NULL;
 	size_t len = 0;
-	char *nl;
 	int err;
 
 	err = sectx_worker_recv(subreq, st, &answer, &len);
@@ -74,17 +79,15 @@ static void chpw_answered(struct tevent_req *subreq)
 		tevent_req_error(req, -err);
 		return;
 	}
-	/* NUL-terminated by the worker; the text ends at the first NUL */
-	nl = strchr((char *)answer, '\n');
-	if (nl == NULL) {
-		talloc_free(answer);
+	err = sectx_chpw_answer_decode(answer, len, &st->result_code, text, sizeof(text));
+	talloc_free(answer);
+	if (err != 0) {
+		SECTX_DEBUG("the kpasswd worker's answer (%zu bytes) is malformed: %s", len,
+			    sectx_strerror(err));
 		tevent_req_error(req, EPROTO);
 		return;
 	}
-	*nl = '\0';
-	st->result_code = atoi((char *)answer);
-	st->text = talloc_strdup(st, nl + 1);
-	talloc_free(answer);
+	st->text = talloc_strdup(st, text);
 	if (tevent_req_nomem(st->text, req)) {
 		return;
 	}
@@ -108,7 +111,8 @@ struct tevent_req *sectx_chpw_send(TALLOC_CTX *mem_ctx, struct tevent_context *e
 		tevent_req_oom(req);
 		return tevent_req_post(req, ev);
 	}
-	subreq = sectx_worker_send(st, ev, chpw_child, &arg, CHPW_ANSWER_MAX, deadline);
+	/* one byte over the largest answer: a longer one is refused as such */
+	subreq = sectx_worker_send(st, ev, chpw_child, &arg, SECTX_CHPW_ANSWER_MAX + 1, deadline);
 	/* the worker has its own copy now */
 	explicit_bzero(arg.newpw, new_len);
 	free(arg.newpw);
@@ -119,6 +123,10 @@ struct tevent_req *sectx_chpw_send(TALLOC_CTX *mem_ctx, struct tevent_context *e
 	return req;
 }
 
+/* Returns 0, or a POSITIVE errno value (ETIMEDOUT, EPROTO, ENOMEM, EIO): the
+ * one _recv of the engine not yet on core/daemon.h's -errno, because its
+ * caller outside login/ (the PAM password op) compares the value with
+ * ETIMEDOUT; the two change together. */
 int sectx_chpw_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, int *result_code, char **text)
 {
 	struct chpw_state *st = tevent_req_data(req, struct chpw_state);
