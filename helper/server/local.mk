@@ -1,2 +1,7 @@
 # helper/server/local.mk - sockets, connections, frames, dispatch.
-sectxd_SOURCES += helper/server/server.c helper/server/server.h
+SERVER_SOURCES = \
+	helper/server/server.h helper/server/server_int.h \
+	helper/server/listen.c \
+	helper/server/conn.c \
+	helper/server/dispatch.c
+sectxd_SOURCES += $(SERVER_SOURCES)
