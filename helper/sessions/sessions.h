@@ -1,20 +1,22 @@
 /*
  * sessions/sessions.h - the sessions subsystem's API: login handles
- * (handles.c) and the sessions whose TGT is renewed (renewal.c).
+ * (handles.c) and the sessions whose TGT is renewed (renewal.c, with
+ * renew_cycle.c, renew_worker.c and sessions_file.c; what only they share is
+ * in sessions_int.h).
  */
 #ifndef SECTX_SESSIONS_H
 #define SECTX_SESSIONS_H
 
-/* ======== handles.h ======== */
+/* --- login handles (handles.c) ---------------------------------------------- */
 /*
- * credstore.h - login handles: the TGT of a login kept in the helper until
- * the session claims it, and the sessions that hold a written ccache.
+ * Login handles: the TGT of a login kept in the helper until the session
+ * claims it, and the sessions that hold a written ccache.
  *
  * A handle is 256 random bits, bound to the user, service and remote host of
  * the authentication, usable only for that user, and dropped after
  * [kerberos] handle_lifetime unless a session claims it.  Whoever presents
  * the handle gets nothing but the right to have that user's own ccache
- * written for that user; the binding checks happen in pam_ops.c.  TGTs live
+ * written for that user; the binding checks happen in ops/.  TGTs live
  * only in memory here, freed (and their keys wiped by libkrb5) with the
  * handle.  The failed-login throttle is login/throttle.c (login/login.h).
  */
@@ -65,9 +67,9 @@ void sectx_handle_claim(struct sectx_handle *h);
 /* Forget h and its credentials. */
 void sectx_handle_drop(struct sectxd_ctx *hctx, struct sectx_handle *h);
 
-/* ======== renewal.h ======== */
+/* --- renewal (renewal.c) ----------------------------------------------------- */
 /*
- * renewal.h - the registry of open sessions whose TGT sectxd renews.
+ * The registry of open sessions whose TGT sectxd renews.
  *
  * open_session (or setcred ESTABLISH) registers a session once its ccache is
  * written: user, uid, gid and groups, the ccache name, the principal, the
@@ -85,9 +87,9 @@ void sectx_handle_drop(struct sectxd_ctx *hctx, struct sectx_handle *h);
  * The TGT is kept in memory from session open; after a helper restart it is
  * read back from the user's ccache by the writer, as the user, never as
  * root.  The sessions (metadata only, never a ticket) persist in
- * <state_dir>/sessions (state_file.h), so a restarted helper picks them up.
+ * <state_dir>/sessions (sessions_file.c), so a restarted helper picks them up.
  *
- * Who reaches this: pam_ops.c, for sessions it has authorised; nothing here
+ * Who reaches this: the PAM ops (ops/), for sessions they have authorised; nothing here
  * is reachable by a peer directly.  What a user can make it do: renew their
  * own TGT and rewrite their own cache, as themselves.
  */
@@ -134,6 +136,5 @@ struct tevent_req *sectx_renewal_close_send(TALLOC_CTX *mem_ctx, struct sectxd_c
 
 /* 0 (closed; the cache destroyed, kept, or already gone) or -errno. */
 int sectx_renewal_close_recv(struct tevent_req *req);
-
 
 #endif /* SECTX_SESSIONS_H */
