@@ -57,6 +57,7 @@ struct sectxd_ctx {
 	/* Subsystem state, each owned by its subsystem (see subsystems.c). */
 	struct sectxd_krb5 *krb5;
 	struct sectxd_creds *creds;
+	struct sectx_throttle *throttle; /* login/throttle.c: failed-login delays */
 	struct sectx_writer *writer;
 	struct sectxd_identity *identity;
 	struct sectxd_renewal *renewal;

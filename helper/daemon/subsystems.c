@@ -19,6 +19,7 @@ const struct sectxd_subsystem *const sectxd_subsystems[] = {
 	&sectxd_realm_subsystem,   /* realm_state.c: online/offline, probe */
 	&sectxd_offline_subsystem, /* offline_cache.c: cached credentials */
 	&sectxd_creds_subsystem,
+	&sectxd_throttle_subsystem, /* login/throttle.c: failed-login delays */
 	&sectxd_identity_subsystem,
 	&sectxd_contexts_subsystem,
 	&sectxd_renewal_subsystem,

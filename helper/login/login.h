@@ -149,4 +149,56 @@ struct tevent_req *sectx_chpw_send(TALLOC_CTX *mem_ctx, struct tevent_context *e
 int sectx_chpw_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, int *result_code,
 		    char **text);
 
+/* --- throttle.c ------------------------------------------------------------ */
+
+/* Failed logins are counted per user and per calling uid (each attempt as it
+ * starts, given back if it turns out not to be a failure), and further
+ * attempts delayed, before they reach the KDC.  The counts live in the
+ * helper's memory only (struct sectx_throttle, sectxd_throttle_subsystem). */
+
+#define SECTX_THROTTLE_ENTRIES 4096 /* users and uids remembered */
+
+extern const struct sectxd_subsystem sectxd_throttle_subsystem;
+
+/* sectx_throttle_delay and _try_begin: no penalty, but as many attempts of
+ * the user are in flight as may be; wait until one ends. */
+#define SECTX_THROTTLE_BUSY (-1)
+
+/* How long (ms) the next login for user from uid must wait; 0: at once;
+ * SECTX_THROTTLE_BUSY: until an attempt in flight ends.
+ * Attempts begun and not yet ended are not failures, but no more of them may
+ * run at once than free failures are left (see delay_for in throttle.c). */
+int64_t sectx_throttle_delay(struct sectxd_ctx *hctx, const char *user, uid_t uid);
+
+/* How an attempt ended. */
+enum sectx_throttle_outcome {
+	SECTX_THROTTLE_FAILED,	/* the password (or ticket) was refused: stays counted */
+	SECTX_THROTTLE_OK,	/* accepted: clears the user's count, gives back the uid's */
+	SECTX_THROTTLE_UNTRIED, /* undecided (no KDC answered, internal error): given back */
+};
+/* An attempt for user from uid starts, right after sectx_throttle_delay said
+ * 0: it is in flight until it ends, and the attempts in flight plus the
+ * failures may not exceed the free failures, so attempts made in parallel
+ * meet the delay as serial ones do instead of all passing the check before
+ * the first result is in.  Each begin is followed by exactly one
+ * sectx_throttle_end; an attempt abandoned in between (caller gone) is ended
+ * by its owner as FAILED: the KDC may have seen it. */
+void sectx_throttle_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid);
+/* Check and begin in one: 0 and the attempt has begun (sectx_throttle_begin),
+ * or how long (ms) it must still wait (or SECTX_THROTTLE_BUSY), nothing
+ * counted.  Check again after
+ * the wait: attempts begun meanwhile may have made it longer. */
+int64_t sectx_throttle_try_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid);
+/* The attempt for user from uid begun by sectx_throttle_begin (or _try_begin)
+ * ended with outcome; wakes the oldest waiter of the user (sectx_throttle_wait). */
+void sectx_throttle_end(struct sectxd_ctx *hctx, const char *user, uid_t uid,
+			enum sectx_throttle_outcome outcome);
+/* Wait as sectx_throttle_try_begin said: call fn(ev, NULL, now, arg) after
+ * delay_ms (SECTX_THROTTLE_BUSY: a second at most), or as soon as an attempt
+ * of user ends (then check again: it may
+ * have to wait longer).  Returns the wait, a child of mem_ctx (free it to
+ * cancel; it is gone once fn runs), or NULL if out of memory. */
+void *sectx_throttle_wait(struct sectxd_ctx *hctx, TALLOC_CTX *mem_ctx, const char *user,
+			  int64_t delay_ms, tevent_timer_handler_t fn, void *arg);
+
 #endif /* SECTX_KRB5_ENGINE_H */

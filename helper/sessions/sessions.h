@@ -1,24 +1,24 @@
 /*
  * sessions/sessions.h - the sessions subsystem's API: login handles
- * (handles.c) and the sessions whose TGT is renewed (renewal.c).
+ * (handles.c) and the sessions whose TGT is renewed (renewal.c, with
+ * renew_cycle.c, renew_worker.c and sessions_file.c; what only they share is
+ * in sessions_int.h).
  */
 #ifndef SECTX_SESSIONS_H
 #define SECTX_SESSIONS_H
 
-/* ======== handles.h ======== */
+/* --- login handles (handles.c) ---------------------------------------------- */
 /*
- * credstore.h - login handles: the TGT of a login kept in the helper until
- * the session claims it, and the sessions that hold a written ccache.
+ * Login handles: the TGT of a login kept in the helper until the session
+ * claims it, and the sessions that hold a written ccache.
  *
  * A handle is 256 random bits, bound to the user, service and remote host of
  * the authentication, usable only for that user, and dropped after
  * [kerberos] handle_lifetime unless a session claims it.  Whoever presents
  * the handle gets nothing but the right to have that user's own ccache
- * written for that user; the binding checks happen in pam_ops.c.  TGTs live
+ * written for that user; the binding checks happen in ops/.  TGTs live
  * only in memory here, freed (and their keys wiped by libkrb5) with the
- * handle.  Failed logins are counted per user and per calling uid (each
- * attempt as it starts, given back if it turns out not to be a failure),
- * and further attempts delayed, before they reach the KDC.
+ * handle.  The failed-login throttle is login/throttle.c (login/login.h).
  */
 
 #include <krb5.h>
@@ -30,7 +30,6 @@
 
 #define SECTX_HANDLES_MAX      4096 /* live handles, all users */
 #define SECTX_HANDLES_PER_USER 64   /* live handles of one user */
-#define SECTX_THROTTLE_ENTRIES 4096 /* users and uids remembered */
 
 struct sectx_handle {
 	struct sectx_handle *prev, *next;
@@ -68,49 +67,9 @@ void sectx_handle_claim(struct sectx_handle *h);
 /* Forget h and its credentials. */
 void sectx_handle_drop(struct sectxd_ctx *hctx, struct sectx_handle *h);
 
-/* sectx_throttle_delay and _try_begin: no penalty, but as many attempts of
- * the user are in flight as may be; wait until one ends. */
-#define SECTX_THROTTLE_BUSY (-1)
-
-/* How long (ms) the next login for user from uid must wait; 0: at once;
- * SECTX_THROTTLE_BUSY: until an attempt in flight ends.
- * Attempts begun and not yet ended are not failures, but no more of them may
- * run at once than free failures are left (see delay_for in credstore.c). */
-int64_t sectx_throttle_delay(struct sectxd_ctx *hctx, const char *user, uid_t uid);
-
-/* How an attempt ended. */
-enum sectx_throttle_outcome {
-	SECTX_THROTTLE_FAILED,	/* the password (or ticket) was refused: stays counted */
-	SECTX_THROTTLE_OK,	/* accepted: clears the user's count, gives back the uid's */
-	SECTX_THROTTLE_UNTRIED, /* undecided (no KDC answered, internal error): given back */
-};
-/* An attempt for user from uid starts, right after sectx_throttle_delay said
- * 0: it is in flight until it ends, and the attempts in flight plus the
- * failures may not exceed the free failures, so attempts made in parallel
- * meet the delay as serial ones do instead of all passing the check before
- * the first result is in.  Each begin is followed by exactly one
- * sectx_throttle_end; an attempt abandoned in between (caller gone) is ended
- * by its owner as FAILED: the KDC may have seen it. */
-void sectx_throttle_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid);
-/* Check and begin in one: 0 and the attempt has begun (sectx_throttle_begin),
- * or how long (ms) it must still wait (or SECTX_THROTTLE_BUSY), nothing
- * counted.  Check again after
- * the wait: attempts begun meanwhile may have made it longer. */
-int64_t sectx_throttle_try_begin(struct sectxd_ctx *hctx, const char *user, uid_t uid);
-void sectx_throttle_end(struct sectxd_ctx *hctx, const char *user, uid_t uid,
-			enum sectx_throttle_outcome outcome);
-/* Wait as sectx_throttle_try_begin said: call fn(ev, NULL, now, arg) after
- * delay_ms (SECTX_THROTTLE_BUSY: a second at most), or as soon as an attempt
- * of user ends (then check again: it may
- * have to wait longer).  Returns the wait, a child of mem_ctx (free it to
- * cancel; it is gone once fn runs), or NULL if out of memory. */
-void *sectx_throttle_wait(struct sectxd_ctx *hctx, TALLOC_CTX *mem_ctx, const char *user,
-			  int64_t delay_ms, tevent_timer_handler_t fn, void *arg);
-
-
-/* ======== renewal.h ======== */
+/* --- renewal (renewal.c) ----------------------------------------------------- */
 /*
- * renewal.h - the registry of open sessions whose TGT sectxd renews.
+ * The registry of open sessions whose TGT sectxd renews.
  *
  * open_session (or setcred ESTABLISH) registers a session once its ccache is
  * written: user, uid, gid and groups, the ccache name, the principal, the
@@ -128,9 +87,9 @@ void *sectx_throttle_wait(struct sectxd_ctx *hctx, TALLOC_CTX *mem_ctx, const ch
  * The TGT is kept in memory from session open; after a helper restart it is
  * read back from the user's ccache by the writer, as the user, never as
  * root.  The sessions (metadata only, never a ticket) persist in
- * <state_dir>/sessions (state_file.h), so a restarted helper picks them up.
+ * <state_dir>/sessions (sessions_file.c), so a restarted helper picks them up.
  *
- * Who reaches this: pam_ops.c, for sessions it has authorised; nothing here
+ * Who reaches this: the PAM ops (ops/), for sessions they have authorised; nothing here
  * is reachable by a peer directly.  What a user can make it do: renew their
  * own TGT and rewrite their own cache, as themselves.
  */
@@ -177,6 +136,5 @@ struct tevent_req *sectx_renewal_close_send(TALLOC_CTX *mem_ctx, struct sectxd_c
 
 /* 0 (closed; the cache destroyed, kept, or already gone) or -errno. */
 int sectx_renewal_close_recv(struct tevent_req *req);
-
 
 #endif /* SECTX_SESSIONS_H */
