@@ -1,7 +1,7 @@
 /*
  * identity/identity.h - the identity subsystem of sectxd as the rest of the
  * helper sees it: its subsystem hooks, its lookups (which may wait for an
- * existence check) and the cache flush.  The store itself is identity.h.
+ * existence check) and the cache flush.  The store itself is store.h.
  *
  * Who reaches this: nss_ops.c on behalf of any local user (lookups) and of
  * root (flush, id-map).  Lookups never block the event loop: an existence
@@ -19,7 +19,7 @@
 #include "identity/store.h"
 #include "core/daemon.h"
 
-extern const struct sectxd_subsystem sectxd_identity_subsystem; /* identity.c */
+extern const struct sectxd_subsystem sectxd_identity_subsystem; /* service.c */
 
 enum identity_kind {
 	IDENTITY_USER_BY_NAME,

@@ -43,7 +43,8 @@ struct tevent_req *id_s4u_check_send(TALLOC_CTX *mem_ctx, struct tevent_context 
 				     struct id_s4u *s, const char *principal);
 /* 0 with *exists; -ETIMEDOUT (no answer within the deadline: the worker was
  * killed), -EBUSY (queue full), -EHOSTUNREACH (the worker could not ask:
- * realm unreachable, no host key; *why says what), -ENOMEM. */
+ * realm unreachable, no host key; *why says what), -EINVAL (not a principal
+ * the worker can be asked about), -ENOMEM. */
 int id_s4u_check_recv(struct tevent_req *req, bool *exists, const char **why);
 
 /* Kill the worker (also done by talloc_free). */

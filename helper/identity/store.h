@@ -18,7 +18,7 @@
  *      refused (at start and on reload).  A hash cannot be reversed, so
  *      getpwuid answers only uids of principals this host has mapped.
  *      A principal is a user only if the realm knows it: existence is checked
- *      with S4U2Self using the host key (identity_s4u.c), cached for
+ *      with S4U2Self using the host key (s4u.c), cached for
  *      positive_ttl, and "no such principal" for negative_ttl in a capped cache.
  *
  * users_file: one user per line, '#' comments and blank lines ignored:
@@ -58,20 +58,22 @@
 #include "proto.h"
 #include "core/state_file.h"
 
-#define ID_MAPFILE	   "idmap"
-/* <state_dir>/idmap is a state file (helper/state_file.h) of this kind and
- * version, whose payload is text: "range MIN-MAX" then "map UID PRINCIPAL"
- * lines.  A file failing the state-file checks is moved aside and the map
- * starts empty (the ids are deterministic; collisions are found again). */
+#define ID_MAPFILE "idmap"
+/* <state_dir>/idmap is a state file (core/state_file.h) of this kind and
+ * version, whose payload is codec frames: a head (the range, the count),
+ * then one frame per mapping (identity_int.h; version 1, the text of older
+ * builds, is still read).  A file failing the state-file checks or the
+ * payload's decoder is moved aside and the map starts empty (the ids are
+ * deterministic; collisions are found again). */
 #define ID_MAPFILE_KIND	   SECTX_STATE_KIND('I', 'D', 'M', 'P')
-#define ID_MAPFILE_VERSION 1u
+#define ID_MAPFILE_VERSION 2u
 #define ID_MAPFILE_MAX	   SECTX_STATE_PAYLOAD_MAX
 #define ID_STATIC_FILE_MAX (200u * 1024u * 1024u) /* below talloc's 256 MB per chunk */
 #define ID_MAX_COLLISIONS  1000u		  /* remembered for id-map; the log has them all */
 #define ID_MAX_PROBLEMS	   1000u
 #define ID_FIELD_MAX	   1024u /* gecos, home, shell */
 
-/* --- names (identity_names.c) ----------------------------------------------------------------- */
+/* --- names (names.c) -------------------------------------------------------------------------- */
 
 /* A validated name: the principal and its parts. */
 struct id_name {
@@ -105,7 +107,7 @@ int id_expand_template(char *out, size_t outsz, const char *tmpl, const char *na
  * no control character, valid UTF-8. */
 bool id_field_ok(const char *s, size_t max);
 
-/* --- the store (identity_store.c) ------------------------------------------------------------- */
+/* --- the store (store.c and its parts) -------------------------------------------------------- */
 
 struct id_user {
 	const char *principal;
