@@ -4,5 +4,7 @@ sectxd_SOURCES += \
 	helper/ops/admin.c \
 	helper/ops/nss.c \
 	helper/ops/ctx.c \
-	helper/ops/pam_int.h helper/ops/pam.c \
+	helper/ops/pam_int.h helper/ops/pam.c helper/ops/pam_common.c \
+	helper/ops/pam_auth.c helper/ops/pam_account.c helper/ops/pam_password.c \
+	helper/ops/pam_session.c \
 	helper/ops/pam_tickets.c
