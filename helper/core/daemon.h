@@ -39,6 +39,7 @@ struct sectxd_identity; /* identity/: users and groups, NSS cache */
 struct sectxd_renewal;  /* sessions/renewal.c: sessions whose TGT is renewed */
 struct sectx_realm_state; /* offline/realm_state.c: is the realm reachable */
 struct sectx_offline;     /* offline/offline_cache.c: cached credentials */
+struct sectxd_contexts;   /* ops/ctx_state.c: open security contexts */
 
 struct sectxd_ctx {
 	struct tevent_context *ev;
@@ -63,6 +64,7 @@ struct sectxd_ctx {
 	struct sectxd_renewal *renewal;
 	struct sectx_realm_state *realm_state;
 	struct sectx_offline *offline;
+	struct sectxd_contexts *contexts;
 };
 
 /*

@@ -61,7 +61,8 @@ static int op_debug_level(struct sectx_request *req)
 		return 0;
 	}
 	if (level > SECTX_LOG_LEVEL_MAX) {
-		sectx_request_reply_status(req, SECTX_E_INVAL, "log level must be 0 (error) to 4 (trace)");
+		sectx_request_reply_status(req, SECTX_E_INVAL,
+					   "log level must be 0 (error) to 4 (trace)");
 		return 0;
 	}
 	sectx_log_set_level((int)level);
@@ -72,8 +73,8 @@ static int op_debug_level(struct sectx_request *req)
 }
 
 static const struct sectx_op_def admin_ops[] = {
-	{ SECTX_OP_PING, SECTX_SOCK_NSS | SECTX_SOCK_PAM, false, op_ping },
-	{ SECTX_OP_STATUS, SECTX_SOCK_PAM, false, op_status },
-	{ SECTX_OP_DEBUG_LEVEL, SECTX_SOCK_PAM, true, op_debug_level },
+    {SECTX_OP_PING, SECTX_SOCK_NSS | SECTX_SOCK_PAM, false, op_ping},
+    {SECTX_OP_STATUS, SECTX_SOCK_PAM, false, op_status},
+    {SECTX_OP_DEBUG_LEVEL, SECTX_SOCK_PAM, true, op_debug_level},
 };
 const struct sectx_op_table sectxd_admin_ops = SECTX_OP_TABLE(admin_ops);

@@ -40,33 +40,30 @@
  * ticket is fetched by a TGS exchange on the loop (sectx_tgs_send, bounded
  * by [kerberos] kdc_timeout) into the context's MEMORY ccache, where
  * gss_init_sec_context then finds it.
+ *
+ * This file holds the operations and their replies; the [service/NAME]
+ * checks and the credential sources are ctx_policy.c, the entries of each
+ * connection and their accounting (the contexts subsystem) ctx_state.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <gssapi/gssapi.h>
 #include <krb5.h>
-#include <pwd.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops/ops.h"
 #include "clock.h"
-#include "login/ccache_fd.h"
-#include "sessions/sessions.h"
 #include "gss_ctx.h"
-#include "login/login.h"
 #include "log.h"
+#include "login/login.h"
+#include "ops/ctx_int.h"
+#include "ops/ops.h"
 #include "server/server.h"
 
-#define SECTX_CTX_DATA_MAX    (64u * 1024u)	 /* bytes of a message to wrap or sign */
-#define CTX_REASON_MAX	      512u		 /* bytes of a reason sent in MESSAGE */
-#define CTX_LOG_NAME_MAX      256u		 /* bytes of a peer name in a log line */
-#define PW_BUF_MAX	      16384u		 /* getpwnam_r buffer */
-#define CTX_RCACHE_FILE	      "contexts.rcache2" /* acceptors' replay cache, in state_dir */
+#define SECTX_CTX_DATA_MAX (64u * 1024u)      /* bytes of a message to wrap or sign */
+#define CTX_REASON_MAX	   512u		      /* bytes of a reason sent in MESSAGE */
+#define CTX_LOG_NAME_MAX   256u		      /* bytes of a peer name in a log line */
+#define CTX_RCACHE_FILE	   "contexts.rcache2" /* acceptors' replay cache, in state_dir */
 
 /* Flags a caller may ask an initiator for; anything else is dropped. */
 #define CTX_FLAGS_KNOWN                                                                            \
@@ -75,224 +72,6 @@
 #define CTX_FLAGS_DEFAULT                                                                          \
 	(GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_CONF_FLAG |           \
 	 GSS_C_INTEG_FLAG)
-
-static unsigned ctx_open_total; /* every connection's contexts, for status */
-
-/* Open contexts of one caller uid over all its connections; a node exists
- * while n > 0.  Bounded by the connections there can be. */
-struct uid_count {
-	struct uid_count *next;
-	uid_t uid;
-	unsigned n;
-};
-static struct uid_count *uid_counts;
-
-static struct uid_count *uid_count_find(uid_t uid)
-{
-	struct uid_count *u;
-
-	for (u = uid_counts; u != NULL && u->uid != uid; u = u->next) {
-	}
-	return u;
-}
-
-/* One context fewer for uid; the node goes with its last. */
-static void uid_count_drop(uid_t uid)
-{
-	struct uid_count **pp, *u;
-
-	for (pp = &uid_counts; (u = *pp) != NULL; pp = &u->next) {
-		if (u->uid == uid) {
-			if (--u->n == 0) {
-				*pp = u->next;
-				talloc_free(u);
-			}
-			return;
-		}
-	}
-}
-
-struct ctx_table;
-
-/* One context of one connection. */
-struct ctx_entry {
-	struct ctx_table *tab;
-	struct ctx_entry *next;
-	uint32_t id;
-	enum sectx_ctx_role role;
-	char *service;
-	uid_t uid;     /* the caller */
-	uid_t as_uid;  /* init: the owner of the ccache the caller passed */
-	char *as_user; /* init: the user of the login handle the caller passed */
-	struct sectx_gss_ctx *gss;
-	krb5_context kctx; /* init: owner of mcc */
-	krb5_ccache mcc;   /* init: MEMORY copy of the caller's ccache */
-};
-
-/* The contexts of one connection: *sectx_conn_slot(conn, SECTX_SLOT_CONTEXTS). */
-struct ctx_table {
-	struct ctx_entry *head;
-	unsigned n;
-	uint32_t next_id;
-};
-
-static int entry_destructor(struct ctx_entry *e)
-{
-	struct ctx_entry **pp;
-
-	/* The GSS context (and its credential on mcc) goes first. */
-	TALLOC_FREE(e->gss);
-	if (e->mcc != NULL) {
-		krb5_cc_destroy(e->kctx, e->mcc);
-		e->mcc = NULL;
-	}
-	for (pp = &e->tab->head; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == e) {
-			*pp = e->next;
-			e->tab->n--;
-			ctx_open_total--;
-			uid_count_drop(e->uid);
-			break;
-		}
-	}
-	return 0;
-}
-
-static struct ctx_table *table_of(struct sectx_request *req, bool create)
-{
-	void **slot = sectx_conn_slot(req->conn, SECTX_SLOT_CONTEXTS);
-
-	if (*slot == NULL && create) {
-		struct ctx_table *t = talloc_zero(sectx_conn_mem(req->conn), struct ctx_table);
-
-		if (t != NULL) {
-			t->next_id = 1;
-		}
-		*slot = t;
-	}
-	return *slot;
-}
-
-static struct ctx_entry *entry_find(struct sectx_request *req, uint32_t id)
-{
-	struct ctx_table *t = table_of(req, false);
-	struct ctx_entry *e;
-
-	for (e = t != NULL ? t->head : NULL; e != NULL; e = e->next) {
-		if (e->id == id) {
-			return e;
-		}
-	}
-	return NULL;
-}
-
-/* A new entry in the connection's table, or NULL with *status set (BUSY at
- * a cap, *why saying which; INTERNAL out of memory). */
-static struct ctx_entry *entry_new(struct sectx_request *req, enum sectx_ctx_role role,
-				   const char *service, uint32_t *status, const char **why)
-{
-	struct ctx_table *t = table_of(req, true);
-	struct uid_count *u = uid_count_find(req->uid);
-	struct ctx_entry *e;
-
-	*status = SECTX_E_INTERNAL;
-	*why = "out of memory";
-	if (t == NULL) {
-		return NULL;
-	}
-	if (t->n >= req->hctx->cfg->sectxd.max_contexts_per_connection) {
-		*status = SECTX_E_BUSY;
-		*why = "per-connection context cap reached";
-		return NULL;
-	}
-	if (u != NULL && u->n >= req->hctx->cfg->sectxd.max_contexts_per_uid) {
-		*status = SECTX_E_BUSY;
-		*why = "per-uid context cap reached";
-		return NULL;
-	}
-	if (u == NULL) {
-		u = talloc_zero(NULL, struct uid_count);
-		if (u == NULL) {
-			return NULL;
-		}
-		u->uid = req->uid;
-		u->next = uid_counts;
-		uid_counts = u;
-	}
-	u->n++; /* the entry's destructor takes it back */
-	e = talloc_zero(t, struct ctx_entry);
-	if (e == NULL || (e->service = talloc_strdup(e, service)) == NULL) {
-		talloc_free(e);
-		uid_count_drop(req->uid);
-		return NULL;
-	}
-	e->tab = t;
-	e->role = role;
-	e->uid = req->uid;
-	e->as_uid = req->uid;
-	do {
-		e->id = t->next_id++;
-	} while (e->id == 0 || entry_find(req, e->id) != NULL);
-	e->next = t->head;
-	t->head = e;
-	t->n++;
-	ctx_open_total++;
-	talloc_set_destructor(e, entry_destructor);
-	return e;
-}
-
-/* --- policy ------------------------------------------------------------------ */
-
-static const struct sectx_config_service *service_find(const struct sectx_config *cfg,
-						       const char *name)
-{
-	for (size_t i = 0; i < cfg->n_services; i++) {
-		if (strcmp(cfg->services[i].name, name) == 0) {
-			return &cfg->services[i];
-		}
-	}
-	return NULL;
-}
-
-/* May uid use svc?  Root always; others if listed by name or number. */
-static bool service_allows_uid(const struct sectx_config_service *svc, uid_t uid)
-{
-	if (uid == 0) {
-		return true;
-	}
-	for (size_t i = 0; i < svc->n_uid; i++) {
-		const char *entry = svc->uid[i];
-		char *end = NULL;
-		unsigned long n;
-
-		if (entry[0] >= '0' && entry[0] <= '9') {
-			errno = 0;
-			n = strtoul(entry, &end, 10);
-			if (errno == 0 && *end == '\0' && n == (unsigned long)uid) {
-				return true;
-			}
-		} else {
-			struct passwd pw, *res = NULL;
-			char buf[PW_BUF_MAX];
-
-			if (getpwnam_r(entry, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
-			    res->pw_uid == uid) {
-				return true;
-			}
-		}
-	}
-	return false;
-}
-
-static unsigned service_mechs(const struct sectx_config_service *svc)
-{
-	unsigned set = 0;
-
-	for (size_t i = 0; i < svc->n_mechs; i++) {
-		set |= sectx_mech_from_name(svc->mechs[i]);
-	}
-	return set;
-}
 
 /* --- replies ------------------------------------------------------------------ */
 
@@ -316,8 +95,8 @@ static char *reason_text(TALLOC_CTX *mem_ctx, const char *text)
 }
 
 /* Reply with status and msg (made safe).  msg may be a child of req: it is
- * copied first, as replying frees req. */
-static void reply_status(struct sectx_request *req, uint32_t status, const char *msg)
+ * copied first, as replying frees req (ctx_int.h). */
+void ctx_reply_status(struct sectx_request *req, uint32_t status, const char *msg)
 {
 	char m[CTX_REASON_MAX + 1];
 
@@ -328,43 +107,13 @@ static void reply_status(struct sectx_request *req, uint32_t status, const char 
 	sectx_request_reply_status(req, status, msg != NULL ? m : NULL);
 }
 
-/* Parse SERVICE, find it and authorise the caller.  Replies and returns
- * NULL if refused. */
-static const struct sectx_config_service *authorise(struct sectx_request *req, char *name,
-						    size_t namesz)
-{
-	const struct sectx_config_service *svc;
-	int ret;
-
-	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_SERVICE, name, namesz,
-				   SECTX_CONFIG_SERVICE_NAME_MAX);
-	if (ret != 0) {
-		reply_status(req, SECTX_E_PROTO, "SERVICE: missing or invalid");
-		return NULL;
-	}
-	svc = service_find(req->hctx->cfg, name);
-	if (svc == NULL) {
-		SECTX_INFO("context refused: no [service/%s] (uid %u)", name, (unsigned)req->uid);
-		reply_status(req, SECTX_E_NOTFOUND, "no such service");
-		return NULL;
-	}
-	if (!service_allows_uid(svc, req->uid)) {
-		SECTX_WARN("context refused: uid %u may not use service %s", (unsigned)req->uid,
-			   name);
-		reply_status(req, SECTX_E_PERM, "this uid may not use this service");
-		return NULL;
-	}
-	return svc;
-}
-
 static const char *role_name(enum sectx_ctx_role role)
 {
 	return role == SECTX_ROLE_INITIATOR ? "init" : "accept";
 }
 
-/* One log line for a context that completed or failed. */
-static void log_event(const struct ctx_entry *e, const struct sectx_ctx_info *info,
-		      const char *result)
+/* One log line for a context that completed or failed (ctx_int.h). */
+void ctx_log_event(const struct ctx_entry *e, const struct sectx_ctx_info *info, const char *result)
 {
 	char peer[CTX_LOG_NAME_MAX], why[CTX_REASON_MAX + 64], as[SECTX_NAME_MAX + 16] = "";
 	const char *p = info != NULL ? info->peer_name : "";
@@ -412,12 +161,12 @@ static void reply_step(struct sectx_request *req, struct ctx_entry *e, enum sect
 		sectx_put_string(&w, SECTX_TAG_PEER_NAME, info.peer_name);
 		sectx_put_string(&w, SECTX_TAG_LOCAL_NAME, info.local_name);
 		sectx_put_u32(&w, SECTX_TAG_LIFETIME, info.lifetime);
-		log_event(e, &info, info.mutual ? "complete, mutual" : "complete, not mutual");
+		ctx_log_event(e, &info, info.mutual ? "complete, mutual" : "complete, not mutual");
 	} else if (st == SECTX_CTX_FAILED) {
 		char *m = reason_text(req, reason);
 
 		sectx_put_string(&w, SECTX_TAG_MESSAGE, m != NULL ? m : "failed");
-		log_event(e, NULL, m != NULL ? m : "failed");
+		ctx_log_event(e, NULL, m != NULL ? m : "failed");
 		talloc_free(e);
 	} else {
 		SECTX_DEBUG("context %s: service %s uid %u handle %u continues", role_name(e->role),
@@ -440,7 +189,7 @@ static void step_and_reply(struct sectx_request *req, struct ctx_entry *e, bool 
 
 	ret = sectx_msg_get_bytes(&req->msg, SECTX_TAG_TOKEN, &in, &inlen);
 	if (ret != 0 && (token_required || ret != SECTX_ERR_NOFIELD)) {
-		reply_status(req, SECTX_E_PROTO, "TOKEN: missing or given twice");
+		ctx_reply_status(req, SECTX_E_PROTO, "TOKEN: missing or given twice");
 		return;
 	}
 	st = sectx_gss_step(e->gss, in, inlen, req, &out, &outlen, &reason);
@@ -460,7 +209,7 @@ static int op_accept_step(struct sectx_request *req)
 	uint32_t id, status;
 	int ret;
 
-	svc = authorise(req, name, sizeof(name));
+	svc = ctx_authorise(req, name, sizeof(name));
 	if (svc == NULL) {
 		return 0;
 	}
@@ -470,14 +219,14 @@ static int op_accept_step(struct sectx_request *req)
 		SECTX_WARN("context accept: service %s names no principal; uid %u refused (only "
 			   "root may accept with any keytab key)",
 			   name, (unsigned)req->uid);
-		reply_status(req, SECTX_E_PERM, "this service names no principal: root only");
+		ctx_reply_status(req, SECTX_E_PERM, "this service names no principal: root only");
 		return 0;
 	}
 	ret = sectx_msg_get_u32(&req->msg, SECTX_TAG_CTX_HANDLE, &id);
 	if (ret == 0) {
-		e = entry_find(req, id);
+		e = ctx_entry_find(req, id);
 		if (e == NULL || e->role != SECTX_ROLE_ACCEPTOR || strcmp(e->service, name) != 0) {
-			reply_status(
+			ctx_reply_status(
 			    req, SECTX_E_NOTFOUND,
 			    "no such acceptor context for this service on this connection");
 			return 0;
@@ -486,21 +235,21 @@ static int op_accept_step(struct sectx_request *req)
 		return 0;
 	}
 	if (ret != SECTX_ERR_NOFIELD) {
-		reply_status(req, SECTX_E_PROTO, "CTX_HANDLE: invalid");
+		ctx_reply_status(req, SECTX_E_PROTO, "CTX_HANDLE: invalid");
 		return 0;
 	}
 
-	e = entry_new(req, SECTX_ROLE_ACCEPTOR, name, &status, &why);
+	e = ctx_entry_new(req, SECTX_ROLE_ACCEPTOR, name, &status, &why);
 	if (e == NULL) {
 		SECTX_WARN("context accept: service %s uid %u: %s", name, (unsigned)req->uid, why);
-		reply_status(req, status, status == SECTX_E_BUSY ? why : NULL);
+		ctx_reply_status(req, status, status == SECTX_E_BUSY ? why : NULL);
 		return 0;
 	}
 	memset(&args, 0, sizeof(args));
 	args.keytab = req->hctx->cfg->kerberos.keytab;
 	args.principal = svc->principal;
 	args.ntlm_user_file = svc->ntlm_user_file;
-	args.allowed = service_mechs(svc);
+	args.allowed = ctx_service_mechs(svc);
 	args.keep_delegated = svc->allow_delegation;
 	/* Replays are remembered in the helper's own 0700 state directory, not
 	 * in a root-owned file of /var/tmp that a user could have planted. */
@@ -510,9 +259,9 @@ static int op_accept_step(struct sectx_request *req)
 	if (ret != 0) {
 		char *m = reason_text(req, reason);
 
-		log_event(e, NULL, m != NULL ? m : "cannot set up the acceptor");
+		ctx_log_event(e, NULL, m != NULL ? m : "cannot set up the acceptor");
 		talloc_free(e);
-		reply_status(req, ret == -EINVAL ? SECTX_E_INVAL : SECTX_E_UNAVAIL, m);
+		ctx_reply_status(req, ret == -EINVAL ? SECTX_E_INVAL : SECTX_E_UNAVAIL, m);
 		return 0;
 	}
 	step_and_reply(req, e, true);
@@ -520,113 +269,6 @@ static int op_accept_step(struct sectx_request *req)
 }
 
 /* --- init ------------------------------------------------------------------------ */
-
-/* Copy the TGT of a login handle into a new MEMORY ccache of kctx. */
-static krb5_error_code load_handle(krb5_context kctx, const struct sectx_handle *h,
-				   krb5_ccache *out)
-{
-	krb5_ccache mcc = NULL;
-	krb5_error_code kret;
-
-	kret = krb5_cc_new_unique(kctx, "MEMORY", NULL, &mcc);
-	if (kret == 0) {
-		kret = krb5_cc_initialize(kctx, mcc, h->creds->client);
-	}
-	if (kret == 0) {
-		kret = krb5_cc_store_cred(kctx, mcc, h->creds);
-	}
-	if (kret != 0 && mcc != NULL) {
-		krb5_cc_destroy(kctx, mcc);
-		mcc = NULL;
-	}
-	*out = mcc;
-	return kret;
-}
-
-/*
- * A new initiator entry of the connection holding, in a MEMORY ccache of
- * its own, the credentials the request names: the ccache file open at fd
- * (checked here: a regular file of the caller, any owner for root, who then
- * acts as that owner), or, for root only, the TGT of a login HANDLE (a login
- * service initiating for the user it has just authenticated).  Returns the
- * entry, or NULL after replying.
- */
-static struct ctx_entry *init_entry(struct sectx_request *req, const char *name, int fd)
-{
-	char id[SECTX_HANDLE_LEN + 1];
-	struct sectx_handle *h = NULL;
-	struct ctx_entry *e;
-	const char *why = NULL;
-	uid_t file_uid = 0;
-	uint32_t status;
-	int ret;
-
-	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_HANDLE, id, sizeof(id), SECTX_HANDLE_LEN);
-	if (ret != 0 && ret != SECTX_ERR_NOFIELD) {
-		reply_status(req, SECTX_E_PROTO, "HANDLE: invalid");
-		return NULL;
-	}
-	if (ret == 0) {
-		if (fd >= 0) {
-			reply_status(req, SECTX_E_INVAL,
-				     "pass a ccache descriptor or a login HANDLE, not both");
-			return NULL;
-		}
-		if (req->uid != 0) {
-			SECTX_WARN(
-			    "context init: service %s uid %u offered a login handle: refused "
-			    "(root only)",
-			    name, (unsigned)req->uid);
-			reply_status(req, SECTX_E_PERM,
-				     "only root may initiate with a login handle");
-			return NULL;
-		}
-		h = sectx_handle_find(req->hctx, id);
-		if (h == NULL || h->creds == NULL || h->expired) {
-			reply_status(req, SECTX_E_NOTFOUND,
-				     "no login handle with a TGT by that name");
-			return NULL;
-		}
-	} else if (fd < 0) {
-		reply_status(req, SECTX_E_INVAL, "pass the user's ccache as a descriptor");
-		return NULL;
-	}
-
-	e = entry_new(req, SECTX_ROLE_INITIATOR, name, &status, &why);
-	if (e == NULL) {
-		SECTX_WARN("context init: service %s uid %u: %s", name, (unsigned)req->uid, why);
-		reply_status(req, status, status == SECTX_E_BUSY ? why : NULL);
-		return NULL;
-	}
-	e->kctx = req->hctx->krb5->ctx;
-	if (h != NULL) {
-		e->as_user = talloc_strdup(e, h->user);
-		ret = load_handle(e->kctx, h, &e->mcc) == 0 && e->as_user != NULL ? 0 : -EIO;
-		why = "cannot load the login's credentials";
-	} else {
-		/* a non-root caller initiates only as itself */
-		ret = sectx_ccache_from_fd(e->kctx, fd, req->uid != 0 ? req->uid : SECTX_ANY_OWNER,
-					   &e->mcc, &file_uid, &why);
-		e->as_uid = file_uid;
-		if (ret == -EPERM) {
-			SECTX_WARN("context init: service %s uid %u passed a ccache owned by uid "
-				   "%u: refused",
-				   name, (unsigned)req->uid, (unsigned)file_uid);
-		}
-	}
-	if (ret != 0) {
-		log_event(e, NULL, why);
-		talloc_free(e);
-		reply_status(req,
-			     ret == -EPERM	      ? SECTX_E_PERM
-			     : ret == -ENOMEM || ret == -EIO ? SECTX_E_INTERNAL
-							    : SECTX_E_INVAL,
-			     why);
-		return NULL;
-	}
-	return e;
-}
-
 /* A first init leg waiting for its service ticket; a child of the request. */
 struct init_state {
 	struct sectx_request *req;
@@ -650,7 +292,7 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 	krb5_principal server = NULL;
 	char *host, *unparsed = NULL;
 	krb5_error_code kret;
-	unsigned allowed = service_mechs(svc), mech;
+	unsigned allowed = ctx_service_mechs(svc), mech;
 	uint32_t flags = CTX_FLAGS_DEFAULT;
 	struct ctx_entry *e = NULL;
 	struct sectx_field tokf;
@@ -660,7 +302,7 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_TARGET, target, sizeof(target),
 				   SECTX_NAME_MAX);
 	if (ret != 0 || strchr(target, '@') == NULL) {
-		reply_status(req, SECTX_E_PROTO, "TARGET: missing or not SERVICE@HOST");
+		ctx_reply_status(req, SECTX_E_PROTO, "TARGET: missing or not SERVICE@HOST");
 		goto done;
 	}
 	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_MECH, mechname, sizeof(mechname),
@@ -668,23 +310,24 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 	if (ret == SECTX_ERR_NOFIELD) {
 		mech = (allowed & SECTX_MECH_KRB5) != 0 ? SECTX_MECH_KRB5 : SECTX_MECH_SPNEGO;
 	} else if (ret != 0 || (mech = sectx_mech_from_name(mechname)) == 0) {
-		reply_status(req, SECTX_E_INVAL, "MECH: not krb5, spnego or ntlm");
+		ctx_reply_status(req, SECTX_E_INVAL, "MECH: not krb5, spnego or ntlm");
 		goto done;
 	}
 	if ((allowed & mech) == 0) {
-		reply_status(req, SECTX_E_PERM, "this mechanism is not allowed for this service");
+		ctx_reply_status(req, SECTX_E_PERM,
+				 "this mechanism is not allowed for this service");
 		goto done;
 	}
 	if (mech == SECTX_MECH_NTLM ||
 	    (mech == SECTX_MECH_SPNEGO && (allowed & SECTX_MECH_KRB5) == 0)) {
-		reply_status(req, SECTX_E_INVAL,
-			     "the helper initiates with Kerberos credentials only (krb5 or "
-			     "spnego with krb5 allowed)");
+		ctx_reply_status(req, SECTX_E_INVAL,
+				 "the helper initiates with Kerberos credentials only (krb5 or "
+				 "spnego with krb5 allowed)");
 		goto done;
 	}
 	ret = sectx_msg_get_u32(&req->msg, SECTX_TAG_CTX_FLAGS, &flags);
 	if (ret != 0 && ret != SECTX_ERR_NOFIELD) {
-		reply_status(req, SECTX_E_PROTO, "CTX_FLAGS: invalid");
+		ctx_reply_status(req, SECTX_E_PROTO, "CTX_FLAGS: invalid");
 		goto done;
 	}
 	flags &= CTX_FLAGS_KNOWN;
@@ -696,18 +339,18 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 		flags &= ~(uint32_t)(GSS_C_DELEG_FLAG | GSS_C_DELEG_POLICY_FLAG);
 	}
 	if (sectx_msg_find(&req->msg, SECTX_TAG_TOKEN, &tokf) != SECTX_ERR_NOFIELD) {
-		reply_status(req, SECTX_E_PROTO, "a first init step carries no TOKEN");
+		ctx_reply_status(req, SECTX_E_PROTO, "a first init step carries no TOKEN");
 		goto done;
 	}
 
-	e = init_entry(req, name, fd);
+	e = ctx_init_entry(req, name, fd);
 	if (e == NULL) {
 		goto done;
 	}
 	st = talloc_zero(req, struct init_state);
 	if (st == NULL || (st->target = talloc_strdup(st, target)) == NULL) {
 		talloc_free(e);
-		reply_status(req, SECTX_E_INTERNAL, NULL);
+		ctx_reply_status(req, SECTX_E_INTERNAL, NULL);
 		goto done;
 	}
 	st->req = req;
@@ -736,9 +379,9 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 	}
 	if (kret != 0) {
 		krb5_free_principal(e->kctx, server);
-		log_event(e, NULL, "invalid target");
+		ctx_log_event(e, NULL, "invalid target");
 		talloc_free(e);
-		reply_status(req, SECTX_E_INVAL, "TARGET: not a valid SERVICE@HOST");
+		ctx_reply_status(req, SECTX_E_INVAL, "TARGET: not a valid SERVICE@HOST");
 		goto done;
 	}
 	subreq =
@@ -747,7 +390,7 @@ static void init_first(struct sectx_request *req, const struct sectx_config_serv
 	krb5_free_principal(e->kctx, server);
 	if (subreq == NULL) {
 		talloc_free(e);
-		reply_status(req, SECTX_E_INTERNAL, NULL);
+		ctx_reply_status(req, SECTX_E_INTERNAL, NULL);
 		goto done;
 	}
 	tevent_req_set_callback(subreq, init_tgs_done, st);
@@ -774,9 +417,9 @@ static void init_tgs_done(struct tevent_req *subreq)
 	if (ret != 0 && ret != -EIO) {
 		char *m = talloc_asprintf(req, "no KDC answered: %s", strerror(-ret));
 
-		log_event(e, NULL, m != NULL ? m : "no KDC answered");
+		ctx_log_event(e, NULL, m != NULL ? m : "no KDC answered");
 		talloc_free(e);
-		reply_status(req, SECTX_E_UNAVAIL, m);
+		ctx_reply_status(req, SECTX_E_UNAVAIL, m);
 		return;
 	}
 	if (kret != 0) {
@@ -793,9 +436,9 @@ static void init_tgs_done(struct tevent_req *subreq)
 	if (ret != 0) {
 		char *m = reason_text(req, reason);
 
-		log_event(e, NULL, m != NULL ? m : "cannot set up the initiator");
+		ctx_log_event(e, NULL, m != NULL ? m : "cannot set up the initiator");
 		talloc_free(e);
-		reply_status(req, ret == -ENOENT ? SECTX_E_INVAL : SECTX_E_INTERNAL, m);
+		ctx_reply_status(req, ret == -ENOENT ? SECTX_E_INVAL : SECTX_E_INTERNAL, m);
 		return;
 	}
 	step_and_reply(req, e, false);
@@ -811,19 +454,20 @@ static int op_init_step(struct sectx_request *req)
 
 	ret = sectx_msg_get_u32(&req->msg, SECTX_TAG_CTX_HANDLE, &id);
 	if (ret == SECTX_ERR_NOFIELD) {
-		svc = authorise(req, name, sizeof(name));
+		svc = ctx_authorise(req, name, sizeof(name));
 		if (svc != NULL) {
 			init_first(req, svc, name);
 		}
 		return 0;
 	}
 	if (ret != 0) {
-		reply_status(req, SECTX_E_PROTO, "CTX_HANDLE: invalid");
+		ctx_reply_status(req, SECTX_E_PROTO, "CTX_HANDLE: invalid");
 		return 0;
 	}
-	e = entry_find(req, id);
+	e = ctx_entry_find(req, id);
 	if (e == NULL || e->role != SECTX_ROLE_INITIATOR) {
-		reply_status(req, SECTX_E_NOTFOUND, "no such initiator context on this connection");
+		ctx_reply_status(req, SECTX_E_NOTFOUND,
+				 "no such initiator context on this connection");
 		return 0;
 	}
 	step_and_reply(req, e, true);
@@ -839,12 +483,12 @@ static struct ctx_entry *handle_arg(struct sectx_request *req)
 	uint32_t id;
 
 	if (sectx_msg_get_u32(&req->msg, SECTX_TAG_CTX_HANDLE, &id) != 0) {
-		reply_status(req, SECTX_E_PROTO, "CTX_HANDLE: missing or invalid");
+		ctx_reply_status(req, SECTX_E_PROTO, "CTX_HANDLE: missing or invalid");
 		return NULL;
 	}
-	e = entry_find(req, id);
+	e = ctx_entry_find(req, id);
 	if (e == NULL) {
-		reply_status(req, SECTX_E_NOTFOUND, "no such context on this connection");
+		ctx_reply_status(req, SECTX_E_NOTFOUND, "no such context on this connection");
 	}
 	return e;
 }
@@ -854,13 +498,13 @@ static bool bytes_arg(struct sectx_request *req, uint16_t tag, size_t max, const
 		      size_t *len)
 {
 	if (sectx_msg_get_bytes(&req->msg, tag, p, len) != 0) {
-		reply_status(req, SECTX_E_PROTO,
-			     tag == SECTX_TAG_DATA ? "DATA: missing or given twice"
-						   : "TOKEN: missing or given twice");
+		ctx_reply_status(req, SECTX_E_PROTO,
+				 tag == SECTX_TAG_DATA ? "DATA: missing or given twice"
+						       : "TOKEN: missing or given twice");
 		return false;
 	}
 	if (*len > max) {
-		reply_status(req, SECTX_E_INVAL, "message too large");
+		ctx_reply_status(req, SECTX_E_INVAL, "message too large");
 		return false;
 	}
 	return true;
@@ -876,7 +520,8 @@ static void reply_msg_error(struct sectx_request *req, struct ctx_entry *e, cons
 	sectx_log_escape(m != NULL ? m : "", m != NULL ? strlen(m) : 0, esc, sizeof(esc));
 	SECTX_INFO("context %s: service %s uid %u handle %u: %s refused: %s", role_name(e->role),
 		   e->service, (unsigned)e->uid, (unsigned)e->id, what, esc);
-	reply_status(req, ret == -EBADMSG || ret == -EAGAIN ? SECTX_E_INVAL : SECTX_E_INTERNAL, m);
+	ctx_reply_status(req, ret == -EBADMSG || ret == -EAGAIN ? SECTX_E_INVAL : SECTX_E_INTERNAL,
+			 m);
 }
 
 static int op_wrap(struct sectx_request *req)
@@ -896,7 +541,7 @@ static int op_wrap(struct sectx_request *req)
 	}
 	ret = sectx_msg_get_u32(&req->msg, SECTX_TAG_CONF, &conf);
 	if (ret != 0 && ret != SECTX_ERR_NOFIELD) {
-		reply_status(req, SECTX_E_PROTO, "CONF: invalid");
+		ctx_reply_status(req, SECTX_E_PROTO, "CONF: invalid");
 		return 0;
 	}
 	ret = sectx_gss_wrap(e->gss, conf != 0, data, len, req, &out, &outlen, &applied, &reason);
@@ -1014,16 +659,3 @@ static const struct sectx_op_def ctx_ops[] = {
     {SECTX_OP_CTX_RELEASE, SECTX_SOCK_PAM, false, op_release},
 };
 const struct sectx_op_table sectxd_ctx_ops = SECTX_OP_TABLE(ctx_ops);
-
-/* --- status ---------------------------------------------------------------------- */
-
-static void ctx_status(struct sectxd_ctx *hctx, struct sectx_wbuf *w)
-{
-	(void)hctx;
-	sectx_put_u32(w, SECTX_TAG_CTX_OPEN, ctx_open_total);
-}
-
-const struct sectxd_subsystem sectxd_contexts_subsystem = {
-    .name = "contexts",
-    .status = ctx_status,
-};

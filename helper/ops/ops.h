@@ -18,7 +18,8 @@ extern const struct sectx_op_table sectxd_pam_ops;     /* pam.c: the PAM groups 
 extern const struct sectx_op_table sectxd_pam_gss_ops; /* pam_tickets.c: auth by tickets */
 extern const struct sectx_op_table sectxd_ctx_ops;     /* ctx.c: security contexts */
 
-/* ctx.c: the contexts' per-uid accounting lives in a subsystem of its own. */
+/* ctx_state.c: the contexts' accounting (hctx->contexts) is a subsystem of
+ * its own. */
 extern const struct sectxd_subsystem sectxd_contexts_subsystem;
 
 #endif /* SECTX_OPS_H */

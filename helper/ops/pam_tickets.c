@@ -5,7 +5,7 @@
  *
  * Who can reach this: any local process, through pam.sock.  Root (sudo, su:
  * setuid programs whose PAM stack runs with euid 0) may ask for any user;
- * any other uid only for its own user (as in pam_ops.c).  The request names
+ * any other uid only for its own user (as in pam_common.c).  The request names
  * USER, SERVICE and REAL_UID and carries one descriptor: the credential
  * cache of the invoking user, opened by pam_sectx.so with the real uid's
  * rights.  What the caller can make the helper do: for a listed service,
@@ -49,13 +49,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <krb5.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ops/ops.h"
@@ -63,7 +61,6 @@
 #include "clock.h"
 #include "sessions/sessions.h"
 #include "gss_ctx.h"
-#include "identity/store.h"
 #include "identity/identity.h"
 #include "login/login.h"
 #include "log.h"
@@ -75,7 +72,6 @@
 #define PAM_GSS_K5LOGIN_LINE_MAX 1024u	       /* bytes of one principal in it */
 #define PAM_GSS_LEGS_MAX	 8u	       /* context tokens before we give up */
 #define PAM_GSS_PATH_MAX	 4096u
-#define PAM_GSS_PWBUF		 16384u
 
 /* One attempt; a child of its request, so a client that goes away cancels
  * the TGS exchange and frees everything. */
@@ -178,32 +174,21 @@ static bool service_listed(const struct sectx_config *cfg, const char *service)
 /* --- the account ------------------------------------------------------------- */
 
 /* USER's uid, gid and home: the local passwd database, else a realm user the
- * identity store knows.  0 or -ENOENT. */
+ * identity store knows (identity/account.c).  0, -ENOENT or -ENOMEM. */
 static int lookup_account(struct gss_auth_op *op)
 {
-	struct passwd pw, *res = NULL;
-	struct id_lookup lk;
-	char *buf = talloc_size(op, PAM_GSS_PWBUF);
+	struct identity_account *acct = NULL;
+	int ret;
 
-	if (buf != NULL && getpwnam_r(op->a.user, &pw, buf, PAM_GSS_PWBUF, &res) == 0 &&
-	    res != NULL) {
-		op->uid = pw.pw_uid;
-		op->gid = pw.pw_gid;
-		op->home = talloc_strdup(op, pw.pw_dir);
-		talloc_free(buf);
-		return op->home != NULL ? 0 : -ENOMEM;
+	ret = identity_account_by_name(op, op->hctx, op->a.user, &acct);
+	if (ret != 0) {
+		return ret;
 	}
-	talloc_free(buf);
-	memset(&lk, 0, sizeof(lk));
-	if (id_store_user_by_name(identity_store(op->hctx), op->a.user, time(NULL), true, &lk) ==
-		ID_FOUND &&
-	    lk.user != NULL) {
-		op->uid = lk.user->uid;
-		op->gid = lk.user->gid;
-		op->home = talloc_strdup(op, lk.user->home != NULL ? lk.user->home : "");
-		return op->home != NULL ? 0 : -ENOMEM;
-	}
-	return -ENOENT;
+	op->uid = acct->uid;
+	op->gid = acct->gid;
+	op->home = talloc_steal(op, acct->home);
+	talloc_free(acct);
+	return 0;
 }
 
 /* --- the user's credential cache --------------------------------------------------- */
@@ -617,7 +602,7 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 	int64_t delay;
 
 	op->delay = NULL;
-	/* checked (again, after a wait) as it starts, as in pam_ops.c */
+	/* checked (again, after a wait) as it starts, as in pam_auth.c */
 	delay = sectx_throttle_try_begin(hctx, op->a.user, op->req->uid);
 	if (delay != 0) {
 		SECTX_DEBUG("delaying authentication of %s by tickets from uid %u: %s", op->a.user,
@@ -707,7 +692,7 @@ static int op_pam_gss_auth(struct sectx_request *req)
 		return 0;
 	}
 	if (sectx_pam_user_principal(hctx, op->a.user, &op->user_princ) != 0) {
-		/* no name in the log: see pam_ops.c */
+		/* no name in the log: see pam_auth.c */
 		SECTX_INFO("authentication of an unknown user for %s by tickets (uid %u): not a "
 			   "name of realm %s",
 			   op->a.service, (unsigned)req->uid, hctx->realm);
