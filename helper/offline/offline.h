@@ -1,7 +1,8 @@
 /*
  * offline/offline.h - the offline subsystem's API: is the realm reachable
  * (realm_state.c), and the cached credentials that log users in while it is
- * not (offline_cache.c).
+ * not (offline_cache.c, with its KDF threads in kdf.c and its files in
+ * cache_file.c; what only those share is in offline_int.h).
  */
 #ifndef SECTX_OFFLINE_H
 #define SECTX_OFFLINE_H
@@ -44,7 +45,6 @@ void sectx_realm_wanted(struct sectxd_ctx *hctx);
 
 extern const struct sectxd_subsystem sectxd_realm_subsystem;
 
-
 /* ======== offline_cache.h ======== */
 /*
  * offline_cache.h - cached credentials: a salted, slow hash of each user's
@@ -75,17 +75,17 @@ extern const struct sectxd_subsystem sectxd_realm_subsystem;
 
 #include "core/daemon.h"
 
-#define SECTX_OFFLINE_DIR	"offline" /* below state_dir */
-#define SECTX_OFFLINE_FILE_MAX	4096u	  /* bytes in one cached-credential file */
-#define SECTX_OFFLINE_USERS_MAX 65536u	  /* cached credentials held */
-#define SECTX_OFFLINE_KDF_MAX	8u	  /* KDF threads running at once */
-#define SECTX_OFFLINE_KDF_QUEUE_MAX 64u	  /* KDFs waiting for a thread */
-#define SECTX_OFFLINE_KDF_USER_MAX  4u	  /* KDFs of one user running or waiting */
-#define SECTX_OFFLINE_SALT_LEN	16u
-#define SECTX_OFFLINE_HASH_LEN	64u /* SHA-512 */
-#define SECTX_OFFLINE_TARGET_MS 20  /* calibration target for one KDF */
-#define SECTX_OFFLINE_ITER_MIN	SECTX_CONFIG_KDF_ITER_MIN /* fewer: moved aside */
-#define SECTX_OFFLINE_ITER_MAX	100000000u
+#define SECTX_OFFLINE_DIR	    "offline" /* below state_dir */
+#define SECTX_OFFLINE_FILE_MAX	    4096u     /* bytes in one cached-credential file */
+#define SECTX_OFFLINE_USERS_MAX	    65536u    /* cached credentials held */
+#define SECTX_OFFLINE_KDF_MAX	    8u	      /* KDF threads running at once */
+#define SECTX_OFFLINE_KDF_QUEUE_MAX 64u	      /* KDFs waiting for a thread */
+#define SECTX_OFFLINE_KDF_USER_MAX  4u	      /* KDFs of one user running or waiting */
+#define SECTX_OFFLINE_SALT_LEN	    16u
+#define SECTX_OFFLINE_HASH_LEN	    64u			      /* SHA-512 */
+#define SECTX_OFFLINE_TARGET_MS	    20			      /* calibration target for one KDF */
+#define SECTX_OFFLINE_ITER_MIN	    SECTX_CONFIG_KDF_ITER_MIN /* fewer: moved aside */
+#define SECTX_OFFLINE_ITER_MAX	    100000000u
 
 extern const struct sectxd_subsystem sectxd_offline_subsystem;
 
@@ -125,21 +125,5 @@ struct tevent_req *sectx_offline_verify_send(TALLOC_CTX *mem_ctx, struct tevent_
  * request itself failed. */
 int sectx_offline_verify_recv(struct tevent_req *req, enum sectx_offline_result *result,
 			      int64_t *retry_ms, time_t *stored);
-
-/* --- the KDF on a thread (exported for the cache's own use and tests) --- */
-
-/* PBKDF2-HMAC-SHA512(password, salt, iterations) into SECTX_OFFLINE_HASH_LEN
- * bytes, computed on a new thread; the request completes on ev.  user is
- * whose password it is: one KDF per user runs at a time, the others (and
- * any beyond SECTX_OFFLINE_KDF_MAX) wait their turn, first come first
- * served; fails with EBUSY (logged) if user has SECTX_OFFLINE_KDF_USER_MAX
- * running or waiting, or SECTX_OFFLINE_KDF_QUEUE_MAX wait already.  The
- * password is copied at once; the copy is scrubbed when hashed or freed. */
-struct tevent_req *sectx_kdf_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
-				  const char *user, const char *password, size_t password_len,
-				  const uint8_t *salt, unsigned iterations);
-/* 0 and out filled, or -errno. */
-int sectx_kdf_recv(struct tevent_req *req, uint8_t out[SECTX_OFFLINE_HASH_LEN]);
-
 
 #endif /* SECTX_OFFLINE_H */

@@ -1,13 +1,15 @@
 /*
  * offline/realm_state.c - the realm's online/offline state and its background probe
- * (realm_state.h).
+ * (offline.h).
  *
- * Who reaches this: kdc_io.c at the end of every exchange, pam_ops.c before
- * a login, the status operation.  No client can change the state directly:
- * only the outcome of the helper's own KDC exchanges does.  The probe sends
- * an AS-REQ for krbtgt/REALM without any key: it proves nothing about
- * anyone, and any reply from a KDC (an error is the usual one) counts as
- * "reachable".  It never holds a password or a ticket.
+ * Who reaches this: the Kerberos engine at the end of every KDC exchange,
+ * through the observer this file registers at start (sectx_kdc_set_observer:
+ * login/ never calls up into offline/), pam_ops.c before a login, the status
+ * operation.  No client can change the state directly: only the outcome of
+ * the helper's own KDC exchanges does.  The probe sends an AS-REQ for
+ * krbtgt/REALM without any key: it proves nothing about anyone, and any
+ * reply from a KDC (an error is the usual one) counts as "reachable".  It
+ * never holds a password or a ticket.
  */
 #include "offline/offline.h"
 

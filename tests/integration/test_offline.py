@@ -16,7 +16,7 @@ import pytest
 
 from pam_fixtures import *  # noqa: F401,F403  (fixtures: pam_bins, host_keytab, users)
 from pam_harness import PamSectxd, PamStack
-from sectx_harness import close_all, terminate, wait_until
+from sectx_harness import Frame, close_all, terminate, wait_until
 
 OFFLINE = {"cache_credentials": "true", "offline_probe": "200ms", "offline_probe_max": "1s"}
 # the online throttle (failure_delay_after) would delay the failures these
@@ -121,13 +121,13 @@ def test_offline_login_with_the_cached_password(offline_helper, stack_for, users
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     with open(path, "rb") as f:
         data = f.read()
-    # state_file's header (magic, kind OFFL, version 1), then the text payload
-    assert data[:16] == b"SECTXSTF" + b"OFFL" + b"\0\0\0\1", data[:32]
-    text = data[32:].decode()
-    assert text.startswith(f"user {user.name}\n") and "kdf pbkdf2-hmac-sha512\n" in text, text
-    assert re.search(r"^iterations \d+$", text, re.M) and re.search(r"^salt [0-9a-f]{32}$",
-                                                                    text, re.M), text
-    assert user.password not in text
+    # state_file's header (magic, kind OFFL, version 2), then one codec frame:
+    # 1 user, 3 kdf, 4 iterations, 5 salt (helper/offline/cache_file.c)
+    assert data[:16] == b"SECTXSTF" + b"OFFL" + b"\0\0\0\2", data[:32]
+    rec = Frame(data[32:])
+    assert rec.get(1) == user.name.encode() and rec.get(3) == b"pbkdf2-hmac-sha512", rec
+    assert rec.u32(4) > 0 and len(rec.get(5)) == 16, rec
+    assert user.password.encode() not in data
 
     assert helper.realm_state() == "online"
     kdc.stop_kdc()
@@ -341,8 +341,9 @@ def test_offline_corrupt_file_moved_aside(offline_helper, stack_for, users, kdc)
     with open(victim, "r+b") as f:
         data = f.read()
         f.seek(0)
-        f.write(data.replace(b"hash ", b"hash zz", 1))  # the checksum no longer matches
-    damaged, intact = (user, other) if f"user {user.name}\n".encode() in data else (other, user)
+        f.write(data[:-1] + bytes([data[-1] ^ 1]))  # the checksum no longer matches
+    damaged, intact = (user, other) if Frame(data[32:]).get(1) == user.name.encode() \
+        else (other, user)
     leftover = os.path.join(helper.cache_dir, "." + names[1] + ".AbCdEf")
     with open(leftover, "w") as f:
         f.write("half a write")

@@ -1,18 +1,23 @@
 /*
- * test_offline_cache.c - unit tests of helper/offline_cache.c: cached
- * credentials stored, verified, throttled, aged, forgotten, reloaded and
- * moved aside when corrupt, with the KDF on its real thread.
+ * test_offline_cache.c - unit tests of helper/offline/ (offline_cache.c,
+ * kdf.c, cache_file.c): cached credentials stored, verified, throttled,
+ * aged, forgotten, reloaded and moved aside when corrupt, with the KDF on
+ * its real threads; the file body's decoder against truncated, oversized
+ * and malformed input.
  *
  * Each test runs the subsystem in a fresh state directory under $TMPDIR (or
  * /tmp) with a tevent loop of its own, and removes the directory afterwards.
  * No network, no KDC: the cache does not need one.  The iteration count is
- * kept at the minimum so the tests stay fast under valgrind.
+ * kept at the minimum so the tests stay fast under valgrind.  A little over
+ * 800 lines: the one test of the folder's three cache files, whose decoder
+ * cases are one table each.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* nftw */
 #endif
 
 #include "offline/offline.h"
+#include "offline/offline_int.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -26,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -33,6 +39,7 @@
 #include "config.h"
 #include "login/login.h"
 #include "log.h"
+#include "proto.h"
 #include "core/state_file.h"
 #include "atomic_file.h"
 
@@ -173,28 +180,51 @@ static int cache_dirfd(struct fixture *f)
 	return fd;
 }
 
-/* The text payload of a cached-credential file (checked by state_file). */
-static char *read_text(struct fixture *f, const char *name)
+/* The payload of a cached-credential file (checked by state_file: kind
+ * OFFL, version 2) and its length. */
+static uint8_t *read_payload(struct fixture *f, const char *name, size_t *len)
 {
 	uint8_t *payload = NULL;
 	uint32_t version = 0;
-	size_t len = 0;
 	int fd = cache_dirfd(f);
 
 	assert_int_equal(
-	    sectx_state_load(f->mem, fd, name, "test", OFFL, 1, 4096, &payload, &len, &version), 0);
+	    sectx_state_load(f->mem, fd, name, "test", OFFL, 2, 4096, &payload, len, &version), 0);
 	close(fd);
-	assert_int_equal(version, 1);
-	return (char *)payload;
+	assert_int_equal(version, 2);
+	return payload;
 }
 
-/* Replace a file's payload, as a valid state file. */
-static void save_text(struct fixture *f, const char *name, const char *text)
+/* The credential in a file, decoded. */
+static struct offline_entry *read_entry(struct fixture *f, const char *name)
+{
+	struct offline_entry *e = NULL;
+	const char *why = NULL;
+	size_t len = 0;
+	uint8_t *payload = read_payload(f, name, &len);
+
+	assert_int_equal(sectx_offline_entry_decode(f->mem, payload, len, name, &e, &why), 0);
+	return e;
+}
+
+/* Replace a file's payload, as a valid state file of the given version. */
+static void save_payload(struct fixture *f, const char *name, uint32_t version, const void *p,
+			 size_t len)
 {
 	int fd = cache_dirfd(f);
 
-	assert_int_equal(sectx_state_save(fd, name, OFFL, 1, text, strlen(text)), 0);
+	assert_int_equal(sectx_state_save(fd, name, OFFL, version, p, len), 0);
 	close(fd);
+}
+
+/* Replace a file with e, encoded. */
+static void save_entry(struct fixture *f, const char *name, const struct offline_entry *e)
+{
+	uint8_t *p = NULL;
+	size_t len = 0;
+
+	assert_int_equal(sectx_offline_entry_encode(f->mem, e, &p, &len), 0);
+	save_payload(f, name, 2, p, len);
 }
 
 /* Raw bytes into a file, bypassing state_file. */
@@ -224,7 +254,10 @@ static void test_store_and_verify(void **state)
 {
 	struct fixture *f = *state;
 	struct stat st;
-	char *names, *text, path[PATH_MAX * 2];
+	char *names, path[PATH_MAX * 2];
+	struct offline_entry *e;
+	uint8_t *payload;
+	size_t len = 0;
 
 	assert_true(sectx_offline_enabled(f->hctx));
 	store(f, "alice", "Secret-pw-1");
@@ -241,11 +274,14 @@ static void test_store_and_verify(void **state)
 	snprintf(path, sizeof(path), "%s/%s", f->cache_dir, names);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
-	text = read_text(f, names);
-	assert_int_equal(strncmp(text, "user alice\n", 11), 0);
-	assert_non_null(strstr(text, "\nprincipal alice@SECTX.TEST\nkdf pbkdf2-hmac-sha512\n"));
-	assert_non_null(strstr(text, "\niterations 1000\n"));
-	assert_null(strstr(text, "Secret"));
+	payload = read_payload(f, names, &len);
+	assert_non_null(memmem(payload, len, "pbkdf2-hmac-sha512", 18));
+	assert_null(memmem(payload, len, "Secret", 6));
+	e = read_entry(f, names);
+	assert_string_equal(e->user, "alice");
+	assert_string_equal(e->principal, "alice@SECTX.TEST");
+	assert_int_equal(e->iterations, 1000);
+	assert_true(e->stored > time(NULL) - 60 && e->stored <= time(NULL));
 
 	/* a new password replaces the old one; the file survives a restart */
 	store(f, "alice", "Secret-pw-2");
@@ -375,16 +411,15 @@ static void test_queue_is_bounded(void **state)
 static void test_too_old(void **state)
 {
 	struct fixture *f = *state;
-	char *names, *text, *p;
+	struct offline_entry *e;
+	char *names;
 
 	store(f, "dave", "Dave-pw-1");
 	names = listing(f);
-	text = read_text(f, names);
-	p = strstr(text, "\nstored ");
-	assert_non_null(p);
+	e = read_entry(f, names);
 	/* stored a day ago, as the file says after a restart */
-	snprintf(p, 64, "\nstored %lld\n", (long long)time(NULL) - 86400);
-	save_text(f, names, text);
+	e->stored = time(NULL) - 86400;
+	save_entry(f, names, e);
 	restart(f);
 	f->hctx->cfg->offline.max_age_ms = 3600 * 1000;
 	assert_int_equal(verify(f, "dave", "Dave-pw-1", NULL), SECTX_OFFLINE_TOO_OLD);
@@ -417,10 +452,17 @@ static void test_forget(void **state)
 	assert_int_equal(verify(f, "erin", "Erin-pw-2", NULL), SECTX_OFFLINE_NONE);
 }
 
+/* A version 1 file of earlier builds (text payload), of "frank2". */
+#define FRANK_V1                                                                                   \
+	"user frank2\nprincipal frank2@SECTX.TEST\nkdf pbkdf2-hmac-sha512\niterations 1000\n"      \
+	"salt 000102030405060708090a0b0c0d0e0f\nhash "                                             \
+	"00000000000000000000000000000000000000000000000000000000000000000000000000000000000000"   \
+	"0000000000000000000000000000000000000000\nstored 1700000000\n"
+
 static void test_corrupt_moved_aside(void **state)
 {
 	struct fixture *f = *state;
-	char *good, *names, bad[80];
+	char *good, *names, bad[80], v1[SECTX_OFFLINE_FILE_NAME_LEN + 1];
 	uint8_t *raw;
 	size_t raw_len = 0;
 	const char *garbage[] = {
@@ -436,7 +478,10 @@ static void test_corrupt_moved_aside(void **state)
 	}
 	/* a valid header over a payload that is not a credential */
 	snprintf(bad, sizeof(bad), "u-%064d", 7);
-	save_text(f, bad, "user frank\nno such line\n");
+	save_payload(f, bad, 2, "user frank\nno such line\n", 24);
+	/* frank's credential in the text payload of version 1: no longer read */
+	sectx_offline_file_name(v1, "frank2");
+	save_payload(f, v1, 1, FRANK_V1, strlen(FRANK_V1));
 	/* frank's file under another user's name: refused as well */
 	write_raw(f, "u-1111111111111111111111111111111111111111111111111111111111111111", raw,
 		  raw_len);
@@ -458,6 +503,8 @@ static void test_corrupt_moved_aside(void **state)
 				      "222222.corrupt-"));
 	snprintf(bad, sizeof(bad), "u-%064d.corrupt-", 7);
 	assert_non_null(strstr(names, bad));
+	snprintf(bad, sizeof(bad), "%s.corrupt-", v1);
+	assert_non_null(strstr(names, bad));
 	assert_int_equal(verify(f, "frank", "Frank-pw-1", NULL), SECTX_OFFLINE_OK);
 	/* moved-aside files are left alone by the next start */
 	restart(f);
@@ -478,6 +525,303 @@ static void test_disabled(void **state)
 	assert_int_equal(verify(f, "gina", "Gina-pw-1", NULL), SECTX_OFFLINE_OK);
 }
 
+/* --- the file body's codec (cache_file.c) ------------------------------------ */
+
+/* The file format, as cache_file.c documents it (frame version 1, op 1,
+ * these tags): changing one of these makes every cached credential on disk
+ * unreadable, so the test pins them. */
+enum { CT_USER = 1, CT_PRINCIPAL, CT_KDF, CT_ITERATIONS, CT_SALT, CT_HASH, CT_STORED };
+
+struct rec {
+	const char *user, *principal, *kdf;
+	uint32_t iterations;
+	size_t salt_len, hash_len;
+	uint64_t stored;
+	uint16_t version, op;
+	uint32_t reqid;
+	unsigned omit;	/* bit (1 << tag): leave that field out */
+	uint16_t twice; /* put this field twice */
+	uint16_t extra; /* and a field with this tag */
+};
+
+static const struct rec good_rec = {
+    .user = "ivan",
+    .principal = "ivan@SECTX.TEST",
+    .kdf = "pbkdf2-hmac-sha512",
+    .iterations = 1000,
+    .salt_len = SECTX_OFFLINE_SALT_LEN,
+    .hash_len = SECTX_OFFLINE_HASH_LEN,
+    .stored = 1700000000,
+    .version = 1,
+    .op = 1,
+};
+
+static void put_field(struct sectx_wbuf *w, const struct rec *r, uint16_t tag)
+{
+	static const uint8_t bytes[256] = {1, 2, 3};
+
+	if (tag == CT_USER || tag == CT_PRINCIPAL || tag == CT_KDF) {
+		sectx_put_string(w, tag,
+				 tag == CT_USER	 ? r->user
+				 : tag == CT_KDF ? r->kdf
+						 : r->principal);
+	} else if (tag == CT_SALT || tag == CT_HASH) {
+		sectx_put_bytes(w, tag, bytes, tag == CT_SALT ? r->salt_len : r->hash_len);
+	} else if (tag == CT_STORED) {
+		sectx_put_u64(w, tag, r->stored);
+	} else {
+		sectx_put_u32(w, tag, tag == CT_ITERATIONS ? r->iterations : 0);
+	}
+}
+
+/* Build r into buf (cap bytes) by hand with the codec; returns the length. */
+static size_t build(const struct rec *r, uint8_t *buf, size_t cap)
+{
+	struct sectx_wbuf w;
+	size_t len = 0;
+	uint16_t tag;
+
+	sectx_frame_begin(&w, buf, cap, r->version, r->op, r->reqid);
+	for (tag = CT_USER; tag <= CT_STORED; tag++) {
+		if (!(r->omit & (1u << tag))) {
+			put_field(&w, r, tag);
+		}
+		if (r->twice == tag) {
+			put_field(&w, r, tag);
+		}
+	}
+	if (r->extra != 0) {
+		put_field(&w, r, r->extra);
+	}
+	assert_int_equal(sectx_frame_end(&w, &len), 0);
+	return len;
+}
+
+static int decode(struct fixture *f, const uint8_t *p, size_t len, const char *user)
+{
+	char name[SECTX_OFFLINE_FILE_NAME_LEN + 1];
+	struct offline_entry *e = NULL;
+	const char *why = NULL;
+	int ret;
+
+	sectx_offline_file_name(name, user);
+	ret = sectx_offline_entry_decode(f->mem, p, len, name, &e, &why);
+	if (ret == 0) {
+		assert_non_null(e);
+		talloc_free(e);
+	} else {
+		assert_null(e);
+		assert_non_null(why);
+	}
+	return ret;
+}
+
+static int decode_rec(struct fixture *f, const struct rec *r)
+{
+	uint8_t buf[8192];
+
+	return decode(f, buf, build(r, buf, sizeof(buf)), good_rec.user);
+}
+
+/* good_rec with one member changed is refused as ivan's file. */
+#define REFUSED(member, value)                                                                     \
+	do {                                                                                       \
+		struct rec bad_ = good_rec;                                                        \
+                                                                                                   \
+		bad_.member = (value);                                                             \
+		assert_int_equal(decode_rec(f, &bad_), -EINVAL);                                   \
+	} while (0)
+
+/* What the encoder writes, the decoder reads back, and the bytes are those
+ * of the format above. */
+static void test_codec_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct offline_entry *e = sectx_offline_entry_new(f->mem), *back = NULL;
+	uint8_t by_hand[1024], *p = NULL;
+	const char *why = NULL;
+	char name[SECTX_OFFLINE_FILE_NAME_LEN + 1];
+	size_t len = 0, hand_len;
+
+	assert_non_null(e);
+	e->user = "ivan";
+	e->principal = "ivan@SECTX.TEST";
+	e->iterations = 1000;
+	memcpy(e->salt, (uint8_t[SECTX_OFFLINE_SALT_LEN]){1, 2, 3}, SECTX_OFFLINE_SALT_LEN);
+	memcpy(e->hash, (uint8_t[SECTX_OFFLINE_HASH_LEN]){1, 2, 3}, SECTX_OFFLINE_HASH_LEN);
+	e->stored = 1700000000;
+	assert_int_equal(sectx_offline_entry_encode(f->mem, e, &p, &len), 0);
+	hand_len = build(&good_rec, by_hand, sizeof(by_hand));
+	assert_int_equal(len, hand_len);
+	assert_memory_equal(p, by_hand, len);
+
+	sectx_offline_file_name(name, "ivan");
+	assert_int_equal(sectx_offline_entry_decode(f->mem, p, len, name, &back, &why), 0);
+	assert_string_equal(back->user, e->user);
+	assert_string_equal(back->principal, e->principal);
+	assert_int_equal(back->iterations, e->iterations);
+	assert_memory_equal(back->salt, e->salt, sizeof(e->salt));
+	assert_memory_equal(back->hash, e->hash, sizeof(e->hash));
+	assert_int_equal(back->stored, e->stored);
+	assert_null(back->next);
+	assert_int_equal(back->failures, 0);
+
+	/* the encoder refuses what the decoder would */
+	e->user = "ivan the terrible";
+	assert_int_equal(sectx_offline_entry_encode(f->mem, e, &p, &len), -EINVAL);
+	e->user = "";
+	assert_int_equal(sectx_offline_entry_encode(f->mem, e, &p, &len), -EINVAL);
+	e->user = "ivan";
+	e->principal = talloc_zero_array(f->mem, char, SECTX_NAME_MAX + 2);
+	memset(e->principal, 'p', SECTX_NAME_MAX + 1);
+	assert_int_equal(sectx_offline_entry_encode(f->mem, e, &p, &len), -EINVAL);
+}
+
+/* Every prefix of a good body is refused, and so is anything after it. */
+static void test_codec_truncated_and_oversized(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[2 * SECTX_OFFLINE_FILE_MAX];
+	size_t len = build(&good_rec, buf, sizeof(buf)), i;
+	uint32_t be;
+
+	assert_int_equal(decode(f, buf, len, "ivan"), 0);
+	for (i = 0; i < len; i++) {
+		assert_int_equal(decode(f, buf, i, "ivan"), -EINVAL);
+	}
+	/* trailing bytes: one, or a whole second record */
+	buf[len] = 0;
+	assert_int_equal(decode(f, buf, len + 1, "ivan"), -EINVAL);
+	memcpy(buf + len, buf, len);
+	assert_int_equal(decode(f, buf, 2 * len, "ivan"), -EINVAL);
+	/* a header that claims more than there is, or less */
+	be = htonl((uint32_t)len + 1);
+	memcpy(buf, &be, 4);
+	assert_int_equal(decode(f, buf, len, "ivan"), -EINVAL);
+	be = htonl((uint32_t)len - 1);
+	memcpy(buf, &be, 4);
+	assert_int_equal(decode(f, buf, len, "ivan"), -EINVAL);
+	be = htonl(0xffffffffu);
+	memcpy(buf, &be, 4);
+	assert_int_equal(decode(f, buf, len, "ivan"), -EINVAL);
+	/* a field that claims more than the frame holds */
+	len = build(&good_rec, buf, sizeof(buf));
+	be = htonl(0x7fffffffu);
+	memcpy(buf + SECTX_HDR_LEN + 2, &be, 4);
+	assert_int_equal(decode(f, buf, len, "ivan"), -EINVAL);
+	/* beyond the file bound, even as one well-formed frame */
+	{
+		struct sectx_wbuf w;
+		static uint8_t pad[SECTX_OFFLINE_FILE_MAX];
+
+		sectx_frame_begin(&w, buf, sizeof(buf), 1, 1, 0);
+		for (i = CT_USER; i <= CT_STORED; i++) {
+			put_field(&w, &good_rec, (uint16_t)i);
+		}
+		sectx_put_bytes(&w, 99, pad, sizeof(pad));
+		assert_int_equal(sectx_frame_end(&w, &len), 0);
+		assert_true(len > SECTX_OFFLINE_FILE_MAX);
+		assert_int_equal(decode(f, buf, len, "ivan"), -EINVAL);
+	}
+	/* oversized fields */
+	{
+		struct rec r = good_rec;
+		char long_name[SECTX_NAME_MAX + 2];
+
+		memset(long_name, 'x', sizeof(long_name) - 1);
+		long_name[sizeof(long_name) - 1] = '\0';
+		REFUSED(principal, long_name);
+		r.user = long_name;
+		assert_int_equal(decode(f, buf, build(&r, buf, sizeof(buf)), long_name), -EINVAL);
+		long_name[SECTX_NAME_MAX] = '\0'; /* the longest allowed */
+		assert_int_equal(decode(f, buf, build(&r, buf, sizeof(buf)), long_name), 0);
+		REFUSED(salt_len, SECTX_OFFLINE_SALT_LEN + 1);
+		REFUSED(salt_len, SECTX_OFFLINE_SALT_LEN - 1);
+		REFUSED(hash_len, SECTX_OFFLINE_HASH_LEN + 1);
+		REFUSED(hash_len, SECTX_OFFLINE_HASH_LEN - 1);
+		REFUSED(hash_len, 0);
+	}
+}
+
+/* Every field is required, once, with a value in its range; nothing else
+ * may be there; the record must be for the file's user. */
+static void test_codec_malformed(void **state)
+{
+	struct fixture *f = *state;
+	struct rec r = good_rec;
+	uint16_t tag;
+
+	for (tag = CT_USER; tag <= CT_STORED; tag++) {
+		REFUSED(omit, 1u << tag);
+		REFUSED(twice, tag);
+	}
+	REFUSED(extra, CT_STORED + 1);
+	REFUSED(extra, 0x7fff);
+	REFUSED(version, 2);
+	REFUSED(op, 2);
+	REFUSED(reqid, 1);
+	REFUSED(kdf, "pbkdf2-hmac-sha256");
+	REFUSED(iterations, SECTX_OFFLINE_ITER_MIN - 1);
+	REFUSED(iterations, SECTX_OFFLINE_ITER_MAX + 1);
+	r.iterations = SECTX_OFFLINE_ITER_MAX;
+	assert_int_equal(decode_rec(f, &r), 0);
+	REFUSED(stored, 0);
+	REFUSED(stored, (1ull << 40) + 1);
+	REFUSED(principal, "ivan @SECTX.TEST");
+	REFUSED(principal, "");
+	REFUSED(user, "ivanka"); /* another user's record under ivan's name */
+	/* a string with a NUL or a control character, by hand */
+	{
+		uint8_t buf[1024];
+		size_t len = build(&good_rec, buf, sizeof(buf));
+		uint8_t *u = memmem(buf, len, "ivan@", 5);
+
+		assert_non_null(u);
+		u[1] = 0;
+		assert_int_equal(decode(f, buf, len, "ivan"), -EINVAL);
+		u[1] = '\n';
+		assert_int_equal(decode(f, buf, len, "ivan"), -EINVAL);
+	}
+	assert_int_equal(decode_rec(f, &good_rec), 0);
+}
+
+/* The subsystem stops while verifications wait for a KDF thread and others
+ * run: the waiting ones fail, the running ones finish, nothing is touched
+ * after it is freed (valgrind) and every request completes. */
+static void test_stop_with_kdfs_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = SECTX_OFFLINE_KDF_MAX + 3 };
+	struct tevent_req *reqs[N];
+	unsigned none = 0, error = 0;
+	char user[32];
+	size_t i;
+
+	for (i = 0; i < N; i++) {
+		snprintf(user, sizeof(user), "user%zu", i);
+		sectx_offline_store(f->hctx, user, "x@SECTX.TEST", "Some-pw-1", 9);
+	}
+	drain(f);
+	for (i = 0; i < N; i++) {
+		snprintf(user, sizeof(user), "user%zu", i);
+		reqs[i] =
+		    sectx_offline_verify_send(f->mem, f->hctx->ev, f->hctx, user, "Some-pw-1", 9);
+		assert_non_null(reqs[i]);
+	}
+	sectxd_offline_subsystem.stop(f->hctx);
+	assert_null(f->hctx->offline);
+	for (i = 0; i < N; i++) {
+		enum sectx_offline_result result = verify_wait(f, reqs[i], NULL);
+
+		none += result == SECTX_OFFLINE_NONE;	/* ran: its cache is gone */
+		error += result == SECTX_OFFLINE_ERROR; /* waited: cancelled */
+	}
+	assert_int_equal(none, SECTX_OFFLINE_KDF_MAX);
+	assert_int_equal(error, N - SECTX_OFFLINE_KDF_MAX);
+	assert_int_equal(sectxd_offline_subsystem.start(f->hctx), 0);
+	assert_int_equal(verify(f, "user0", "Some-pw-1", NULL), SECTX_OFFLINE_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +834,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_moved_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_disabled, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_codec_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_codec_truncated_and_oversized, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_codec_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_with_kdfs_in_flight, setup, teardown),
 	};
 
 	sectx_log_init("test_offline_cache", 1, SECTX_LOG_ERROR);
