@@ -1,7 +1,18 @@
 # helper/ccache_writer/local.mk - the process that writes ccaches as the user.
+# One process per file: client.c and requests.c run in sectxd, writer.c in
+# the writer, child.c and child_files.c in a job's child (as the user);
+# wire.c, names.c and reap.c are shared.
 CCACHE_WRITER_SOURCES = \
 	helper/ccache_writer/ccache_writer.h \
-	helper/ccache_writer/writer.c
+	helper/ccache_writer/ccache_writer_int.h \
+	helper/ccache_writer/wire.c \
+	helper/ccache_writer/names.c \
+	helper/ccache_writer/reap.c \
+	helper/ccache_writer/child.c \
+	helper/ccache_writer/child_files.c \
+	helper/ccache_writer/writer.c \
+	helper/ccache_writer/client.c \
+	helper/ccache_writer/requests.c
 sectxd_SOURCES += $(CCACHE_WRITER_SOURCES)
 
 # The ccache writer's test driver: a tool of test_ccache_writer.py, not a test
