@@ -15,6 +15,15 @@ CCACHE_WRITER_SOURCES = \
 	helper/ccache_writer/requests.c
 sectxd_SOURCES += $(CCACHE_WRITER_SOURCES)
 
+# The wire format between sectxd, its writers and their children: every
+# decoder against its encoder, truncated, oversized and malformed input.
+check_PROGRAMS += tests/unit/test_ccache_writer_wire
+tests_unit_test_ccache_writer_wire_SOURCES = tests/unit/test_ccache_writer_wire.c \
+	helper/ccache_writer/ccache_writer_int.h helper/ccache_writer/wire.c
+tests_unit_test_ccache_writer_wire_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_unit_test_ccache_writer_wire_CFLAGS = $(UNIT_CFLAGS) $(TEVENT_CFLAGS) $(KRB5_CFLAGS)
+tests_unit_test_ccache_writer_wire_LDADD = libsectx_base.la $(UNIT_LIBS)
+
 # The ccache writer's test driver: a tool of test_ccache_writer.py, not a test
 # by itself (every check_PROGRAM is run as one), so built as a check script.
 EXTRA_PROGRAMS += tests/integration/writer_driver
