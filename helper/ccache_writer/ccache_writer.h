@@ -60,7 +60,7 @@ struct sectx_writer_user {
 
 /* Fork the writer process.  Call once, at helper start-up, before any secret
  * is in this process's memory (a restart after a death forks from the helper
- * as it is then: see ccache_writer.c).  On success 0 and *out, a talloc child
+ * as it is then: see client.c).  On success 0 and *out, a talloc child
  * of mem_ctx; freeing it stops the writer: pending jobs fail with
  * -ESHUTDOWN, the pair is closed and the writer reaped (waiting at most a
  * second before SIGKILL).  Returns -errno if the socketpair or fork fails. */
