@@ -4,7 +4,7 @@ link or writing where the user may not, refusing cache types that belong to
 the login process, destroying only a cache with the expected principal, and
 surviving a killed writer and a job that hangs.
 
-The tests drive helper/ccache_writer.c through tests/integration/writer_driver
+The tests drive helper/ccache_writer/ through tests/integration/writer_driver
 (built beside sectxd: $SECTX_BUILDDIR/tests/integration/writer_driver, or the
 path in $SECTX_WRITER_DRIVER), as root, with users made by useradd for each
 test and removed by userdel -r in the finalizer.

@@ -1,4 +1,4 @@
-"""Security contexts through the helper (helper/ctx_ops.c): the real sectxd
+"""Security contexts through the helper (helper/ops/ctx.c): the real sectxd
 initiates with a user's ccache passed as a descriptor (or, for root, a login
 handle) and accepts with the host keytab, against a real MIT KDC, driven
 with raw frames.  Covers the token loop for krb5 and SPNEGO, mutual
