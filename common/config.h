@@ -62,6 +62,10 @@ struct sectx_config {
 		int log_level;
 		unsigned max_connections;
 		unsigned max_connections_per_uid;
+		unsigned root_reserved_connections; /* kept for uid 0 (at most half of the max) */
+		unsigned max_partial_frames_kib;    /* frames still arriving, all connections */
+		unsigned peer_log_lines;            /* per peer_log_interval and kind of event */
+		uint64_t peer_log_interval_ms;
 		uint64_t client_timeout_ms;
 		uint64_t idle_timeout_ms;
 		unsigned max_contexts_per_connection;

@@ -7,10 +7,13 @@
  * or a CLI); readers use relaxed atomics so a module thread never sees a torn
  * value.  It formats into a fixed stack buffer: logging never allocates and
  * never fails the caller.  It never logs secrets: that is the callers' duty,
- * and peer strings must pass through sectx_log_escape.
+ * and peer strings must pass through sectx_log_escape.  Lines a peer can
+ * cause at will go through a struct sectx_log_limit the caller owns, so a
+ * flood of them costs a few lines and a count, never megabytes of log.
  */
 #include "log.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,8 +27,8 @@ static int g_level = SECTX_LOG_WARNING;
 static int g_to_stderr;
 static const char *g_ident = "sectx";
 
-static const char *const level_names[] = { "error", "warning", "info", "debug", "trace" };
-static const int level_syslog[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_DEBUG };
+static const char *const level_names[] = {"error", "warning", "info", "debug", "trace"};
+static const int level_syslog[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_DEBUG};
 
 void sectx_log_init(const char *ident, int to_stderr, int level)
 {
@@ -79,18 +82,11 @@ int sectx_log_level_parse(const char *s)
 	return -1;
 }
 
-void sectx_log(int level, const char *fmt, ...)
+static void log_v(int level, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
-	va_list ap;
 
-	if (level > sectx_log_get_level() || level < 0) {
-		return;
-	}
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-
 	if (__atomic_load_n(&g_to_stderr, __ATOMIC_RELAXED)) {
 		struct timespec ts;
 		struct tm tm;
@@ -107,6 +103,73 @@ void sectx_log(int level, const char *fmt, ...)
 		syslog(level_syslog[level], "%s: %s", level_names[level], line);
 	}
 	explicit_bzero(line, sizeof(line));
+}
+
+void sectx_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > sectx_log_get_level() || level < 0) {
+		return;
+	}
+	va_start(ap, fmt);
+	log_v(level, fmt, ap);
+	va_end(ap);
+}
+
+/* --- rate-limited lines ----------------------------------------------------- */
+
+void sectx_log_limit_init(struct sectx_log_limit *l, const char *what, int level, unsigned burst,
+			  int64_t interval_ms)
+{
+	memset(l, 0, sizeof(*l));
+	l->what = what;
+	l->level = level < 0 ? 0 : level > SECTX_LOG_LEVEL_MAX ? SECTX_LOG_LEVEL_MAX : level;
+	l->burst = burst;
+	l->interval_ms = interval_ms;
+}
+
+uint64_t sectx_log_limit_flush(struct sectx_log_limit *l, int64_t now_ms)
+{
+	uint64_t n = l->suppressed;
+
+	if (l->window_end_ms == 0 || now_ms < l->window_end_ms) {
+		return 0;
+	}
+	if (n > 0) {
+		sectx_log(l->level,
+			  "%" PRIu64 " more lines about %s suppressed in the last %" PRId64
+			  " s (at most %u per %" PRId64 " s are logged)",
+			  n, l->what, (now_ms - (l->window_end_ms - l->interval_ms) + 500) / 1000,
+			  l->burst, (l->interval_ms + 999) / 1000);
+	}
+	l->window_end_ms = 0;
+	l->logged = 0;
+	l->suppressed = 0;
+	return n;
+}
+
+bool sectx_log_limited(struct sectx_log_limit *l, int64_t now_ms, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (l->level > sectx_log_get_level()) {
+		return false;
+	}
+	sectx_log_limit_flush(l, now_ms);
+	if (l->window_end_ms == 0) {
+		l->window_end_ms = now_ms + (l->interval_ms > 0 ? l->interval_ms : 1);
+	}
+	if (l->logged >= l->burst) {
+		l->suppressed++;
+		l->suppressed_total++;
+		return false;
+	}
+	l->logged++;
+	va_start(ap, fmt);
+	log_v(l->level, fmt, ap);
+	va_end(ap);
+	return true;
 }
 
 char *sectx_log_escape(const char *s, size_t len, char *out, size_t outsz)

@@ -9,7 +9,9 @@
 #ifndef SECTX_LOG_H
 #define SECTX_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum sectx_log_level {
 	SECTX_LOG_ERROR = 0,
@@ -32,10 +34,44 @@ int sectx_log_get_level(void);
 void sectx_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define SECTX_ERROR(...) sectx_log(SECTX_LOG_ERROR, __VA_ARGS__)
-#define SECTX_WARN(...) sectx_log(SECTX_LOG_WARNING, __VA_ARGS__)
-#define SECTX_INFO(...) sectx_log(SECTX_LOG_INFO, __VA_ARGS__)
+#define SECTX_WARN(...)	 sectx_log(SECTX_LOG_WARNING, __VA_ARGS__)
+#define SECTX_INFO(...)	 sectx_log(SECTX_LOG_INFO, __VA_ARGS__)
 #define SECTX_DEBUG(...) sectx_log(SECTX_LOG_DEBUG, __VA_ARGS__)
 #define SECTX_TRACE(...) sectx_log(SECTX_LOG_TRACE, __VA_ARGS__)
+
+/* A bound on the lines logged about one kind of event that a peer can cause
+ * at will (bad frames, refused connections, timeouts): at most burst lines per
+ * window of interval_ms, the window opening with the first line after the
+ * last one closed.  Lines beyond the burst are only counted; the count is
+ * logged in one line ("N more lines about WHAT suppressed ...") when the
+ * window is flushed after its end, by sectx_log_limit_flush or by the next
+ * line of the kind.  Plain data owned by the caller (no global state); a
+ * caller may change burst and interval_ms between calls. */
+struct sectx_log_limit {
+	const char *what; /* "bad frame headers": named by the summary line */
+	int level;	  /* of the lines and of their summary */
+	unsigned burst;
+	int64_t interval_ms;
+	int64_t window_end_ms; /* 0: no window open */
+	unsigned logged;       /* lines logged in the open window */
+	uint64_t suppressed;   /* lines counted, not logged, in the open window */
+	uint64_t suppressed_total;
+};
+
+/* Set up l for lines about what (a static string) at level. */
+void sectx_log_limit_init(struct sectx_log_limit *l, const char *what, int level, unsigned burst,
+			  int64_t interval_ms);
+
+/* Log a line of l's kind at now_ms (sectx_now_ms's scale) if l's window
+ * allows it, else count it.  A line at a level not enabled is neither logged
+ * nor counted.  Returns true if it was logged. */
+bool sectx_log_limited(struct sectx_log_limit *l, int64_t now_ms, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* If l's window has ended by now_ms, close it, logging first how many lines
+ * it suppressed if any.  Returns that count (0 if none, or if the window is
+ * still open). */
+uint64_t sectx_log_limit_flush(struct sectx_log_limit *l, int64_t now_ms);
 
 /* Name of a level ("error" .. "trace"), or "?" */
 const char *sectx_log_level_name(int level);

@@ -1,7 +1,8 @@
 /*
  * server/conn.c - one client connection of sectxd: reading a frame with its
- * deadline, taking a descriptor passed with it (SCM_RIGHTS), writing the
- * reply with its deadline, and the idle and client timeouts.
+ * deadline, taking a descriptor passed with it (SCM_RIGHTS), watching a busy
+ * connection for hang-up, writing the reply with its deadline, and the idle
+ * and client timeouts.
  *
  * The trust boundary of the whole project runs through this file: bytes from
  * any local user arrive here in a root process.  See server.h for who can
@@ -10,11 +11,16 @@
  *  - a frame is read into a buffer that grows only as bytes arrive, up to the
  *    length its header announced, which is bounded by SECTX_FRAME_MAX; a
  *    header announcing more is answered E_PROTO and the connection closed
- *    without reading the rest;
+ *    without reading the rest; every growth is charged to the budget of
+ *    partial frames first (limits.c), which may close this connection;
  *  - a frame, once started, must complete within client_timeout (a deadline
  *    per frame, not per byte, so a trickle cannot keep it open), and a reply
  *    must be read within the same time;
- *  - one request at a time per connection: reading stops while it is served;
+ *  - one request at a time per connection: reading stops while it is served,
+ *    but the connection is still watched: end of file or an error closes it
+ *    at once, and with it the request and all its work (a client that left
+ *    keeps no slot and no KDC exchange running); bytes of a next frame sent
+ *    ahead are left unread, and hang-up is then polled every HUP_POLL_MS;
  *  - request frames and replies are scrubbed when freed (they may carry
  *    passwords and tokens);
  *  - at most one descriptor per frame, only on pam.sock; more is refused.
@@ -23,6 +29,7 @@
 #include "server/server_int.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +37,7 @@
 #include "log.h"
 
 #define FRAME_CHUNK 4096u /* initial read buffer; doubled as bytes arrive */
+#define HUP_POLL_MS 200u  /* hang-up check of a busy client that sent ahead */
 
 static void conn_readable(struct sectx_sconn *conn);
 static void conn_writable(struct sectx_sconn *conn);
@@ -70,6 +78,7 @@ static int conn_destructor(struct sectx_sconn *c)
 
 	/* the request (and its async work) goes first, while the conn is whole */
 	TALLOC_FREE(c->req);
+	sectx_srv_partial_end(c);
 	conn_drop_passed_fd(c);
 	TALLOC_FREE(c->fde);
 	TALLOC_FREE(c->timer);
@@ -79,6 +88,9 @@ static int conn_destructor(struct sectx_sconn *c)
 	}
 	sectx_srv_lru_unlink(srv, c);
 	srv->nconns--;
+	if (c->peer.uid == 0) {
+		srv->nconns_root--;
+	}
 	if (c->kind == SECTX_SOCK_NSS) {
 		srv->stats.conn_nss--;
 	} else {
@@ -104,11 +116,12 @@ static void conn_timeout(struct tevent_context *ev, struct tevent_timer *te, str
 	if (conn->state == CONN_IDLE) {
 		sectx_srv_conn_close(conn, "idle timeout");
 	} else {
-		SECTX_INFO("closing %s connection of uid %u pid %d: no complete %s within the "
-			   "client timeout",
-			   sectx_srv_kind_name(conn->kind), (unsigned)conn->peer.uid,
-			   (int)conn->peer.pid,
-			   conn->state == CONN_READING ? "request" : "read of the reply");
+		sectx_srv_log_peer(conn->srv, SRV_LOG_TIMEOUT,
+				   "closing %s connection of uid %u pid %d: no complete %s within "
+				   "the client timeout",
+				   sectx_srv_kind_name(conn->kind), (unsigned)conn->peer.uid,
+				   (int)conn->peer.pid,
+				   conn->state == CONN_READING ? "request" : "read of the reply");
 		talloc_free(conn);
 	}
 }
@@ -146,6 +159,7 @@ static void conn_go_idle(struct sectx_sconn *conn)
 		return;
 	}
 	conn->state = CONN_IDLE;
+	sectx_srv_partial_end(conn);
 	conn_drop_passed_fd(conn);
 	conn->hdr_got = 0;
 	conn->frame_got = 0;
@@ -178,6 +192,9 @@ int sectx_srv_conn_new(struct sectx_server *srv, int kind, int fd, const struct 
 	conn->passed_fd = -1;
 	sectx_srv_lru_append(srv, conn);
 	srv->nconns++;
+	if (cred->uid == 0) {
+		srv->nconns_root++;
+	}
 	if (kind == SECTX_SOCK_NSS) {
 		srv->stats.conn_nss++;
 	} else {
@@ -232,6 +249,7 @@ void sectx_srv_conn_start_write(struct sectx_sconn *conn, uint8_t *out, size_t l
 	conn->out_len = len;
 	conn->out_off = 0;
 	conn->state = CONN_WRITING;
+	sectx_srv_partial_end(conn); /* a frame refused mid-way is no longer read */
 	TEVENT_FD_NOT_READABLE(conn->fde);
 	if (conn_set_timer(conn, conn->srv->hctx->cfg->sectxd.client_timeout_ms) != 0) {
 		sectx_srv_conn_close(conn, "out of memory");
@@ -348,6 +366,9 @@ static int conn_read_frame(struct sectx_sconn *conn)
 				if (cap > conn->h.length) {
 					cap = conn->h.length;
 				}
+				if (!sectx_srv_partial_charge(conn, cap)) {
+					return -1; /* conn was the oldest: closed */
+				}
 				/* talloc_realloc would free the old block without
 				 * scrubbing it: copy into a new scrubbed one instead */
 				grown = sectx_srv_scrubbed_buffer(conn, cap);
@@ -383,6 +404,7 @@ static int conn_read_frame(struct sectx_sconn *conn)
 		if (conn->state == CONN_IDLE) {
 			/* The per-frame deadline starts with its first byte. */
 			conn->state = CONN_READING;
+			sectx_srv_partial_begin(conn);
 			if (conn_set_timer(conn, srv->hctx->cfg->sectxd.client_timeout_ms) != 0) {
 				sectx_srv_conn_close(conn, "out of memory");
 				return -1;
@@ -397,16 +419,20 @@ static int conn_read_frame(struct sectx_sconn *conn)
 			}
 			ret = sectx_hdr_decode(conn->hdr, SECTX_HDR_LEN, &conn->h);
 			if (ret != 0) {
-				SECTX_INFO("bad frame header on %s from uid %u pid %d: %s",
-					   sectx_srv_kind_name(conn->kind),
-					   (unsigned)conn->peer.uid, (int)conn->peer.pid,
-					   sectx_strerror(ret));
+				sectx_srv_log_peer(srv, SRV_LOG_BAD_HEADER,
+						   "bad frame header on %s from uid %u pid %d: %s",
+						   sectx_srv_kind_name(conn->kind),
+						   (unsigned)conn->peer.uid, (int)conn->peer.pid,
+						   sectx_strerror(ret));
 				sectx_srv_conn_send_status(conn, &conn->h, SECTX_E_PROTO,
 							   sectx_strerror(ret), true);
 				return -1;
 			}
 			conn->frame_cap =
 			    conn->h.length < FRAME_CHUNK ? conn->h.length : FRAME_CHUNK;
+			if (!sectx_srv_partial_charge(conn, conn->frame_cap)) {
+				return -1; /* conn was the oldest: closed */
+			}
 			conn->frame = sectx_srv_scrubbed_buffer(conn, conn->frame_cap);
 			if (conn->frame == NULL) {
 				sectx_srv_conn_close(conn, "out of memory");
@@ -423,8 +449,84 @@ static int conn_read_frame(struct sectx_sconn *conn)
 	}
 }
 
+/* --- hang-up of a busy connection ------------------------------------------ */
+
+/* The client of a busy connection has gone: close it, which frees its
+ * request and everything hung below (KDC exchange, worker, timers). */
+static void conn_hung_up(struct sectx_sconn *conn, const char *how)
+{
+	if (conn->req != NULL) {
+		conn->srv->stats.hangups++;
+		SECTX_DEBUG("%s of uid %u pid %d cancelled: the client %s",
+			    sectx_op_name(conn->req->msg.hdr.op), (unsigned)conn->peer.uid,
+			    (int)conn->peer.pid, how);
+	}
+	sectx_srv_conn_close(conn, "peer went away while its request was served");
+}
+
+static int conn_set_hup_poll(struct sectx_sconn *conn);
+
+/* Bytes of the next frame wait unread, so readability says nothing: ask the
+ * kernel whether the peer has shut down or the socket failed. */
+static void conn_hup_poll(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+			  void *private_data)
+{
+	struct sectx_sconn *conn = talloc_get_type_abort(private_data, struct sectx_sconn);
+	struct pollfd p = {.fd = conn->fd, .events = POLLRDHUP};
+
+	conn->timer = NULL; /* tevent frees a timer once it fires */
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+		conn_hung_up(conn, "went away");
+		return;
+	}
+	if (conn_set_hup_poll(conn) != 0) {
+		sectx_srv_conn_close(conn, "out of memory");
+	}
+}
+
+static int conn_set_hup_poll(struct sectx_sconn *conn)
+{
+	TALLOC_FREE(conn->timer);
+	conn->timer = tevent_add_timer(conn->srv->hctx->ev, conn,
+				       tevent_timeval_current_ofs(0, HUP_POLL_MS * 1000),
+				       conn_hup_poll, conn);
+	return conn->timer != NULL ? 0 : -ENOMEM;
+}
+
+/* A busy connection is readable: end of file or an error means the client
+ * has gone; data is its next frame, sent ahead, left for after the reply. */
+static void conn_busy_readable(struct sectx_sconn *conn)
+{
+	uint8_t b;
+	ssize_t n = recv(conn->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n > 0) {
+		TEVENT_FD_NOT_READABLE(conn->fde);
+		if (conn_set_hup_poll(conn) != 0) {
+			sectx_srv_conn_close(conn, "out of memory");
+		}
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		return;
+	}
+	conn_hung_up(conn, n == 0 ? "closed its end" : "connection failed");
+}
+
+/* Contract in server_int.h. */
+void sectx_srv_conn_watch_busy(struct sectx_sconn *conn)
+{
+	TALLOC_FREE(conn->timer); /* no client deadline while it is served */
+	TEVENT_FD_NOT_WRITEABLE(conn->fde);
+	TEVENT_FD_READABLE(conn->fde);
+}
+
 static void conn_readable(struct sectx_sconn *conn)
 {
+	if (conn->state == CONN_BUSY) {
+		conn_busy_readable(conn); /* may free conn */
+		return;
+	}
 	if (conn->state != CONN_IDLE && conn->state != CONN_READING) {
 		TEVENT_FD_NOT_READABLE(conn->fde);
 		return;

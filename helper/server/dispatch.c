@@ -9,7 +9,9 @@
  * the frame can change it.  This file must never run a handler for a frame
  * that did not parse, for an operation not served on the socket it came in
  * on, or for a root_only operation asked by anyone but uid 0; and never
- * free a request behind its handler's back except with its connection.
+ * free a request behind its handler's back except with its connection
+ * (which conn.c closes as soon as the client hangs up: handlers hang their
+ * asynchronous work below the request for that reason).
  */
 #include "server/server_int.h"
 
@@ -133,20 +135,23 @@ void sectx_srv_dispatch(struct sectx_sconn *conn)
 	int ret;
 
 	TALLOC_FREE(conn->timer);
+	sectx_srv_partial_end(conn); /* whole: no longer charged to the budget */
 	if (conn->passed_fd_refused) {
-		SECTX_INFO("refused a frame on %s from uid %u pid %d: more than one descriptor "
-			   "passed with it",
-			   sectx_srv_kind_name(conn->kind), (unsigned)conn->peer.uid,
-			   (int)conn->peer.pid);
+		sectx_srv_log_peer(srv, SRV_LOG_BAD_FRAME,
+				   "refused a frame on %s from uid %u pid %d: more than one "
+				   "descriptor passed with it",
+				   sectx_srv_kind_name(conn->kind), (unsigned)conn->peer.uid,
+				   (int)conn->peer.pid);
 		sectx_srv_conn_send_status(conn, &conn->h, SECTX_E_PROTO,
 					   "at most one descriptor per request", true);
 		return;
 	}
 	ret = sectx_msg_parse(conn->frame, conn->h.length, &msg);
 	if (ret != 0) {
-		SECTX_INFO("malformed frame on %s from uid %u pid %d: %s",
-			   sectx_srv_kind_name(conn->kind), (unsigned)conn->peer.uid,
-			   (int)conn->peer.pid, sectx_strerror(ret));
+		sectx_srv_log_peer(srv, SRV_LOG_BAD_FRAME,
+				   "malformed frame on %s from uid %u pid %d: %s",
+				   sectx_srv_kind_name(conn->kind), (unsigned)conn->peer.uid,
+				   (int)conn->peer.pid, sectx_strerror(ret));
 		sectx_srv_conn_send_status(conn, &conn->h, SECTX_E_PROTO, sectx_strerror(ret),
 					   true);
 		return;
@@ -168,8 +173,9 @@ void sectx_srv_dispatch(struct sectx_sconn *conn)
 		return;
 	}
 	if (def->root_only && conn->peer.uid != 0) {
-		SECTX_WARN("refused %s from uid %u pid %d: permission denied",
-			   sectx_op_name(def->op), (unsigned)conn->peer.uid, (int)conn->peer.pid);
+		sectx_srv_log_peer(
+		    srv, SRV_LOG_DENIED, "refused %s from uid %u pid %d: permission denied",
+		    sectx_op_name(def->op), (unsigned)conn->peer.uid, (int)conn->peer.pid);
 		sectx_srv_conn_send_status(conn, &msg.hdr, SECTX_E_PERM, "permission denied",
 					   false);
 		return;
@@ -194,7 +200,7 @@ void sectx_srv_dispatch(struct sectx_sconn *conn)
 	talloc_set_destructor(req, request_destructor);
 	conn->req = req;
 	conn->state = CONN_BUSY;
-	TEVENT_FD_NOT_READABLE(conn->fde);
+	sectx_srv_conn_watch_busy(conn); /* a client that leaves takes req along */
 	sectx_srv_lru_touch(conn);
 
 	ret = def->handler(req);

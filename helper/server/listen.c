@@ -1,16 +1,20 @@
 /*
  * server/listen.c - sectxd's two listening sockets: the socket directory and
  * its lock file, binding, accepting, and the caps on connections per uid and
- * in total, kept by evicting the connection idle longest.
+ * in total, kept by evicting the connection idle longest, with
+ * root_reserved_connections of the total kept for uid 0.
  *
  * Who can reach this: any local process, by connecting to nss.sock or
  * pam.sock (0666).  What it decides here is only whether a connection is
  * taken, and whose it is: the uid, gid and pid SO_PEERCRED reports at
  * accept, never anything the client sends.  It must never let one uid hold
- * more than max_connections_per_uid connections, nor the helper more than
- * max_connections, nor spin on a listener it cannot accept from; and it
- * must never plant a socket in, or remove anything but a socket from, a
- * directory that is not root-owned 0755 and locked by this process.
+ * more than max_connections_per_uid connections, non-root uids together
+ * more than max_connections minus the root reserve (so that any number of
+ * users filling their caps cannot lock out root's PAM services and NSS
+ * calls), nor the helper more than max_connections, nor spin on a listener
+ * it cannot accept from; and it must never plant a socket in, or remove
+ * anything but a socket from, a directory that is not root-owned 0755 and
+ * locked by this process.
  * Reading and answering frames is conn.c's.
  */
 #include "server/server_int.h"
@@ -72,17 +76,37 @@ void sectx_srv_lru_touch(struct sectx_sconn *c)
 
 /* --- accepting ------------------------------------------------------------ */
 
-/* The connection that has been idle longest, of uid if uid != -1. */
-static struct sectx_sconn *oldest_idle(struct sectx_server *srv, uid_t uid)
+/* Whose connections oldest_idle looks at. */
+enum idle_of { IDLE_OF_UID, IDLE_OF_ANYONE, IDLE_OF_NON_ROOT };
+
+/* The connection that has been idle longest, of uid, of anyone, or of any
+ * uid but 0. */
+static struct sectx_sconn *oldest_idle(struct sectx_server *srv, enum idle_of of, uid_t uid)
 {
 	struct sectx_sconn *c;
 
 	for (c = srv->head; c != NULL; c = c->next) {
-		if (c->state == CONN_IDLE && (uid == (uid_t)-1 || c->peer.uid == uid)) {
+		if (c->state != CONN_IDLE) {
+			continue;
+		}
+		if (of == IDLE_OF_ANYONE || (of == IDLE_OF_UID && c->peer.uid == uid) ||
+		    (of == IDLE_OF_NON_ROOT && c->peer.uid != 0)) {
 			return c;
 		}
 	}
 	return NULL;
+}
+
+/* The connections non-root uids may hold together: max_connections less the
+ * root reserve, which is at most half of it. */
+static unsigned non_root_cap(const struct sectx_config *cfg)
+{
+	unsigned reserve = cfg->sectxd.root_reserved_connections;
+
+	if (reserve > cfg->sectxd.max_connections / 2) {
+		reserve = cfg->sectxd.max_connections / 2;
+	}
+	return cfg->sectxd.max_connections - reserve;
 }
 
 static unsigned conns_of_uid(struct sectx_server *srv, uid_t uid)
@@ -96,29 +120,38 @@ static unsigned conns_of_uid(struct sectx_server *srv, uid_t uid)
 	return n;
 }
 
-/* Make room for a connection of uid.  Returns true if there is room. */
-static bool make_room(struct sectx_server *srv, uid_t uid)
+/* Make room for a connection of uid.  Returns NULL if there is room, else
+ * the cap that is full. */
+static const char *make_room(struct sectx_server *srv, uid_t uid)
 {
 	const struct sectx_config *cfg = srv->hctx->cfg;
 	struct sectx_sconn *victim;
 
 	if (conns_of_uid(srv, uid) >= cfg->sectxd.max_connections_per_uid) {
-		victim = oldest_idle(srv, uid);
+		victim = oldest_idle(srv, IDLE_OF_UID, uid);
 		if (victim == NULL) {
-			return false;
+			return "max_connections_per_uid";
 		}
 		srv->stats.refused++;
 		sectx_srv_conn_close(victim, "evicted: per-uid connection cap");
 	}
-	if (srv->nconns >= cfg->sectxd.max_connections) {
-		victim = oldest_idle(srv, (uid_t)-1);
+	if (uid != 0 && srv->nconns - srv->nconns_root >= non_root_cap(cfg)) {
+		victim = oldest_idle(srv, IDLE_OF_NON_ROOT, 0);
 		if (victim == NULL) {
-			return false;
+			return "max_connections less root_reserved_connections";
+		}
+		srv->stats.refused++;
+		sectx_srv_conn_close(victim, "evicted: connection cap of non-root uids");
+	}
+	if (srv->nconns >= cfg->sectxd.max_connections) {
+		victim = oldest_idle(srv, IDLE_OF_ANYONE, 0);
+		if (victim == NULL) {
+			return "max_connections";
 		}
 		srv->stats.refused++;
 		sectx_srv_conn_close(victim, "evicted: connection cap");
 	}
-	return true;
+	return NULL;
 }
 
 static void listener_handler(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
@@ -140,17 +173,21 @@ static void accept_one(struct listener *l, int fd)
 	struct sectx_server *srv = l->srv;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
+	const char *full;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 || clen != sizeof(cred)) {
-		SECTX_WARN("cannot read SO_PEERCRED on %s: %s", l->name, strerror(errno));
+		sectx_srv_log_peer(srv, SRV_LOG_REFUSED, "cannot read SO_PEERCRED on %s: %s",
+				   l->name, strerror(errno));
 		close(fd);
 		return;
 	}
-	if (!make_room(srv, cred.uid)) {
+	full = make_room(srv, cred.uid);
+	if (full != NULL) {
 		srv->stats.refused++;
-		SECTX_WARN("refused a %s connection of uid %u pid %d: connection cap reached and "
-			   "no idle connection to evict",
-			   l->name, (unsigned)cred.uid, (int)cred.pid);
+		sectx_srv_log_peer(srv, SRV_LOG_REFUSED,
+				   "refused a %s connection of uid %u pid %d: %s reached and no "
+				   "idle connection to evict",
+				   l->name, (unsigned)cred.uid, (int)cred.pid, full);
 		close(fd);
 		return;
 	}
@@ -178,7 +215,7 @@ static void listener_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE) {
-			struct sectx_sconn *victim = oldest_idle(l->srv, (uid_t)-1);
+			struct sectx_sconn *victim = oldest_idle(l->srv, IDLE_OF_ANYONE, 0);
 
 			if (victim != NULL) {
 				l->srv->stats.refused++;
@@ -187,7 +224,9 @@ static void listener_handler(struct tevent_context *ev, struct tevent_fd *fde, u
 			}
 			/* Nothing to evict: stop polling the listener for a moment
 			 * rather than spin on a readable socket we cannot accept. */
-			SECTX_WARN("out of file descriptors on %s; pausing accepts", l->name);
+			sectx_srv_log_peer(l->srv, SRV_LOG_REFUSED,
+					   "out of file descriptors on %s; pausing accepts",
+					   l->name);
 			TEVENT_FD_NOT_READABLE(l->fde);
 			if (l->pause == NULL) {
 				l->pause = tevent_add_timer(
@@ -321,6 +360,7 @@ int sectx_server_start(TALLOC_CTX *mem_ctx, struct sectxd_ctx *hctx,
 	srv->dirfd = srv->lockfd = -1;
 	srv->nss = (struct listener){.kind = SECTX_SOCK_NSS, .name = SECTX_NSS_SOCKET, .fd = -1};
 	srv->pam = (struct listener){.kind = SECTX_SOCK_PAM, .name = SECTX_PAM_SOCKET, .fd = -1};
+	sectx_srv_limits_init(srv);
 	talloc_set_destructor(srv, server_destructor);
 
 	ret = sectx_open_dir_verified(dir, geteuid(), 0755, true);

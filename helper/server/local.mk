@@ -1,9 +1,10 @@
-# helper/server/local.mk - sockets, connections, frames, dispatch.
+# helper/server/local.mk - sockets, connections, frames, dispatch, limits.
 SERVER_SOURCES = \
 	helper/server/server.h helper/server/server_int.h \
 	helper/server/listen.c \
 	helper/server/conn.c \
-	helper/server/dispatch.c
+	helper/server/dispatch.c \
+	helper/server/limits.c
 sectxd_SOURCES += $(SERVER_SOURCES)
 
 # A real server on a temporary socket directory with a test operation table,

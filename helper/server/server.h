@@ -8,11 +8,19 @@
  * authorised by the uid the kernel reports for the connection (SO_PEERCRED
  * at connect time), never by anything in the frame.  A connection must send a
  * frame it has started within client_timeout and read its reply in the same
- * time, or it is closed; an idle one is closed after idle_timeout.  Caps on
+ * time, or it is closed; an idle one is closed after idle_timeout.  A client
+ * that goes away while its request is served takes the request with it: the
+ * connection is still watched for hang-up, and closing it frees the request
+ * and everything hung below (a KDC exchange included) at once.  Caps on
  * connections in total and per uid are enforced by evicting the longest-idle
- * connection (of that uid, for the per-uid cap) or refusing the new one, so
- * one user cannot lock others out and the memory held is bounded by
- * max_connections * SECTX_FRAME_MAX.
+ * connection (of that uid, for the per-uid cap) or refusing the new one;
+ * root_reserved_connections of the total are never given to non-root uids,
+ * so no number of users can lock root's PAM services or NSS calls out.  The
+ * memory of frames still arriving is bounded by max_partial_frames_kib for
+ * all connections together: beyond it the connection whose partial frame
+ * began first is closed.  Lines logged about what clients do wrong are
+ * rate-limited per kind (peer_log_lines per peer_log_interval) with a count
+ * of those suppressed.
  */
 #ifndef SECTX_SERVER_H
 #define SECTX_SERVER_H
@@ -23,7 +31,11 @@
 #include "proto.h"
 
 /* A request being served.  A talloc child of its connection: when the client
- * goes away, the request and everything hung below it are freed. */
+ * goes away (end of file or an error on the connection, seen even while the
+ * request is served), the connection is closed and the request and
+ * everything hung below it are freed, without a reply.  A handler's
+ * asynchronous work must therefore hang below req (or unlink itself in a
+ * destructor), never keep req where a later event could reach it. */
 struct sectx_request {
 	struct sectxd_ctx *hctx;
 	struct sectx_sconn *conn;
@@ -46,7 +58,7 @@ typedef int (*sectx_op_handler)(struct sectx_request *req);
 struct sectx_op_def {
 	uint16_t op;
 	unsigned sockets; /* SECTX_SOCK_* where it is served (server.h) */
-	bool root_only;   /* checked by the server before the handler runs */
+	bool root_only;	  /* checked by the server before the handler runs */
 	sectx_op_handler handler;
 };
 
@@ -54,8 +66,9 @@ struct sectx_op_table {
 	const struct sectx_op_def *ops;
 	size_t n;
 };
+/* clang-format off */
 #define SECTX_OP_TABLE(ops_) { (ops_), sizeof(ops_) / sizeof((ops_)[0]) }
-
+/* clang-format on */
 
 enum sectx_sock_kind {
 	SECTX_SOCK_NSS = 1 << 0,
@@ -66,7 +79,11 @@ struct sectx_server_stats {
 	unsigned conn_nss;
 	unsigned conn_pam;
 	uint64_t requests;
-	uint64_t refused; /* connections refused or evicted at a cap */
+	uint64_t refused;	  /* connections refused or evicted at a cap */
+	uint64_t hangups;	  /* requests freed because their client went away */
+	uint64_t evicted_partial; /* connections closed for the partial-frame budget */
+	uint64_t partial_bytes;	  /* now held by frames still arriving */
+	uint64_t log_suppressed;  /* lines about peers not logged (rate limit) */
 };
 
 /* Create (or verify) the socket directory as root 0755, take its lock file,

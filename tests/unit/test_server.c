@@ -24,6 +24,14 @@
  * answers what is in flight, then drains; a second server on the same
  * directory is refused.
  *
+ * Hardening (issue 12): a client that hangs up while its request is served
+ * frees the request and its asynchronous work at once (and, having sent its
+ * next frame ahead, within the hang-up poll), so its slot comes back; uids
+ * other than root filling every connection they may hold leave root's
+ * reserve, on both sockets; the budget of partial frames closes the
+ * connection whose frame began first; lines about bad frames are
+ * rate-limited and the suppressed ones counted in one line.
+ *
  * Longer than the ~800 lines of a source file: one harness (a server on the
  * loop, clients beside it) shared by every case, which a second file could
  * only share through a header of its own.
@@ -61,7 +69,8 @@
 #define WAIT_MS		  5000 /* bound on any wait; reached only when a test fails */
 #define NOBODY		  65534
 #define OP_UNKNOWN	  0x7777
-#define MAX_HELD	  8
+#define MAX_HELD	  32
+#define HOLD_WORK_MS	  300 /* the held request's "asynchronous work" */
 
 /* What the handlers saw.  The daemon context comes first so that a handler
  * finds the fixture from req->hctx. */
@@ -78,6 +87,7 @@ struct fixture {
 	struct sectx_request *held[MAX_HELD]; /* requests of the hold op, in order */
 	unsigned n_held;
 	unsigned held_freed;
+	unsigned held_work_done; /* timers below held requests that fired */
 };
 
 /* --- the test operations -------------------------------------------------- */
@@ -129,8 +139,16 @@ static int held_mark_destructor(struct held_mark *m)
 	return 0;
 }
 
+static void hold_work_done(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+			   void *private_data)
+{
+	((struct fixture *)private_data)->held_work_done++;
+}
+
 /* Keeps the request without replying, as asynchronous work does; the test
- * replies later.  A child of the request records when it is freed. */
+ * replies later.  A child of the request records when it is freed, and a
+ * timer below it stands for its work (a KDC exchange): it must never fire
+ * once the request is gone. */
 static int op_hold(struct sectx_request *req)
 {
 	struct fixture *f = fixture_of(req);
@@ -141,7 +159,9 @@ static int op_hold(struct sectx_request *req)
 		return SECTX_E_BUSY;
 	}
 	m = talloc(req, struct held_mark);
-	if (m == NULL) {
+	if (m == NULL ||
+	    tevent_add_timer(req->hctx->ev, req, tevent_timeval_current_ofs(0, HOLD_WORK_MS * 1000),
+			     hold_work_done, f) == NULL) {
 		return SECTX_E_INTERNAL;
 	}
 	m->f = f;
@@ -1098,6 +1118,338 @@ static void test_second_server(void **state)
 	}
 }
 
+/* --- hardening -------------------------------------------------------------- */
+
+/* A client that closes while its request is served takes the request with it
+ * at once: freed without a reply, its work (the timer below it) never runs,
+ * and its slot is free for the next client.  One that sent its next frame
+ * ahead is found gone by the hang-up poll, within a fraction of a second;
+ * while it is there, it keeps its request. */
+static void test_hangup_frees_busy_request(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[512];
+	size_t len;
+	int64_t t0;
+	int fd, other;
+
+	f->hctx.cfg->sectxd.max_connections_per_uid = 2;
+	fd = client(f, SECTX_PAM_SOCKET);
+	other = client(f, SECTX_NSS_SOCKET);
+	ask(f, fd, SECTX_PROTO_VERSION, SECTX_OP_STATUS, 1);
+	wait_held(f, 1);
+	t0 = sectx_now_ms();
+	close(fd);
+	while (f->held_freed == 0 && sectx_now_ms() - t0 < WAIT_MS) {
+		loop_step(f);
+	}
+	assert_int_equal(f->held_freed, 1);
+	assert_true(sectx_now_ms() - t0 < 100); /* a turn or two of the loop */
+	assert_int_equal(stats(f).hangups, 1);
+	wait_conns(f, 1);
+	loop_for(f, HOLD_WORK_MS + 100);
+	assert_int_equal(f->held_work_done, 0); /* its work went with it */
+
+	/* the slot is back: a new client of this uid is served while the
+	 * other one is still connected */
+	fd = client(f, SECTX_PAM_SOCKET);
+	assert_int_equal(stats(f).refused, 0);
+	ping_ok(f, fd, 2);
+
+	/* sent ahead, then gone: the poll finds it */
+	len = frame(buf, sizeof(buf), SECTX_PROTO_VERSION, SECTX_OP_STATUS, 3);
+	len += frame(buf + len, sizeof(buf) - len, SECTX_PROTO_VERSION, SECTX_OP_PING, 4);
+	assert_int_equal(send_all(f, fd, buf, len), 0);
+	wait_held(f, 2);
+	expect_silence(f, fd, 500); /* still there: kept, no deadline while busy */
+	assert_non_null(f->held[1]);
+	t0 = sectx_now_ms();
+	close(fd);
+	while (f->held_freed < 2 && sectx_now_ms() - t0 < WAIT_MS) {
+		loop_step(f);
+	}
+	assert_int_equal(f->held_freed, 2);
+	assert_true(sectx_now_ms() - t0 < 1000);
+	assert_int_equal(stats(f).hangups, 2);
+	wait_conns(f, 1);
+
+	/* no reply was counted but the ping's */
+	assert_int_equal(stats(f).requests, 1);
+	assert_int_equal(f->calls, 3);
+	ping_ok(f, other, 5);
+	close(other);
+	wait_conns(f, 0);
+}
+
+/* In a forked child, as uid: open n connections alternately to dir's
+ * pam.sock and nss.sock and make each busy, tell the parent on ready and
+ * wait until go is closed.  Exit 0, or a code saying what failed. */
+static int holding_child(const char *dir, uid_t uid, unsigned n, int ready, int go)
+{
+	uint8_t buf[256];
+	int fds[16];
+	unsigned i;
+	char c = 'r';
+
+	if (setgroups(0, NULL) != 0 || setgid(uid) != 0 || setuid(uid) != 0) {
+		return 10;
+	}
+	for (i = 0; i < n && i < 16; i++) {
+		size_t len = frame(buf, sizeof(buf), SECTX_PROTO_VERSION,
+				   i % 2 ? SECTX_OP_NSS_GETPWNAM : SECTX_OP_STATUS, i + 1);
+
+		fds[i] = connect_to(dir, i % 2 ? SECTX_NSS_SOCKET : SECTX_PAM_SOCKET);
+		if (fds[i] < 0) {
+			return 11;
+		}
+		/* nss.sock serves no held op: that connection is kept busy by a
+		 * frame it never completes instead (a slow loris) */
+		if (send(fds[i], buf, i % 2 ? len - 1 : len, MSG_NOSIGNAL) < 0) {
+			return 12;
+		}
+	}
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) < 0) {
+		return 13;
+	}
+	return 0;
+}
+
+/* Four uids other than root each open as many connections as they may
+ * (max_connections_per_uid), which together would be max_connections, and
+ * keep every one busy: they hold no more than max_connections less the root
+ * reserve, and root still connects to both sockets and is served.  The
+ * default config keeps a reserve too. */
+static void test_root_reserve(void **state)
+{
+	struct fixture *f = *state;
+	struct sectx_config *defaults;
+	const unsigned per_uid = 4, uids = 4, reserve = 4;
+	pid_t pids[4];
+	int ready[2], go[2];
+	unsigned i;
+	char c;
+	int nss, pam;
+
+	assert_int_equal(sectx_config_defaults(f->mem, &defaults), 0);
+	assert_true(defaults->sectxd.root_reserved_connections >= 1);
+	assert_true(defaults->sectxd.root_reserved_connections <=
+		    defaults->sectxd.max_connections / 2);
+	assert_true(uids * defaults->sectxd.max_connections_per_uid >
+		    defaults->sectxd.max_connections - defaults->sectxd.root_reserved_connections);
+	if (geteuid() != 0) {
+		skip(); /* needs other uids */
+	}
+
+	f->hctx.cfg->sectxd.max_connections = 16;
+	f->hctx.cfg->sectxd.max_connections_per_uid = per_uid;
+	f->hctx.cfg->sectxd.root_reserved_connections = reserve;
+	f->hctx.cfg->sectxd.client_timeout_ms = WAIT_MS; /* the slow lorises stay */
+	assert_int_equal(uids * per_uid, f->hctx.cfg->sectxd.max_connections);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	for (i = 0; i < uids; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			close(ready[0]);
+			close(go[1]);
+			_exit(holding_child(f->dir, NOBODY - 1 - i, per_uid, ready[1], go[0]));
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (i = 0; i < uids; i++) {
+		assert_int_equal(read(ready[0], &c, 1), 1);
+	}
+	/* every frame is in: the server takes what it may */
+	loop_for(f, 300);
+	assert_int_equal(stats(f).conn_nss + stats(f).conn_pam,
+			 f->hctx.cfg->sectxd.max_connections - reserve);
+	assert_true(stats(f).refused >= reserve);
+	assert_true(f->n_held > 0);
+
+	/* root, on both sockets, although nothing of the others is idle */
+	pam = client(f, SECTX_PAM_SOCKET);
+	nss = client(f, SECTX_NSS_SOCKET);
+	ping_ok(f, pam, 1);
+	ping_ok(f, nss, 2);
+	assert_int_equal(f->last_uid, 0);
+	close(pam);
+	close(nss);
+
+	for (i = 0; i < f->n_held; i++) {
+		if (f->held[i] != NULL) {
+			sectx_request_reply_status(f->held[i], SECTX_OK, NULL);
+		}
+	}
+	close(go[1]); /* the children exit, their connections close */
+	for (i = 0; i < uids; i++) {
+		int64_t end = sectx_now_ms() + WAIT_MS;
+		int status = -1;
+
+		while (waitpid(pids[i], &status, WNOHANG) == 0 && sectx_now_ms() < end) {
+			loop_step(f);
+		}
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	close(ready[0]);
+	wait_conns(f, 0);
+}
+
+/* A client that announces a frame of SECTX_FRAME_MAX (big) and sends body
+ * bytes of it, read by the server before this returns. */
+static int partial_client(struct fixture *f, const uint8_t *big, size_t body)
+{
+	int fd = client(f, SECTX_PAM_SOCKET);
+	uint64_t before = stats(f).partial_bytes;
+	int64_t end = sectx_now_ms() + WAIT_MS;
+
+	assert_int_equal(send_all(f, fd, big, SECTX_HDR_LEN + body), 0);
+	while (stats(f).partial_bytes == before && sectx_now_ms() < end) {
+		loop_step(f);
+	}
+	loop_for(f, 20); /* the rest of what was sent */
+	return fd;
+}
+
+/* With the budget of partial frames at its least (128 KiB), two frames half
+ * in hold 64 KiB each; a third one growing past the budget closes the
+ * connection whose frame began first; then the third, completing, closes
+ * the second, and is served. */
+static void test_partial_budget_evicts_oldest(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *big = talloc_zero_size(f->mem, SECTX_FRAME_MAX);
+	uint8_t *token = talloc_zero_size(f->mem, SECTX_FRAME_MAX);
+	struct sectx_wbuf w;
+	struct reply r;
+	size_t len = 0;
+	int a, b, c;
+
+	assert_non_null(big);
+	assert_non_null(token);
+	f->hctx.cfg->sectxd.max_partial_frames_kib = 128;
+	f->hctx.cfg->sectxd.client_timeout_ms = WAIT_MS;
+	sectx_frame_begin(&w, big, SECTX_FRAME_MAX, SECTX_PROTO_VERSION, SECTX_OP_PING, 9);
+	sectx_put_bytes(&w, SECTX_TAG_TOKEN, token,
+			SECTX_FRAME_MAX - SECTX_HDR_LEN - SECTX_FIELD_HDR_LEN);
+	assert_int_equal(sectx_frame_end(&w, &len), 0);
+	assert_int_equal(len, SECTX_FRAME_MAX);
+
+	a = partial_client(f, big, 40000);
+	assert_int_equal(stats(f).partial_bytes, 65536);
+	b = partial_client(f, big, 40000);
+	assert_int_equal(stats(f).partial_bytes, 2 * 65536);
+	assert_int_equal(stats(f).evicted_partial, 0);
+
+	c = partial_client(f, big, 5000); /* 8 KiB more: over the budget */
+	expect_closed(f, a, WAIT_MS);
+	assert_int_equal(stats(f).evicted_partial, 1);
+	assert_true(stats(f).partial_bytes <= 128 * 1024);
+	expect_silence(f, b, 50);
+
+	assert_int_equal(send_all(f, c, big + SECTX_HDR_LEN + 5000, len - SECTX_HDR_LEN - 5000), 0);
+	expect_reply(f, c, SECTX_OP_PING, 9, SECTX_OK, &r);
+	expect_closed(f, b, WAIT_MS);
+	assert_int_equal(stats(f).evicted_partial, 2);
+	assert_int_equal(stats(f).partial_bytes, 0);
+	assert_int_equal(f->calls, 1);
+	close(a);
+	close(b);
+	close(c);
+	wait_conns(f, 0);
+}
+
+/* How many times needle occurs in text. */
+static unsigned count_in(const char *text, const char *needle)
+{
+	unsigned n = 0;
+	const char *p = text;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	return n;
+}
+
+/* What the server logged at info level (to stderr, redirected to a file)
+ * while fn ran. */
+static char *logged_during(struct fixture *f, void (*fn)(struct fixture *f))
+{
+	char path[160];
+	int saved = dup(STDERR_FILENO);
+	struct stat st;
+	char *text;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/log", f->base);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0 && saved >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	sectx_log_set_level(SECTX_LOG_INFO);
+	fn(f);
+	sectx_log_set_level(SECTX_LOG_ERROR);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	assert_int_equal(fstat(fd, &st), 0);
+	text = talloc_zero_size(f->mem, (size_t)st.st_size + 1);
+	assert_non_null(text);
+	assert_int_equal(pread(fd, text, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	unlink(path);
+	return text;
+}
+
+#define BAD_HEADERS 40
+#define LOG_LINES   5
+#define LOG_WINDOW  300
+
+/* BAD_HEADERS connections each send a header announcing too long a frame;
+ * then, once the window is over, one more. */
+static void flood_bad_headers(struct fixture *f)
+{
+	unsigned i;
+
+	for (i = 0; i <= BAD_HEADERS; i++) {
+		uint8_t buf[256];
+		struct reply r;
+		int fd;
+
+		if (i == BAD_HEADERS) {
+			loop_for(f, LOG_WINDOW + 100); /* the summary is due, then a new window */
+		}
+		fd = client(f, i % 2 ? SECTX_NSS_SOCKET : SECTX_PAM_SOCKET);
+		frame(buf, sizeof(buf), SECTX_PROTO_VERSION, SECTX_OP_PING, i);
+		buf[0] = 0xff;
+		assert_int_equal(send_all(f, fd, buf, SECTX_HDR_LEN), 0);
+		expect_reply(f, fd, SECTX_OP_PING, i, SECTX_E_PROTO, &r);
+		expect_closed(f, fd, WAIT_MS);
+		close(fd);
+	}
+	wait_conns(f, 0);
+}
+
+/* A flood of bad frame headers logs LOG_LINES lines in its window, then
+ * one line with the count of the others; the next window logs again. */
+static void test_peer_log_rate_limited(void **state)
+{
+	struct fixture *f = *state;
+	char want[128];
+	char *text;
+
+	f->hctx.cfg->sectxd.peer_log_lines = LOG_LINES;
+	f->hctx.cfg->sectxd.peer_log_interval_ms = LOG_WINDOW;
+	text = logged_during(f, flood_bad_headers);
+	assert_int_equal(count_in(text, "bad frame header on"), LOG_LINES + 1);
+	snprintf(want, sizeof(want), "%u more lines about bad frame headers suppressed",
+		 BAD_HEADERS - LOG_LINES);
+	assert_int_equal(count_in(text, want), 1);
+	assert_int_equal(count_in(text, "suppressed"), 1);
+	assert_int_equal(stats(f).log_suppressed, BAD_HEADERS - LOG_LINES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1118,6 +1470,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cap_total, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_second_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hangup_frees_busy_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_reserve, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_budget_evicts_oldest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_log_rate_limited, setup, teardown),
 	};
 
 	sectx_log_init("test_server", 1, SECTX_LOG_ERROR);
