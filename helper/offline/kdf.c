@@ -52,6 +52,7 @@ struct kdf_state {
 	pthread_t thread;
 	bool running; /* a thread was started (joined: false again) */
 	bool listed;  /* in one of the pool's lists */
+	bool orphan;  /* a cancelled KDF's thread, kept by the pool (kdf_orphan) */
 	int pipefd[2];
 	struct tevent_fd *fde;
 	uint8_t out[SECTX_OFFLINE_HASH_LEN];
@@ -192,6 +193,63 @@ static void kdf_finish_thread(struct kdf_state *st)
 	}
 }
 
+static int kdf_state_destructor(struct kdf_state *st);
+
+/* An orphan's thread has finished: join it (it is past its last write, so
+ * this does not wait for a KDF) and give its slot back. */
+static void kdf_orphan_readable(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags,
+				void *private_data)
+{
+	struct kdf_state *o = talloc_get_type_abort(private_data, struct kdf_state);
+	char c;
+
+	if (read(o->pipefd[0], &c, 1) < 0 && (errno == EAGAIN || errno == EINTR)) {
+		return;
+	}
+	talloc_free(o);
+}
+
+/*
+ * st's request is being freed (its client went away) while its thread runs.
+ * Joining here would hold the event loop for the rest of the KDF (seconds
+ * with a high [offline] kdf_iterations), and a user could then stall every
+ * login by starting and cancelling offline logins.  Instead the thread, its
+ * job and its pipe move to an orphan owned by the pool, which keeps the
+ * thread's place in the running list (so cancelled KDFs still count against
+ * SECTX_OFFLINE_KDF_MAX and the user's one-at-a-time rule) until the thread
+ * reports, then joins it and scrubs the job.  Returns false if out of memory
+ * (the caller then joins, as before).
+ */
+static bool kdf_orphan(struct kdf_state *st)
+{
+	struct kdf_state *o = talloc_zero(st->pool, struct kdf_state);
+
+	if (o == NULL || (o->user = talloc_strdup(o, st->user)) == NULL) {
+		talloc_free(o);
+		return false;
+	}
+	o->pool = st->pool;
+	o->ev = st->ev;
+	o->pipefd[0] = st->pipefd[0];
+	o->pipefd[1] = st->pipefd[1];
+	o->fde = tevent_add_fd(o->ev, o, o->pipefd[0], TEVENT_FD_READ, kdf_orphan_readable, o);
+	if (o->fde == NULL) {
+		talloc_free(o);
+		return false;
+	}
+	o->job = st->job;
+	o->thread = st->thread;
+	o->running = true;
+	o->orphan = true;
+	talloc_set_destructor(o, kdf_state_destructor);
+	kdf_list_remove(&st->pool->running, st);
+	kdf_list_add(&o->pool->running, o);
+	st->job = NULL;
+	st->running = false;
+	st->pipefd[0] = st->pipefd[1] = -1;
+	return true;
+}
+
 static int kdf_state_destructor(struct kdf_state *st)
 {
 	bool was_running = st->running;
@@ -199,8 +257,10 @@ static int kdf_state_destructor(struct kdf_state *st)
 	TALLOC_FREE(st->fde);
 	if (st->listed && !st->running) {
 		kdf_list_remove(&st->pool->waiting, st); /* never started */
+	} else if (st->running && !st->orphan && st->pool != NULL && kdf_orphan(st)) {
+		was_running = false; /* its thread still holds the slot, as an orphan */
 	} else {
-		kdf_finish_thread(st); /* at most one KDF's wait, only if cancelled */
+		kdf_finish_thread(st); /* only at stop, or out of memory */
 	}
 	if (st->job != NULL) {
 		if (st->job->password != NULL) {
@@ -396,4 +456,9 @@ unsigned sectx_kdf_calibrate(void)
 		iter = SECTX_OFFLINE_ITER_MAX;
 	}
 	return (unsigned)iter;
+}
+
+unsigned sectx_kdf_running(const struct sectx_kdf_pool *pool)
+{
+	return pool->running.n;
 }

@@ -92,6 +92,10 @@ struct tevent_req *sectx_kdf_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
  * itself failed, -ECANCELED when its pool went away first). */
 int sectx_kdf_recv(struct tevent_req *req, uint8_t out[SECTX_OFFLINE_HASH_LEN]);
 
+/* KDF threads running now, those of cancelled requests included (for
+ * status and tests). */
+unsigned sectx_kdf_running(const struct sectx_kdf_pool *pool);
+
 /* Is the KDF of req (from sectx_kdf_send) still waiting for a thread? */
 bool sectx_kdf_waits(struct tevent_req *req);
 

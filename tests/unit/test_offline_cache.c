@@ -822,6 +822,49 @@ static void test_stop_with_kdfs_in_flight(void **state)
 	assert_int_equal(verify(f, "user0", "Some-pw-1", NULL), SECTX_OFFLINE_OK);
 }
 
+/* A request freed while its KDF runs (its client went away) never makes
+ * the loop wait for the KDF: the thread goes on as an orphan of the pool,
+ * still holding its slot, and gives it back when it finishes.  Joining
+ * instead would leave no thread running right after the free. */
+static void test_cancelled_kdf_does_not_block(void **state)
+{
+	struct fixture *f = *state;
+	struct sectx_kdf_pool *pool = sectx_kdf_pool_new(f->mem);
+	uint8_t salt[SECTX_OFFLINE_SALT_LEN] = {1, 2, 3};
+	struct tevent_req *req;
+	unsigned rounds = 0;
+
+	assert_non_null(pool);
+	/* long enough that the free below comes well before the thread's end */
+	req = sectx_kdf_send(f->mem, f->hctx->ev, pool, "ivan", "Some-pw-1", 9, salt, 300000);
+	assert_non_null(req);
+	assert_int_equal(sectx_kdf_running(pool), 1);
+	talloc_free(req);
+	assert_int_equal(sectx_kdf_running(pool), 1); /* not joined: still running */
+	while (sectx_kdf_running(pool) != 0 && rounds++ < 100000) {
+		assert_int_equal(tevent_loop_once(f->hctx->ev), 0);
+	}
+	assert_int_equal(sectx_kdf_running(pool), 0);
+	talloc_free(pool);
+}
+
+/* The pool goes while an orphan's thread runs (the subsystem stops): the
+ * orphan is joined then, nothing is touched after it is freed (valgrind). */
+static void test_pool_freed_with_orphan(void **state)
+{
+	struct fixture *f = *state;
+	struct sectx_kdf_pool *pool = sectx_kdf_pool_new(f->mem);
+	uint8_t salt[SECTX_OFFLINE_SALT_LEN] = {4, 5, 6};
+	struct tevent_req *req;
+
+	assert_non_null(pool);
+	req = sectx_kdf_send(f->mem, f->hctx->ev, pool, "ivan", "Some-pw-1", 9, salt, 100000);
+	assert_non_null(req);
+	talloc_free(req);
+	assert_int_equal(sectx_kdf_running(pool), 1);
+	talloc_free(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -838,6 +881,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_codec_truncated_and_oversized, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_codec_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_with_kdfs_in_flight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cancelled_kdf_does_not_block, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pool_freed_with_orphan, setup, teardown),
 	};
 
 	sectx_log_init("test_offline_cache", 1, SECTX_LOG_ERROR);
