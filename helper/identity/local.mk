@@ -30,4 +30,6 @@ tests_unit_test_identity_SOURCES = tests/unit/test_identity.c $(IDENTITY_STORE_S
 tests_unit_test_identity_CPPFLAGS = $(HELPER_CPPFLAGS)
 tests_unit_test_identity_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_identity_LDADD = libsectx_helper.la libsectx_base.la $(UNIT_LIBS)
-sectxd_SOURCES += helper/identity/account.c
+sectxd_SOURCES += helper/identity/account.c helper/identity/account_int.h \
+	helper/identity/account_lookup.c helper/identity/account_threads.c
+
