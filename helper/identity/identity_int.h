@@ -193,6 +193,7 @@ struct pcheck;
 struct flush_waiter;
 struct sectxd_ctx;
 struct id_s4u;
+struct identity_account_pool;
 struct tevent_fd;
 struct tevent_timer;
 
@@ -229,6 +230,8 @@ struct sectxd_identity {
 
 	struct pcheck *checks;
 	struct rate_bucket rate[RATE_BUCKETS];
+
+	struct identity_account_pool *accounts; /* account_threads.c: set up on first use */
 };
 
 /* CLOCK_REALTIME seconds: the clock of the store's expiry times. */

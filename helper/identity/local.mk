@@ -30,4 +30,17 @@ tests_unit_test_identity_SOURCES = tests/unit/test_identity.c $(IDENTITY_STORE_S
 tests_unit_test_identity_CPPFLAGS = $(HELPER_CPPFLAGS)
 tests_unit_test_identity_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_identity_LDADD = libsectx_helper.la libsectx_base.la $(UNIT_LIBS)
-sectxd_SOURCES += helper/identity/account.c
+sectxd_SOURCES += helper/identity/account.c helper/identity/account_int.h \
+	helper/identity/account_lookup.c helper/identity/account_threads.c
+
+# The account resolver on a real loop and real threads; the host's passwd and
+# group databases are doubled through --wrap (some of them block on a gate).
+check_PROGRAMS += tests/unit/test_account
+tests_unit_test_account_SOURCES = tests/unit/test_account.c helper/identity/account.c \
+	helper/identity/account_lookup.c helper/identity/account_threads.c
+tests_unit_test_account_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_unit_test_account_CFLAGS = $(UNIT_CFLAGS) $(TEVENT_CFLAGS) $(KRB5_CFLAGS) -pthread
+tests_unit_test_account_LDFLAGS = -Wl,--wrap=getpwnam_r -Wl,--wrap=getpwuid_r \
+	-Wl,--wrap=getgrouplist -Wl,--wrap=getgrgid_r
+tests_unit_test_account_LDADD = libsectx_helper.la libsectx_base.la $(TEVENT_LIBS) \
+	$(UNIT_LIBS) -lpthread

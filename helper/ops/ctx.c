@@ -198,21 +198,17 @@ static void step_and_reply(struct sectx_request *req, struct ctx_entry *e, bool 
 
 /* --- accept --------------------------------------------------------------------- */
 
-static int op_accept_step(struct sectx_request *req)
+/* An accept leg whose caller may use service name (ctx_authorise). */
+static void accept_authorised(struct sectx_request *req, const struct sectx_config_service *svc,
+			      const char *name)
 {
-	const struct sectx_config_service *svc;
 	struct sectx_gss_acceptor_args args;
-	char name[SECTX_CONFIG_SERVICE_NAME_MAX + 1];
 	struct ctx_entry *e;
 	const char *why = NULL;
 	char *reason = NULL;
 	uint32_t id, status;
 	int ret;
 
-	svc = ctx_authorise(req, name, sizeof(name));
-	if (svc == NULL) {
-		return 0;
-	}
 	if (req->uid != 0 && svc->principal[0] == '\0') {
 		/* no principal would let the service accept with any key of the
 		 * keytab, the host key included: root only */
@@ -220,7 +216,7 @@ static int op_accept_step(struct sectx_request *req)
 			   "root may accept with any keytab key)",
 			   name, (unsigned)req->uid);
 		ctx_reply_status(req, SECTX_E_PERM, "this service names no principal: root only");
-		return 0;
+		return;
 	}
 	ret = sectx_msg_get_u32(&req->msg, SECTX_TAG_CTX_HANDLE, &id);
 	if (ret == 0) {
@@ -229,21 +225,21 @@ static int op_accept_step(struct sectx_request *req)
 			ctx_reply_status(
 			    req, SECTX_E_NOTFOUND,
 			    "no such acceptor context for this service on this connection");
-			return 0;
+			return;
 		}
 		step_and_reply(req, e, true);
-		return 0;
+		return;
 	}
 	if (ret != SECTX_ERR_NOFIELD) {
 		ctx_reply_status(req, SECTX_E_PROTO, "CTX_HANDLE: invalid");
-		return 0;
+		return;
 	}
 
 	e = ctx_entry_new(req, SECTX_ROLE_ACCEPTOR, name, &status, &why);
 	if (e == NULL) {
 		SECTX_WARN("context accept: service %s uid %u: %s", name, (unsigned)req->uid, why);
 		ctx_reply_status(req, status, status == SECTX_E_BUSY ? why : NULL);
-		return 0;
+		return;
 	}
 	memset(&args, 0, sizeof(args));
 	args.keytab = req->hctx->cfg->kerberos.keytab;
@@ -262,9 +258,14 @@ static int op_accept_step(struct sectx_request *req)
 		ctx_log_event(e, NULL, m != NULL ? m : "cannot set up the acceptor");
 		talloc_free(e);
 		ctx_reply_status(req, ret == -EINVAL ? SECTX_E_INVAL : SECTX_E_UNAVAIL, m);
-		return 0;
+		return;
 	}
 	step_and_reply(req, e, true);
+}
+
+static int op_accept_step(struct sectx_request *req)
+{
+	ctx_authorise(req, accept_authorised);
 	return 0;
 }
 
@@ -446,18 +447,13 @@ static void init_tgs_done(struct tevent_req *subreq)
 
 static int op_init_step(struct sectx_request *req)
 {
-	const struct sectx_config_service *svc;
-	char name[SECTX_CONFIG_SERVICE_NAME_MAX + 1];
 	struct ctx_entry *e;
 	uint32_t id;
 	int ret;
 
 	ret = sectx_msg_get_u32(&req->msg, SECTX_TAG_CTX_HANDLE, &id);
 	if (ret == SECTX_ERR_NOFIELD) {
-		svc = ctx_authorise(req, name, sizeof(name));
-		if (svc != NULL) {
-			init_first(req, svc, name);
-		}
+		ctx_authorise(req, init_first);
 		return 0;
 	}
 	if (ret != 0) {

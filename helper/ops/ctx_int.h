@@ -51,11 +51,18 @@ struct ctx_entry *ctx_entry_new(struct sectx_request *req, enum sectx_ctx_role r
 
 /* --- ctx_policy.c: [service/NAME] and credential sources -------------------------- */
 
-/* Parse SERVICE into name (namesz bytes), find its [service/NAME] and
- * authorise the caller's uid.  The section (owned by the config), or NULL
- * after replying (E_PROTO, E_NOTFOUND, E_PERM). */
-const struct sectx_config_service *ctx_authorise(struct sectx_request *req, char *name,
-						 size_t namesz);
+/* What runs once a request may use its service: svc is the section of the
+ * current config (valid until control returns to the loop), name its NAME
+ * (valid while req lives). */
+typedef void (*ctx_authorised_fn)(struct sectx_request *req,
+				  const struct sectx_config_service *svc, const char *name);
+
+/* Parse SERVICE, find its [service/NAME] and authorise the caller's uid,
+ * then run next: at once, or from the loop when the service lists users by
+ * name (looked up off the loop, identity/account.c; the section is found
+ * again then).  Refused: a reply (E_PROTO, E_NOTFOUND, E_PERM; E_UNAVAIL the
+ * passwd database did not answer in time; E_INTERNAL). */
+void ctx_authorise(struct sectx_request *req, ctx_authorised_fn next);
 
 /* The SECTX_MECH_* set a service's `mechs` allows. */
 unsigned ctx_service_mechs(const struct sectx_config_service *svc);

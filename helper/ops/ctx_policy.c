@@ -11,24 +11,24 @@
  * lookups of the names a service lists; read a ccache descriptor they pass
  * (a regular file of at most SECTX_CCACHE_FILE_MAX bytes owned by the
  * caller; root may pass anyone's and then acts as its owner) into a MEMORY
- * ccache (login/ccache_fd.c); root: copy the TGT of a login handle.
+ * ccache (login/ccache_fd.c); root: copy the TGT of a login handle.  The
+ * passwd lookups run on the account resolver's threads
+ * (identity/account.c), never on the loop; the request waits for them.
  *
  * It must never open a path from a request, let a non-root caller use a
  * login handle or a ccache of another uid, or let a uid the service does
  * not list use it.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "identity/identity.h"
 #include "log.h"
 #include "login/ccache_fd.h"
 #include "login/login.h"
 #include "ops/ctx_int.h"
 #include "sessions/sessions.h"
-
-#define PW_BUF_MAX 16384u /* getpwnam_r buffer */
 
 /* --- [service/NAME] ----------------------------------------------------------- */
 
@@ -43,11 +43,44 @@ static const struct sectx_config_service *service_find(const struct sectx_config
 	return NULL;
 }
 
-/* May uid use svc?  Root always; others if listed by name or number. */
-static bool service_allows_uid(const struct sectx_config_service *svc, uid_t uid)
+/* A name of a service's `uid` key, looked up. */
+struct authz_known {
+	char *entry;
+	bool found; /* the local passwd database has it */
+	uid_t uid;
+};
+
+/* One request being authorised for its service: the names of the
+ * service's `uid` key looked up so far (a child of the request). */
+struct authz_state {
+	struct sectx_request *req;
+	ctx_authorised_fn next;
+	char name[SECTX_CONFIG_SERVICE_NAME_MAX + 1];
+	char *pending; /* the name being looked up */
+	struct authz_known *known;
+	size_t n_known;
+};
+
+enum authz_answer { AUTHZ_YES, AUTHZ_NO, AUTHZ_LOOKUP };
+
+static const struct authz_known *authz_find(const struct authz_state *a, const char *entry)
+{
+	for (size_t i = 0; i < a->n_known; i++) {
+		if (strcmp(a->known[i].entry, entry) == 0) {
+			return &a->known[i];
+		}
+	}
+	return NULL;
+}
+
+/* May uid use svc?  Root always; others if listed by name or number: each
+ * entry in turn, as far as the names looked up so far tell.  AUTHZ_LOOKUP
+ * with *lookup the first name of the list whose uid is not known yet. */
+static enum authz_answer service_allows_uid(const struct sectx_config_service *svc, uid_t uid,
+					    const struct authz_state *a, const char **lookup)
 {
 	if (uid == 0) {
-		return true;
+		return AUTHZ_YES;
 	}
 	for (size_t i = 0; i < svc->n_uid; i++) {
 		const char *entry = svc->uid[i];
@@ -58,19 +91,96 @@ static bool service_allows_uid(const struct sectx_config_service *svc, uid_t uid
 			errno = 0;
 			n = strtoul(entry, &end, 10);
 			if (errno == 0 && *end == '\0' && n == (unsigned long)uid) {
-				return true;
+				return AUTHZ_YES;
 			}
 		} else {
-			struct passwd pw, *res = NULL;
-			char buf[PW_BUF_MAX];
+			const struct authz_known *k = authz_find(a, entry);
 
-			if (getpwnam_r(entry, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
-			    res->pw_uid == uid) {
-				return true;
+			if (k == NULL) {
+				*lookup = entry;
+				return AUTHZ_LOOKUP;
+			}
+			if (k->found && k->uid == uid) {
+				return AUTHZ_YES;
 			}
 		}
 	}
-	return false;
+	return AUTHZ_NO;
+}
+
+static void authz_looked_up(struct tevent_req *subreq);
+
+/* Find a's service in the current config and decide, looking the next name
+ * up if need be (then again from the start, the config as it is then). */
+static void authz_step(struct authz_state *a)
+{
+	struct sectx_request *req = a->req;
+	const struct sectx_config_service *svc;
+	const char *lookup = NULL;
+	struct tevent_req *subreq;
+
+	svc = service_find(req->hctx->cfg, a->name);
+	if (svc == NULL) {
+		SECTX_INFO("context refused: no [service/%s] (uid %u)", a->name,
+			   (unsigned)req->uid);
+		ctx_reply_status(req, SECTX_E_NOTFOUND, "no such service");
+		return;
+	}
+	switch (service_allows_uid(svc, req->uid, a, &lookup)) {
+	case AUTHZ_YES:
+		a->next(req, svc, a->name);
+		return;
+	case AUTHZ_NO:
+		SECTX_WARN("context refused: uid %u may not use service %s", (unsigned)req->uid,
+			   a->name);
+		ctx_reply_status(req, SECTX_E_PERM, "this uid may not use this service");
+		return;
+	case AUTHZ_LOOKUP:
+		break;
+	}
+	talloc_free(a->pending);
+	a->pending = talloc_strdup(a, lookup);
+	subreq = a->pending != NULL ? identity_local_account_send(a, req->hctx, a->pending) : NULL;
+	if (subreq == NULL) {
+		ctx_reply_status(req, SECTX_E_INTERNAL, NULL);
+		return;
+	}
+	tevent_req_set_callback(subreq, authz_looked_up, a);
+}
+
+static void authz_looked_up(struct tevent_req *subreq)
+{
+	struct authz_state *a = tevent_req_callback_data(subreq, struct authz_state);
+	struct identity_account *acct = NULL;
+	struct authz_known *k;
+	int ret;
+
+	ret = identity_local_account_recv(subreq, a, &acct);
+	TALLOC_FREE(subreq);
+	if (ret == -ETIMEDOUT || ret == -EBUSY || ret == -ECANCELED) {
+		SECTX_WARN("context for uid %u: cannot tell whether service %s lists it: user %s: "
+			   "%s",
+			   (unsigned)a->req->uid, a->name, a->pending,
+			   ret == -ETIMEDOUT ? "the passwd database did not answer in time"
+			   : ret == -EBUSY   ? "too many account lookups waiting"
+					     : strerror(-ret));
+		ctx_reply_status(a->req, SECTX_E_UNAVAIL, "the passwd database did not answer");
+		return;
+	}
+	k = talloc_realloc(a, a->known, struct authz_known, a->n_known + 1);
+	if (k == NULL) {
+		ctx_reply_status(a->req, SECTX_E_INTERNAL, NULL);
+		return;
+	}
+	a->known = k;
+	k = &a->known[a->n_known++];
+	k->entry = talloc_steal(a->known, a->pending);
+	a->pending = NULL;
+	/* not found, or any failure of the lookup: that name gives no uid */
+	k->found = ret == 0;
+	k->uid = ret == 0 ? acct->uid : 0;
+	talloc_free(acct);
+	authz_step(a);
 }
 
 /* The SECTX_MECH_* set svc allows (ctx_int.h). */
@@ -84,33 +194,26 @@ unsigned ctx_service_mechs(const struct sectx_config_service *svc)
 	return set;
 }
 
-/* Parse SERVICE, find it and authorise the caller.  Replies and returns
- * NULL if refused (ctx_int.h). */
-const struct sectx_config_service *ctx_authorise(struct sectx_request *req, char *name,
-						 size_t namesz)
+/* Parse SERVICE, find it and authorise the caller, then run next; replies
+ * if refused (ctx_int.h). */
+void ctx_authorise(struct sectx_request *req, ctx_authorised_fn next)
 {
-	const struct sectx_config_service *svc;
+	struct authz_state *a = talloc_zero(req, struct authz_state);
 	int ret;
 
-	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_SERVICE, name, namesz,
+	if (a == NULL) {
+		ctx_reply_status(req, SECTX_E_INTERNAL, NULL);
+		return;
+	}
+	a->req = req;
+	a->next = next;
+	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_SERVICE, a->name, sizeof(a->name),
 				   SECTX_CONFIG_SERVICE_NAME_MAX);
 	if (ret != 0) {
 		ctx_reply_status(req, SECTX_E_PROTO, "SERVICE: missing or invalid");
-		return NULL;
+		return;
 	}
-	svc = service_find(req->hctx->cfg, name);
-	if (svc == NULL) {
-		SECTX_INFO("context refused: no [service/%s] (uid %u)", name, (unsigned)req->uid);
-		ctx_reply_status(req, SECTX_E_NOTFOUND, "no such service");
-		return NULL;
-	}
-	if (!service_allows_uid(svc, req->uid)) {
-		SECTX_WARN("context refused: uid %u may not use service %s", (unsigned)req->uid,
-			   name);
-		ctx_reply_status(req, SECTX_E_PERM, "this uid may not use this service");
-		return NULL;
-	}
-	return svc;
+	authz_step(a);
 }
 
 /* --- credential sources ------------------------------------------------------------ */

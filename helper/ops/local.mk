@@ -14,7 +14,7 @@ sectxd_SOURCES += \
 # test (getpwnam_r / getpwuid_r through --wrap).
 check_PROGRAMS += tests/unit/test_pam_ops
 tests_unit_test_pam_ops_SOURCES = tests/unit/test_pam_ops.c helper/ops/pam_common.c \
-	helper/identity/account.c
+	helper/identity/account.c helper/identity/account_lookup.c helper/identity/account_threads.c
 tests_unit_test_pam_ops_CPPFLAGS = $(HELPER_CPPFLAGS)
 tests_unit_test_pam_ops_CFLAGS = $(UNIT_CFLAGS) $(TEVENT_CFLAGS) $(KRB5_CFLAGS)
 tests_unit_test_pam_ops_LDFLAGS = -Wl,--wrap=getpwnam_r -Wl,--wrap=getpwuid_r

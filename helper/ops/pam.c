@@ -8,7 +8,7 @@
  *
  * Who can reach this: any local process, through pam.sock.  Every operation
  * is served on pam.sock only and open to every uid: each handler authorises
- * the caller for the user it names (sectx_pam_caller_may_act_for).  An
+ * the caller for the user it names (sectx_pam_authorise).  An
  * operation not in this table is not a PAM operation.
  */
 #include "ops/ops.h"

@@ -8,14 +8,13 @@
  * user, anyone else only for its own (pam_common.c).  What they can make it
  * do: read the login handle issued for that same user, service and remote
  * host, and look the user and its groups up (identity/account.c: the local
- * passwd database first, then the identity store; groups by getgrgid_r,
- * then the store).  No KDC exchange.
+ * passwd and group databases first, on the resolver's threads, then the
+ * identity store).  No KDC exchange, no lookup on the loop.
  *
  * It must never allow a login that [access] does not allow, nor answer for a
  * login it did not make (IGNORE: another module's).
  */
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -38,69 +37,145 @@ static bool in_list(const char *const *list, size_t n, const char *name)
 	return false;
 }
 
-/* Is one of groups (n of them) listed in [access] allow_groups?  Each gid
- * is named by the local group database, else by the identity store. */
-static bool group_allowed(struct sectxd_ctx *hctx, const gid_t *groups, size_t n)
+/* One acct_mgmt request; a child of it, so a client that goes away cancels
+ * the lookups. */
+struct acct_op {
+	struct sectx_request *req;
+	struct pam_args a;
+	struct identity_account *acct;
+	gid_t *groups;
+	size_t n_groups;
+};
+
+/* [access] without a lookup: 1 allowed (both lists empty, or the user is
+ * listed), 0 not (no group list), -1 its groups decide. */
+static int access_at_once(const struct sectx_config *cfg, const char *user)
 {
-	const struct sectx_config *cfg = hctx->cfg;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		struct group gr, *gres = NULL;
-		char gbuf[16384];
-		struct id_lookup lk;
-
-		if (getgrgid_r(groups[i], &gr, gbuf, sizeof(gbuf), &gres) == 0 && gres != NULL) {
-			if (in_list(cfg->access.allow_groups, cfg->access.n_allow_groups,
-				    gr.gr_name)) {
-				return true;
-			}
-			continue;
-		}
-		memset(&lk, 0, sizeof(lk));
-		if (id_store_group_by_gid(identity_store(hctx), groups[i], time(NULL), true, &lk) ==
-			ID_FOUND &&
-		    lk.group != NULL &&
-		    in_list(cfg->access.allow_groups, cfg->access.n_allow_groups, lk.group->name)) {
-			return true;
-		}
-	}
-	return false;
-}
-
-/* [access]: allowed if both lists are empty, the user is listed, or one of
- * its groups is (the account and its groups: identity/account.c). */
-static bool access_allowed(struct sectxd_ctx *hctx, const char *user)
-{
-	const struct sectx_config *cfg = hctx->cfg;
-	TALLOC_CTX *tmp_ctx;
-	struct identity_account *acct = NULL;
-	gid_t *groups = NULL;
-	size_t ngroups = 0;
-	bool allowed = false;
-
 	if (cfg->access.n_allow_users == 0 && cfg->access.n_allow_groups == 0) {
-		return true;
+		return 1;
 	}
 	if (in_list(cfg->access.allow_users, cfg->access.n_allow_users, user)) {
-		return true;
+		return 1;
 	}
-	if (cfg->access.n_allow_groups == 0) {
-		return false;
+	return cfg->access.n_allow_groups == 0 ? 0 : -1;
+}
+
+static void acct_account_found(struct tevent_req *subreq);
+static void acct_groups_found(struct tevent_req *subreq);
+static void acct_group_names_found(struct tevent_req *subreq);
+static void acct_reply(struct acct_op *op, bool allowed);
+
+/* [access] by the user's groups: the account, its groups, their names
+ * (identity/account.c: the local databases on a thread, then the store),
+ * then acct_reply.  Returns as a handler does. */
+static int access_by_groups(struct acct_op *op)
+{
+	struct tevent_req *subreq;
+
+	subreq = identity_account_by_name_send(op, op->req->hctx, op->a.user);
+	if (subreq == NULL) {
+		return SECTX_E_INTERNAL;
 	}
-	tmp_ctx = talloc_new(NULL);
-	if (tmp_ctx == NULL) {
-		return false;
+	tevent_req_set_callback(subreq, acct_account_found, op);
+	return 0;
+}
+
+/* A lookup under access_by_groups failed: no such user, or a local one in
+ * too many groups, is not allowed (as ever); a database that did not answer
+ * in time is not an answer. */
+static void access_failed(struct acct_op *op, int ret)
+{
+	if (ret == -ETIMEDOUT || ret == -EBUSY || ret == -ECANCELED) {
+		SECTX_WARN("[access] of %s for %s cannot be checked: %s", op->a.user, op->a.service,
+			   ret == -ETIMEDOUT ? "the user and group databases did not answer in time"
+			   : ret == -EBUSY   ? "too many account lookups waiting"
+					     : strerror(-ret));
+		sectx_request_reply_status(op->req, SECTX_E_UNAVAIL, NULL);
+		return;
 	}
-	/* no such user, or a local one in too many groups: not allowed */
-	if (identity_account_by_name(tmp_ctx, hctx, user, &acct) != 0 ||
-	    identity_account_groups(tmp_ctx, hctx, acct, &groups, &ngroups) != 0) {
-		goto done;
+	acct_reply(op, false);
+}
+
+static void acct_account_found(struct tevent_req *subreq)
+{
+	struct acct_op *op = tevent_req_callback_data(subreq, struct acct_op);
+	int ret;
+
+	ret = identity_account_by_name_recv(subreq, op, &op->acct);
+	TALLOC_FREE(subreq);
+	if (ret != 0) {
+		access_failed(op, ret);
+		return;
 	}
-	allowed = group_allowed(hctx, groups, ngroups);
-done:
-	talloc_free(tmp_ctx);
-	return allowed;
+	subreq = identity_account_groups_send(op, op->req->hctx, op->acct);
+	if (subreq == NULL) {
+		access_failed(op, -ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(subreq, acct_groups_found, op);
+}
+
+static void acct_groups_found(struct tevent_req *subreq)
+{
+	struct acct_op *op = tevent_req_callback_data(subreq, struct acct_op);
+	int ret;
+
+	ret = identity_account_groups_recv(subreq, op, &op->groups, &op->n_groups);
+	TALLOC_FREE(subreq);
+	if (ret != 0) {
+		access_failed(op, ret);
+		return;
+	}
+	subreq = identity_group_names_send(op, op->req->hctx, op->groups, op->n_groups);
+	if (subreq == NULL) {
+		access_failed(op, -ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(subreq, acct_group_names_found, op);
+}
+
+/* Is one of the groups listed in [access] allow_groups?  Each gid is named
+ * by the local group database, else by the identity store. */
+static void acct_group_names_found(struct tevent_req *subreq)
+{
+	struct acct_op *op = tevent_req_callback_data(subreq, struct acct_op);
+	const struct sectx_config *cfg = op->req->hctx->cfg;
+	char **names = NULL;
+	bool allowed = false;
+	size_t i;
+	int ret;
+
+	ret = identity_group_names_recv(subreq, op, &names);
+	TALLOC_FREE(subreq);
+	if (ret != 0) {
+		access_failed(op, ret);
+		return;
+	}
+	for (i = 0; i < op->n_groups && !allowed; i++) {
+		allowed = names[i] != NULL &&
+			  in_list(cfg->access.allow_groups, cfg->access.n_allow_groups, names[i]);
+	}
+	acct_reply(op, allowed);
+}
+
+/* The caller may act for op's user: is it a login sectx made, may the user
+ * log in here ([access]: at once, or by its groups)? */
+static int acct_authorised(void *private_data)
+{
+	struct acct_op *op = private_data;
+	struct sectx_request *req = op->req;
+	int at_once;
+
+	if (sectx_pam_claimable_handle(req, &op->a) == NULL) {
+		sectx_pam_reply(req, SECTX_PAM_IGNORE, 0, NULL, NULL, NULL);
+		return 0;
+	}
+	at_once = access_at_once(req->hctx->cfg, op->a.user);
+	if (at_once < 0) {
+		return access_by_groups(op);
+	}
+	acct_reply(op, at_once == 1);
+	return 0;
 }
 
 /* SECTX_OP_PAM_ACCT_MGMT (pam_int.h): USER, SERVICE, [RHOST], HANDLE.
@@ -108,39 +183,49 @@ done:
  * to): IGNORE for a login sectx did not make. */
 int sectx_pam_op_acct_mgmt(struct sectx_request *req)
 {
+	struct acct_op *op = talloc_zero(req, struct acct_op);
+
+	if (op == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	op->req = req;
+	if (!sectx_pam_parse_args(req, &op->a)) {
+		return 0;
+	}
+	return sectx_pam_authorise(req, op, op->a.user, NULL, acct_authorised);
+}
+
+/* The answer, [access] decided: the login's handle (found again: it may
+ * have gone while the groups were looked up) says the rest. */
+static void acct_reply(struct acct_op *op, bool allowed)
+{
+	struct sectx_request *req = op->req;
 	struct sectx_handle *h;
-	struct pam_args a;
 	char info[128];
 	int64_t warn;
 	time_t now;
 
-	if (!sectx_pam_parse_args(req, &a)) {
-		return 0;
-	}
-	if (!sectx_pam_caller_may_act_for(req, a.user)) {
-		return SECTX_E_PERM;
-	}
-	h = sectx_pam_claimable_handle(req, &a);
+	h = sectx_pam_claimable_handle(req, &op->a);
 	if (h == NULL) {
 		sectx_pam_reply(req, SECTX_PAM_IGNORE, 0, NULL, NULL, NULL);
-		return 0;
+		return;
 	}
-	if (!access_allowed(req->hctx, a.user)) {
-		SECTX_INFO("%s may not log in to %s ([access])", a.user, a.service);
+	if (!allowed) {
+		SECTX_INFO("%s may not log in to %s ([access])", op->a.user, op->a.service);
 		sectx_pam_reply(req, SECTX_PAM_PERM_DENIED, 0, NULL, NULL,
 				"You are not allowed to log in here.");
-		return 0;
+		return;
 	}
 	now = time(NULL);
 	if (h->acct_expiry != 0 && (time_t)h->acct_expiry <= now) {
 		sectx_pam_reply(req, SECTX_PAM_ACCT_EXPIRED, 0, NULL, NULL,
 				"Your account has expired.");
-		return 0;
+		return;
 	}
 	if (h->expired) {
 		sectx_pam_reply(req, SECTX_PAM_NEW_AUTHTOK_REQD, 0, NULL, NULL,
 				"Your password has expired; you must change it now.");
-		return 0;
+		return;
 	}
 	warn = (int64_t)req->hctx->cfg->kerberos.pwd_expire_warning * 86400;
 	if (h->pw_expiry != 0 && (int64_t)h->pw_expiry - now <= warn) {
@@ -149,8 +234,7 @@ int sectx_pam_op_acct_mgmt(struct sectx_request *req)
 		snprintf(info, sizeof(info), "Your password will expire in %lld day%s.",
 			 (long long)days, days == 1 ? "" : "s");
 		sectx_pam_reply(req, SECTX_PAM_SUCCESS, 0, NULL, info, NULL);
-		return 0;
+		return;
 	}
 	sectx_pam_reply(req, SECTX_PAM_SUCCESS, 0, NULL, NULL, NULL);
-	return 0;
 }

@@ -344,12 +344,13 @@ static void auth_login_done(struct tevent_req *subreq)
 	sectx_pam_reply(req, result, 0, NULL, NULL, AUTH_FAILED_TEXT);
 }
 
+static int auth_authorised(void *private_data);
+
 /* SECTX_OP_PAM_AUTHENTICATE (pam_int.h): USER, SERVICE, [RHOST], PASSWORD.
  * Replies now on a malformed or refused request, else later from the
  * throttled login; a positive enum sectx_status asks the server to reply. */
 int sectx_pam_op_authenticate(struct sectx_request *req)
 {
-	struct sectxd_ctx *hctx = req->hctx;
 	struct auth_op *op;
 	int ret;
 
@@ -367,11 +368,16 @@ int sectx_pam_op_authenticate(struct sectx_request *req)
 		sectx_request_reply_status(req, SECTX_E_PROTO, "a password is required");
 		return 0;
 	}
-	if (!sectx_pam_caller_may_act_for(req, op->a.user)) {
-		SECTX_WARN("uid %u pid %d may not authenticate another user; refused",
-			   (unsigned)req->uid, (int)req->pid);
-		return SECTX_E_PERM;
-	}
+	return sectx_pam_authorise(req, op, op->a.user, "authenticate another user", auth_authorised);
+}
+
+/* The caller may authenticate op's user: on to the throttled login. */
+static int auth_authorised(void *private_data)
+{
+	struct auth_op *op = private_data;
+	struct sectx_request *req = op->req;
+	struct sectxd_ctx *hctx = req->hctx;
+
 	talloc_set_destructor(op, auth_op_destructor);
 	if (sectx_pam_user_principal(hctx, op->a.user, &op->principal) != 0) {
 		SECTX_INFO(

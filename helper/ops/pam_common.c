@@ -12,7 +12,11 @@
  * (a screen locker re-checking its user's password, `passwd`), so a user
  * cannot use the helper as a password oracle for others nor claim someone
  * else's login.  Users are resolved by identity/account.c: the local passwd
- * database first, then the identity store.
+ * database first (on the resolver's threads: a remote passwd source never
+ * stalls the loop; root is decided at once, without a lookup), then the
+ * identity store.  An operation continues from the loop once its caller is
+ * authorised (sectx_pam_authorise); a lookup that does not answer in time is
+ * neither a yes nor a no: the caller is told E_UNAVAIL.
  *
  * This file must never trust a field it has not bounded, let a user name
  * that is not a plain name of the realm become a principal, keep a password
@@ -82,23 +86,168 @@ bool sectx_pam_parse_args(struct sectx_request *req, struct pam_args *a)
 	return true;
 }
 
-/* May the caller act for user?  Root may; anyone else only for itself: its
- * local account, or the realm user mapped to its uid (pam_int.h). */
-bool sectx_pam_caller_may_act_for(const struct sectx_request *req, const char *user)
-{
-	struct identity_account *acct = NULL;
-	bool ok;
+/* --- who may act for a user ------------------------------------------------------------------- */
 
+struct may_act_state {
+	char *user;
+	bool allowed;
+};
+
+static void may_act_looked_up(struct tevent_req *subreq);
+
+/* May the caller act for user?  Root may, at once; anyone else only for
+ * itself: its local account, or the realm user mapped to its uid, looked up
+ * off the loop (pam_int.h). */
+struct tevent_req *sectx_pam_may_act_for_send(TALLOC_CTX *mem_ctx, struct sectx_request *req,
+					      const char *user)
+{
+	struct sectxd_ctx *hctx = req->hctx;
+	struct tevent_req *treq, *subreq;
+	struct may_act_state *s;
+
+	treq = tevent_req_create(mem_ctx, &s, struct may_act_state);
+	if (treq == NULL) {
+		return NULL;
+	}
 	if (req->uid == 0) {
-		return true;
+		s->allowed = true;
+		tevent_req_done(treq);
+		return tevent_req_post(treq, hctx->ev);
 	}
-	if (identity_account_by_uid(NULL, req->hctx, req->uid, &acct) != 0) {
-		return false;
+	s->user = talloc_strdup(s, user);
+	if (tevent_req_nomem(s->user, treq)) {
+		return tevent_req_post(treq, hctx->ev);
 	}
-	ok = strcmp(acct->name, user) == 0 ||
-	     (acct->alias != NULL && strcmp(acct->alias, user) == 0);
+	subreq = identity_account_by_uid_send(s, hctx, req->uid);
+	if (tevent_req_nomem(subreq, treq)) {
+		return tevent_req_post(treq, hctx->ev);
+	}
+	tevent_req_set_callback(subreq, may_act_looked_up, treq);
+	return treq;
+}
+
+static void may_act_looked_up(struct tevent_req *subreq)
+{
+	struct tevent_req *treq = tevent_req_callback_data(subreq, struct tevent_req);
+	struct may_act_state *s = tevent_req_data(treq, struct may_act_state);
+	struct identity_account *acct = NULL;
+	int ret;
+
+	ret = identity_account_by_uid_recv(subreq, s, &acct);
+	TALLOC_FREE(subreq);
+	if (ret == -ETIMEDOUT || ret == -EBUSY || ret == -ECANCELED) {
+		/* not known: neither yes nor no */
+		tevent_req_error(treq, -ret);
+		return;
+	}
+	/* a uid neither source knows (or out of memory): refused, as ever */
+	s->allowed = ret == 0 && (strcmp(acct->name, s->user) == 0 ||
+				  (acct->alias != NULL && strcmp(acct->alias, s->user) == 0));
 	talloc_free(acct);
-	return ok;
+	tevent_req_done(treq);
+}
+
+/* 0 with *allowed, or why it cannot be told (pam_int.h). */
+int sectx_pam_may_act_for_recv(struct tevent_req *treq, bool *allowed)
+{
+	struct may_act_state *s = tevent_req_data(treq, struct may_act_state);
+	int err;
+
+	*allowed = false;
+	if (sectx_req_failed(treq, &err)) {
+		return -err;
+	}
+	*allowed = s->allowed;
+	return 0;
+}
+
+/* One operation waiting to be authorised. */
+struct authorise_state {
+	struct sectx_request *req;
+	void *op;
+	sectx_pam_next_fn next;
+	const char *what;
+};
+
+/* Finish a (freed here, with subreq): 0 after running the rest of the
+ * operation (its return value in *next_ret), or the status to reply with. */
+static uint32_t authorised(struct authorise_state *a, struct tevent_req *subreq, int *next_ret)
+{
+	struct sectx_request *req = a->req;
+	sectx_pam_next_fn next = a->next;
+	const char *what = a->what;
+	void *op = a->op;
+	bool allowed = false;
+	int ret;
+
+	*next_ret = 0;
+	ret = sectx_pam_may_act_for_recv(subreq, &allowed);
+	talloc_free(a);
+	if (ret != 0) {
+		SECTX_WARN("%s from uid %u pid %d: cannot tell whether it may act for that user: "
+			   "%s",
+			   sectx_op_name(req->msg.hdr.op), (unsigned)req->uid, (int)req->pid,
+			   ret == -ETIMEDOUT ? "the passwd database did not answer in time"
+			   : ret == -EBUSY   ? "too many account lookups waiting"
+					     : strerror(-ret));
+		return SECTX_E_UNAVAIL;
+	}
+	if (!allowed) {
+		if (what != NULL) {
+			SECTX_WARN("uid %u pid %d may not %s; refused", (unsigned)req->uid,
+				   (int)req->pid, what);
+		}
+		return SECTX_E_PERM;
+	}
+	*next_ret = next(op);
+	return 0;
+}
+
+static void authorise_done(struct tevent_req *subreq)
+{
+	struct authorise_state *a = tevent_req_callback_data(subreq, struct authorise_state);
+	struct sectx_request *req = a->req;
+	uint32_t status;
+	int ret;
+
+	status = authorised(a, subreq, &ret);
+	if (status != 0) {
+		sectx_request_reply_status(req, status, NULL);
+		return;
+	}
+	if (ret > 0) {
+		sectx_request_reply_status(req, (uint32_t)ret, NULL);
+	}
+}
+
+/* Authorise the caller for user, then run next(op) (pam_int.h). */
+int sectx_pam_authorise(struct sectx_request *req, void *op, const char *user, const char *what,
+			sectx_pam_next_fn next)
+{
+	struct authorise_state *a = talloc_zero(op, struct authorise_state);
+	struct tevent_req *subreq;
+	uint32_t status;
+	int ret;
+
+	if (a == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	a->req = req;
+	a->op = op;
+	a->next = next;
+	a->what = what;
+	subreq = sectx_pam_may_act_for_send(a, req, user);
+	if (subreq == NULL) {
+		talloc_free(a);
+		return SECTX_E_INTERNAL;
+	}
+	if (tevent_req_is_in_progress(subreq)) {
+		tevent_req_set_callback(subreq, authorise_done, a);
+		return 0;
+	}
+	/* root: on at once, as the operation always did */
+	status = authorised(a, subreq, &ret);
+	return status != 0 ? (int)status : ret;
 }
 
 /* The principal of a PAM user: user@REALM, or user as given if it already

@@ -14,6 +14,8 @@
 
 #include <krb5.h>
 #include <stdbool.h>
+#include <talloc.h>
+#include <tevent.h>
 
 #include "core/daemon.h"
 #include "server/server.h"
@@ -36,10 +38,33 @@ struct pam_args {
  * malformed request replies E_PROTO (req is then gone) and returns false. */
 bool sectx_pam_parse_args(struct sectx_request *req, struct pam_args *a);
 
-/* May the caller (req->uid) act for user?  Root may; anyone else only for
- * its own user (local account, or a realm user mapped to its uid: see
- * identity_account_by_uid).  False for a uid neither knows. */
-bool sectx_pam_caller_may_act_for(const struct sectx_request *req, const char *user);
+/* May the caller (req->uid) act for user?  Root may (the request is then
+ * finished when this returns: tevent_req_is_in_progress() false); anyone
+ * else only for its own user (local account, or a realm user mapped to its
+ * uid: see identity_account_by_uid_send), which takes a lookup off the
+ * loop.  NULL when out of memory. */
+struct tevent_req *sectx_pam_may_act_for_send(TALLOC_CTX *mem_ctx, struct sectx_request *req,
+					      const char *user);
+/* 0 with *allowed (false for a uid neither source knows); -ETIMEDOUT,
+ * -EBUSY, -ECANCELED: the passwd database could not be asked in time, so
+ * it cannot be told (identity.h). */
+int sectx_pam_may_act_for_recv(struct tevent_req *req, bool *allowed);
+
+/* The rest of a PAM operation once its caller is authorised: returns as an
+ * operation handler does (0, having replied or to reply later; or a
+ * positive enum sectx_status for a reply with that status). */
+typedef int (*sectx_pam_next_fn)(void *op);
+
+/* Authorise req's caller for user (sectx_pam_may_act_for_send), then run
+ * next(op): at once for root, inside this call; for anyone else from the
+ * loop once the account is looked up.  op is the operation's state, a
+ * talloc child of req (freed with it if the client goes).  Refused: a
+ * warning "uid U pid P may not <what>; refused" unless what is NULL, and
+ * E_PERM; not told in time: a warning and E_UNAVAIL.  Returns what a
+ * handler returns: next's value when it ran at once, 0 when it will run
+ * later, or a positive status for the server to reply with. */
+int sectx_pam_authorise(struct sectx_request *req, void *op, const char *user, const char *what,
+			sectx_pam_next_fn next);
 
 /* The principal of a PAM user: user@REALM (the effective realm), or user as
  * given if it names that realm.  Returns 0 with *out (free with

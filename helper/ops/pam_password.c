@@ -187,16 +187,15 @@ static void chpw_relogged(struct tevent_req *subreq)
 	sectx_pam_reply(op->req, SECTX_PAM_SUCCESS, 0, NULL, NULL, "Password changed.");
 }
 
+static int chpw_authorised(void *private_data);
+
 /* SECTX_OP_PAM_CHAUTHTOK (pam_int.h): USER, SERVICE, [RHOST], [HANDLE],
  * PHASE, OLD_PASSWORD and (UPDATE) NEW_PASSWORD.  Replies now on a
  * malformed or refused request, else later from the kpasswd exchange; a
  * positive enum sectx_status asks the server to reply. */
 int sectx_pam_op_chauthtok(struct sectx_request *req)
 {
-	struct sectxd_ctx *hctx = req->hctx;
-	struct tevent_req *subreq;
 	struct chpw_op *op;
-	int ret;
 
 	op = talloc_zero(req, struct chpw_op);
 	if (op == NULL) {
@@ -206,9 +205,19 @@ int sectx_pam_op_chauthtok(struct sectx_request *req)
 	if (!sectx_pam_parse_args(req, &op->a)) {
 		return 0;
 	}
-	if (!sectx_pam_caller_may_act_for(req, op->a.user)) {
-		return SECTX_E_PERM;
-	}
+	return sectx_pam_authorise(req, op, op->a.user, NULL, chpw_authorised);
+}
+
+/* The caller may change the password of op's user: check the request, then
+ * the old password. */
+static int chpw_authorised(void *private_data)
+{
+	struct chpw_op *op = private_data;
+	struct sectx_request *req = op->req;
+	struct sectxd_ctx *hctx = req->hctx;
+	struct tevent_req *subreq;
+	int ret;
+
 	talloc_set_destructor(op, chpw_op_destructor);
 	ret = sectx_msg_get_u32(&req->msg, SECTX_TAG_PHASE, &op->phase);
 	/* The old password may be empty only where it was proved already: an

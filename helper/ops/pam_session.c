@@ -12,8 +12,9 @@
  * itself wrote for that handle (and only while it still holds that login's
  * principal); close a session the helper registered before a restart.
  *
- * The user is resolved by identity/account.c: the local passwd database
- * first, then the identity store (which may ask the realm).  This file must
+ * The user and its groups are resolved by identity/account.c: the local
+ * passwd and group databases first (on the resolver's threads, never on the
+ * loop), then the identity store (which may ask the realm).  This file must
  * never write a ccache as root, nor for an account other than the handle's
  * user.
  */
@@ -39,32 +40,29 @@ struct cred_op {
 	bool retain;
 	struct sectx_handle *h;
 	struct sectx_writer_user who; /* its groups are a child of op */
+	cred_next_fn begun;	      /* the operation, once cred_op_begin's checks pass */
 	cred_next_fn next;	      /* what runs once the user is resolved */
 	uint32_t fail_result;	      /* what to answer if it cannot be */
 };
 
-/* Fill op->who for the handle's user from its account (identity/account.c:
- * the local passwd database, else the identity store).  0, -EPERM (uid 0),
- * -E2BIG (a local account in too many groups), -ENOMEM. */
-static int who_from_account(struct cred_op *op, const struct identity_account *acct)
-{
-	gid_t *groups = NULL;
-	size_t n = 0;
-	int ret;
+static void cred_user_looked_up(struct tevent_req *subreq);
+static void cred_groups_looked_up(struct tevent_req *subreq);
 
-	if (acct->uid == 0) {
-		return -EPERM; /* never write a ccache as root for a realm login */
+/* The user could not be resolved, or its account cannot be used (why: for
+ * the log): answer fail_result, dropping the handle of a session that
+ * cannot be closed as its user. */
+static void cred_user_failed(struct cred_op *op, bool resolved, const char *why)
+{
+	if (resolved) {
+		SECTX_ERROR("cannot use the account of %s for its credentials: %s", op->a.user,
+			    why);
+	} else {
+		SECTX_ERROR("cannot resolve %s to a local or realm account: %s", op->a.user, why);
 	}
-	ret = identity_account_groups(op, op->req->hctx, acct, &groups, &n);
-	if (ret != 0) {
-		return ret;
+	if (op->h != NULL && op->fail_result == SECTX_PAM_SESSION_ERR) {
+		sectx_handle_drop(op->req->hctx, op->h);
 	}
-	op->who.uid = acct->uid;
-	op->who.gid = acct->gid;
-	op->who.groups = groups;
-	op->who.n_groups = n;
-	op->who.name = op->h->user;
-	return 0;
+	sectx_pam_reply(op->req, op->fail_result, 0, NULL, NULL, NULL);
 }
 
 static void cred_user_looked_up(struct tevent_req *subreq)
@@ -75,63 +73,69 @@ static void cred_user_looked_up(struct tevent_req *subreq)
 
 	ret = identity_account_recv(subreq, op, &acct);
 	TALLOC_FREE(subreq);
-	/* the handle may have gone while the realm was asked */
+	/* the handle may have gone while the account was looked up */
 	op->h = sectx_handle_find(op->req->hctx, op->a.handle);
-	if (ret == 0 && op->h != NULL) {
-		ret = who_from_account(op, acct);
-	}
-	talloc_free(acct);
 	if (ret != 0 || op->h == NULL) {
-		SECTX_ERROR("cannot resolve %s to a local or realm account: %s", op->a.user,
-			    op->h == NULL ? "login handle gone" : strerror(-ret));
-		if (op->h != NULL && op->fail_result == SECTX_PAM_SESSION_ERR) {
-			sectx_handle_drop(op->req->hctx, op->h);
-		}
-		sectx_pam_reply(op->req, op->fail_result, 0, NULL, NULL, NULL);
+		cred_user_failed(op, false, op->h == NULL ? "login handle gone" : strerror(-ret));
 		return;
 	}
+	if (acct->uid == 0) {
+		/* never write a ccache as root for a realm login */
+		cred_user_failed(op, true, "uid 0");
+		return;
+	}
+	op->who.uid = acct->uid;
+	op->who.gid = acct->gid;
+	op->who.name = op->h->user;
+	subreq = identity_account_groups_send(op, op->req->hctx, acct);
+	talloc_free(acct);
+	if (subreq == NULL) {
+		cred_user_failed(op, true, strerror(ENOMEM));
+		return;
+	}
+	tevent_req_set_callback(subreq, cred_groups_looked_up, op);
+}
+
+/* Fill op->who's groups (identity/account.c: getgrouplist on a thread for a
+ * local account, the store's for a realm user), then run next. */
+static void cred_groups_looked_up(struct tevent_req *subreq)
+{
+	struct cred_op *op = tevent_req_callback_data(subreq, struct cred_op);
+	gid_t *groups = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = identity_account_groups_recv(subreq, op, &groups, &n);
+	TALLOC_FREE(subreq);
+	op->h = sectx_handle_find(op->req->hctx, op->a.handle);
+	if (ret != 0 || op->h == NULL) {
+		cred_user_failed(op, op->h != NULL,
+				 op->h == NULL ? "login handle gone" : strerror(-ret));
+		return;
+	}
+	op->who.groups = groups;
+	op->who.n_groups = n;
+	op->who.name = op->h->user;
 	ret = op->next(op);
 	if (ret > 0) {
 		sectx_request_reply_status(op->req, (uint32_t)ret, NULL);
 	}
 }
 
-/* Resolve the handle's user (at once, or asking the identity store, which
- * may check the realm), then run next.  Answers fail_result if it cannot. */
+/* Resolve the handle's user (the local passwd database on a thread, else
+ * the identity store, which may check the realm) and its groups, then run
+ * next.  Answers fail_result if it cannot. */
 static int cred_with_user(struct cred_op *op, cred_next_fn next, uint32_t fail_result)
 {
-	struct sectxd_ctx *hctx = op->req->hctx;
-	struct identity_account *acct = NULL;
 	struct tevent_req *subreq;
-	int ret;
 
 	op->next = next;
 	op->fail_result = fail_result;
-	subreq = identity_account_send(op, hctx, op->h->user);
+	subreq = identity_account_send(op, op->req->hctx, op->h->user);
 	if (subreq == NULL) {
 		return SECTX_E_INTERNAL;
 	}
-	if (tevent_req_is_in_progress(subreq)) {
-		/* neither passwd nor the store knows it yet: the realm is asked */
-		tevent_req_set_callback(subreq, cred_user_looked_up, op);
-		return 0;
-	}
-	/* answered at once: go on now, with the handle as it is */
-	ret = identity_account_recv(subreq, op, &acct);
-	TALLOC_FREE(subreq);
-	if (ret == 0) {
-		ret = who_from_account(op, acct);
-	}
-	talloc_free(acct);
-	if (ret == 0) {
-		return next(op);
-	}
-	SECTX_ERROR("cannot use the account of %s for its credentials: %s", op->h->user,
-		    ret == -EPERM ? "uid 0" : strerror(-ret));
-	if (fail_result == SECTX_PAM_SESSION_ERR) {
-		sectx_handle_drop(hctx, op->h);
-	}
-	sectx_pam_reply(op->req, fail_result, 0, NULL, NULL, NULL);
+	tevent_req_set_callback(subreq, cred_user_looked_up, op);
 	return 0;
 }
 
@@ -285,22 +289,14 @@ static bool close_after_restart(struct cred_op *op)
 	return true;
 }
 
-/* setcred, open_session and close_session share the checks. */
-static int cred_op_begin(struct sectx_request *req, struct cred_op **out)
+/* setcred, open_session and close_session share the checks: the caller
+ * may act for the user, and the login handle is one sectx made for that
+ * user, service and remote host; then begun(op). */
+static int cred_op_authorised(void *private_data)
 {
-	struct cred_op *op = talloc_zero(req, struct cred_op);
+	struct cred_op *op = private_data;
+	struct sectx_request *req = op->req;
 
-	*out = NULL;
-	if (op == NULL) {
-		return SECTX_E_INTERNAL;
-	}
-	op->req = req;
-	if (!sectx_pam_parse_args(req, &op->a)) {
-		return 0;
-	}
-	if (!sectx_pam_caller_may_act_for(req, op->a.user)) {
-		return SECTX_E_PERM;
-	}
 	op->h = sectx_pam_claimable_handle(req, &op->a);
 	if (op->h == NULL && op->a.has_handle && req->msg.hdr.op == SECTX_OP_PAM_CLOSE_SESSION &&
 	    close_after_restart(op)) {
@@ -317,21 +313,28 @@ static int cred_op_begin(struct sectx_request *req, struct cred_op **out)
 				"The password must be changed first.");
 		return 0;
 	}
-	*out = op;
-	return 0;
+	return op->begun(op);
 }
 
-/* SECTX_OP_PAM_SETCRED (pam_int.h): USER, SERVICE, [RHOST], HANDLE,
- * CRED_FLAG.  Replies now or once the writer is done; a positive enum
- * sectx_status asks the server to reply. */
-int sectx_pam_op_setcred(struct sectx_request *req)
+static int cred_op_begin(struct sectx_request *req, cred_next_fn begun)
 {
-	struct cred_op *op;
-	int ret = cred_op_begin(req, &op);
+	struct cred_op *op = talloc_zero(req, struct cred_op);
 
 	if (op == NULL) {
-		return ret;
+		return SECTX_E_INTERNAL;
 	}
+	op->req = req;
+	op->begun = begun;
+	if (!sectx_pam_parse_args(req, &op->a)) {
+		return 0;
+	}
+	return sectx_pam_authorise(req, op, op->a.user, NULL, cred_op_authorised);
+}
+
+static int setcred_begun(struct cred_op *op)
+{
+	struct sectx_request *req = op->req;
+
 	if (sectx_msg_get_u32(&req->msg, SECTX_TAG_CRED_FLAG, &op->flag) != 0) {
 		sectx_request_reply_status(req, SECTX_E_PROTO, "CRED_FLAG is required");
 		return 0;
@@ -355,22 +358,38 @@ int sectx_pam_op_setcred(struct sectx_request *req)
 	return 0;
 }
 
-/* SECTX_OP_PAM_OPEN_SESSION (pam_int.h): USER, SERVICE, [RHOST], HANDLE.
- * Writes the login's ccache unless setcred did; replies as setcred. */
-int sectx_pam_op_open_session(struct sectx_request *req)
+/* SECTX_OP_PAM_SETCRED (pam_int.h): USER, SERVICE, [RHOST], HANDLE,
+ * CRED_FLAG.  Replies now or once the writer is done; a positive enum
+ * sectx_status asks the server to reply. */
+int sectx_pam_op_setcred(struct sectx_request *req)
 {
-	struct cred_op *op;
-	int ret = cred_op_begin(req, &op);
+	return cred_op_begin(req, setcred_begun);
+}
 
-	if (op == NULL) {
-		return ret;
-	}
+static int open_session_begun(struct cred_op *op)
+{
 	if (op->h->ccache != NULL) {
-		sectx_pam_reply(req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL,
+		sectx_pam_reply(op->req, SECTX_PAM_SUCCESS, SECTX_TAG_CCACHE, op->h->ccache, NULL,
 				NULL);
 		return 0;
 	}
 	return cred_store(op);
+}
+
+/* SECTX_OP_PAM_OPEN_SESSION (pam_int.h): USER, SERVICE, [RHOST], HANDLE.
+ * Writes the login's ccache unless setcred did; replies as setcred. */
+int sectx_pam_op_open_session(struct sectx_request *req)
+{
+	return cred_op_begin(req, open_session_begun);
+}
+
+static int close_session_begun(struct cred_op *op)
+{
+	uint32_t retain = 0;
+
+	(void)sectx_msg_get_u32(&op->req->msg, SECTX_TAG_RETAIN, &retain);
+	op->retain = retain != 0;
+	return cred_destroy(op);
 }
 
 /* SECTX_OP_PAM_CLOSE_SESSION (pam_int.h): USER, SERVICE, [RHOST], HANDLE,
@@ -378,14 +397,5 @@ int sectx_pam_op_open_session(struct sectx_request *req)
  * retained) and drops the handle; replies as setcred. */
 int sectx_pam_op_close_session(struct sectx_request *req)
 {
-	struct cred_op *op;
-	uint32_t retain = 0;
-	int ret = cred_op_begin(req, &op);
-
-	if (op == NULL) {
-		return ret;
-	}
-	(void)sectx_msg_get_u32(&req->msg, SECTX_TAG_RETAIN, &retain);
-	op->retain = retain != 0;
-	return cred_destroy(op);
+	return cred_op_begin(req, close_session_begun);
 }

@@ -173,14 +173,31 @@ static bool service_listed(const struct sectx_config *cfg, const char *service)
 
 /* --- the account ------------------------------------------------------------- */
 
-/* USER's uid, gid and home: the local passwd database, else a realm user the
- * identity store knows (identity/account.c).  0, -ENOENT or -ENOMEM. */
+static void gss_auth_account_found(struct tevent_req *subreq);
+
+/* USER's uid, gid and home: the local passwd database (on the resolver's
+ * threads), else a realm user the identity store knows (identity/account.c);
+ * then gss_auth_account_found.  0 or -ENOMEM. */
 static int lookup_account(struct gss_auth_op *op)
+{
+	struct tevent_req *subreq;
+
+	subreq = identity_account_by_name_send(op, op->hctx, op->a.user);
+	if (subreq == NULL) {
+		return -ENOMEM;
+	}
+	tevent_req_set_callback(subreq, gss_auth_account_found, op);
+	return 0;
+}
+
+/* USER's account, from lookup_account: 0, -ENOENT, -ENOMEM, or the
+ * resolver's -ETIMEDOUT, -EBUSY, -ECANCELED. */
+static int account_found(struct gss_auth_op *op, struct tevent_req *subreq)
 {
 	struct identity_account *acct = NULL;
 	int ret;
 
-	ret = identity_account_by_name(op, op->hctx, op->a.user, &acct);
+	ret = identity_account_by_name_recv(subreq, op, &acct);
 	if (ret != 0) {
 		return ret;
 	}
@@ -597,8 +614,6 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 {
 	struct gss_auth_op *op = private_data;
 	struct sectxd_ctx *hctx = op->hctx;
-	struct tevent_req *subreq;
-	const char *why;
 	int64_t delay;
 
 	op->delay = NULL;
@@ -616,6 +631,29 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 	}
 	op->charged = true;
 	if (lookup_account(op) != 0) {
+		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL, "no local or realm account");
+	}
+}
+
+/* USER's account is known (or not): on to the cache and the TGS exchange. */
+static void gss_auth_account_found(struct tevent_req *subreq)
+{
+	struct gss_auth_op *op = tevent_req_callback_data(subreq, struct gss_auth_op);
+	struct sectxd_ctx *hctx = op->hctx;
+	const char *why;
+	int ret;
+
+	ret = account_found(op, subreq);
+	TALLOC_FREE(subreq);
+	if (ret == -ETIMEDOUT || ret == -EBUSY || ret == -ECANCELED) {
+		/* not an answer: the attempt is not counted as a failure */
+		gss_auth_finish(op, SECTX_PAM_AUTHINFO_UNAVAIL, NULL,
+				ret == -ETIMEDOUT ? "the passwd database did not answer in time"
+				: ret == -EBUSY	  ? "too many account lookups waiting"
+						  : strerror(-ret));
+		return;
+	}
+	if (ret != 0) {
 		gss_auth_finish(op, SECTX_PAM_AUTH_ERR, NULL, "no local or realm account");
 		return;
 	}
@@ -648,6 +686,8 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 	tevent_req_set_callback(subreq, gss_auth_ticket_done, op);
 }
 
+static int gss_auth_authorised(void *private_data);
+
 static int op_pam_gss_auth(struct sectx_request *req)
 {
 	struct sectxd_ctx *hctx = req->hctx;
@@ -665,11 +705,18 @@ static int op_pam_gss_auth(struct sectx_request *req)
 	if (!sectx_pam_parse_args(req, &op->a)) {
 		return 0;
 	}
-	if (!sectx_pam_caller_may_act_for(req, op->a.user)) {
-		SECTX_WARN("uid %u pid %d may not authenticate another user by tickets; refused",
-			   (unsigned)req->uid, (int)req->pid);
-		return SECTX_E_PERM;
-	}
+	return sectx_pam_authorise(req, op, op->a.user, "authenticate another user by tickets",
+				   gss_auth_authorised);
+}
+
+/* The caller may authenticate op's user: check the service and the
+ * request, then start the throttled attempt. */
+static int gss_auth_authorised(void *private_data)
+{
+	struct gss_auth_op *op = private_data;
+	struct sectx_request *req = op->req;
+	struct sectxd_ctx *hctx = op->hctx;
+
 	if (!service_listed(hctx->cfg, op->a.service)) {
 		SECTX_INFO("authentication of %s for %s by tickets (uid %u): the service is not in "
 			   "[pam] gssapi_services; ignored",

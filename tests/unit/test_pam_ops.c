@@ -2,15 +2,17 @@
  * tests/unit/test_pam_ops.c - the checks every PAM operation of sectxd makes
  * before anything else (helper/ops/pam_common.c): the request's USER,
  * SERVICE, RHOST and HANDLE fields (sectx_pam_parse_args) and who may act
- * for a user (sectx_pam_caller_may_act_for), with the account resolver it
- * relies on (helper/identity/account.c: local passwd first, then the
- * identity store).
+ * for a user (sectx_pam_may_act_for_send, sectx_pam_authorise), with the
+ * account resolver it relies on (helper/identity/account.c: local passwd
+ * first, on its lookup threads, then the identity store), on a real tevent
+ * loop.
  *
- * Built with pam_common.c and account.c only.  What they call outside that
- * is doubled here: the server's replies (recorded), the credential store
- * (no handles), the identity store (a fixed realm user table), and the local
- * passwd database (getpwnam_r / getpwuid_r, through -Wl,--wrap, a fixed
- * table).
+ * Built with pam_common.c and the resolver's files only.  What they call
+ * outside that is doubled here: the server's replies (recorded), the
+ * credential store (no handles), the identity store (a fixed realm user
+ * table), and the local passwd database (getpwnam_r / getpwuid_r, through
+ * -Wl,--wrap, a fixed table; uid 4444 answers only after SLOW_MS, like a
+ * remote source that does not answer in time).
  */
 #include <errno.h>
 #include <pwd.h>
@@ -20,10 +22,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "identity/identity.h"
+#include "identity/identity_int.h"
 #include "ops/pam_int.h"
 #include "proto.h"
 #include "server/server.h"
@@ -41,7 +46,11 @@ static const struct fake_pw local_users[] = {
     {"root", 0, 0},
     {"alice", 1000, 1000},
     {"bob", 1001, 1001},
+    {"slowpoke", 4444, 4444},
 };
+
+#define CLIENT_TIMEOUT_MS 200 /* account lookups give up after half of it */
+#define SLOW_MS		  400 /* how long uid 4444 takes to answer */
 
 static int fill_pw(const struct fake_pw *f, struct passwd *pw, char *buf, size_t buflen,
 		   struct passwd **res)
@@ -82,6 +91,11 @@ int __wrap_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t buf
 int __wrap_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t buflen, struct passwd **res);
 int __wrap_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t buflen, struct passwd **res)
 {
+	if (uid == 4444) {
+		struct timespec ts = {SLOW_MS / 1000, (SLOW_MS % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
 	*res = NULL;
 	for (size_t i = 0; i < sizeof(local_users) / sizeof(local_users[0]); i++) {
 		if (local_users[i].uid == uid) {
@@ -113,6 +127,12 @@ static const struct id_user realm_users[] = {
      .home = "/home/mallory",
      .uid = 1000,
      .gid = 1000},
+    {.principal = "eve@EXAMPLE.ORG",
+     .display = "eve",
+     .alias = NULL,
+     .home = "/home/eve",
+     .uid = 4444,
+     .gid = 4444},
 };
 static int store_asked; /* lookups the store answered or refused */
 
@@ -170,6 +190,17 @@ enum id_result id_store_groups_of(struct id_store *st, const char *name, const u
 	}
 	*gids = NULL;
 	*n = 0;
+	return ID_NOTFOUND;
+}
+
+enum id_result id_store_group_by_gid(struct id_store *st, uint32_t gid, int64_t now,
+				     bool allow_stale, struct id_lookup *lk)
+{
+	(void)st;
+	(void)gid;
+	(void)now;
+	(void)allow_stale;
+	memset(lk, 0, sizeof(*lk));
 	return ID_NOTFOUND;
 }
 
@@ -244,8 +275,16 @@ struct test_req {
 static int setup(void **state)
 {
 	struct test_req *t = talloc_zero(NULL, struct test_req);
+	struct sectx_config *cfg = NULL;
 
-	if (t == NULL) {
+	if (t == NULL || sectx_config_defaults(t, &cfg) != 0) {
+		return -1;
+	}
+	cfg->sectxd.client_timeout_ms = CLIENT_TIMEOUT_MS;
+	t->hctx.cfg = cfg;
+	t->hctx.ev = tevent_context_init(t);
+	t->hctx.identity = talloc_zero(t, struct sectxd_identity);
+	if (t->hctx.ev == NULL || t->hctx.identity == NULL) {
 		return -1;
 	}
 	t->req.hctx = &t->hctx;
@@ -503,12 +542,39 @@ static void test_parse_handle_embedded_nul(void **state)
 	assert_refused(t);
 }
 
-/* --- sectx_pam_caller_may_act_for ------------------------------------------------ */
+/* --- who may act for a user ------------------------------------------------------ */
+
+/* Run the loop until req is finished (at most 5 s). */
+static void wait_for(struct test_req *t, struct tevent_req *req)
+{
+	for (int i = 0; i < 500 && tevent_req_is_in_progress(req); i++) {
+		assert_int_equal(tevent_loop_once(t->hctx.ev), 0);
+	}
+	assert_false(tevent_req_is_in_progress(req));
+}
+
+static int may_act(struct test_req *t, uid_t uid, const char *user, bool *allowed)
+{
+	struct tevent_req *req;
+	int ret;
+
+	t->req.uid = uid;
+	req = sectx_pam_may_act_for_send(t, &t->req, user);
+	assert_non_null(req);
+	/* root is answered at once; anyone else after a lookup off the loop */
+	assert_int_equal(tevent_req_is_in_progress(req), uid != 0);
+	wait_for(t, req);
+	ret = sectx_pam_may_act_for_recv(req, allowed);
+	talloc_free(req);
+	return ret;
+}
 
 static bool may(struct test_req *t, uid_t uid, const char *user)
 {
-	t->req.uid = uid;
-	return sectx_pam_caller_may_act_for(&t->req, user);
+	bool allowed = false;
+
+	assert_int_equal(may_act(t, uid, user, &allowed), 0);
+	return allowed;
 }
 
 static void test_root_acts_for_anyone(void **state)
@@ -572,35 +638,141 @@ static void test_unknown_uid_refused(void **state)
 	assert_false(may(t, 70003, "carol"));
 }
 
+static void test_slow_passwd_is_not_an_answer(void **state)
+{
+	struct test_req *t = *state;
+	bool allowed = true;
+
+	/* uid 4444's passwd entry (slowpoke) comes too late; the store's eve
+	 * must not be taken for it, nor a refusal given */
+	assert_int_equal(may_act(t, 4444, "eve", &allowed), -ETIMEDOUT);
+	assert_false(allowed);
+	assert_int_equal(store_asked, 0);
+}
+
+/* --- sectx_pam_authorise ------------------------------------------------------------ */
+
+static int next_calls;
+static int next_ret;
+
+static int next_fn(void *op)
+{
+	assert_non_null(op);
+	next_calls++;
+	return next_ret;
+}
+
+static int authorise(struct test_req *t, uid_t uid, const char *user)
+{
+	t->req.uid = uid;
+	next_calls = 0;
+	return sectx_pam_authorise(&t->req, t, user, "act for another user", next_fn);
+}
+
+static void test_authorise_root_at_once(void **state)
+{
+	struct test_req *t = *state;
+
+	/* the rest of the operation runs inside the call; its value is returned */
+	next_ret = SECTX_E_INVAL;
+	assert_int_equal(authorise(t, 0, "alice"), SECTX_E_INVAL);
+	assert_int_equal(next_calls, 1);
+	next_ret = 0;
+	assert_int_equal(authorise(t, 0, "anyone"), 0);
+	assert_int_equal(next_calls, 1);
+	assert_int_equal(n_replies, 0);
+}
+
+static void test_authorise_user_later(void **state)
+{
+	struct test_req *t = *state;
+
+	next_ret = 0;
+	assert_int_equal(authorise(t, 1000, "alice"), 0);
+	assert_int_equal(next_calls, 0);
+	for (int i = 0; i < 100 && next_calls == 0; i++) {
+		assert_int_equal(tevent_loop_once(t->hctx.ev), 0);
+	}
+	assert_int_equal(next_calls, 1);
+	assert_int_equal(n_replies, 0);
+	/* a positive value from the rest is replied by the authoriser */
+	next_ret = SECTX_E_INVAL;
+	assert_int_equal(authorise(t, 1000, "alice"), 0);
+	for (int i = 0; i < 100 && n_replies == 0; i++) {
+		assert_int_equal(tevent_loop_once(t->hctx.ev), 0);
+	}
+	assert_int_equal(next_calls, 1);
+	assert_int_equal(n_replies, 1);
+	assert_int_equal(last_status, SECTX_E_INVAL);
+}
+
+static void test_authorise_refused(void **state)
+{
+	struct test_req *t = *state;
+
+	assert_int_equal(authorise(t, 1000, "bob"), 0);
+	for (int i = 0; i < 100 && n_replies == 0; i++) {
+		assert_int_equal(tevent_loop_once(t->hctx.ev), 0);
+	}
+	assert_int_equal(next_calls, 0);
+	assert_int_equal(n_replies, 1);
+	assert_int_equal(last_status, SECTX_E_PERM);
+}
+
+static void test_authorise_unavailable(void **state)
+{
+	struct test_req *t = *state;
+
+	assert_int_equal(authorise(t, 4444, "slowpoke"), 0);
+	for (int i = 0; i < 100 && n_replies == 0; i++) {
+		assert_int_equal(tevent_loop_once(t->hctx.ev), 0);
+	}
+	assert_int_equal(next_calls, 0);
+	assert_int_equal(n_replies, 1);
+	assert_int_equal(last_status, SECTX_E_UNAVAIL);
+}
+
 /* --- the account resolver under it ---------------------------------------------- */
+
+static int account_by_name(struct test_req *t, const char *name, struct identity_account **a)
+{
+	struct tevent_req *req = identity_account_by_name_send(t, &t->hctx, name);
+
+	assert_non_null(req);
+	wait_for(t, req);
+	return identity_account_by_name_recv(req, t, a);
+}
 
 static void test_account_by_name(void **state)
 {
 	struct test_req *t = *state;
 	struct identity_account *a = NULL;
+	struct tevent_req *req;
 	gid_t *groups = NULL;
 	size_t n = 0;
 
-	assert_int_equal(identity_account_by_name(t, &t->hctx, "alice", &a), 0);
+	assert_int_equal(account_by_name(t, "alice", &a), 0);
 	assert_true(a->local);
 	assert_int_equal(a->uid, 1000);
 	assert_string_equal(a->name, "alice");
 	assert_int_equal(store_asked, 0);
 
-	assert_int_equal(identity_account_by_name(t, &t->hctx, "carol", &a), 0);
+	assert_int_equal(account_by_name(t, "carol", &a), 0);
 	assert_false(a->local);
 	assert_int_equal(a->uid, 70001);
 	assert_string_equal(a->home, "/home/carol");
-	assert_int_equal(identity_account_groups(t, &t->hctx, a, &groups, &n), 0);
+	req = identity_account_groups_send(t, &t->hctx, a);
+	wait_for(t, req);
+	assert_int_equal(identity_account_groups_recv(req, t, &groups, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(groups[0], 70001);
 	assert_int_equal(groups[1], 80001);
 	assert_int_equal(groups[2], 80002);
 
-	assert_int_equal(identity_account_by_name(t, &t->hctx, "dave@EXAMPLE.ORG", &a), 0);
+	assert_int_equal(account_by_name(t, "dave@EXAMPLE.ORG", &a), 0);
 	assert_string_equal(a->home, "");
 
-	assert_int_equal(identity_account_by_name(t, &t->hctx, "nobody", &a), -ENOENT);
+	assert_int_equal(account_by_name(t, "nobody", &a), -ENOENT);
 	assert_null(a);
 }
 
@@ -631,6 +803,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_local_passwd_comes_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_realm_user_acts_for_itself_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_uid_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_passwd_is_not_an_answer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_authorise_root_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_authorise_user_later, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_authorise_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_authorise_unavailable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_account_by_name, setup, teardown),
 	};
 
