@@ -142,7 +142,9 @@ int sectx_tgs_recv(struct tevent_req *req, krb5_error_code *kerr);
 
 /* Change the password with a kadmin/changepw ticket (kpasswd protocol) in a
  * worker process killed at deadline.  On 0, *result_code is the kpasswd
- * result (0 = changed) and *text the server's explanation (policy, quality). */
+ * result (0 = changed) and *text the server's explanation (policy, quality);
+ * else -errno: -ETIMEDOUT when the worker was killed at deadline, -EPROTO,
+ * -ENOMEM, -EIO. */
 struct tevent_req *sectx_chpw_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				   struct sectxd_ctx *hctx, krb5_creds *changepw_creds,
 				   const char *new_password, size_t new_len, int64_t deadline);

@@ -129,9 +129,9 @@ static void chpw_changed(struct tevent_req *subreq)
 		char msg[SECTX_STRING_MAX / 2];
 
 		SECTX_INFO("password change for %s refused: %s", op->a.user,
-			   ret != 0 ? strerror(ret) : (text != NULL ? text : "?"));
+			   ret != 0 ? strerror(-ret) : (text != NULL ? text : "?"));
 		snprintf(msg, sizeof(msg), "Password change failed: %s",
-			 ret == ETIMEDOUT		     ? "the password server did not answer"
+			 ret == -ETIMEDOUT		     ? "the password server did not answer"
 			 : (text != NULL && text[0] != '\0') ? text
 							     : "refused by the realm");
 		/* The KDC's text is for the user; keep it a single printable line. */
@@ -141,7 +141,7 @@ static void chpw_changed(struct tevent_req *subreq)
 			}
 		}
 		sectx_pam_reply(
-		    op->req, ret == ETIMEDOUT ? SECTX_PAM_AUTHINFO_UNAVAIL : SECTX_PAM_AUTHTOK_ERR,
+		    op->req, ret == -ETIMEDOUT ? SECTX_PAM_AUTHINFO_UNAVAIL : SECTX_PAM_AUTHTOK_ERR,
 		    0, NULL, NULL, msg);
 		return;
 	}
