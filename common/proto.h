@@ -196,6 +196,8 @@ enum sectx_tag {
 	SECTX_TAG_RENEW_FAILED = 0x0223,   /* u64: renewal attempts failed since start (status) */
 	SECTX_TAG_REAL_UID = 0x0230, /* u32: real uid of the PAM application, which
 				      * opened (and must own) the ccache passed */
+	SECTX_TAG_TIMEOUT = 0x0240, /* u32: ms the client waits for the reply from its
+				     * connect (PAM requests; absent: SECTX_CLIENT_TIMEOUT_DEFAULT_MS) */
 
 	/* Security contexts (0x03xx).  0x0301-0x033f: helper/ctx_ops.c */
 	SECTX_TAG_CTX_HANDLE = 0x0301, /* u32: a context of this connection */
@@ -214,6 +216,8 @@ enum sectx_tag {
 };
 
 #define SECTX_PASSWORD_MAX 1024u /* bytes in a password field */
+#define SECTX_CLIENT_TIMEOUT_DEFAULT_MS 10000u  /* SECTX_TAG_TIMEOUT when absent */
+#define SECTX_CLIENT_TIMEOUT_MAX_MS 120000u     /* a larger SECTX_TAG_TIMEOUT counts as this */
 #define SECTX_HANDLE_LEN 64u     /* hex digits of a login handle (256 bits) */
 
 /* Values of SECTX_TAG_CTX_STATE. */

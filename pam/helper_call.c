@@ -45,6 +45,8 @@ int pam_sectx_req_new(const struct pam_sectx_ctx *c, uint16_t op, struct pam_sec
 	sectx_put_string(&req->w, SECTX_TAG_USER, c->user);
 	sectx_put_string(&req->w, SECTX_TAG_SERVICE, c->service);
 	sectx_put_string(&req->w, SECTX_TAG_RHOST, rhost);
+	/* how long we wait: the helper answers at once what it cannot in time */
+	sectx_put_u32(&req->w, SECTX_TAG_TIMEOUT, c->opts.timeout_ms);
 	*out = req;
 	return 0;
 }

@@ -180,7 +180,7 @@ int id_append_ptr(TALLOC_CTX *owner, void ***arr, size_t *n, void *p);
 /* The service (service.c, publish.c)                                                            */
 /* ============================================================================================== */
 
-#define RATE_BUCKETS 1024
+#define RATE_BUCKETS 1024 /* caller uids whose rate of existence checks is remembered */
 
 struct rate_bucket {
 	uid_t uid;
@@ -188,6 +188,12 @@ struct rate_bucket {
 	double tokens;
 	int64_t last_ms;
 };
+
+/* May uid start another existence check at now_ms (monotonic)?  Its own
+ * token bucket in table (n entries, keyed by the uid exactly; when full, the
+ * least recently used entry is taken over): rate a second, bursts of twice
+ * that.  True takes a token.  Defined in rate.c. */
+bool id_rate_take(struct rate_bucket *table, size_t n, uid_t uid, double rate, int64_t now_ms);
 
 struct pcheck;
 struct flush_waiter;

@@ -44,3 +44,11 @@ tests_unit_test_account_LDFLAGS = -Wl,--wrap=getpwnam_r -Wl,--wrap=getpwuid_r \
 	-Wl,--wrap=getgrouplist -Wl,--wrap=getgrgid_r
 tests_unit_test_account_LDADD = libsectx_helper.la libsectx_base.la $(TEVENT_LIBS) \
 	$(UNIT_LIBS) -lpthread
+
+# The per-uid rate of existence checks (rate.c), a bucket keyed by the uid itself.
+sectxd_SOURCES += helper/identity/rate.c
+check_PROGRAMS += tests/unit/test_identity_rate
+tests_unit_test_identity_rate_SOURCES = tests/unit/test_identity_rate.c helper/identity/rate.c
+tests_unit_test_identity_rate_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_unit_test_identity_rate_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_identity_rate_LDADD = libsectx_helper.la libsectx_base.la $(UNIT_LIBS)

@@ -109,30 +109,12 @@ static void lookup_finish(struct tevent_req *req, struct lookup_state *s, enum i
 	}
 }
 
-/* May caller start another existence check now?  Token bucket per uid:
- * checks_per_uid a second, bursts of twice that. */
+/* May caller start another existence check now?  Its own token bucket,
+ * keyed by its uid exactly (rate.c). */
 static bool rate_ok(struct sectxd_identity *id, uid_t caller)
 {
-	struct rate_bucket *b = &id->rate[caller % RATE_BUCKETS];
-	double rate = id->hctx->cfg->identity.checks_per_uid;
-	int64_t now = sectx_now_ms();
-
-	if (!b->used || b->uid != caller) {
-		b->used = true;
-		b->uid = caller;
-		b->tokens = 2 * rate;
-		b->last_ms = now;
-	}
-	b->tokens += (double)(now - b->last_ms) * rate / 1000.0;
-	if (b->tokens > 2 * rate) {
-		b->tokens = 2 * rate;
-	}
-	b->last_ms = now;
-	if (b->tokens < 1.0) {
-		return false;
-	}
-	b->tokens -= 1.0;
-	return true;
+	return id_rate_take(id->rate, RATE_BUCKETS, caller,
+			    (double)id->hctx->cfg->identity.checks_per_uid, sectx_now_ms());
 }
 
 static void pcheck_unlink(struct pcheck *c)

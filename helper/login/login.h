@@ -142,7 +142,9 @@ int sectx_tgs_recv(struct tevent_req *req, krb5_error_code *kerr);
 
 /* Change the password with a kadmin/changepw ticket (kpasswd protocol) in a
  * worker process killed at deadline.  On 0, *result_code is the kpasswd
- * result (0 = changed) and *text the server's explanation (policy, quality). */
+ * result (0 = changed) and *text the server's explanation (policy, quality);
+ * else -errno: -ETIMEDOUT when the worker was killed at deadline, -EPROTO,
+ * -ENOMEM, -EIO. */
 struct tevent_req *sectx_chpw_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				   struct sectxd_ctx *hctx, krb5_creds *changepw_creds,
 				   const char *new_password, size_t new_len, int64_t deadline);
@@ -154,9 +156,22 @@ int sectx_chpw_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, int *result_cod
 /* Failed logins are counted per user and per calling uid (each attempt as it
  * starts, given back if it turns out not to be a failure), and further
  * attempts delayed, before they reach the KDC.  The counts live in the
- * helper's memory only (struct sectx_throttle, sectxd_throttle_subsystem). */
+ * helper's memory only (struct sectx_throttle, sectxd_throttle_subsystem).
+ * Every password or ticket check of the PAM ops goes through it: auth, the
+ * old password of a change, authentication by tickets.
+ *
+ * A delayed attempt waits on a bounded queue, never past its client's
+ * deadline: one that cannot start in time, or finds the queue full, is
+ * answered at once and never reaches the KDC. */
 
 #define SECTX_THROTTLE_ENTRIES 4096 /* users and uids remembered */
+/* attempts waiting (each holds a connection), of one user or one uid but
+ * root, and in all; both at most half of [sectxd] max_connections_per_uid */
+#define SECTX_THROTTLE_QUEUE_USER 32
+#define SECTX_THROTTLE_QUEUE_MAX  128
+/* a wait ends this long before its client's deadline at the latest: time
+ * left for the attempt itself and its answer */
+#define SECTX_THROTTLE_REPLY_MS 500
 
 extern const struct sectxd_subsystem sectxd_throttle_subsystem;
 
@@ -193,12 +208,28 @@ int64_t sectx_throttle_try_begin(struct sectxd_ctx *hctx, const char *user, uid_
  * ended with outcome; wakes the oldest waiter of the user (sectx_throttle_wait). */
 void sectx_throttle_end(struct sectxd_ctx *hctx, const char *user, uid_t uid,
 			enum sectx_throttle_outcome outcome);
-/* Wait as sectx_throttle_try_begin said: call fn(ev, NULL, now, arg) after
- * delay_ms (SECTX_THROTTLE_BUSY: a second at most), or as soon as an attempt
- * of user ends (then check again: it may
- * have to wait longer).  Returns the wait, a child of mem_ctx (free it to
- * cancel; it is gone once fn runs), or NULL if out of memory. */
-void *sectx_throttle_wait(struct sectxd_ctx *hctx, TALLOC_CTX *mem_ctx, const char *user,
-			  int64_t delay_ms, tevent_timer_handler_t fn, void *arg);
+/* Wait as sectx_throttle_try_begin said for an attempt of user from uid
+ * whose client waits for its answer until deadline (monotonic ms): call
+ * fn(ev, NULL, now, arg) after delay_ms (SECTX_THROTTLE_BUSY: a second at
+ * most), as soon as an attempt of user ends, or SECTX_THROTTLE_REPLY_MS
+ * before deadline, whichever is first; then check again (it may have to wait
+ * longer, or be too late).
+ * Returns 0 and *wait, a child of mem_ctx (free it to cancel: it leaves the
+ * queue; it is gone once fn runs); or, with *wait NULL and fn never called:
+ *   -ETIMEDOUT  the wait cannot end SECTX_THROTTLE_REPLY_MS before deadline
+ *               (a delay after failures that outlasts it, or still BUSY
+ *               then): answer the client now;
+ *   -EBUSY      SECTX_THROTTLE_QUEUE_USER attempts of user (or of uid, if
+ *               not root) or SECTX_THROTTLE_QUEUE_MAX in all wait already
+ *               (fewer under a small max_connections_per_uid): answer the
+ *               client now;
+ *   -ENOMEM.
+ * The refusals are logged here, one line every few seconds at most with a
+ * count of the others. */
+int sectx_throttle_wait(struct sectxd_ctx *hctx, TALLOC_CTX *mem_ctx, const char *user, uid_t uid,
+			int64_t delay_ms, int64_t deadline, tevent_timer_handler_t fn, void *arg,
+			void **wait);
+/* How many attempts wait (sectx_throttle_wait): of user, or in all (NULL). */
+unsigned sectx_throttle_waiting(struct sectxd_ctx *hctx, const char *user);
 
 #endif /* SECTX_KRB5_ENGINE_H */

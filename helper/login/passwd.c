@@ -123,17 +123,16 @@ struct tevent_req *sectx_chpw_send(TALLOC_CTX *mem_ctx, struct tevent_context *e
 	return req;
 }
 
-/* Returns 0, or a POSITIVE errno value (ETIMEDOUT, EPROTO, ENOMEM, EIO): the
- * one _recv of the engine not yet on core/daemon.h's -errno, because its
- * caller outside login/ (the PAM password op) compares the value with
- * ETIMEDOUT; the two change together. */
+/* Returns 0 with *result_code and *text (on mem_ctx), or -errno as
+ * core/daemon.h says: -ETIMEDOUT (the worker was killed at the deadline),
+ * -EPROTO (its answer was malformed), -ENOMEM, -EIO. */
 int sectx_chpw_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, int *result_code, char **text)
 {
 	struct chpw_state *st = tevent_req_data(req, struct chpw_state);
 	int err;
 
 	if (sectx_req_failed(req, &err)) {
-		return err;
+		return -err;
 	}
 	*result_code = st->result_code;
 	*text = talloc_steal(mem_ctx, st->text);

@@ -11,8 +11,13 @@
  *
  * Must never: write a counter to disk (it lives in the helper's memory only),
  * grow past SECTX_THROTTLE_ENTRIES entries (the oldest is forgotten instead),
- * penalise parallel attempts that succeed, or let parallel attempts do better
- * than serial ones.
+ * penalise parallel attempts that succeed, let parallel attempts do better
+ * than serial ones, hold an attempt past its client's deadline (it is
+ * answered at once instead, without reaching the KDC), queue more than
+ * SECTX_THROTTLE_QUEUE_USER attempts of one user or uid or
+ * SECTX_THROTTLE_QUEUE_MAX in all, or log more than one line per
+ * THROTTLE_LOG_EVERY_MS about the attempts it turns away (peers choose how
+ * many there are).
  */
 #include "login/login.h"
 
@@ -21,9 +26,11 @@
 #include <string.h>
 
 #include "clock.h"
+#include "log.h"
 
-#define THROTTLE_FORGET_MS  (15 * 60 * 1000) /* a quiet quarter hour resets it */
-#define THROTTLE_RECHECK_MS 1000	     /* at the latest; an attempt ending wakes it at once */
+#define THROTTLE_FORGET_MS    (15 * 60 * 1000) /* a quiet quarter hour resets it */
+#define THROTTLE_RECHECK_MS   1000  /* at the latest; an attempt ending wakes it at once */
+#define THROTTLE_LOG_EVERY_MS 10000 /* one line about refused attempts, then a count */
 
 struct throttle_entry {
 	char key[SECTX_NAME_MAX + 16]; /* "u:<user>" or "id:<uid>" */
@@ -37,6 +44,7 @@ struct throttle_waiter {
 	struct throttle_waiter *prev, *next;
 	struct sectx_throttle *th;
 	char key[SECTX_NAME_MAX + 16]; /* the user's key: woken when one of its attempts ends */
+	uid_t uid;		       /* its caller, counted against the queue unless root */
 	struct tevent_timer *te;
 	tevent_timer_handler_t fn;
 	void *arg;
@@ -46,6 +54,10 @@ struct sectx_throttle {
 	struct sectxd_ctx *hctx;
 	struct throttle_entry *entries;			/* SECTX_THROTTLE_ENTRIES */
 	struct throttle_waiter *waiters, *waiters_tail; /* oldest first */
+	unsigned n_waiters;
+	bool logged; /* a refusal was logged at log_ms */
+	int64_t log_ms;
+	unsigned suppressed; /* refusals not logged since */
 };
 
 static struct throttle_entry *throttle_slot(struct sectx_throttle *th, const char *key, bool create)
@@ -173,6 +185,7 @@ static int waiter_destructor(struct throttle_waiter *w)
 	} else {
 		w->th->waiters_tail = w->prev;
 	}
+	w->th->n_waiters--;
 	return 0;
 }
 
@@ -189,28 +202,115 @@ static void waiter_fire(struct tevent_context *ev, struct tevent_timer *te, stru
 	fn(ev, NULL, now, arg);
 }
 
-void *sectx_throttle_wait(struct sectxd_ctx *hctx, TALLOC_CTX *mem_ctx, const char *user,
-			  int64_t delay_ms, tevent_timer_handler_t fn, void *arg)
+/* One line about an attempt turned away at once, at most every
+ * THROTTLE_LOG_EVERY_MS: the others are counted and the count given with the
+ * next line. */
+static void log_refusal(struct sectx_throttle *th, enum sectx_log_level level, const char *user,
+			uid_t uid, const char *why)
+{
+	int64_t now = sectx_now_ms();
+
+	if (th->logged && now - th->log_ms < THROTTLE_LOG_EVERY_MS) {
+		th->suppressed++;
+		return;
+	}
+	sectx_log(level,
+		  "login of %s from uid %u answered at once: %s (%u more turned away since "
+		  "the last such line)",
+		  user, (unsigned)uid, why, th->suppressed);
+	th->logged = true;
+	th->log_ms = now;
+	th->suppressed = 0;
+}
+
+/* Attempts waiting whose user key is key, or (uid not root) whose caller is
+ * uid. */
+static unsigned count_waiting(const struct sectx_throttle *th, const char *key, uid_t uid,
+			      unsigned *of_uid)
+{
+	const struct throttle_waiter *w;
+	unsigned n = 0;
+
+	*of_uid = 0;
+	for (w = th->waiters; w != NULL; w = w->next) {
+		if (strcmp(w->key, key) == 0) {
+			n++;
+		}
+		if (uid != 0 && w->uid == uid) {
+			(*of_uid)++;
+		}
+	}
+	return n;
+}
+
+/* The queue's bound, of one user (or uid) or in all: every waiting attempt
+ * holds a connection, most of them root's (every login service runs as
+ * root), so the queue never takes more than half of one uid's connections. */
+static unsigned queue_cap(const struct sectxd_ctx *hctx, bool of_one)
+{
+	unsigned all = hctx->cfg->sectxd.max_connections_per_uid / 2;
+
+	if (all > SECTX_THROTTLE_QUEUE_MAX) {
+		all = SECTX_THROTTLE_QUEUE_MAX;
+	}
+	return of_one && all > SECTX_THROTTLE_QUEUE_USER ? SECTX_THROTTLE_QUEUE_USER : all;
+}
+
+int sectx_throttle_wait(struct sectxd_ctx *hctx, TALLOC_CTX *mem_ctx, const char *user, uid_t uid,
+			int64_t delay_ms, int64_t deadline, tevent_timer_handler_t fn, void *arg,
+			void **wait)
 {
 	struct sectx_throttle *th = hctx->throttle;
-	struct throttle_waiter *w = talloc_zero(mem_ctx, struct throttle_waiter);
+	struct throttle_waiter *w;
+	int64_t now = sectx_now_ms();
+	int64_t until = deadline - SECTX_THROTTLE_REPLY_MS; /* the latest it may end */
+	int64_t ms = delay_ms > 0 ? delay_ms : THROTTLE_RECHECK_MS;
+	char key[SECTX_NAME_MAX + 16];
+	char why[128];
+	unsigned of_user, of_uid;
 
+	*wait = NULL;
+	snprintf(key, sizeof(key), "u:%s", user);
+	/* a wait its client would not see the end of is answered now: the
+	 * client gets a clear answer, and the KDC never sees the attempt */
+	if (delay_ms > 0 && now + delay_ms > until) {
+		snprintf(why, sizeof(why),
+			 "its delay of %lld ms after failures outlasts its client's timeout",
+			 (long long)delay_ms);
+		log_refusal(th, SECTX_LOG_INFO, user, uid, why);
+		return -ETIMEDOUT;
+	}
+	if (delay_ms <= 0 && now >= until) {
+		log_refusal(th, SECTX_LOG_INFO, user, uid,
+			    "its client's timeout ran out while the attempts in flight went on");
+		return -ETIMEDOUT;
+	}
+	of_user = count_waiting(th, key, uid, &of_uid);
+	if (of_user >= queue_cap(hctx, true) || of_uid >= queue_cap(hctx, true) ||
+	    th->n_waiters >= queue_cap(hctx, false)) {
+		snprintf(why, sizeof(why),
+			 "%u attempts of the user, %u of the uid and %u in all wait already",
+			 of_user, of_uid, th->n_waiters);
+		log_refusal(th, SECTX_LOG_WARNING, user, uid, why);
+		return -EBUSY;
+	}
+	if (ms > until - now) {
+		ms = until - now; /* to be answered before its client gives up */
+	}
+	w = talloc_zero(mem_ctx, struct throttle_waiter);
 	if (w == NULL) {
-		return NULL;
+		return -ENOMEM;
 	}
 	w->th = th;
-	snprintf(w->key, sizeof(w->key), "u:%s", user);
+	snprintf(w->key, sizeof(w->key), "%s", key);
+	w->uid = uid;
 	w->fn = fn;
 	w->arg = arg;
-	if (delay_ms < 0) { /* SECTX_THROTTLE_BUSY: until an attempt ends */
-		delay_ms = THROTTLE_RECHECK_MS;
-	}
 	w->te = tevent_add_timer(
-	    hctx->ev, w, tevent_timeval_current_ofs(delay_ms / 1000, (delay_ms % 1000) * 1000),
-	    waiter_fire, w);
+	    hctx->ev, w, tevent_timeval_current_ofs(ms / 1000, (ms % 1000) * 1000), waiter_fire, w);
 	if (w->te == NULL) {
 		talloc_free(w);
-		return NULL;
+		return -ENOMEM;
 	}
 	/* at the tail: woken oldest first, so a busy user's logins are served
 	 * in the order they came */
@@ -221,8 +321,22 @@ void *sectx_throttle_wait(struct sectxd_ctx *hctx, TALLOC_CTX *mem_ctx, const ch
 		th->waiters = w;
 	}
 	th->waiters_tail = w;
+	th->n_waiters++;
 	talloc_set_destructor(w, waiter_destructor);
-	return w;
+	*wait = w;
+	return 0;
+}
+
+unsigned sectx_throttle_waiting(struct sectxd_ctx *hctx, const char *user)
+{
+	char key[SECTX_NAME_MAX + 16];
+	unsigned of_uid;
+
+	if (user == NULL) {
+		return hctx->throttle->n_waiters;
+	}
+	snprintf(key, sizeof(key), "u:%s", user);
+	return count_waiting(hctx->throttle, key, 0, &of_uid);
 }
 
 /* An attempt of the user with key ended: its oldest waiter looks again now
@@ -301,6 +415,7 @@ static void throttle_stop(struct sectxd_ctx *hctx)
 		w->th = NULL;
 	}
 	hctx->throttle->waiters_tail = NULL;
+	hctx->throttle->n_waiters = 0;
 	TALLOC_FREE(hctx->throttle);
 }
 

@@ -7,7 +7,10 @@
  * Who can reach this: any local process, through pam.sock.  Root may act for
  * any user; any other uid only for its own (pam_common.c), so a user cannot
  * use the helper as a password oracle for others.  What they can make it do:
- * one bounded, throttled AS exchange per request (or one offline check).
+ * one bounded, throttled AS exchange per request (or one offline check); a
+ * request the throttle would hold past its client's timeout, or that finds
+ * its queue full, is answered at once (MAXTRIES, AUTHINFO_UNAVAIL) without
+ * reaching the KDC.
  *
  * Every answer to a failed authentication looks the same to the user (wrong
  * password, unknown user, disabled account); the log tells them apart, but
@@ -40,10 +43,11 @@ struct auth_op {
 	char *password;
 	size_t password_len;
 	krb5_principal principal;
-	void *delay;  /* the start timer, or a throttle wait (a child of op) */
-	bool pw_kept; /* op->password still holds the password (offline cache) */
-	bool charged; /* counted by the throttle as a failure until it ends */
-	bool waited;  /* delayed by the throttle once already */
+	void *delay;	      /* the start timer, or a throttle wait (a child of op) */
+	int64_t client_until; /* when the client stops waiting: bounds the waits */
+	bool pw_kept;	      /* op->password still holds the password (offline cache) */
+	bool charged;	      /* counted by the throttle as a failure until it ends */
+	bool waited;	      /* delayed by the throttle once already */
 };
 
 /* End the throttled attempt op began (once).  If op goes without this (the
@@ -168,6 +172,26 @@ static void auth_offline_done(struct tevent_req *subreq)
 	sectx_pam_reply(req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL, REALM_UNAVAIL_TEXT);
 }
 
+/* The throttle turned the attempt away before it started (ret from
+ * sectx_throttle_wait, delay from sectx_throttle_try_begin): answered now,
+ * nothing sent to the KDC, nothing counted.  Logged by the throttle. */
+static void auth_turned_away(struct auth_op *op, int ret, int64_t delay)
+{
+	char msg[128];
+
+	if (ret == -ETIMEDOUT && delay > 0) {
+		/* as a login program's own retry limit: stop asking */
+		snprintf(msg, sizeof(msg), "Too many failed logins; try again in %lld seconds.",
+			 (long long)((delay + 999) / 1000));
+		sectx_pam_reply(op->req, SECTX_PAM_MAXTRIES, 0, NULL, NULL, msg);
+	} else if (ret == -ETIMEDOUT || ret == -EBUSY) {
+		sectx_pam_reply(op->req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL,
+				"Too many logins of this user are in progress; try again later.");
+	} else {
+		sectx_pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+	}
+}
+
 static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
 		       void *private_data)
 {
@@ -175,26 +199,32 @@ static void auth_start(struct tevent_context *ev, struct tevent_timer *te, struc
 	struct sectxd_ctx *hctx = op->req->hctx;
 	struct tevent_req *subreq;
 	int64_t delay;
+	int ret;
 
 	op->delay = NULL;
 	/* Checked (again, after a wait) as it starts: attempts begun meanwhile
 	 * count as failures until they end, so parallel attempts are spaced as
 	 * serial ones would be. */
 	delay = sectx_throttle_try_begin(hctx, op->a.user, op->req->uid);
-	if (delay == SECTX_THROTTLE_BUSY) {
-		SECTX_TRACE("authentication of %s from uid %u waits for one in flight to end",
-			    op->a.user, (unsigned)op->req->uid);
-	} else if (delay > 0) {
-		/* once a line: many waiting attempts re-check each time one ends */
-		sectx_log(op->waited ? SECTX_LOG_DEBUG : SECTX_LOG_INFO,
-			  "delaying authentication of %s from uid %u by %lld ms after failures",
-			  op->a.user, (unsigned)op->req->uid, (long long)delay);
-		op->waited = true;
-	}
 	if (delay != 0) {
-		op->delay = sectx_throttle_wait(hctx, op, op->a.user, delay, auth_start, op);
-		if (op->delay == NULL) {
-			sectx_pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+		/* on a bounded queue, never past the client's deadline */
+		ret = sectx_throttle_wait(hctx, op, op->a.user, op->req->uid, delay,
+					  op->client_until, auth_start, op, &op->delay);
+		if (ret != 0) {
+			auth_turned_away(op, ret, delay);
+			return;
+		}
+		if (delay == SECTX_THROTTLE_BUSY) {
+			SECTX_TRACE("authentication of %s from uid %u waits for one in flight to "
+				    "end",
+				    op->a.user, (unsigned)op->req->uid);
+		} else {
+			/* once a line: many waiting attempts re-check each time one ends */
+			sectx_log(op->waited ? SECTX_LOG_DEBUG : SECTX_LOG_INFO,
+				  "delaying authentication of %s from uid %u by %lld ms after "
+				  "failures",
+				  op->a.user, (unsigned)op->req->uid, (long long)delay);
+			op->waited = true;
 		}
 		return;
 	}
@@ -386,7 +416,9 @@ static int auth_authorised(void *private_data)
 		sectx_pam_reply(req, SECTX_PAM_USER_UNKNOWN, 0, NULL, NULL, AUTH_FAILED_TEXT);
 		return 0;
 	}
-	/* the throttle is checked as the attempt starts, on the loop */
+	/* the throttle is checked as the attempt starts, on the loop; its waits
+	 * end before the client stops waiting */
+	op->client_until = sectx_pam_client_deadline(req);
 	op->delay = tevent_add_timer(hctx->ev, op, tevent_timeval_current(), auth_start, op);
 	return op->delay != NULL ? 0 : SECTX_E_INTERNAL;
 }

@@ -3,7 +3,8 @@
  * way (declared in pam_int.h): parse USER, SERVICE, RHOST and HANDLE, decide
  * whether the caller may act for the user, turn a PAM user name into a
  * principal of the realm, take a password out of a request, find the login
- * handle a request may claim, and shape a PAM reply.
+ * handle a request may claim, tell how long its client waits (the deadline
+ * of its throttled checks), and shape a PAM reply.
  *
  * Who can reach this: any local process, through pam.sock, by way of the
  * PAM operations (pam_auth.c, pam_account.c, pam_password.c,
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "clock.h"
 #include "identity/identity.h"
 #include "log.h"
 #include "login/login.h"
@@ -297,6 +299,21 @@ void sectx_pam_reply(struct sectx_request *req, uint32_t result, uint16_t extra_
 		sectx_put_string(&w, SECTX_TAG_USER_ERROR, error);
 	}
 	sectx_request_reply(req, &w);
+}
+
+/* When the client of req stops waiting for its reply (pam_int.h). */
+int64_t sectx_pam_client_deadline(const struct sectx_request *req)
+{
+	uint32_t ms = SECTX_CLIENT_TIMEOUT_DEFAULT_MS;
+
+	/* a hint for the client's own sake: a malformed one is as if absent */
+	if (sectx_msg_get_u32(&req->msg, SECTX_TAG_TIMEOUT, &ms) != 0) {
+		ms = SECTX_CLIENT_TIMEOUT_DEFAULT_MS;
+	}
+	if (ms > SECTX_CLIENT_TIMEOUT_MAX_MS) {
+		ms = SECTX_CLIENT_TIMEOUT_MAX_MS;
+	}
+	return sectx_deadline_after((int64_t)ms);
 }
 
 /* The principal of a PAM user, for a valid user name only (pam_int.h). */

@@ -90,6 +90,12 @@ int sectx_pam_get_secret(TALLOC_CTX *mem_ctx, struct sectx_request *req, uint16_
 struct sectx_handle *sectx_pam_claimable_handle(struct sectx_request *req,
 						const struct pam_args *a);
 
+/* When the client of req stops waiting for its reply (monotonic ms): now
+ * plus the TIMEOUT it sent (SECTX_CLIENT_TIMEOUT_DEFAULT_MS when absent or
+ * malformed, at most SECTX_CLIENT_TIMEOUT_MAX_MS).  Call it as req arrives:
+ * the bound of every throttle wait of the request (login.h). */
+int64_t sectx_pam_client_deadline(const struct sectx_request *req);
+
 /* --- the groups' handlers (the op table is pam.c's) ----------------------------- */
 
 int sectx_pam_op_authenticate(struct sectx_request *req);  /* pam_auth.c */

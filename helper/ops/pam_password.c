@@ -9,7 +9,11 @@
  * only for its own (pam_common.c).  What they can make it do: one throttled
  * AS exchange for a kadmin/changepw ticket with the old password (or reuse
  * the one an expired login's handle holds), one bounded kpasswd exchange,
- * one AS exchange with the new password.
+ * one AS exchange with the new password.  The old password's check meets the
+ * failed-login throttle as authentication does (login/throttle.c), in PRELIM
+ * as in UPDATE: it is a password check like any other, and answered at once
+ * (AUTHINFO_UNAVAIL) when the throttle would hold it past its client's
+ * timeout or its queue is full.
  *
  * It must never change a password without proof of the current one (the old
  * password, or the changepw ticket of a login that just proved it), log a
@@ -38,8 +42,11 @@ struct chpw_op {
 	krb5_principal principal;
 	krb5_creds *changepw; /* ours to free */
 	struct sectx_handle *h;
-	int64_t deadline;
-	bool charged; /* the old password's check is in flight for the throttle */
+	int64_t deadline;     /* of the KDC and kpasswd exchanges */
+	int64_t client_until; /* when the client stops waiting: bounds the throttle's waits */
+	void *delay;	      /* the start timer, or a throttle wait (a child of op) */
+	bool charged;	      /* the old password's check is in flight for the throttle */
+	bool waited;	      /* delayed by the throttle once already */
 };
 
 static int chpw_op_destructor(struct chpw_op *op)
@@ -61,6 +68,59 @@ static int chpw_op_destructor(struct chpw_op *op)
 static void chpw_old_checked(struct tevent_req *subreq);
 static void chpw_changed(struct tevent_req *subreq);
 static void chpw_relogged(struct tevent_req *subreq);
+
+/* Check the old password, the only way that proves it even when expired: a
+ * kadmin/changepw ticket.  Throttled as authentication is (pam_auth.c):
+ * checked as it starts and again after each wait. */
+static void chpw_check_start(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+			     void *private_data)
+{
+	struct chpw_op *op = private_data;
+	struct sectxd_ctx *hctx = op->req->hctx;
+	struct tevent_req *subreq;
+	char msg[128];
+	int64_t delay;
+	int ret;
+
+	op->delay = NULL;
+	delay = sectx_throttle_try_begin(hctx, op->a.user, op->req->uid);
+	if (delay != 0) {
+		ret = sectx_throttle_wait(hctx, op, op->a.user, op->req->uid, delay,
+					  op->client_until, chpw_check_start, op, &op->delay);
+		if (ret == -ETIMEDOUT && delay > 0) {
+			/* logged by the throttle; PAM_TRY_AGAIN for the caller */
+			snprintf(msg, sizeof(msg),
+				 "Too many failed attempts; try again in %lld seconds.",
+				 (long long)((delay + 999) / 1000));
+			sectx_pam_reply(op->req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL, msg);
+		} else if (ret == -ETIMEDOUT || ret == -EBUSY) {
+			sectx_pam_reply(op->req, SECTX_PAM_AUTHINFO_UNAVAIL, 0, NULL, NULL,
+					"Too many attempts of this user are in progress; try "
+					"again later.");
+		} else if (ret != 0) {
+			sectx_pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+		} else if (delay > 0) {
+			sectx_log(op->waited ? SECTX_LOG_DEBUG : SECTX_LOG_INFO,
+				  "delaying the password change check of %s from uid %u by %lld "
+				  "ms after failures",
+				  op->a.user, (unsigned)op->req->uid, (long long)delay);
+			op->waited = true;
+		}
+		return;
+	}
+	op->charged = true;
+	/* the exchanges' own deadline runs from here, after any wait */
+	op->deadline = sectx_deadline_after((int64_t)hctx->cfg->kerberos.kdc_timeout_ms);
+	subreq = sectx_login_send(op, hctx->ev, hctx, op->principal, op->old_pw, op->old_len,
+				  "kadmin/changepw", op->deadline);
+	if (subreq == NULL) {
+		op->charged = false;
+		sectx_throttle_end(hctx, op->a.user, op->req->uid, SECTX_THROTTLE_UNTRIED);
+		sectx_pam_reply(op->req, SECTX_PAM_SYSTEM_ERR, 0, NULL, NULL, NULL);
+		return;
+	}
+	tevent_req_set_callback(subreq, chpw_old_checked, op);
+}
 
 static void chpw_change(struct chpw_op *op, krb5_creds *changepw)
 {
@@ -129,9 +189,9 @@ static void chpw_changed(struct tevent_req *subreq)
 		char msg[SECTX_STRING_MAX / 2];
 
 		SECTX_INFO("password change for %s refused: %s", op->a.user,
-			   ret != 0 ? strerror(ret) : (text != NULL ? text : "?"));
+			   ret != 0 ? strerror(-ret) : (text != NULL ? text : "?"));
 		snprintf(msg, sizeof(msg), "Password change failed: %s",
-			 ret == ETIMEDOUT		     ? "the password server did not answer"
+			 ret == -ETIMEDOUT		     ? "the password server did not answer"
 			 : (text != NULL && text[0] != '\0') ? text
 							     : "refused by the realm");
 		/* The KDC's text is for the user; keep it a single printable line. */
@@ -141,7 +201,7 @@ static void chpw_changed(struct tevent_req *subreq)
 			}
 		}
 		sectx_pam_reply(
-		    op->req, ret == ETIMEDOUT ? SECTX_PAM_AUTHINFO_UNAVAIL : SECTX_PAM_AUTHTOK_ERR,
+		    op->req, ret == -ETIMEDOUT ? SECTX_PAM_AUTHINFO_UNAVAIL : SECTX_PAM_AUTHTOK_ERR,
 		    0, NULL, NULL, msg);
 		return;
 	}
@@ -215,7 +275,6 @@ static int chpw_authorised(void *private_data)
 	struct chpw_op *op = private_data;
 	struct sectx_request *req = op->req;
 	struct sectxd_ctx *hctx = req->hctx;
-	struct tevent_req *subreq;
 	int ret;
 
 	talloc_set_destructor(op, chpw_op_destructor);
@@ -255,16 +314,9 @@ static int chpw_authorised(void *private_data)
 				"Current password required.");
 		return 0;
 	}
-	/* Otherwise the old password is checked the only way that proves it
-	 * even when expired: a kadmin/changepw ticket. */
-	sectx_throttle_begin(hctx, op->a.user, req->uid);
-	subreq = sectx_login_send(op, hctx->ev, hctx, op->principal, op->old_pw, op->old_len,
-				  "kadmin/changepw", op->deadline);
-	if (subreq == NULL) {
-		sectx_throttle_end(hctx, op->a.user, req->uid, SECTX_THROTTLE_UNTRIED);
-		return SECTX_E_INTERNAL;
-	}
-	op->charged = true;
-	tevent_req_set_callback(subreq, chpw_old_checked, op);
-	return 0;
+	/* Otherwise the old password is checked, throttled, as the check
+	 * starts on the loop; its waits end before the client stops waiting. */
+	op->client_until = sectx_pam_client_deadline(req);
+	op->delay = tevent_add_timer(hctx->ev, op, tevent_timeval_current(), chpw_check_start, op);
+	return op->delay != NULL ? 0 : SECTX_E_INTERNAL;
 }

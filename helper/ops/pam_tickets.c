@@ -94,6 +94,7 @@ struct gss_auth_op {
 	krb5_principal server; /* host/NAME@REALM, the keytab's */
 	char *acceptor;	       /* the same, unparsed: initiated to and accepted as */
 	void *delay;	       /* the start timer, or a throttle wait (a child of op) */
+	int64_t client_until;  /* when the client stops waiting: bounds the waits */
 	bool charged;	       /* counted by the throttle until finished */
 };
 
@@ -615,6 +616,7 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 	struct gss_auth_op *op = private_data;
 	struct sectxd_ctx *hctx = op->hctx;
 	int64_t delay;
+	int ret;
 
 	op->delay = NULL;
 	/* checked (again, after a wait) as it starts, as in pam_auth.c */
@@ -623,9 +625,13 @@ static void gss_auth_start(struct tevent_context *ev, struct tevent_timer *te, s
 		SECTX_DEBUG("delaying authentication of %s by tickets from uid %u: %s", op->a.user,
 			    (unsigned)op->req->uid,
 			    delay > 0 ? "after failures" : "until one in flight ends");
-		op->delay = sectx_throttle_wait(hctx, op, op->a.user, delay, gss_auth_start, op);
-		if (op->delay == NULL) {
+		ret = sectx_throttle_wait(hctx, op, op->a.user, op->req->uid, delay,
+					  op->client_until, gss_auth_start, op, &op->delay);
+		if (ret == -ENOMEM) {
 			gss_auth_finish(op, SECTX_PAM_SYSTEM_ERR, NULL, "out of memory");
+		} else if (ret != 0) { /* past the client's timeout, or the queue is full */
+			gss_auth_finish(op, SECTX_PAM_AUTHINFO_UNAVAIL, NULL,
+					"turned away at once by the failed-login throttle");
 		}
 		return;
 	}
@@ -747,6 +753,7 @@ static int gss_auth_authorised(void *private_data)
 		return 0;
 	}
 	/* the throttle is checked as the attempt starts, on the loop */
+	op->client_until = sectx_pam_client_deadline(req);
 	op->delay = tevent_add_timer(hctx->ev, op, tevent_timeval_current(), gss_auth_start, op);
 	return op->delay != NULL ? 0 : SECTX_E_INTERNAL;
 }

@@ -1,11 +1,12 @@
 /*
  * tests/unit/test_pam_ops.c - the checks every PAM operation of sectxd makes
  * before anything else (helper/ops/pam_common.c): the request's USER,
- * SERVICE, RHOST and HANDLE fields (sectx_pam_parse_args) and who may act
- * for a user (sectx_pam_may_act_for_send, sectx_pam_authorise), with the
- * account resolver it relies on (helper/identity/account.c: local passwd
- * first, on its lookup threads, then the identity store), on a real tevent
- * loop.
+ * SERVICE, RHOST and HANDLE fields (sectx_pam_parse_args), how long its
+ * client waits (sectx_pam_client_deadline: the TIMEOUT it sends, bounded, a
+ * default without it) and who may act for a user (sectx_pam_may_act_for_send,
+ * sectx_pam_authorise), with the account resolver it relies on
+ * (helper/identity/account.c: local passwd first, on its lookup threads, then
+ * the identity store), on a real tevent loop.
  *
  * Built with pam_common.c and the resolver's files only.  What they call
  * outside that is doubled here: the server's replies (recorded), the
@@ -26,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "config.h"
 #include "identity/identity.h"
 #include "identity/identity_int.h"
@@ -776,6 +778,74 @@ static void test_account_by_name(void **state)
 	assert_null(a);
 }
 
+/* --- sectx_pam_client_deadline ------------------------------------------------------ */
+
+/* The deadline of the request built in t, less now: how long the helper
+ * reckons its client waits (real clock: within a second of it). */
+static int64_t client_wait_ms(struct test_req *t)
+{
+	int64_t before = sectx_now_ms();
+	int64_t deadline = sectx_pam_client_deadline(request(t));
+
+	assert_true(sectx_now_ms() - before < 1000);
+	return deadline - before;
+}
+
+static void assert_about(int64_t got, int64_t want)
+{
+	assert_true(got >= want && got < want + 1000);
+}
+
+static void test_deadline_from_the_clients_timeout(void **state)
+{
+	struct test_req *t = *state;
+
+	sectx_put_string(&t->w, SECTX_TAG_USER, "alice");
+	sectx_put_u32(&t->w, SECTX_TAG_TIMEOUT, 3000);
+	assert_about(client_wait_ms(t), 3000);
+	assert_int_equal(n_replies, 0);
+}
+
+static void test_deadline_default_when_absent(void **state)
+{
+	struct test_req *t = *state;
+
+	sectx_put_string(&t->w, SECTX_TAG_USER, "alice");
+	assert_about(client_wait_ms(t), SECTX_CLIENT_TIMEOUT_DEFAULT_MS);
+}
+
+static void test_deadline_capped(void **state)
+{
+	struct test_req *t = *state;
+
+	sectx_put_u32(&t->w, SECTX_TAG_TIMEOUT, UINT32_MAX);
+	assert_about(client_wait_ms(t), SECTX_CLIENT_TIMEOUT_MAX_MS);
+}
+
+static void test_deadline_zero_is_now(void **state)
+{
+	struct test_req *t = *state;
+
+	sectx_put_u32(&t->w, SECTX_TAG_TIMEOUT, 0);
+	assert_about(client_wait_ms(t), 0);
+}
+
+static void test_deadline_malformed_is_default(void **state)
+{
+	struct test_req *t = *state;
+
+	/* a field of the wrong size, then one given twice */
+	sectx_put_bytes(&t->w, SECTX_TAG_TIMEOUT, "\x00\x00\x0b\xb8\x00", 5);
+	assert_about(client_wait_ms(t), SECTX_CLIENT_TIMEOUT_DEFAULT_MS);
+	teardown(state);
+	setup(state);
+	t = *state;
+	sectx_put_u32(&t->w, SECTX_TAG_TIMEOUT, 500);
+	sectx_put_u32(&t->w, SECTX_TAG_TIMEOUT, 500);
+	assert_about(client_wait_ms(t), SECTX_CLIENT_TIMEOUT_DEFAULT_MS);
+	assert_int_equal(n_replies, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +879,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_authorise_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_authorise_unavailable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_account_by_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deadline_from_the_clients_timeout, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_deadline_default_when_absent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deadline_capped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deadline_zero_is_now, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deadline_malformed_is_default, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

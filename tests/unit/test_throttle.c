@@ -3,7 +3,11 @@
  * throttle: no delay before failure_delay_after failures, a doubling delay
  * after them, attempts in flight counted toward the limit (BUSY) without
  * penalising parallel right passwords, OK and UNTRIED outcomes, per-user and
- * per-uid keys, the bounded table, and the waiters woken oldest first.
+ * per-uid keys, the bounded table, and the waiters woken oldest first; the
+ * waits bounded by their client's deadline (answered at once when it cannot
+ * be met, woken before it otherwise), the queue bounded per user, per uid
+ * and in total, a freed wait leaving the queue, and the refusals logged at
+ * most once every few seconds with a count.
  *
  * The throttle's clock (sectx_now_ms) is replaced through -Wl,--wrap by
  * fake_now, so delays are exact and no test sleeps for them; the waits run on
@@ -19,10 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config.h"
+#include "log.h"
 
 static int64_t fake_now = 1000000;
 
@@ -339,6 +345,20 @@ static void test_table_is_bounded(void **state)
 
 /* --- waiters ----------------------------------------------------------------- */
 
+#define FAR_DEADLINE (fake_now + 60000) /* a client that waits a minute */
+
+/* A wait that must be accepted, for a client with a distant deadline. */
+static void *wait_ok(struct fixture *f, TALLOC_CTX *mem, const char *user, uid_t uid, int64_t delay,
+		     tevent_timer_handler_t fn, void *arg)
+{
+	void *w = NULL;
+
+	assert_int_equal(
+	    sectx_throttle_wait(f->hctx, mem, user, uid, delay, FAR_DEADLINE, fn, arg, &w), 0);
+	assert_non_null(w);
+	return w;
+}
+
 struct woken {
 	int order[8];
 	size_t n;
@@ -409,13 +429,11 @@ static void test_waiters_woken_oldest_first(void **state)
 		assert_int_equal(sectx_throttle_try_begin(f->hctx, "alice", 0), 0);
 	}
 	/* bob waits first, then alice's three in the order they came */
-	wait[3] = sectx_throttle_wait(f->hctx, f->mem, "bob", SECTX_THROTTLE_BUSY, on_wake, &a[3]);
+	wait[3] = wait_ok(f, f->mem, "bob", 0, SECTX_THROTTLE_BUSY, on_wake, &a[3]);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(sectx_throttle_try_begin(f->hctx, "alice", 0),
 				 SECTX_THROTTLE_BUSY);
-		wait[i] = sectx_throttle_wait(f->hctx, f->mem, "alice", SECTX_THROTTLE_BUSY,
-					      on_wake, &a[i]);
-		assert_non_null(wait[i]);
+		wait[i] = wait_ok(f, f->mem, "alice", 0, SECTX_THROTTLE_BUSY, on_wake, &a[i]);
 	}
 	assert_non_null(wait[3]);
 	/* nothing is due yet */
@@ -451,7 +469,7 @@ static void test_wait_with_a_delay(void **state)
 	struct waiter_arg a = {&w, 7};
 	int64_t start = real_ms();
 
-	assert_non_null(sectx_throttle_wait(f->hctx, f->mem, "alice", 30, on_wake, &a));
+	(void)wait_ok(f, f->mem, "alice", 0, 30, on_wake, &a);
 	assert_true(loop_for(f, 3000));
 	assert_int_equal(w.n, 1);
 	assert_int_equal(w.order[0], 7);
@@ -464,16 +482,258 @@ static void test_stop_leaves_waits_harmless(void **state)
 	struct woken w = {.n = 0};
 	struct waiter_arg a = {&w, 1};
 	TALLOC_CTX *req = talloc_new(f->mem);
-	void *wait;
 
-	wait = sectx_throttle_wait(f->hctx, req, "alice", SECTX_THROTTLE_BUSY, on_wake, &a);
-	assert_non_null(wait);
+	(void)wait_ok(f, req, "alice", 0, SECTX_THROTTLE_BUSY, on_wake, &a);
 	sectxd_throttle_subsystem.stop(f->hctx);
 	assert_null(f->hctx->throttle);
 	/* the request goes later: its wait must not reach into the freed table */
 	talloc_free(req);
 	assert_int_equal(sectxd_throttle_subsystem.start(f->hctx), 0);
 	assert_int_equal(w.n, 0);
+}
+
+/* A wait that must be refused at once with err: no wait, nothing queued. */
+static void wait_refused(struct fixture *f, const char *user, uid_t uid, int64_t delay,
+			 int64_t deadline, int err)
+{
+	unsigned before = sectx_throttle_waiting(f->hctx, NULL);
+	void *w = f; /* must be reset */
+
+	assert_int_equal(
+	    sectx_throttle_wait(f->hctx, f->mem, user, uid, delay, deadline, on_wake, NULL, &w),
+	    err);
+	assert_null(w);
+	assert_int_equal(sectx_throttle_waiting(f->hctx, NULL), before);
+}
+
+static void test_delay_past_deadline_answered_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct woken w = {.n = 0};
+	struct waiter_arg a = {&w, 1};
+	unsigned i;
+
+	for (i = 0; i < f->after; i++) {
+		attempt(f->hctx, "alice", 0, SECTX_THROTTLE_FAILED);
+	}
+	assert_int_equal(sectx_throttle_try_begin(f->hctx, "alice", 0), 1000);
+	/* a client that gives up before the delay (and the attempt's own
+	 * time after it) is over is answered now */
+	wait_refused(f, "alice", 0, 1000, fake_now + 1000, -ETIMEDOUT);
+	wait_refused(f, "alice", 0, 1000, fake_now + 1000 + SECTX_THROTTLE_REPLY_MS - 1,
+		     -ETIMEDOUT);
+	wait_refused(f, "alice", 0, 1000, fake_now - 1, -ETIMEDOUT);
+	/* a longer one waits */
+	(void)wait_ok(f, f->mem, "alice", 0, 1000, on_wake, &a);
+	assert_int_equal(sectx_throttle_waiting(f->hctx, "alice"), 1);
+	assert_int_equal(w.n, 0);
+	/* the doubled delays too: past the client's timeout, at once */
+	for (i = 0; i < 4; i++) {
+		fake_now += 60000;
+		attempt(f->hctx, "alice", 0, SECTX_THROTTLE_FAILED);
+	}
+	assert_int_equal(sectx_throttle_delay(f->hctx, "alice", 0), 16000);
+	wait_refused(f, "alice", 0, 16000, fake_now + 10000, -ETIMEDOUT);
+}
+
+static void test_busy_wait_ends_before_its_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct woken w = {.n = 0};
+	struct waiter_arg a = {&w, 1};
+	int64_t start = real_ms();
+	void *wait = NULL;
+	unsigned i;
+
+	for (i = 0; i < f->after; i++) {
+		assert_int_equal(sectx_throttle_try_begin(f->hctx, "alice", 0), 0);
+	}
+	/* the client stops waiting in REPLY_MS + 50 ms: the wait ends in 50 ms,
+	 * not after the second a busy wait takes at most */
+	assert_int_equal(sectx_throttle_wait(f->hctx, f->mem, "alice", 0, SECTX_THROTTLE_BUSY,
+					     fake_now + SECTX_THROTTLE_REPLY_MS + 50, on_wake, &a,
+					     &wait),
+			 0);
+	assert_true(loop_for(f, 3000));
+	assert_int_equal(w.n, 1);
+	assert_true(real_ms() - start < 900);
+	assert_int_equal(sectx_throttle_waiting(f->hctx, NULL), 0);
+	/* still busy at that time: too late, answered at once */
+	fake_now += 50;
+	assert_int_equal(sectx_throttle_try_begin(f->hctx, "alice", 0), SECTX_THROTTLE_BUSY);
+	wait_refused(f, "alice", 0, SECTX_THROTTLE_BUSY, fake_now + SECTX_THROTTLE_REPLY_MS,
+		     -ETIMEDOUT);
+}
+
+static void test_queue_bounded_per_user(void **state)
+{
+	struct fixture *f = *state;
+	struct woken w = {.n = 0};
+	struct waiter_arg a = {&w, 1};
+	void *waits[SECTX_THROTTLE_QUEUE_USER];
+	unsigned i;
+
+	for (i = 0; i < SECTX_THROTTLE_QUEUE_USER; i++) {
+		/* from root (one login service) and from alice's own uid alike */
+		waits[i] =
+		    wait_ok(f, f->mem, "alice", i % 2 ? 0 : 1000, SECTX_THROTTLE_BUSY, on_wake, &a);
+	}
+	assert_int_equal(sectx_throttle_waiting(f->hctx, "alice"), SECTX_THROTTLE_QUEUE_USER);
+	wait_refused(f, "alice", 0, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	wait_refused(f, "alice", 1000, 1000, FAR_DEADLINE, -EBUSY);
+	wait_refused(f, "alice", 2000, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	/* another user is not held up by alice's queue */
+	(void)wait_ok(f, f->mem, "bob", 0, SECTX_THROTTLE_BUSY, on_wake, &a);
+	/* one leaves, one more fits */
+	talloc_free(waits[3]);
+	(void)wait_ok(f, f->mem, "alice", 0, SECTX_THROTTLE_BUSY, on_wake, &a);
+	wait_refused(f, "alice", 0, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	assert_int_equal(w.n, 0);
+}
+
+static void test_queue_bounded_per_uid(void **state)
+{
+	struct fixture *f = *state;
+	struct woken w = {.n = 0};
+	struct waiter_arg a = {&w, 1};
+	char user[32];
+	unsigned i;
+
+	/* one uid waiting as many users (an alias, a user it may act for) */
+	for (i = 0; i < SECTX_THROTTLE_QUEUE_USER; i++) {
+		snprintf(user, sizeof(user), "name%u", i);
+		(void)wait_ok(f, f->mem, user, 1000, SECTX_THROTTLE_BUSY, on_wake, &a);
+	}
+	wait_refused(f, "name-more", 1000, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	/* other uids, and root (every login service), are not held up */
+	(void)wait_ok(f, f->mem, "name-more", 1001, SECTX_THROTTLE_BUSY, on_wake, &a);
+	for (i = 0; i < SECTX_THROTTLE_QUEUE_USER + 1; i++) {
+		snprintf(user, sizeof(user), "root-user%u", i);
+		(void)wait_ok(f, f->mem, user, 0, SECTX_THROTTLE_BUSY, on_wake, &a);
+	}
+}
+
+static void test_queue_bounded_in_total(void **state)
+{
+	struct fixture *f = *state;
+	struct woken w = {.n = 0};
+	struct waiter_arg a = {&w, 1};
+	char user[32];
+	unsigned i;
+
+	assert_true(f->hctx->cfg->sectxd.max_connections_per_uid / 2 >= SECTX_THROTTLE_QUEUE_MAX);
+	for (i = 0; i < SECTX_THROTTLE_QUEUE_MAX; i++) {
+		snprintf(user, sizeof(user), "user%u", i / 4);
+		(void)wait_ok(f, f->mem, user, 0, SECTX_THROTTLE_BUSY, on_wake, &a);
+	}
+	assert_int_equal(sectx_throttle_waiting(f->hctx, NULL), SECTX_THROTTLE_QUEUE_MAX);
+	wait_refused(f, "newcomer", 0, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	wait_refused(f, "newcomer", 1000, 2000, FAR_DEADLINE, -EBUSY);
+	assert_int_equal(sectx_throttle_waiting(f->hctx, "newcomer"), 0);
+	assert_int_equal(w.n, 0);
+}
+
+static void test_queue_never_half_of_a_uids_connections(void **state)
+{
+	struct fixture *f = *state;
+	struct woken w = {.n = 0};
+	struct waiter_arg a = {&w, 1};
+	char user[32];
+	unsigned i;
+
+	/* a host that lets each uid 20 connections queues 10 in all */
+	f->hctx->cfg->sectxd.max_connections_per_uid = 20;
+	for (i = 0; i < 10; i++) {
+		(void)wait_ok(f, f->mem, "alice", 0, SECTX_THROTTLE_BUSY, on_wake, &a);
+	}
+	wait_refused(f, "alice", 0, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	wait_refused(f, "bob", 0, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	for (i = 0; i < 10; i++) {
+		snprintf(user, sizeof(user), "x%u", i);
+		wait_refused(f, user, 0, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	}
+}
+
+static void test_freed_waiter_leaves_the_queue(void **state)
+{
+	struct fixture *f = *state;
+	struct woken w = {.n = 0};
+	struct waiter_arg a = {&w, 1};
+	TALLOC_CTX *req[SECTX_THROTTLE_QUEUE_USER];
+	unsigned i;
+
+	for (i = 0; i < f->after; i++) {
+		assert_int_equal(sectx_throttle_try_begin(f->hctx, "alice", 0), 0);
+	}
+	/* each wait hangs under its request, as the ops' do */
+	for (i = 0; i < SECTX_THROTTLE_QUEUE_USER; i++) {
+		req[i] = talloc_new(f->mem);
+		assert_non_null(req[i]);
+		(void)wait_ok(f, req[i], "alice", 0, SECTX_THROTTLE_BUSY, on_wake, &a);
+	}
+	wait_refused(f, "alice", 0, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	/* the clients hang up: the server frees their requests */
+	for (i = 0; i < SECTX_THROTTLE_QUEUE_USER; i += 2) {
+		talloc_free(req[i]);
+	}
+	assert_int_equal(sectx_throttle_waiting(f->hctx, "alice"), SECTX_THROTTLE_QUEUE_USER / 2);
+	assert_int_equal(sectx_throttle_waiting(f->hctx, NULL), SECTX_THROTTLE_QUEUE_USER / 2);
+	/* their places are free again, and no freed wait is ever woken */
+	for (i = 0; i < SECTX_THROTTLE_QUEUE_USER; i += 2) {
+		req[i] = talloc_new(f->mem);
+		(void)wait_ok(f, req[i], "alice", 0, SECTX_THROTTLE_BUSY, on_wake, &a);
+	}
+	wait_refused(f, "alice", 0, SECTX_THROTTLE_BUSY, FAR_DEADLINE, -EBUSY);
+	for (i = 0; i < SECTX_THROTTLE_QUEUE_USER; i++) {
+		talloc_free(req[i]);
+	}
+	assert_int_equal(sectx_throttle_waiting(f->hctx, NULL), 0);
+	for (i = 0; i < f->after; i++) {
+		sectx_throttle_end(f->hctx, "alice", 0, SECTX_THROTTLE_FAILED);
+	}
+	assert_false(loop_for(f, 50));
+	assert_int_equal(w.n, 0);
+}
+
+/* Lines of file that contain needle. */
+static unsigned count_lines(FILE *file, const char *needle, const char *also)
+{
+	char line[1024];
+	unsigned n = 0;
+
+	rewind(file);
+	while (fgets(line, sizeof(line), file) != NULL) {
+		if (strstr(line, needle) != NULL && (also == NULL || strstr(line, also) != NULL)) {
+			n++;
+		}
+	}
+	return n;
+}
+
+static void test_refusals_logged_rate_limited(void **state)
+{
+	struct fixture *f = *state;
+	FILE *log = tmpfile();
+	int saved = dup(2);
+	unsigned i;
+
+	assert_non_null(log);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	assert_true(dup2(fileno(log), 2) == 2);
+	sectx_log_init("test_throttle", 1, SECTX_LOG_DEBUG);
+	for (i = 0; i < 50; i++) {
+		wait_refused(f, "alice", 0, 5000, fake_now + 1000, -ETIMEDOUT);
+	}
+	fake_now += 10000;
+	wait_refused(f, "alice", 0, 5000, fake_now + 1000, -ETIMEDOUT);
+	fflush(stderr);
+	assert_true(dup2(saved, 2) == 2);
+	close(saved);
+	/* 51 refusals, two lines: the first, and one that counts the 49 others */
+	assert_int_equal(count_lines(log, "answered at once", NULL), 2);
+	assert_int_equal(count_lines(log, "answered at once", "(49 more turned away"), 1);
+	fclose(log);
 }
 
 int main(void)
@@ -493,6 +753,17 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_waiters_woken_oldest_first, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_with_a_delay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_leaves_waits_harmless, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delay_past_deadline_answered_at_once, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_busy_wait_ends_before_its_deadline, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_bounded_per_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_bounded_per_uid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_bounded_in_total, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_never_half_of_a_uids_connections, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_freed_waiter_leaves_the_queue, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refusals_logged_rate_limited, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
