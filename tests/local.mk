@@ -44,8 +44,8 @@ EXTRA_DIST += \
 	tests/integration/test_pam_login.py tests/integration/test_pam_password.py \
 	tests/integration/test_pam_session.py tests/integration/test_realm.py \
 	tests/integration/test_renewal.py tests/integration/test_robustness.py \
-	tests/integration/test_slow_nss.py \
-	tests/integration/test_samples.py tests/integration/test_sshd.py
+	tests/integration/test_samples.py tests/integration/test_session_krb5_conf.py \
+	tests/integration/test_slow_nss.py tests/integration/test_sshd.py
 AM_TESTS_ENVIRONMENT = \
 	SECTX_BUILDDIR='$(abs_top_builddir)'; export SECTX_BUILDDIR; \
 	SECTX_SRCDIR='$(abs_top_srcdir)'; export SECTX_SRCDIR;

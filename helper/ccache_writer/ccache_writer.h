@@ -78,7 +78,10 @@ pid_t sectx_writer_pid(const struct sectx_writer *w);
  *   FILE:/path...XXXXXX        a new file, the X's replaced by a random suffix
  *                              (never containing 'X'), mode 0600
  *   FILE:/path                 that file, created or atomically replaced
- *                              (temp file + rename); an existing one must be a
+ *                              (built in a new 0700 directory of the user
+ *                              beside it, then renamed; libkrb5 never makes
+ *                              a file in a directory others can write, such
+ *                              as /tmp); an existing one must be a
  *                              regular file of the user, and if it holds a
  *                              cache its principal must be ours (-ESTALE)
  *   DIR:/path                  a new subsidiary in that collection (created

@@ -6,9 +6,12 @@
  * (and checks that it cannot get root back), becomes undumpable, dies with
  * the writer, and only then initialises libkrb5 and does the job: a store,
  * a destroy or a read, on keyrings and collections here and on cache files
- * in child_files.c.  It reports one outcome frame on its pipe (wire.c) and
- * _exits.  Everything after drop_privileges runs with the user's rights and
- * no more, so what a job can make it do is what the user could do.
+ * in child_files.c.  Its libkrb5 context reads no configuration file
+ * (init_context: an empty profile): nothing a job does needs one, and the
+ * file (KRB5_CONFIG, /etc/krb5.conf) may be readable by root only.  It
+ * reports one outcome frame on its pipe (wire.c) and _exits.  Everything
+ * after drop_privileges runs with the user's rights and no more, so what a
+ * job can make it do is what the user could do.
  *
  * Who can reach it: the writer, through the job it decoded and checked
  * (wire.c, names.c); and the user, whose process this is after the drop:
@@ -16,13 +19,15 @@
  * parsed by the writer as untrusted bytes.
  *
  * Never: run anything but the drop as root (nothing that runs as root in
- * the writer or the helper lives in this file or child_files.c), destroy a
- * cache whose principal is not the expected one, or leave a marshalled
- * credential in a buffer it does not scrub.
+ * the writer or the helper lives in this file or child_files.c), read the
+ * Kerberos configuration (or depend on it: a default realm, a cache type),
+ * destroy a cache whose principal is not the expected one, or leave a
+ * marshalled credential in a buffer it does not scrub.
  */
 #include <errno.h>
 #include <grp.h>
 #include <linux/keyctl.h>
+#include <profile.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -316,7 +321,9 @@ static void child_destroy(krb5_context ctx, struct job *j, struct outcome *out)
 	krb5_error_code kret;
 	int ret = 0;
 
-	kret = krb5_parse_name(ctx, j->principal, &expected);
+	/* Its realm is in the name: the child has no default realm. */
+	kret =
+	    krb5_parse_name_flags(ctx, j->principal, KRB5_PRINCIPAL_PARSE_REQUIRE_REALM, &expected);
 	if (kret != 0) {
 		ccw_krb_fail(ctx, kret, out, "invalid principal");
 		out->err = EINVAL;
@@ -464,6 +471,34 @@ done:
 	krb5_free_principal(ctx, have);
 }
 
+/* A libkrb5 context for the job, made after the drop, that reads no
+ * configuration file: the user may not be able to read KRB5_CONFIG or
+ * /etc/krb5.conf (a site keeping it 0600), and nothing a job does needs
+ * it.  Reading it as root before the drop would work too, but would let
+ * the file steer a process that runs as the user ([plugins] modules loaded
+ * into it, a cache format) for nothing.  What the defaults of an empty
+ * profile mean here: the FILE cache format is version 4 (every reader
+ * takes it), there is no default realm (every principal a job names is
+ * parsed with its realm, and a cache's principal comes from its
+ * credentials), and no default cache (a collection is named by
+ * krb5_cc_set_default_name before krb5_cc_new_unique uses it).  The
+ * environment counts as before (KRB5_TRACE: the writer's, which is
+ * root's). */
+static krb5_error_code init_context(krb5_context *ctx)
+{
+	profile_t empty = NULL;
+	krb5_error_code kret;
+
+	kret = (krb5_error_code)profile_init(NULL, &empty);
+	if (kret == 0) {
+		kret = krb5_init_context_profile(empty, 0, ctx); /* takes a copy */
+	}
+	if (empty != NULL) {
+		profile_release(empty);
+	}
+	return kret;
+}
+
 /* The child's whole life: drop, do the job, report on resfd, _exit. */
 void ccw_child_main(struct job *j, int resfd, pid_t writer)
 {
@@ -478,7 +513,7 @@ void ccw_child_main(struct job *j, int resfd, pid_t writer)
 	if (drop_privileges(j, writer, &out) != 0) {
 		goto report;
 	}
-	kret = krb5_init_context(&ctx);
+	kret = init_context(&ctx);
 	if (kret != 0) {
 		ccw_krb_fail(NULL, kret, &out, "cannot initialise Kerberos as uid %u",
 			     (unsigned)j->uid);

@@ -3,20 +3,48 @@
  *
  * Part of a job's child (child.c), after it dropped to the user's uid, gid
  * and groups: a cache file is created, replaced, checked before a destroy
- * or a read here.  A new cache is built in a temp file next to its final
- * name (O_EXCL, mode 0600) and renamed over it, so a reader sees the old
- * cache or the whole new one; an existing file must be a regular file of
- * the user, looked at with lstat and checked again on its descriptor.
+ * or a read here.  An existing file must be a regular file of the user,
+ * looked at with lstat and checked again on its descriptor.
+ *
+ * Where a new cache is built.  libkrb5 writes a FILE cache by name, and
+ * creates it by unlinking the name and creating it again with O_EXCL
+ * (krb5_cc_initialize), then reopens it by name for every credential.  In a
+ * directory other users may write (a sticky /tmp, where a cache's final
+ * name usually is), another user who sees the name (inotify) can take it
+ * in that gap: O_EXCL then fails the job (a session that never gets its
+ * cache: a denial of service; O_EXCL and the sticky bit keep it from being
+ * worse, as no link is followed and nobody else's file is written).  So no
+ * name libkrb5 creates or writes is in such a directory (what it only reads
+ * or removes there is the user's existing file, which the sticky bit keeps
+ * from anybody else; a directory writable by others and not sticky keeps
+ * no file safe, ours no more than any): each new cache is built in a
+ * private directory (private_dir_make: mkdir 0700 as the user, a random
+ * name next to the final one, so on the same filesystem), as "<it>/cc";
+ * the finished file is taken from that directory by its descriptor (a
+ * regular file of the user, fchmod 0600, fsync) and renamed over the
+ * final name, and the private directory removed, on every path.  A reader
+ * sees the old cache or the whole new one, and a symlink at the final name
+ * is replaced, never followed.  The same holds for every file the child
+ * lets libkrb5 create: FILE:/path...XXXXXX (the name reserved with O_EXCL
+ * by us, the cache built privately and renamed over the reservation),
+ * FILE:/path, DIR::/dir/tktNAME (built privately too), and a new DIR
+ * subsidiary (tktXXXXXX and primary, made by libkrb5 inside the collection
+ * directory, which ccw_check_user_dir requires to be the user's and
+ * writable by nobody else, group included, which also covers ACLs).
  *
  * Who can reach it: the writer, through the job it decoded and checked;
  * and the user, who owns the directory and may race any look at it (swap a
- * file for a link, lock it, rename another in).  Runs with the user's
+ * file for a link, lock it, rename another in); in a shared directory,
+ * other local users, who may create, but in a sticky directory neither
+ * rename nor remove, names next to the cache's.  Runs with the user's
  * rights only: nothing that runs as root lives in this file.
  *
- * Never: follow a link at a cache's final name, replace or destroy a file
- * that is not the user's or holds another principal's cache, or wait for a
- * lock the user holds on their own cache file (hold_cache_file: EBUSY at
- * once; libkrb5 would wait without limit).
+ * Never: let libkrb5 create or write a name in a directory another user
+ * can write, follow a link at a cache's final name, replace or destroy a file that is
+ * not the user's or holds another principal's cache, leave a private
+ * directory or temp file behind, or wait for a lock the user holds on their
+ * own cache file (hold_cache_file: EBUSY at once; libkrb5 would wait
+ * without limit).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +58,9 @@
 #include "ccache_writer/ccache_writer_int.h"
 
 #define NAME_TRIES  32		 /* random names tried before giving up */
-#define TEMP_PREFIX ".sectx-cc." /* temp files; never "tkt*", so DIR ignores them */
+#define TEMP_PREFIX ".sectx-cc." /* private directories; never "tkt*", so DIR ignores them */
+#define TEMP_RANDOM 10		 /* random characters in a private directory's name */
+#define TEMP_CACHE  "cc"	 /* the cache libkrb5 builds in a private directory */
 
 /* Random suffixes never contain 'X', so a name a store returned never ends in
  * XXXXXX and is taken back as an exact name.  61 characters. */
@@ -250,63 +280,114 @@ int ccw_check_exact_file(krb5_context ctx, const struct job *j, krb5_principal e
 			: check_existing_file(ctx, j->ccache + 5, j->uid, expected, destroy, out);
 }
 
-/* Write a cache of princ holding creds to path, replacing whatever is there
- * only by rename(2): the cache is built in a new temp file in the same
- * directory, which no reader knows, so a reader sees the old cache or the
- * whole new one, and a symlink at path is replaced, never followed. */
-static int file_replace(krb5_context ctx, const char *path, krb5_principal princ,
-			krb5_creds **creds, struct outcome *out)
+/* A directory of the user's own, next to a cache's final name, in which
+ * libkrb5 builds the new cache (see the top of this file). */
+struct private_dir {
+	int parent; /* the final name's directory (O_PATH), -1: none */
+	int fd;	    /* the private directory, -1: none */
+	char name[sizeof(TEMP_PREFIX) + TEMP_RANDOM]; /* its name in parent */
+	char cache[PATH_MAX];			      /* the path libkrb5 writes */
+};
+
+/* Remove pd's cache file (if still there) and pd itself, close what is
+ * open.  Safe on a pd that private_dir_make left or never made. */
+static void private_dir_remove(struct private_dir *pd)
+{
+	if (pd->fd >= 0) {
+		(void)unlinkat(pd->fd, TEMP_CACHE, 0);
+		close(pd->fd);
+		pd->fd = -1;
+		(void)unlinkat(pd->parent, pd->name, AT_REMOVEDIR);
+	}
+	if (pd->parent >= 0) {
+		close(pd->parent);
+		pd->parent = -1;
+	}
+}
+
+/* Make pd: a new directory (mode 0700, a random name beginning TEMP_PREFIX)
+ * in the directory of path, checked on its descriptor to be the one we
+ * made; pd->cache names the file libkrb5 is to write in it.  0, or -errno
+ * with out set (pd is then removed). */
+static int private_dir_make(const char *path, struct private_dir *pd, struct outcome *out)
 {
 	const char *slash = strrchr(path, '/');
-	char tmp[PATH_MAX], name[PATH_MAX + 8], rnd[11];
-	krb5_ccache cc = NULL;
-	krb5_error_code kret;
+	int dlen = (int)(slash - path);
+	char dir[PATH_MAX], rnd[TEMP_RANDOM + 1];
 	struct stat st;
-	bool created = false;
-	int fd = -1, tries, ret;
+	int tries, ret;
 
+	pd->parent = pd->fd = -1;
+	if (dlen == 0) {
+		snprintf(dir, sizeof(dir), "/");
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s", dlen, path);
+	}
+	/* O_PATH: search and write permission are all the *at calls need. */
+	pd->parent = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (pd->parent < 0) {
+		return ccw_sys_fail(out, errno, "cannot open the directory of %s", path);
+	}
 	for (tries = 0; tries < NAME_TRIES; tries++) {
-		ret = random_chars(rnd, sizeof(rnd) - 1);
+		ret = random_chars(rnd, TEMP_RANDOM);
 		if (ret != 0) {
-			return ccw_sys_fail(out, -ret, "getrandom");
+			ret = ccw_sys_fail(out, -ret, "getrandom");
+			goto done;
 		}
-		rnd[sizeof(rnd) - 1] = '\0';
-		if ((size_t)snprintf(tmp, sizeof(tmp), "%.*s/" TEMP_PREFIX "%s",
-				     (int)(slash - path), path, rnd) >= sizeof(tmp)) {
-			return ccw_fail(out, ENAMETOOLONG, "%s: name too long", path);
-		}
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0 || errno != EEXIST) {
+		rnd[TEMP_RANDOM] = '\0';
+		snprintf(pd->name, sizeof(pd->name), TEMP_PREFIX "%s", rnd);
+		if (mkdirat(pd->parent, pd->name, 0700) == 0) {
 			break;
 		}
+		if (errno != EEXIST) {
+			ret =
+			    ccw_sys_fail(out, errno, "cannot create a cache file next to %s", path);
+			goto done;
+		}
 	}
-	if (fd < 0) {
-		return ccw_sys_fail(out, tries == NAME_TRIES ? EEXIST : errno,
-				    "cannot create a cache file next to %s", path);
-	}
-	created = true;
-	close(fd);
-	fd = -1;
-
-	/* libkrb5 writes by name; the temp name is random and in this directory
-	 * only the user (or root) could replace it. */
-	snprintf(name, sizeof(name), "FILE:%s", tmp);
-	kret = krb5_cc_resolve(ctx, name, &cc);
-	if (kret != 0) {
-		ret = ccw_krb_fail(ctx, kret, out, "cannot resolve %s", name);
+	if (tries == NAME_TRIES) {
+		ret = ccw_sys_fail(out, EEXIST, "cannot create a cache file next to %s", path);
 		goto done;
 	}
-	ret = ccw_write_creds(ctx, cc, princ, creds, path, out);
-	krb5_cc_close(ctx, cc);
+	pd->fd = openat(pd->parent, pd->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pd->fd < 0 || fstat(pd->fd, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		/* Another's, put there since our mkdir (a directory that is
+		 * neither sticky nor ours): not ours to remove. */
+		if (pd->fd >= 0) {
+			close(pd->fd);
+			pd->fd = -1;
+		}
+		ret = ccw_fail(out, EEXIST, "the new cache's directory next to %s was replaced",
+			       path);
+		goto done;
+	}
+	if ((size_t)snprintf(pd->cache, sizeof(pd->cache), "%.*s/%s/" TEMP_CACHE, dlen, path,
+			     pd->name) >= sizeof(pd->cache)) {
+		ret = ccw_fail(out, ENAMETOOLONG, "%s: name too long", path);
+		goto done;
+	}
+	ret = 0;
+done:
 	if (ret != 0) {
-		goto done;
+		private_dir_remove(pd);
 	}
-	fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return ret;
+}
+
+/* The cache libkrb5 wrote in pd, taken by pd's descriptor (never the name
+ * libkrb5 used): a regular file of the user, made 0600, synced, and renamed
+ * over path (whose directory pd->parent is).  0 or -errno with out set. */
+static int private_dir_install(struct private_dir *pd, const char *path, struct outcome *out)
+{
+	struct stat st;
+	int fd, ret;
+
+	fd = openat(pd->fd, TEMP_CACHE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		ret = ccw_sys_fail(out, errno, "cannot reopen the new cache for %s", path);
-		goto done;
+		return ccw_sys_fail(out, errno, "cannot reopen the new cache for %s", path);
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid()) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
 		ret = ccw_fail(out, EEXIST, "the new cache for %s was replaced under us", path);
 		goto done;
 	}
@@ -314,19 +395,47 @@ static int file_replace(krb5_context ctx, const char *path, krb5_principal princ
 		ret = ccw_sys_fail(out, errno, "cannot finish the new cache for %s", path);
 		goto done;
 	}
-	if (rename(tmp, path) != 0) {
+	if (renameat(pd->fd, TEMP_CACHE, pd->parent, strrchr(path, '/') + 1) != 0) {
 		ret = ccw_sys_fail(out, errno, "cannot put the new cache in place at %s", path);
 		goto done;
 	}
-	created = false;
 	ret = 0;
 done:
-	if (fd >= 0) {
-		close(fd);
+	close(fd);
+	return ret;
+}
+
+/* Write a cache of princ holding creds to path, replacing whatever is there
+ * only by rename(2): the cache is built in a private directory of the user
+ * next to path (private_dir_make), which no reader knows and no other user
+ * can write, so a reader sees the old cache or the whole new one, and a
+ * symlink at path is replaced, never followed. */
+static int file_replace(krb5_context ctx, const char *path, krb5_principal princ,
+			krb5_creds **creds, struct outcome *out)
+{
+	char name[PATH_MAX + 8];
+	struct private_dir pd;
+	krb5_ccache cc = NULL;
+	krb5_error_code kret;
+	int ret;
+
+	ret = private_dir_make(path, &pd, out);
+	if (ret != 0) {
+		return ret;
 	}
-	if (created) {
-		unlink(tmp);
+	snprintf(name, sizeof(name), "FILE:%s", pd.cache);
+	kret = krb5_cc_resolve(ctx, name, &cc);
+	if (kret != 0) {
+		ret = ccw_krb_fail(ctx, kret, out, "cannot resolve %s", name);
+		goto done;
 	}
+	ret = ccw_write_creds(ctx, cc, princ, creds, path, out);
+	krb5_cc_close(ctx, cc);
+	if (ret == 0) {
+		ret = private_dir_install(&pd, path, out);
+	}
+done:
+	private_dir_remove(&pd);
 	return ret;
 }
 

@@ -2,7 +2,9 @@
 user's own rights: mode 0600 and the user's uid and gid, never following a
 link or writing where the user may not, refusing cache types that belong to
 the login process, destroying only a cache with the expected principal, and
-surviving a killed writer and a job that hangs.
+surviving a killed writer and a job that hangs; building every new cache
+where no other user can take its name, and needing no Kerberos
+configuration as the user.
 
 The tests drive helper/ccache_writer/ through tests/integration/writer_driver
 (built beside sectxd: $SECTX_BUILDDIR/tests/integration/writer_driver, or the
@@ -15,6 +17,7 @@ import contextlib
 import ctypes
 import glob
 import grp
+import json
 import os
 import pwd
 import re
@@ -23,11 +26,13 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 
 import pytest
 
-from sectx_harness import make_public_tmpdir, pids_of_uid, require_root, run, write_locked
+from sectx_harness import (as_user, make_public_tmpdir, pids_of_uid, require_root, run,
+                           write_locked)
 
 User = collections.namedtuple("User", "name uid gid principal source")
 
@@ -129,16 +134,19 @@ def destroy(user, name, principal=None):
     return ("destroy", user.name, name, principal or user.principal)
 
 
-def drive(driver, realm, *jobs, timeout_ms=None, concurrent=False, log_level=None):
-    """Run the driver with jobs; returns (CompletedProcess, stdout lines)."""
-    argv = [driver] + (["--concurrent"] if concurrent else [])
+def drive(driver, realm, *jobs, timeout_ms=None, concurrent=False, log_level=None, env=None,
+          cpu=None):
+    """Run the driver with jobs (in realm.env() updated with env; on that
+    cpu only if given); returns (CompletedProcess, stdout lines)."""
+    argv = (["taskset", "-c", str(cpu)] if cpu is not None else []) + [driver]
+    argv += ["--concurrent"] if concurrent else []
     if timeout_ms is not None:
         argv += ["--timeout-ms", str(timeout_ms)]
     if log_level is not None:
         argv += ["--log-level", log_level]
     for job in jobs:
         argv += [str(a) for a in job]
-    r = run(argv, env=realm.env(), timeout=120)
+    r = run(argv, env=dict(realm.env(), **(env or {})), timeout=120)
     assert r.returncode in (0, 1), f"driver failed ({r.returncode}): {r.stderr}"
     assert "Sanitizer" not in r.stderr and "runtime error:" not in r.stderr, r.stderr
     return r, r.stdout.splitlines()
@@ -587,3 +595,185 @@ def test_job_runs_as_the_user_undumpable_without_the_helpers_descriptors(driver,
     assert writer_fds[0] == writer_fds[1] == "/dev/null"
     assert not [t for t in child_fds.values() if t.startswith("socket:")], child_fds
     assert out.strip() == "destroy ok", err  # the open went on, the job finished
+
+
+# A local user racing the writer for the names it uses in a directory every
+# user may write (a sticky /tmp).  It watches the directory with inotify and,
+# as soon as a name it did not make is removed or renamed away, creates that
+# name itself, in turn as an empty file and as a symlink to its bait file.
+# It prints "ready" once watching, and on EOF on stdin one line of figures
+# (JSON: names seen appearing and going, names taken, taken files someone
+# wrote to), then removes what it made.  Run as the racing user.
+_RACER = r"""
+import ctypes, json, os, select, stat, struct, sys
+
+IN_CREATE, IN_DELETE, IN_MOVED_FROM = 0x100, 0x200, 0x40
+directory, bait = sys.argv[1], sys.argv[2]
+dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+libc = ctypes.CDLL(None, use_errno=True)
+ifd = libc.inotify_init1(os.O_CLOEXEC)
+if ifd < 0 or libc.inotify_add_watch(ifd, os.fsencode(directory),
+                                     IN_CREATE | IN_DELETE | IN_MOVED_FROM) < 0:
+    print("error", os.strerror(ctypes.get_errno()), flush=True)
+    sys.exit(2)
+print("ready", flush=True)
+mine, seen, gone, taken = set(), 0, 0, []
+
+
+def take(name):
+    if len(taken) % 2:
+        os.symlink(bait, name, dir_fd=dfd)
+    else:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=dfd))
+
+
+while True:
+    ready, _, _ = select.select([ifd, 0], [], [])
+    if ifd in ready:
+        buf, off = os.read(ifd, 1 << 16), 0
+        while off + 16 <= len(buf):
+            _, mask, _, n = struct.unpack_from("iIII", buf, off)
+            name = buf[off + 16:off + 16 + n].split(b"\0", 1)[0].decode()
+            off += 16 + n
+            if not name or name in mine:
+                continue
+            if mask & IN_CREATE:
+                seen += 1
+                continue
+            gone += 1
+            try:
+                take(name)
+            except OSError:
+                continue
+            mine.add(name)
+            taken.append(name)
+    if 0 in ready and not os.read(0, 1):
+        break
+written = []  # its files (not links) that someone wrote to
+for name in taken:
+    try:
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode) and st.st_size > 0:
+            written.append(name)
+        os.unlink(name, dir_fd=dfd)
+    except OSError:
+        pass
+print(json.dumps({"seen": seen, "gone": gone, "taken": taken, "written": written}), flush=True)
+"""
+
+
+def _first_cpu():
+    return min(os.sched_getaffinity(0))
+
+
+@contextlib.contextmanager
+def _racer(racer, directory, bait):
+    """Run _RACER as user racer on directory, with real-time priority on
+    _first_cpu() if this host allows it (then a job pinned to that CPU is
+    preempted by the racer the moment a name goes, and a race there is won
+    every time, not one time in thirty).  Yields a dict that gets the
+    racer's figures (seen, gone, taken, written, realtime) when the block
+    ends."""
+    rt = ["chrt", "-f", "10", "taskset", "-c", str(_first_cpu())]
+    figures = {"realtime": run(rt + ["true"]).returncode == 0}
+    argv = (rt if figures["realtime"] else []) + as_user(racer.name)
+    proc = subprocess.Popen(argv + [sys.executable, "-c", _RACER, directory, bait],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        if line != "ready":
+            pytest.skip(f"no inotify for the racer: {line}")
+        yield figures
+        proc.stdin.close()
+        out = proc.stdout.read()
+        assert proc.wait(timeout=30) == 0, out
+        figures.update(json.loads(out))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+RACED_UNIQUE = 32  # new caches (FILE:...XXXXXX)
+RACED_EXACT = 8    # rewrites of one exact name
+
+
+def test_another_user_racing_for_names_in_a_sticky_dir_changes_nothing(driver, realm, make_user,
+                                                                      scratch):
+    """Issue 12, 5: libkrb5 creates a FILE cache by unlinking its name and
+    creating it again (O_EXCL); in a directory every user may write, another
+    user who takes the name in between made the session fail.  Now every
+    name libkrb5 opens is in a directory of the user's own (mode 0700): the
+    racer takes no name that matters, every cache is written, the user's,
+    0600, holding the user's principal, within twice the time the same
+    stores take with no racer, and the racer's bait is never written
+    (O_EXCL: no link is followed)."""
+    u, racer = make_user(), make_user()
+    d = os.path.join(scratch, "sticky")
+    os.mkdir(d)
+    os.chmod(d, 0o1777)
+    bait = os.path.join(scratch, "bait")  # the racer's, writable by anybody
+    with open(bait, "w"):
+        pass
+    os.chown(bait, racer.uid, racer.gid)
+    os.chmod(bait, 0o666)
+    jobs = [store(u, f"FILE:{d}/krb5cc_%U_XXXXXX")] * RACED_UNIQUE
+    jobs += [store(u, f"FILE:{d}/cc_%U")] * RACED_EXACT
+
+    started = time.monotonic()
+    _, idle = drive(driver, realm, *jobs, cpu=_first_cpu())
+    idle_s = time.monotonic() - started
+    assert [line.split()[:2] for line in idle] == [["store", "ok"]] * len(jobs), idle
+    with _racer(racer, d, bait) as figures:
+        started = time.monotonic()
+        r, out = drive(driver, realm, *jobs, cpu=_first_cpu())
+        elapsed = time.monotonic() - started
+
+    failed = [line for line in out if not line.startswith("store ok ")]
+    print(f"stores: idle {len(idle)} in {idle_s:.2f} s; raced {len(out)} in {elapsed:.2f} s, "
+          f"{len(failed)} failed; the racer (real-time: {figures['realtime']}) saw "
+          f"{figures['seen']} names appear and {figures['gone']} go, and took "
+          f"{len(figures['taken'])} of them")
+    assert len(out) == len(jobs), r.stderr
+    assert os.path.getsize(bait) == 0, "a cache was written through the racer's link"
+    assert not figures["written"], f"a cache was written into the racer's file: {figures}"
+    assert not failed, f"{len(failed)} of {len(jobs)} failed: {failed}\n{r.stderr}"
+    names = [stored_name(line) for line in out]
+    assert len(set(names[:RACED_UNIQUE])) == RACED_UNIQUE, names
+    assert set(names[RACED_UNIQUE:]) == {f"FILE:{d}/cc_{u.uid}"}, names
+    for name in set(names):
+        assert_user_cache_file(name[5:], u)
+        assert_lists(realm, u, name)
+    names += [stored_name(line) for line in idle]
+    assert sorted(e.name for e in os.scandir(d) if e.stat(follow_symlinks=False).st_uid == u.uid) \
+        == sorted(n[len(d) + 6:] for n in set(names)), "a temp file or directory was left behind"
+    assert elapsed <= 2 * idle_s + 1, f"{elapsed:.2f} s raced against {idle_s:.2f} s idle"
+
+
+def test_kerberos_config_readable_by_root_only_is_not_needed(driver, realm, make_user, scratch):
+    """Issue 13, 5: KRB5_CONFIG (or /etc/krb5.conf) readable by root only
+    (mode 0600) failed every job, as the child read it after dropping to
+    the user.  The child reads no configuration: stores of every kind, a
+    read with its TGT (renewal) and a destroy all work."""
+    u = make_user()
+    conf = os.path.join(scratch, "krb5.conf")
+    shutil.copyfile(realm.krb5_conf, conf)
+    os.chmod(conf, 0o600)
+    assert run(["cat", conf], uid=u.name).returncode != 0, "the user can read the config"
+    d = user_dir(scratch, u)
+
+    r, out = drive(driver, realm, store(u, "FILE:/tmp/krb5cc_%U_XXXXXX"),
+                   store(u, f"FILE:{d}/cc"), store(u, f"DIR:{d}/coll"), env={"KRB5_CONFIG": conf})
+
+    assert [line.split()[:2] for line in out] == [["store", "ok"]] * 3, r.stderr
+    unique, exact, member = (stored_name(line) for line in out)
+    for name in (unique, exact, member):
+        assert_user_cache_file(name[5:], u)
+        assert_lists(realm, u, name)
+
+    r, out = drive(driver, realm, ("read", u.name, exact), store(u, exact),
+                   destroy(u, unique), destroy(u, member), env={"KRB5_CONFIG": conf})
+
+    assert out == [f"read ok {u.principal} tgt", f"store ok {exact}", "destroy ok",
+                   "destroy ok"], r.stderr
+    assert not os.path.exists(unique[5:]) and not os.path.exists(member[5:])

@@ -8,12 +8,14 @@
  *
  *   store USER SOURCE_CCACHE TEMPLATE   -> "store ok NAME" | "store error ENAME: text"
  *   destroy USER CCACHE PRINCIPAL       -> "destroy ok"    | "destroy error ENAME: text"
+ *   read USER CCACHE                    -> "read ok PRINCIPAL tgt" (or no-tgt) | "read error ..."
  *   kill-writer                         -> "kill-writer ok PID" (SIGKILL, waits for the zombie)
  *   stop-writer                         -> "stop-writer ok PID" (SIGSTOP: it stops answering)
  *   pid                                 -> "pid PID" (-1: none running)
  *
- * store copies every credential of SOURCE_CCACHE (read as root); USER's uid,
- * gid and groups come from getpwnam/getgrouplist.  Options: --timeout-ms N
+ * store copies every credential of SOURCE_CCACHE (read as root); read asks
+ * for the cache's principal and TGT (as renewal does).  USER's uid, gid and
+ * groups come from getpwnam/getgrouplist.  Options: --timeout-ms N
  * (each job's deadline, default 10000), --log-level L (stderr, default info),
  * --concurrent (send every store and destroy at once, so they queue, then
  * print their results in order; the other jobs are refused).
@@ -49,6 +51,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: writer_driver [OPTIONS] JOB...\n"
 		     "  store USER SOURCE_CCACHE TEMPLATE\n"
 		     "  destroy USER CCACHE PRINCIPAL\n"
+		     "  read USER CCACHE\n"
 		     "  kill-writer\n"
 		     "  stop-writer\n"
 		     "  pid\n"
@@ -143,7 +146,7 @@ done:
 
 /* One store or destroy job, from its start to its printed result. */
 struct job {
-	const char *kind; /* "store" or "destroy" */
+	const char *kind; /* "store", "destroy" or "read" */
 	TALLOC_CTX *tmp_ctx;
 	struct tevent_req *req;
 	krb5_creds **creds;
@@ -151,7 +154,8 @@ struct job {
 	int ret; /* set-up error, or the result */
 };
 
-/* Send job kind with its three arguments; failures are kept in j->ret. */
+/* Send job kind with its arguments (three, read two); failures are kept in
+ * j->ret. */
 static void job_start(struct driver *d, const char *kind, char **argv, struct job *j)
 {
 	struct sectx_writer_user who;
@@ -167,6 +171,9 @@ static void job_start(struct driver *d, const char *kind, char **argv, struct jo
 			j->req = sectx_writer_store_send(j->tmp_ctx, d->ev, d->w, &who, argv[2],
 							 d->kctx, j->creds, deadline);
 		}
+	} else if (j->ret == 0 && strcmp(kind, "read") == 0) {
+		j->req =
+		    sectx_writer_read_send(j->tmp_ctx, d->ev, d->w, &who, argv[1], true, deadline);
 	} else if (j->ret == 0) {
 		if (krb5_parse_name(d->kctx, argv[2], &j->princ) != 0) {
 			j->ret = -EINVAL;
@@ -183,6 +190,7 @@ static void job_start(struct driver *d, const char *kind, char **argv, struct jo
 /* Wait for job j, print its line, free it.  Returns its result. */
 static int job_finish(struct driver *d, struct job *j)
 {
+	krb5_creds *tgt = NULL;
 	char *name = NULL;
 	int ret = j->ret;
 
@@ -194,17 +202,22 @@ static int job_finish(struct driver *d, struct job *j)
 		ret = -ENOMEM;
 	} else if (strcmp(j->kind, "store") == 0) {
 		ret = sectx_writer_store_recv(j->req, j->tmp_ctx, &name);
+	} else if (strcmp(j->kind, "read") == 0) {
+		ret = sectx_writer_read_recv(j->req, j->tmp_ctx, d->kctx, &name, &tgt);
 	} else {
 		ret = sectx_writer_destroy_recv(j->req);
 	}
 	if (ret != 0) {
 		printf("%s error %s: %s\n", j->kind, err_name(-ret), strerror(-ret));
+	} else if (strcmp(j->kind, "read") == 0) {
+		printf("read ok %s %s\n", name, tgt != NULL ? "tgt" : "no-tgt");
 	} else if (name != NULL) {
 		printf("%s ok %s\n", j->kind, name);
 	} else {
 		printf("%s ok\n", j->kind);
 	}
 done:
+	krb5_free_creds(d->kctx, tgt);
 	free_creds(d->kctx, j->creds);
 	krb5_free_principal(d->kctx, j->princ);
 	talloc_free(j->tmp_ctx);
@@ -331,6 +344,14 @@ int main(int argc, char **argv)
 				n++;
 			}
 			i += 4;
+		} else if (strcmp(argv[i], "read") == 0 && i + 2 < argc) {
+			job_start(d, argv[i], argv + i + 1, &jobs[n]);
+			if (!concurrent) {
+				failed |= job_finish(d, &jobs[n]) != 0;
+			} else {
+				n++;
+			}
+			i += 3;
 		} else if (strcmp(argv[i], "kill-writer") == 0 && !concurrent) {
 			failed |= job_signal_writer(d, argv[i], SIGKILL) != 0;
 			i += 1;
