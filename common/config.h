@@ -36,7 +36,7 @@
 #define SECTX_CONFIG_MAX_ERRORS 1000u         /* problems listed before giving up */
 #define SECTX_CONFIG_REASON_MAX 1024u         /* buffer for sectx_config_value_parse */
 /* [offline] kdf_iterations other than 0 (calibrate): fewer would make a hash
- * the helper itself refuses to load (helper/offline_cache.h uses this). */
+ * the helper itself refuses to load (helper/offline/offline.h uses this). */
 #define SECTX_CONFIG_KDF_ITER_MIN 1000u
 
 /* [kerberos] fast: armour the AS exchange with a ticket from the host keytab. */
@@ -44,7 +44,7 @@ enum sectx_fast_mode { SECTX_FAST_TRY = 0, SECTX_FAST_DEMAND = 1, SECTX_FAST_NEV
 
 struct sectx_config_service {
 	const char *name;
-	/* security contexts (helper/ctx_ops.c) */
+	/* security contexts (helper/ops/ctx.c) */
 	const char **uid;        /* user names or numeric uids that may use it (root always) */
 	size_t n_uid;
 	const char *principal;   /* keytab entry to accept as ("": any) */
@@ -121,7 +121,7 @@ struct sectx_config {
 		size_t n_allow_groups;
 	} access;
 	struct {
-		const char **gssapi_services; /* may authenticate by tickets (pam_gss_ops.c) */
+		const char **gssapi_services; /* may authenticate by tickets (ops/pam_tickets.c) */
 		size_t n_gssapi_services;
 	} pam;
 	struct sectx_config_service *services; /* talloc array */

@@ -3,7 +3,7 @@
  * deadline (worker.h).
  *
  * For the libkrb5 calls with no step API and no bound of their own: the
- * kpasswd exchange (krb5_passwd.c) and the renewal of a TGT (renewal.c).  The
+ * kpasswd exchange (login/passwd.c) and the renewal of a TGT (sessions/renew_worker.c).  The
  * helper forks a worker for the call; the worker runs the caller's function,
  * writes its answer to a pipe and exits; the loop reads that answer as it
  * comes and kills the worker at the deadline or when the request is freed.

@@ -3,7 +3,7 @@
  * helper sees it: its subsystem hooks, its lookups (which may wait for an
  * existence check) and the cache flush.  The store itself is store.h.
  *
- * Who reaches this: nss_ops.c on behalf of any local user (lookups) and of
+ * Who reaches this: ops/nss.c on behalf of any local user (lookups) and of
  * root (flush, id-map).  Lookups never block the event loop: an existence
  * check is an asynchronous request to the S4U2Self worker, rate-limited per
  * caller uid and shared by every lookup of the same principal.

@@ -5,7 +5,7 @@
  * (identity.h), sharing one existence check between every lookup of the
  * same principal and rate-limiting the checks each caller uid may start.
  *
- * Who reaches this: nss_ops.c for every local user's lookups, and root's
+ * Who reaches this: ops/nss.c for every local user's lookups, and root's
  * flush.  Must never: wait for a KDC or a child on the event loop, let one
  * uid run unbounded existence checks, or answer from a store it could not
  * load whole.

@@ -8,7 +8,7 @@
  * groups), mappings.c (principals mapped to ids and the id map file).
  * Rules and file formats are in store.h.
  *
- * Who reaches this: nss_ops.c with names and ids of any local user's choosing
+ * Who reaches this: ops/nss.c with names and ids of any local user's choosing
  * (already bounded by the codec; validated again here before use), and the
  * admin ops.  It never talks to a KDC (service.c asks s4u.c and reports
  * back through id_store_check_result) and never blocks on anything but its

@@ -13,8 +13,8 @@
  * (FILE:/proc/self/fd/N).  The result is a MEMORY ccache only the helper can
  * see, holding the one credential the callers need, the TGT of the cache
  * principal's own realm; the bytes read are scrubbed.
- * Used by the context init steps (ctx_ops.c) and by authentication by
- * existing tickets (pam_gss_ops.c).
+ * Used by the context init steps (ops/ctx.c) and by authentication by
+ * existing tickets (ops/pam_tickets.c).
  */
 #ifndef SECTX_CCACHE_FD_H
 #define SECTX_CCACHE_FD_H

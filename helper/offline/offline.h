@@ -7,9 +7,9 @@
 #ifndef SECTX_OFFLINE_H
 #define SECTX_OFFLINE_H
 
-/* ======== realm_state.h ======== */
+/* ======== realm state (realm_state.c) ======== */
 /*
- * realm_state.h - is the realm reachable?  The helper's online/offline state
+ * Is the realm reachable?  The helper's online/offline state
  * for its one realm, fed by every KDC exchange and by a background probe.
  *
  * The realm goes offline when an exchange ends because no KDC could be
@@ -17,7 +17,7 @@
  * the first answer from any KDC, whatever the answer says.  A KDC's error
  * reply (wrong password, unknown principal) is an answer: it never makes the
  * realm offline, so a wrong password can never be taken for "offline".
- * While offline, logins do not wait for the KDC timeout again: pam_ops.c
+ * While offline, logins do not wait for the KDC timeout again: ops/pam_auth.c
  * asks sectx_realm_is_offline() first, and a probe (an AS-REQ whose answer,
  * of any kind, is all that matters) runs after [offline] offline_probe,
  * doubling up to offline_probe_max.  Nothing here holds a secret.
@@ -45,9 +45,9 @@ void sectx_realm_wanted(struct sectxd_ctx *hctx);
 
 extern const struct sectxd_subsystem sectxd_realm_subsystem;
 
-/* ======== offline_cache.h ======== */
+/* ======== cached credentials (offline_cache.c) ======== */
 /*
- * offline_cache.h - cached credentials: a salted, slow hash of each user's
+ * Cached credentials: a salted, slow hash of each user's
  * password from their last online login, to log them in while the realm
  * cannot be reached ([offline] cache_credentials).
  *
@@ -59,7 +59,7 @@ extern const struct sectxd_subsystem sectxd_realm_subsystem;
  * a thread of its own, never on the event loop, and each thread scrubs its
  * copy of the password.
  *
- * Who reaches this: pam_ops.c, for a password login it has authorised.  It
+ * Who reaches this: ops/pam_auth.c, for a password login it has authorised.  It
  * stores after an online login the KDC accepted (and validated), forgets
  * when the KDC says the principal is revoked, expired or unknown, and
  * verifies only while realm_state.c says the realm is unreachable.  A

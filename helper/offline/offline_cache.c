@@ -2,7 +2,7 @@
  * offline/offline_cache.c - cached credentials for offline logins (offline.h):
  * the in-memory table, store, forget and verify, and the subsystem.
  *
- * Who reaches this: pam_ops.c only, for authentications it has authorised;
+ * Who reaches this: the PAM ops (ops/pam_auth.c) only, for authentications it has authorised;
  * the status operation reads the count.  What a caller can make it do: hash
  * a password the KDC has just accepted (store), compare a password with the
  * stored hash while the realm is offline (verify, throttled per user by

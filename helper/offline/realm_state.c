@@ -4,7 +4,7 @@
  *
  * Who reaches this: the Kerberos engine at the end of every KDC exchange,
  * through the observer this file registers at start (sectx_kdc_set_observer:
- * login/ never calls up into offline/), pam_ops.c before a login, the status
+ * login/ never calls up into offline/), ops/pam_auth.c before a login, the status
  * operation.  No client can change the state directly: only the outcome of
  * the helper's own KDC exchanges does.  The probe sends an AS-REQ for
  * krbtgt/REALM without any key: it proves nothing about anyone, and any

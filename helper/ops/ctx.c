@@ -21,7 +21,7 @@
  *    (no blocking on a FIFO, no following of links) and loads it into a
  *    MEMORY ccache of its own that dies with the context.  So a caller can
  *    only ever use tickets it could already read.  Root may instead name a
- *    login HANDLE (credstore.h): the TGT of a login it has just made, copied,
+ *    login HANDLE (sessions/sessions.h): the TGT of a login it has just made, copied,
  *    the handle left as it was.  The helper names the target service
  *    principal SERVICE/HOST@REALM itself (the helper's realm, no DNS: a
  *    caller's host name never reaches a resolver) and never asks for

@@ -1,6 +1,6 @@
 /*
- * test_identity.c - unit tests of the identity store (helper/identity_names.c,
- * helper/identity_store.c): name rules, the documented auto_id hash, static
+ * test_identity.c - unit tests of the identity store (helper/identity/names.c,
+ * helper/identity/store.c and its sources): name rules, the documented auto_id hash, static
  * files (id 0, ids below min_id, duplicates, malformed lines refused and
  * reported), short and qualified names, fully qualified display, groups and
  * memberships agreeing, mappings persisted and reloaded, a collision refused
