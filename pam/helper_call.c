@@ -5,7 +5,10 @@
  * code the calling group may return.
  *
  * A new connection per call (SO_PEERCRED is read at connect time, and the
- * caller may have forked or changed uid since the last call).  Everything
+ * caller may have forked or changed uid since the last call), closed before
+ * pam_sectx_call returns on every path: a connection kept past the call would
+ * carry the caller's credentials into whatever the process becomes (a login
+ * service setuid()s to the user after pam_open_session).  Everything
  * the helper sends is checked by the codec before it is used, and a reply
  * we cannot act on fails closed.  The request buffer holds passwords and the
  * reply a login handle: both are scrubbed before they are freed.  This file
