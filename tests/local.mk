@@ -43,7 +43,7 @@ EXTRA_DIST += \
 	tests/integration/test_pam_login.py tests/integration/test_pam_password.py \
 	tests/integration/test_pam_session.py tests/integration/test_realm.py \
 	tests/integration/test_renewal.py tests/integration/test_robustness.py \
-	tests/integration/test_privileges.py \
+	tests/integration/test_privileges.py tests/integration/test_login_valgrind.py \
 	tests/integration/test_samples.py tests/integration/test_sshd.py
 AM_TESTS_ENVIRONMENT = \
 	SECTX_BUILDDIR='$(abs_top_builddir)'; export SECTX_BUILDDIR; \
