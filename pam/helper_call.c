@@ -5,7 +5,10 @@
  * code the calling group may return.
  *
  * A new connection per call (SO_PEERCRED is read at connect time, and the
- * caller may have forked or changed uid since the last call).  Everything
+ * caller may have forked or changed uid since the last call), closed before
+ * pam_sectx_call returns on every path: a connection kept past the call would
+ * carry the caller's credentials into whatever the process becomes (a login
+ * service setuid()s to the user after pam_open_session).  Everything
  * the helper sends is checked by the codec before it is used, and a reply
  * we cannot act on fails closed.  The request buffer holds passwords and the
  * reply a login handle: both are scrubbed before they are freed.  This file
@@ -93,7 +96,7 @@ static int optional_string(const struct sectx_msg *msg, uint16_t tag, char *out,
  * with one bad line is refused whole.  0 or a SECTX_ERR_* code. */
 static int check_lines(const struct sectx_msg *msg, char *line, size_t linesz)
 {
-	static const uint16_t tags[] = { SECTX_TAG_USER_INFO, SECTX_TAG_USER_ERROR };
+	static const uint16_t tags[] = {SECTX_TAG_USER_INFO, SECTX_TAG_USER_ERROR};
 	struct sectx_field f;
 	size_t i;
 
@@ -127,8 +130,10 @@ static void relay_lines(const struct pam_sectx_ctx *c, const struct sectx_msg *m
 		const struct sectx_field *f = info ? &fi : &fe;
 
 		if (shown == RELAY_MAX_LINES) {
-			pam_syslog(c->pamh, LOG_WARNING, "sectxd sent more than %u message lines: "
-				   "the rest are not shown", RELAY_MAX_LINES);
+			pam_syslog(c->pamh, LOG_WARNING,
+				   "sectxd sent more than %u message lines: "
+				   "the rest are not shown",
+				   RELAY_MAX_LINES);
 			break;
 		}
 		if (sectx_field_string(f, line, linesz, SECTX_STRING_MAX) == 0 &&
@@ -183,7 +188,8 @@ int pam_sectx_call(const struct pam_sectx_ctx *c, struct pam_sectx_req *req,
 	deadline = sectx_deadline_after(c->opts.timeout_ms);
 	ret = sectx_client_connect(c->opts.socket_dir, SECTX_PAM_SOCKET, deadline, &conn);
 	if (ret != 0) {
-		sectx_log_escape(c->opts.socket_dir, strlen(c->opts.socket_dir), text, sizeof(text));
+		sectx_log_escape(c->opts.socket_dir, strlen(c->opts.socket_dir), text,
+				 sizeof(text));
 		pam_syslog(c->pamh, LOG_ERR, "%s for %s: cannot reach sectxd at %s/%s: %s", opname,
 			   c->user_log, text, SECTX_PAM_SOCKET, sectx_strerror(ret));
 		ret = PAM_SECTX_UNREACHABLE;
@@ -265,7 +271,9 @@ done:
 
 /* What each group may return as it is, and what it returns when the helper
  * or the realm is unavailable and when the answer is anything else.  The
- * lists follow the Linux-PAM Module Writers' Guide for each function. */
+ * lists follow the Linux-PAM Module Writers' Guide for each function (one
+ * row per group, kept as written). */
+/* clang-format off */
 static const struct {
 	uint32_t allowed; /* bits of enum sectx_pam_result returned as the PAM code */
 	int unavailable;
@@ -293,24 +301,25 @@ static const struct {
 		R(SUCCESS) | R(IGNORE) | R(SESSION_ERR),
 		PAM_SESSION_ERR, PAM_SESSION_ERR },
 };
+/* clang-format on */
 
 /* enum sectx_pam_result -> the PAM code of the same name. */
 static const int pam_code_of[] = {
-	[SECTX_PAM_SUCCESS] = PAM_SUCCESS,
-	[SECTX_PAM_IGNORE] = PAM_IGNORE,
-	[SECTX_PAM_AUTH_ERR] = PAM_AUTH_ERR,
-	[SECTX_PAM_USER_UNKNOWN] = PAM_USER_UNKNOWN,
-	[SECTX_PAM_AUTHINFO_UNAVAIL] = PAM_AUTHINFO_UNAVAIL,
-	[SECTX_PAM_CRED_INSUFFICIENT] = PAM_CRED_INSUFFICIENT,
-	[SECTX_PAM_MAXTRIES] = PAM_MAXTRIES,
-	[SECTX_PAM_NEW_AUTHTOK_REQD] = PAM_NEW_AUTHTOK_REQD,
-	[SECTX_PAM_ACCT_EXPIRED] = PAM_ACCT_EXPIRED,
-	[SECTX_PAM_PERM_DENIED] = PAM_PERM_DENIED,
-	[SECTX_PAM_AUTHTOK_ERR] = PAM_AUTHTOK_ERR,
-	[SECTX_PAM_AUTHTOK_RECOVERY_ERR] = PAM_AUTHTOK_RECOVERY_ERR,
-	[SECTX_PAM_CRED_ERR] = PAM_CRED_ERR,
-	[SECTX_PAM_SESSION_ERR] = PAM_SESSION_ERR,
-	[SECTX_PAM_SYSTEM_ERR] = PAM_SYSTEM_ERR,
+    [SECTX_PAM_SUCCESS] = PAM_SUCCESS,
+    [SECTX_PAM_IGNORE] = PAM_IGNORE,
+    [SECTX_PAM_AUTH_ERR] = PAM_AUTH_ERR,
+    [SECTX_PAM_USER_UNKNOWN] = PAM_USER_UNKNOWN,
+    [SECTX_PAM_AUTHINFO_UNAVAIL] = PAM_AUTHINFO_UNAVAIL,
+    [SECTX_PAM_CRED_INSUFFICIENT] = PAM_CRED_INSUFFICIENT,
+    [SECTX_PAM_MAXTRIES] = PAM_MAXTRIES,
+    [SECTX_PAM_NEW_AUTHTOK_REQD] = PAM_NEW_AUTHTOK_REQD,
+    [SECTX_PAM_ACCT_EXPIRED] = PAM_ACCT_EXPIRED,
+    [SECTX_PAM_PERM_DENIED] = PAM_PERM_DENIED,
+    [SECTX_PAM_AUTHTOK_ERR] = PAM_AUTHTOK_ERR,
+    [SECTX_PAM_AUTHTOK_RECOVERY_ERR] = PAM_AUTHTOK_RECOVERY_ERR,
+    [SECTX_PAM_CRED_ERR] = PAM_CRED_ERR,
+    [SECTX_PAM_SESSION_ERR] = PAM_SESSION_ERR,
+    [SECTX_PAM_SYSTEM_ERR] = PAM_SYSTEM_ERR,
 };
 
 int pam_sectx_map_result(enum pam_sectx_group group, int call_ret, uint32_t rep_result,

@@ -44,6 +44,7 @@ EXTRA_DIST += \
 	tests/integration/test_pam_login.py tests/integration/test_pam_password.py \
 	tests/integration/test_pam_session.py tests/integration/test_realm.py \
 	tests/integration/test_renewal.py tests/integration/test_robustness.py \
+	tests/integration/test_privileges.py tests/integration/test_login_valgrind.py \
 	tests/integration/test_samples.py tests/integration/test_session_krb5_conf.py \
 	tests/integration/test_slow_nss.py tests/integration/test_sshd.py
 AM_TESTS_ENVIRONMENT = \

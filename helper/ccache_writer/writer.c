@@ -284,7 +284,11 @@ static void writer_main(int fd, pid_t helper)
  * when it is restarted long after start-up, with other users' TGTs in the
  * helper.  The pair goes as WRITER_FD; main() of the program hands over to
  * sectx_writer_exec_main().  If the exec fails, the child serves as it is:
- * correct, but without that isolation (logged by the helper at the restart). */
+ * correct, but without that isolation (logged by the helper at the restart).
+ * The image is executed through a descriptor opened on /proc/self/exe, not
+ * by that path: the same file, but a program run by an interpreter that
+ * loads it itself (valgrind, for the test suite) gets its own image from
+ * open() where exec of the path would start the interpreter alone. */
 void ccw_writer_exec(int fd, pid_t helper)
 {
 	char parent[32];
@@ -292,7 +296,12 @@ void ccw_writer_exec(int fd, pid_t helper)
 
 	snprintf(parent, sizeof(parent), "%ld", (long)helper);
 	if (dup2(fd, WRITER_FD) == WRITER_FD) { /* dup2 clears FD_CLOEXEC */
-		execv("/proc/self/exe", argv);
+		int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+		if (exe >= 0) {
+			fexecve(exe, argv, environ);
+			close(exe);
+		}
 	}
 	writer_main(fd, helper);
 }

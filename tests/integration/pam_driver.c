@@ -9,7 +9,7 @@
  *   authenticate  acct_mgmt  chauthtok  chauthtok_expired (PAM_CHANGE_EXPIRED_AUTHTOK)
  *   setcred (= establish)  setcred_reinitialize  setcred_refresh  setcred_delete
  *   open_session  close_session  env (print the PAM environment)
- *   user=NAME (set PAM_USER)
+ *   fds (print the process's open sockets)  user=NAME (set PAM_USER)
  * Options:
  *   --rhost HOST  --tty TTY  --ruser USER   set those items before the steps
  *   --putenv NAME=VALUE   pam_putenv before the steps (repeatable)
@@ -28,14 +28,20 @@
  *   fail_delay USEC
  *   step NAME RC PAM_NAME
  *   env NAME=VALUE ... then env_end
+ *   fd N socket PEER ... (PEER: the path the socket is connected to, or -)
+ *   then fds_end
  * Exit status 0 when every step ran (whatever they returned), 2 on a usage
  * or libpam set-up error.  A test tool, never installed: it must never
  * print the answers it gives (they are passwords), only the prompts.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <security/pam_appl.h>
@@ -198,6 +204,38 @@ static void print_env(pam_handle_t *pamh)
 	printf("env_end\n");
 }
 
+/* Every open socket of this process and the path of its peer (what a
+ * module left connected, e.g. to the helper), then fds_end. */
+static void print_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		struct sockaddr_un sun;
+		socklen_t len = sizeof(sun);
+		struct stat st;
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) != 0 ||
+		    !S_ISSOCK(st.st_mode)) {
+			continue;
+		}
+		memset(&sun, 0, sizeof(sun));
+		if (getpeername(fd, (struct sockaddr *)&sun, &len) == 0 &&
+		    sun.sun_family == AF_UNIX && len > sizeof(sa_family_t) &&
+		    sun.sun_path[0] != '\0') {
+			printf("fd %d socket %.*s\n", fd, (int)sizeof(sun.sun_path), sun.sun_path);
+		} else {
+			printf("fd %d socket -\n", fd);
+		}
+	}
+	if (d != NULL) {
+		closedir(d);
+	}
+	printf("fds_end\n");
+}
+
 /* Run one step; returns its PAM code, or -1 for an unknown step. */
 static int run_step(pam_handle_t *pamh, const char *step, int silent)
 {
@@ -233,6 +271,10 @@ static int run_step(pam_handle_t *pamh, const char *step, int silent)
 	}
 	if (strcmp(step, "env") == 0) {
 		print_env(pamh);
+		return PAM_SUCCESS;
+	}
+	if (strcmp(step, "fds") == 0) {
+		print_fds();
 		return PAM_SUCCESS;
 	}
 	if (strncmp(step, "user=", 5) == 0) {

@@ -8,10 +8,13 @@ service directory for pam_wrapper, and runs of the scripted PAM application
     credential cache left under /tmp by its uid.
   * PamSectxd: a Sectxd whose config also has the [kerberos] keys a login
     needs (realm, keytab, kdc_timeout); its environment points libkrb5 at
-    the realm's krb5.conf.
+    the realm's krb5.conf.  Under valgrind (see Sectxd) kdc_timeout is
+    VALGRIND_KDC_TIMEOUT unless given.
   * PamStack: a pam_wrapper service directory whose service uses the built
     module by absolute path (a public copy) with socket_dir=<the helper's>;
-    run() executes one transaction and returns a PamRun.
+    run() executes one transaction and returns a PamRun.  When every helper
+    of the run is under valgrind ($SECTX_VALGRIND), the module's timeout is
+    VALGRIND_PAM_TIMEOUT_MS unless the options give one.
 
 Each group's line is followed by pam_debug.so returning PAM_MODULE_UNKNOWN
 (a code pam_sectx never returns): when pam_sectx returns PAM_IGNORE, libpam
@@ -32,9 +35,11 @@ import shutil
 import subprocess
 import time
 
-from sectx_harness import HarnessError, Sectxd, make_public_tmpdir, run
+from sectx_harness import HarnessError, Sectxd, make_public_tmpdir, run, valgrind_requested
 
 REALM = "SECTX.TEST"
+VALGRIND_KDC_TIMEOUT = "30s"      # [kerberos] kdc_timeout of a helper under valgrind
+VALGRIND_PAM_TIMEOUT_MS = 60000   # the module's timeout= for a helper under valgrind
 PAM_WRAPPER_LIB = "libpam_wrapper.so"
 # pam_wrapper 1.1.4 picks its runtime dir /tmp/pam.<c> (shared by every
 # pam_wrapper process on the machine) with lstat() then mkdir(), ignoring
@@ -97,10 +102,14 @@ class PamSectxd(Sectxd):
     """A Sectxd for logins: [sectxd] as Sectxd writes it, plus [kerberos]
     realm, keytab and kdc_timeout (and any further kerberos keys)."""
 
-    def __init__(self, sectxd_bin, sectxctl_bin, realm, keytab, kerberos=None, **settings):
+    def __init__(self, sectxd_bin, sectxctl_bin, realm, keytab, kerberos=None, valgrind=None,
+                 **settings):
         self.kerberos = {"realm": REALM, "keytab": keytab, "kdc_timeout": "3s"}
+        if valgrind_requested(valgrind):
+            self.kerberos["kdc_timeout"] = VALGRIND_KDC_TIMEOUT
         self.kerberos.update(kerberos or {})
-        super().__init__(sectxd_bin, sectxctl_bin, env=realm.env(), **settings)
+        super().__init__(sectxd_bin, sectxctl_bin, env=realm.env(), valgrind=valgrind,
+                         **settings)
 
     def config_text(self, **changes):
         keys = {"log_level": "debug", "max_connections": "1024",
@@ -125,6 +134,7 @@ class PamRun:
     messages  [(kind, text)]: prompt_echo_off, prompt_echo_on, info, error
               (pam_debug's own lines left out)
     envs      one dict per `env` step
+    fds       one list per `fds` step: (fd, peer path or "-") of each open socket
     delays    fail delays libpam reported, in microseconds
     log       the module's syslog lines (pam_wrapper prints them on stderr)
     elapsed   seconds the whole run took
@@ -134,7 +144,8 @@ class PamRun:
         self.returncode, self.stdout, self.stderr = proc.returncode, proc.stdout, proc.stderr
         self.elapsed = elapsed
         self.steps, self.messages, self.envs, self.delays = [], [], [], []
-        env = None
+        self.fds = []
+        env = sockets = None
         for line in self.stdout.splitlines():
             kind, _, rest = line.partition(" ")
             if kind == "step":
@@ -154,6 +165,13 @@ class PamRun:
             elif kind == "env_end":
                 self.envs.append(env or {})
                 env = None
+            elif kind == "fd":
+                number, _, peer = rest.partition(" socket ")
+                sockets = [] if sockets is None else sockets
+                sockets.append((int(number), peer))
+            elif kind == "fds_end":
+                self.fds.append(sockets or [])
+                sockets = None
         self.log = [m.group(2) for m in map(_SYSLOG.search, self.stderr.splitlines()) if m]
 
     def code(self, step, nth=0):
@@ -218,6 +236,8 @@ class PamStack:
 
     def __init__(self, module, driver, socket_dir, options="", before=None, **group_options):
         self.module, self.driver = module, driver
+        if valgrind_requested() and "timeout=" not in options:
+            options = f"{options} timeout={VALGRIND_PAM_TIMEOUT_MS}".strip()
         self.dir = make_public_tmpdir("sectx-pamd-")
         lines = []
         for group in GROUPS:
@@ -313,4 +333,4 @@ def write_keytab(realm, principal):
 
 
 __all__ = ["LocalUser", "PamRun", "PamSectxd", "PamStack", "ccache_path", "klist_as",
-           "write_keytab", "REALM"]
+           "write_keytab", "REALM", "VALGRIND_PAM_TIMEOUT_MS"]

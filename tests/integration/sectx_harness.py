@@ -4,7 +4,9 @@ Three concerns, one place each:
   * processes: run() for a short command, spawn()/terminate() for a daemon;
   * the wire format of common/proto.h: frame()/field()/u32() build, Frame parses,
     Conn speaks it over a raw Unix socket;
-  * Sectxd: one real helper in its own directory under /tmp, with its config.
+  * Sectxd: one real helper in its own directory under /tmp, with its config,
+    optionally under valgrind memcheck (valgrind=True, or SECTX_VALGRIND=1 in
+    the environment for every helper a run starts).
 
 It never touches a system file and leaves no process or file behind: every
 daemon lives in its own directory and process group, removed at close().
@@ -15,6 +17,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -403,6 +406,95 @@ class Conn:
             frames.append(f)
 
 
+# --- valgrind ---------------------------------------------------------------
+
+VALGRIND_ENV = "SECTX_VALGRIND"  # "1": every Sectxd of the run under memcheck
+VALGRIND_ERROR_EXIT = 99         # sectxd's exit status when memcheck found errors
+VALGRIND_SLOWDOWN = 6            # the harness waits this many times longer for start and stop
+VALGRIND_TIMEOUTS = {"client_timeout": "60s"}  # [sectxd] keys under valgrind unless set
+
+
+def valgrind_requested(valgrind=None):
+    """valgrind if given, else whether $SECTX_VALGRIND is 1."""
+    return os.environ.get(VALGRIND_ENV) == "1" if valgrind is None else bool(valgrind)
+
+
+def sanitizer_runtime(path):
+    """The sanitizer a binary was built with ("libasan.so.8", "__asan_init",
+    ...), or None: valgrind cannot run a program built with ASan.  Looks at
+    the libraries it needs (gcc links libasan dynamically) and at its symbols
+    (clang links the runtime in)."""
+    r = run(["ldd", path])
+    for line in r.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith(("libasan.", "libtsan.", "libubsan.", "libmsan.")):
+            return name
+    r = run(["nm", "-D", "--defined-only", path])
+    for line in r.stdout.splitlines():
+        symbol = line.split()[-1] if line.split() else ""
+        if symbol in ("__asan_init", "__tsan_init", "__msan_init", "__ubsan_handle_add_overflow"):
+            return symbol
+    return None
+
+
+# What memcheck reports in the libraries sectxd uses and not in sectxd, each
+# narrowed to its allocation site.  Every entry says why it is not ours.
+VALGRIND_SUPPRESSIONS = """\
+{
+   MIT libgssapi_krb5 (1.20): the handle of each mechanism module loaded from /etc/gss/mech.d (gss-ntlmssp), once per process; a 5-line program calling gss_indicate_mechs() shows it too
+   Memcheck:Leak
+   match-leak-kinds: definite
+   fun:calloc
+   fun:krb5int_open_plugin
+   obj:*/libgssapi_krb5.so*
+}
+"""
+
+
+def valgrind_argv(log_pattern, suppressions):
+    """argv prefix running a program under memcheck: every error and every
+    definitely lost block counts (exit status VALGRIND_ERROR_EXIT) but those
+    of the suppressions file (VALGRIND_SUPPRESSIONS written there), the
+    report goes to log_pattern (%p: the pid).  Children are not traced:
+    sectxd's forked workers stay under memcheck but silent, and what it
+    re-executes (the ccache writer, by a descriptor of its own image) runs
+    natively."""
+    return ["valgrind", "--tool=memcheck", f"--error-exitcode={VALGRIND_ERROR_EXIT}",
+            "--leak-check=full", "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite", "--track-fds=no", "--trace-children=no",
+            "--child-silent-after-fork=yes", "--num-callers=30",
+            f"--suppressions={suppressions}", f"--log-file={log_pattern}"]
+
+
+class ValgrindReport:
+    """What memcheck said at the end of one process, parsed from its log:
+    errors (the ERROR SUMMARY count, definite leaks included), definitely_lost
+    and definitely_lost_blocks, complete (whether the summary was written:
+    the process ended normally), and text (the whole log)."""
+
+    _ERRORS = re.compile(r"ERROR SUMMARY: ([\d,]+) errors? from")
+    _DEFINITE = re.compile(r"definitely lost: ([\d,]+) bytes in ([\d,]+) blocks?")
+
+    def __init__(self, text):
+        self.text = text
+        errors = self._ERRORS.findall(text)
+        self.complete = bool(errors)
+        self.errors = int(errors[-1].replace(",", "")) if errors else None
+        lost = self._DEFINITE.findall(text)
+        # no LEAK SUMMARY at all: "All heap blocks were freed -- no leaks are possible"
+        self.definitely_lost = int(lost[-1][0].replace(",", "")) if lost else 0
+        self.definitely_lost_blocks = int(lost[-1][1].replace(",", "")) if lost else 0
+
+    @classmethod
+    def read(cls, path):
+        with open(path, errors="replace") as f:
+            return cls(f.read())
+
+    def __repr__(self):
+        return (f"ValgrindReport(errors={self.errors}, definitely_lost={self.definitely_lost} "
+                f"bytes in {self.definitely_lost_blocks} blocks)")
+
+
 # --- the helper -------------------------------------------------------------
 
 CONFIG_DEFAULTS = {
@@ -433,9 +525,13 @@ class Sectxd:
     """One sectxd in its own directory DIR (mode 0755): DIR/sectx.conf
     (0600), DIR/run (socket_dir, made by the daemon), DIR/state (0700),
     DIR/sectxd.log (its stderr).  start() waits until it answers; close()
-    kills it and removes DIR whatever happened."""
+    kills it and removes DIR whatever happened.  With valgrind (default:
+    $SECTX_VALGRIND == "1") it runs under memcheck, reporting to
+    DIR/valgrind.<pid>.log (valgrind_report() once stopped), with the
+    timeouts of VALGRIND_TIMEOUTS unless settings give them, and start and
+    stop wait VALGRIND_SLOWDOWN times longer."""
 
-    def __init__(self, sectxd_bin, sectxctl_bin, env=None, **settings):
+    def __init__(self, sectxd_bin, sectxctl_bin, env=None, valgrind=None, **settings):
         self.sectxd_bin, self.sectxctl_bin = sectxd_bin, sectxctl_bin
         self.dir = make_public_tmpdir("sectx-")
         self.socket_dir = os.path.join(self.dir, "run")
@@ -445,7 +541,9 @@ class Sectxd:
         self.nss_sock = os.path.join(self.socket_dir, "nss.sock")
         self.pam_sock = os.path.join(self.socket_dir, "pam.sock")
         os.mkdir(self.state_dir, 0o700)
-        self.settings = settings
+        self.valgrind = valgrind_requested(valgrind)
+        self.slowdown = VALGRIND_SLOWDOWN if self.valgrind else 1
+        self.settings = dict(VALGRIND_TIMEOUTS, **settings) if self.valgrind else settings
         write_private(self.config_file, self.config_text())
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
@@ -464,8 +562,13 @@ class Sectxd:
         both sockets exist and `sectxctl status` answers.  Raises
         HarnessError with the log tail if it exits or is not ready within
         timeout seconds."""
-        self.proc = spawn([self.sectxd_bin, "--config", self.config_file, "--foreground"],
-                          self.log_file, env=self.env)
+        argv = [self.sectxd_bin, "--config", self.config_file, "--foreground"]
+        if self.valgrind:
+            suppressions = os.path.join(self.dir, "valgrind.supp")
+            write_private(suppressions, VALGRIND_SUPPRESSIONS, 0o644)
+            argv = valgrind_argv(os.path.join(self.dir, "valgrind.%p.log"), suppressions) + argv
+            timeout *= self.slowdown
+        self.proc = spawn(argv, self.log_file, env=self.env)
         if not wait:
             return self
 
@@ -522,22 +625,45 @@ class Sectxd:
         """SIGTERM and wait up to grace seconds; returns the exit code.
         Raises HarnessError if it had to be killed."""
         self.stopped = True
+        grace *= self.slowdown
         rc, forced = terminate(self.proc, signal.SIGTERM, grace)
         if forced:
             raise HarnessError(f"sectxd (or a child) still ran {grace} s after SIGTERM:\n"
                                + self.log_tail())
         return rc
 
+    @property
+    def valgrind_log(self):
+        """memcheck's log of the helper process (not of its children)."""
+        return os.path.join(self.dir, f"valgrind.{self.pid}.log")
+
+    def valgrind_report(self):
+        """memcheck's ValgrindReport on the helper: complete once it stopped."""
+        return ValgrindReport.read(self.valgrind_log)
+
     def close(self):
         """Kill whatever is left and remove the directory.  Raises
         HarnessError afterwards if the daemon had died by itself (a crash the
-        test did not look for)."""
-        died = None
+        test did not look for).  Under valgrind a helper still running is
+        first stopped with SIGTERM, so that memcheck writes its summary, and
+        HarnessError is raised too if that summary shows any error or
+        definitely lost block."""
+        died = memcheck = None
         if self.proc is not None:
             if not self.stopped and self.proc.poll() is not None:
                 died = self.proc.returncode
+            if self.valgrind and self.proc.poll() is None:
+                terminate(self.proc, signal.SIGTERM, 10.0 * self.slowdown)
             terminate(self.proc, signal.SIGKILL, 5.0)
         print(f"--- {self.log_file} ---\n{self.log_tail(200)}")
+        if self.valgrind and self.proc is not None:
+            print(f"--- {self.valgrind_log} ---\n{log_tail(self.valgrind_log, 200)}")
+            if os.path.exists(self.valgrind_log):
+                report = self.valgrind_report()
+                if report.errors or report.definitely_lost:
+                    memcheck = report
         shutil.rmtree(self.dir, ignore_errors=True)
         if died is not None:
             raise HarnessError(f"sectxd died during the test with status {died}")
+        if memcheck is not None:
+            raise HarnessError(f"memcheck on sectxd: {memcheck!r} (its log is printed above)")
