@@ -191,6 +191,7 @@ struct rate_bucket {
 
 struct pcheck;
 struct flush_waiter;
+struct id_cache_pub;
 struct sectxd_ctx;
 struct id_s4u;
 struct tevent_fd;
@@ -226,6 +227,7 @@ struct sectxd_identity {
 	struct tevent_timer *pub_timer;
 	struct tevent_timer *refresh_timer;
 	struct flush_waiter *waiters;
+	struct id_cache_pub *cache_pub; /* the sealed memfd and cache.sock (publish.c) */
 
 	struct pcheck *checks;
 	struct rate_bucket rate[RATE_BUCKETS];
