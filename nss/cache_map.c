@@ -31,10 +31,13 @@
  * mapping is shared by every process like the file's was.
  *
  * When sectxd cannot be reached (stopped, restarting, its loop not turning
- * yet), a process that has no usable view copies the file with read() into
- * private memory (at most NSS_SECTX_COPY_MAX bytes) and answers from the
- * copy, which no truncation can touch; it keeps looking for the memfd every
- * NSS_SECTX_RETRY_MAP_MS.  The file is also what sectxctl and the tests read.
+ * yet), a process that has no usable view copies the file (at most
+ * NSS_SECTX_COPY_MAX bytes) into a memfd of its own, which it seals before
+ * mapping it (sendfile: the kernel copies, and lookups fault in only the
+ * pages they touch; read() into anonymous memory where memfds are not
+ * allowed), and answers from the copy, which no truncation can touch; it
+ * keeps looking for the helper's memfd every NSS_SECTX_RETRY_MAP_MS.  The
+ * file is also what sectxctl and the tests read.
  *
  * Restarts.  Only the helper that made a memfd can write its stale word.
  * A stopping helper flags it RETIRED; a killed one cannot, but it held a
@@ -78,6 +81,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -341,9 +345,78 @@ static int fetch_shared(struct view *v, int *busy)
 
 /* --- the file, copied ------------------------------------------------------------------------- */
 
-/* Copy the cache file into private memory (read, never mapped: a truncated
- * file gives a short read, not SIGBUS) as *v.  0 or -errno: -ESTALE if it is
- * flagged (flushed, or replaced under us twice). */
+/* size bytes of fd into a memfd of our own, sealed so that nobody can
+ * shrink it, mapped read-only: the kernel copies (sendfile) and only the
+ * pages a lookup touches are ever faulted in.  The mapping, or NULL
+ * (errno set; EIO: the file was shorter, i.e. truncated meanwhile). */
+static uint8_t *copy_to_memfd(int fd, size_t size)
+{
+	off_t off = 0;
+	void *p = NULL;
+	int m = memfd_create("sectx-nss-filecopy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int err = 0;
+
+	if (m < 0) {
+		return NULL;
+	}
+	while ((size_t)off < size && err == 0) {
+		ssize_t n = sendfile(m, fd, &off, size - (size_t)off);
+
+		if (n == 0) {
+			err = EIO;
+		} else if (n < 0 && errno != EINTR) {
+			err = errno;
+		}
+	}
+	if (err == 0 &&
+	    fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+		err = errno;
+	}
+	if (err == 0) {
+		p = mmap(NULL, size, PROT_READ, MAP_SHARED, m, 0);
+		err = p == MAP_FAILED ? errno : 0;
+	}
+	close(m);
+	errno = err;
+	return err == 0 ? p : NULL;
+}
+
+/* The same with read() into anonymous memory, where memfds or sendfile are
+ * not allowed (a seccomp filter): every page is touched up front. */
+static uint8_t *copy_to_anon(int fd, size_t size)
+{
+	uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t off = 0;
+	int err = 0;
+
+	if (p == MAP_FAILED) {
+		return NULL;
+	}
+	while (off < size && err == 0) {
+		ssize_t got = pread(fd, p + off, size - off, (off_t)off);
+
+		if (got > 0) {
+			off += (size_t)got;
+		} else if (got == 0) {
+			err = EIO;
+		} else if (errno != EINTR) {
+			err = errno;
+		}
+	}
+	if (err == 0 && mprotect(p, size, PROT_READ) != 0) {
+		err = errno;
+	}
+	if (err != 0) {
+		munmap(p, size);
+		errno = err;
+		return NULL;
+	}
+	return p;
+}
+
+/* Copy the cache file into memory of our own as *v (never a mapping of the
+ * file: a truncation gives a short copy, refused, not SIGBUS).  0 or
+ * -errno: -ESTALE if it is flagged (flushed, or replaced under us twice). */
 static int copy_file(struct view *v)
 {
 	char path[PATH_MAX];
@@ -359,8 +432,8 @@ static int copy_file(struct view *v)
 	for (attempt = 0; attempt < 2; attempt++) {
 		struct stat st;
 		uint8_t *p;
-		size_t size, off = 0;
-		int fd, ret = 0;
+		size_t size;
+		int fd, ret;
 
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 		if (fd < 0) {
@@ -374,32 +447,19 @@ static int copy_file(struct view *v)
 			return -EPERM;
 		}
 		size = (size_t)st.st_size;
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED) {
-			ret = -errno;
-			close(fd);
-			return ret;
+		p = copy_to_memfd(fd, size);
+		if (p == NULL && errno != EIO) {
+			p = copy_to_anon(fd, size);
 		}
-		while (off < size && ret == 0) {
-			ssize_t got = pread(fd, p + off, size - off, (off_t)off);
-
-			if (got > 0) {
-				off += (size_t)got;
-			} else if (got == 0) {
-				ret = -EINVAL; /* truncated while we read */
-			} else if (errno != EINTR) {
-				ret = -errno;
-			}
-		}
+		ret = p != NULL ? 0 : -errno;
 		close(fd);
-		if (ret == 0 && mprotect(p, size, PROT_READ) != 0) {
-			ret = -errno;
-		}
 		if (ret == 0) {
 			ret = sectx_nss_cache_attach(p, size, &v->m);
+			if (ret != 0) {
+				munmap(p, size);
+			}
 		}
 		if (ret != 0) {
-			munmap(p, size);
 			memset(v, 0, sizeof(*v));
 			return ret;
 		}
@@ -476,13 +536,16 @@ static enum refresh refresh(bool force)
 		goto done;
 	}
 	if (ret != 0) {
-		set_ms(&next_try_ms,
-		       now + (busy ? NSS_SECTX_RETRY_STALE_MS : NSS_SECTX_RETRY_MAP_MS));
+		int64_t wait = busy ? NSS_SECTX_RETRY_STALE_MS : NSS_SECTX_RETRY_MAP_MS;
+
+		set_ms(&next_try_ms, now + wait);
 		if (use != USE_NONE) {
 			r = REFRESH_SAME; /* keep answering from what we have */
 			goto done;
 		}
-		if (copy_file(&fresh) != 0) {
+		ret = copy_file(&fresh);
+		set_ms(&next_try_ms, mono_ms() + wait); /* from the end of a long copy */
+		if (ret != 0) {
 			if (view.m.base != NULL) {
 				(void)view_install(&fresh); /* drop the replaced one */
 			}
