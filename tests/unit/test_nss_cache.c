@@ -620,6 +620,9 @@ static void test_corrupt_header(void **state)
 	    {HDR(data_off), 4, 0xfffffff0u},
 	    {HDR(data_off), 4, 12},
 	    {HDR(data_size), 4, 0xffffff00u},
+	    {HDR(owner_off), 4, 130},	      /* misaligned */
+	    {HDR(owner_off), 4, 8},	      /* inside the header */
+	    {HDR(owner_off), 4, 0xfffffff8u}, /* beyond the file */
 	};
 	size_t i;
 
@@ -648,6 +651,56 @@ static void test_corrupt_header(void **state)
 	assert_int_equal(sectx_nss_cache_attach(NULL, len, &m), -EINVAL);
 	free(buf);
 	free(orig);
+}
+
+/* The state a reader sees: the stale word, and the owner word when the
+ * header points at one (a live owner's thread id; no id, or
+ * FUTEX_OWNER_DIED, is a helper gone: RETIRED). */
+static void test_state_and_owner_word(void **state)
+{
+	struct fixture *f = *state;
+	struct sectx_nss_cache_map m;
+	size_t len;
+	uint8_t *buf;
+	uint32_t area;
+	struct {
+		uint32_t stale, word;
+		uint32_t want;
+	} cases[] = {
+	    {SECTX_NSS_CACHE_CURRENT, 4242, SECTX_NSS_CACHE_CURRENT},
+	    {SECTX_NSS_CACHE_CURRENT, 4242 | 0x80000000u, SECTX_NSS_CACHE_CURRENT}, /* waiters */
+	    {SECTX_NSS_CACHE_CURRENT, 0, SECTX_NSS_CACHE_RETIRED},
+	    {SECTX_NSS_CACHE_CURRENT, 4242 | SECTX_NSS_OWNER_DIED, SECTX_NSS_CACHE_RETIRED},
+	    {SECTX_NSS_CACHE_CURRENT, SECTX_NSS_OWNER_DIED, SECTX_NSS_CACHE_RETIRED},
+	    {SECTX_NSS_CACHE_RETIRED, 4242, SECTX_NSS_CACHE_RETIRED},
+	    {SECTX_NSS_CACHE_REPLACED, 4242, SECTX_NSS_CACHE_REPLACED},
+	    {SECTX_NSS_CACHE_REPLACED, 0, SECTX_NSS_CACHE_REPLACED},
+	    {7, 4242, SECTX_NSS_CACHE_REPLACED}, /* unknown: replaced */
+	};
+	size_t i;
+
+	publish(f, sample(f->mem_ctx, LATER), 1);
+	buf = slurp(f, &len);
+	area = get32(buf, HDR(owner_area));
+	assert_int_equal(area, SECTX_NSS_CACHE_HEADER_SIZE);
+	assert_int_equal(get32(buf, HDR(owner_off)), 0); /* the file never has one */
+	assert_int_equal(sectx_nss_cache_attach(buf, len, &m), 0);
+	assert_int_equal(m.owner_off, 0);
+	put32(buf, area, 0);
+	assert_int_equal(sectx_nss_cache_state(&m),
+			 SECTX_NSS_CACHE_CURRENT); /* no word: no check */
+	put32(buf, HDR(owner_off), area);
+	assert_int_equal(sectx_nss_cache_attach(buf, len, &m), 0);
+	assert_int_equal(m.owner_off, area);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		put32(buf, HDR(stale), cases[i].stale);
+		put32(buf, area, cases[i].word);
+		assert_int_equal(sectx_nss_cache_state(&m), cases[i].want);
+		assert_int_equal(sectx_nss_cache_is_stale(&m),
+				 cases[i].stale != SECTX_NSS_CACHE_CURRENT);
+	}
+	all_lookups(&m);
+	free(buf);
 }
 
 /* Offset of the record a lookup of name in table t would reach first. */
@@ -1009,6 +1062,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_duplicates_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_republish_marks_stale, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_and_owner_word, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_every_byte, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_republish, setup, teardown),
