@@ -9,6 +9,12 @@
  *   nss_bench glibc N           getpwnam_r through glibc (whatever
  *                               /etc/nsswitch.conf says: the driver runs it in
  *                               a mount namespace)
+ *   nss_bench cold LIB N ROUNDS the first lookups of a new process: ROUNDS
+ *                               forked children (the parent never loads LIB)
+ *                               each dlopen LIB and time their first and
+ *                               second getpwnam_r of a hot user; prints the
+ *                               medians (cold_dlopen, cold_first,
+ *                               cold_second), in ns
  *
  * Users are user%07u with uid 100000 + i, i < N; misses are nouser%07u and
  * uid 50000000 + i.  Every figure is the mean over a run of at least
@@ -26,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HOT	   1024u
 #define RANDOM_SET 65536u
@@ -201,6 +209,93 @@ static int cmd_glibc(unsigned n, const char *what)
 	return 0;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* In a child: dlopen lib, then two lookups of name; t[3] in ns. */
+static int cold_child(const char *lib, const char *name, int64_t t[3])
+{
+	struct passwd pw;
+	char buf[1024];
+	int64_t t0;
+	void *h;
+	int err, i;
+
+	t0 = now_ns();
+	h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	t[0] = now_ns() - t0;
+	if (h == NULL) {
+		return 1;
+	}
+	by_name = (getpwnam_fn)dlsym(h, "_nss_sectx_getpwnam_r");
+	if (by_name == NULL) {
+		return 1;
+	}
+	for (i = 1; i <= 2; i++) {
+		t0 = now_ns();
+		if (by_name(name, &pw, buf, sizeof(buf), &err) != NSS_STATUS_SUCCESS) {
+			return 1;
+		}
+		t[i] = now_ns() - t0;
+	}
+	return 0;
+}
+
+static int cmd_cold(const char *lib, unsigned n, unsigned rounds)
+{
+	static const char *labels[3] = {"cold_dlopen", "cold_first", "cold_second"};
+	int64_t *t = calloc((size_t)rounds * 3, sizeof(*t));
+	char name[16];
+	unsigned r;
+	int k;
+
+	if (t == NULL || rounds == 0 || n == 0) {
+		return 1;
+	}
+	snprintf(name, sizeof(name), "user%07u", n / 2);
+	for (r = 0; r < rounds; r++) {
+		int pfd[2], status = 0;
+		int64_t got[3];
+		pid_t pid;
+
+		if (pipe(pfd) != 0) {
+			return 1;
+		}
+		pid = fork();
+		if (pid < 0) {
+			return 1;
+		}
+		if (pid == 0) {
+			close(pfd[0]);
+			if (cold_child(lib, name, got) != 0 ||
+			    write(pfd[1], got, sizeof(got)) != (ssize_t)sizeof(got)) {
+				_exit(1);
+			}
+			_exit(0);
+		}
+		close(pfd[1]);
+		if (read(pfd[0], got, sizeof(got)) != (ssize_t)sizeof(got)) {
+			fprintf(stderr, "nss_bench: cold lookup of %s failed in a child\n", name);
+			return 1;
+		}
+		close(pfd[0]);
+		waitpid(pid, &status, 0);
+		for (k = 0; k < 3; k++) {
+			t[(size_t)k * rounds + r] = got[k];
+		}
+	}
+	for (k = 0; k < 3; k++) {
+		qsort(t + (size_t)k * rounds, rounds, sizeof(*t), cmp_i64);
+		report(labels[k], (double)t[(size_t)k * rounds + rounds / 2]);
+	}
+	free(t);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	names = calloc(RANDOM_SET, sizeof(*names));
@@ -215,6 +310,11 @@ int main(int argc, char **argv)
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "glibc") == 0) {
 		return cmd_glibc((unsigned)strtoul(argv[2], NULL, 10), argc == 4 ? argv[3] : NULL);
 	}
-	fprintf(stderr, "usage: nss_bench direct LIB N | nss_bench glibc N [constant]\n");
+	if (argc == 5 && strcmp(argv[1], "cold") == 0) {
+		return cmd_cold(argv[2], (unsigned)strtoul(argv[3], NULL, 10),
+				(unsigned)strtoul(argv[4], NULL, 10));
+	}
+	fprintf(stderr, "usage: nss_bench direct LIB N | nss_bench glibc N [constant] | "
+			"nss_bench cold LIB N ROUNDS\n");
 	return 2;
 }

@@ -20,7 +20,11 @@ starts sectxd on them, and measures with bench/nss_bench:
   (b) getpwnam_r through glibc in a mount namespace with "passwd: sectx",
       next to "passwd: sectxconst" (bench/nss_constant.c: a module answering
       from a constant, glibc's own floor) and "passwd: files" over a passwd
-      file with the same N users.
+      file with the same N users;
+  (c) the first lookups of a new process (cold): COLD_ROUNDS forked children
+      each dlopen the module and time their first and second getpwnam_r (the
+      medians), with sectxd serving, then again after sectxd has stopped
+      (SIGTERM: the cache left behind is all there is).
 
 A benchmark, not a test: it prints figures and asserts nothing about them.
 """
@@ -36,6 +40,7 @@ import time
 
 BENCH_MAX_ITERS_SOCKET = 20000
 GLIBC_ROUNDS = 3
+COLD_ROUNDS = 200
 
 
 def sh(argv, env=None, timeout=3600):
@@ -166,6 +171,13 @@ def bench_size(n, b, keep_log):
         res.update({f"files_{k}": v for k, v in figures(in_namespace(
             {"nsswitch.conf": nsconf["files"], "passwd": passwd},
             [b["bench"], "glibc", str(n)], e)).items()})
+        # (c) cold: a new process's first lookups, helper up, then down
+        e = dict(env, SECTX_SOCKET_DIR=run)
+        cold = [b["bench"], "cold", b["module"], str(n), str(COLD_ROUNDS)]
+        res.update({f"up_{k}": v for k, v in figures(sh(cold, env=e)).items()})
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+        res.update({f"down_{k}": v for k, v in figures(sh(cold, env=e)).items()})
         res["startup_s"] = startup
         res["cache_bytes"] = size
         return res
@@ -232,6 +244,10 @@ def main():
             f"{results[n]['sectx_glibc_getpwnam_hit'] / results[n]['const_glibc_getpwnam_hit']:.3f}",
             f(n, "files_glibc_getpwnam_hit"), f(n, "files_glibc_getpwnam_miss")]
            for n in sizes])
+    table("(c) first lookups of a new process (fork, dlopen, getpwnam_r), median ns",
+          ["users", "dlopen", "1st (up)", "2nd (up)", "1st (down)", "2nd (down)"],
+          [[n, f(n, "up_cold_dlopen"), f(n, "up_cold_first"), f(n, "up_cold_second"),
+            f(n, "down_cold_first"), f(n, "down_cold_second")] for n in sizes])
     table("sectxd", ["users", "start s", "cache MB"],
           [[n, f"{results[n]['startup_s']:.2f}", f"{results[n]['cache_bytes'] / 1e6:.1f}"]
            for n in sizes])

@@ -277,6 +277,122 @@ int sectx_client_recv(struct sectx_conn *c, void *buf, size_t cap, size_t *len,
 	return 0;
 }
 
+/* Close every descriptor an SCM_RIGHTS message of mh carried; returns how
+ * many there were and, if keep is not NULL and *keep is -1, keeps the first
+ * one there instead of closing it. */
+static int take_fds(struct msghdr *mh, int *keep)
+{
+	struct cmsghdr *cm;
+	int count = 0;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t n, i;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0)) {
+			continue;
+		}
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (keep != NULL && *keep < 0) {
+				*keep = fd;
+			} else {
+				close(fd);
+			}
+			count++;
+		}
+	}
+	return count;
+}
+
+/* As recv_exact, also taking the descriptors the bytes carry: the first goes
+ * to *fd if that is -1, any other is closed and counted in *extra. */
+static int recv_exact_fds(int sock, uint8_t *p, size_t len, int *fd, int *extra, int64_t deadline)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+		} control;
+		struct iovec iov = { .iov_base = p + off, .iov_len = len - off };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+		int had = *fd;
+		ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n >= 0) {
+			int got = take_fds(&mh, fd);
+
+			*extra += got - (had < 0 && *fd >= 0 ? 1 : 0);
+			if ((mh.msg_flags & MSG_CTRUNC) != 0) {
+				*extra += 1; /* the kernel dropped some: refuse the lot */
+			}
+		}
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			return -ECONNRESET;
+		}
+		if (errno == EINTR) {
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			int ret = wait_fd(sock, POLLIN, deadline);
+
+			if (ret != 0) {
+				return ret;
+			}
+			continue;
+		}
+		return -errno;
+	}
+	return 0;
+}
+
+int sectx_client_recv_fd(struct sectx_conn *c, void *buf, size_t cap, size_t *len, int *fd,
+			 int64_t deadline)
+{
+	struct sectx_hdr hdr;
+	uint8_t *p = buf;
+	int extra = 0;
+	int ret;
+
+	*fd = -1;
+	if (cap < SECTX_HDR_LEN) {
+		return -EMSGSIZE;
+	}
+	ret = recv_exact_fds(c->fd, p, SECTX_HDR_LEN, fd, &extra, deadline);
+	if (ret == 0) {
+		ret = sectx_hdr_decode(p, SECTX_HDR_LEN, &hdr);
+	}
+	if (ret == 0 && hdr.length > cap) {
+		ret = -EMSGSIZE;
+	}
+	if (ret == 0) {
+		ret = recv_exact_fds(c->fd, p + SECTX_HDR_LEN, hdr.length - SECTX_HDR_LEN, fd,
+				     &extra, deadline);
+	}
+	if (ret == 0 && extra > 0) {
+		ret = -EPROTO; /* one descriptor per frame, or none */
+	}
+	if (ret != 0) {
+		if (*fd >= 0) {
+			close(*fd);
+		}
+		*fd = -1;
+		return ret;
+	}
+	*len = hdr.length;
+	return 0;
+}
+
 int sectx_client_call_fd(struct sectx_conn *c, const void *req, size_t reqlen, int fd, void *resp,
 			 size_t respcap, struct sectx_msg *msg, uint32_t *status,
 			 int64_t deadline)

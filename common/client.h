@@ -60,6 +60,14 @@ int sectx_client_send(struct sectx_conn *c, const void *buf, size_t len, int64_t
 int sectx_client_recv(struct sectx_conn *c, void *buf, size_t cap, size_t *len,
 		      int64_t deadline);
 
+/* As sectx_client_recv, and take the descriptor the frame carried
+ * (SCM_RIGHTS, received close-on-exec): on 0, *fd is it or -1 if there was
+ * none, and the caller owns it.  A frame with more than one descriptor is
+ * -EPROTO (all closed).  On any error *fd is -1 and nothing is left open.
+ * The descriptor is whatever the server sent: check it before use. */
+int sectx_client_recv_fd(struct sectx_conn *c, void *buf, size_t cap, size_t *len, int *fd,
+			 int64_t deadline);
+
 /* Send req and receive its reply into resp, checking that the reply is for
  * this request (op | SECTX_OP_REPLY and the same reqid) and parses.  On 0 the
  * reply has been parsed into *msg (pointing into resp) and *status holds its

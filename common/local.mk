@@ -82,7 +82,8 @@ tests_unit_test_gss_ctx_LDADD = libsectx_gss.la libsectx_base.la $(GSSAPI_LIBS) 
 # The cache file format: the module's reader against the helper's writer.
 check_PROGRAMS += tests/unit/test_nss_cache
 tests_unit_test_nss_cache_SOURCES = tests/unit/test_nss_cache.c \
-	helper/identity/nss_cache_writer.c helper/identity/nss_cache_writer.h
+	helper/identity/nss_cache_writer.c helper/identity/nss_cache_writer.h \
+	helper/identity/nss_cache_file.c
 tests_unit_test_nss_cache_CPPFLAGS = $(HELPER_CPPFLAGS)
 tests_unit_test_nss_cache_CFLAGS = $(UNIT_CFLAGS) -pthread
 tests_unit_test_nss_cache_LDADD = libsectx_base.la $(UNIT_LIBS) -lpthread

@@ -89,6 +89,7 @@ int sectx_nss_cache_attach(const void *base, size_t size, struct sectx_nss_cache
 {
 	const uint8_t *b = base;
 	uint64_t data_off, data_size;
+	uint32_t owner_off;
 	size_t t;
 
 	memset(m, 0, sizeof(*m));
@@ -127,6 +128,11 @@ int sectx_nss_cache_attach(const void *base, size_t size, struct sectx_nss_cache
 	    data_off + data_size > size) {
 		return -EINVAL;
 	}
+	owner_off = ld32(FIELD(b, struct sectx_nss_cache_header, owner_off));
+	if (owner_off != 0 && ((owner_off & 7) != 0 || owner_off < SECTX_NSS_CACHE_HEADER_SIZE ||
+			       (uint64_t)owner_off + 4 > size)) {
+		return -EINVAL;
+	}
 	m->base = b;
 	m->size = size;
 	m->generation = ld64(FIELD(b, struct sectx_nss_cache_header, generation));
@@ -135,6 +141,7 @@ int sectx_nss_cache_attach(const void *base, size_t size, struct sectx_nss_cache
 	m->complete_until = (int64_t)ld64(FIELD(b, struct sectx_nss_cache_header, complete_until));
 	m->data_off = (uint32_t)data_off;
 	m->data_end = (uint32_t)(data_off + data_size);
+	m->owner_off = owner_off;
 	return 0;
 }
 
@@ -143,7 +150,25 @@ SECTX_HOT int sectx_nss_cache_is_stale(const struct sectx_nss_cache_map *m)
 	const uint32_t *p =
 	    (const uint32_t *)(const void *)FIELD(m->base, struct sectx_nss_cache_header, stale);
 
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE) != 0;
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE) != SECTX_NSS_CACHE_CURRENT;
+}
+
+SECTX_HOT uint32_t sectx_nss_cache_state(const struct sectx_nss_cache_map *m)
+{
+	const uint32_t *p =
+	    (const uint32_t *)(const void *)FIELD(m->base, struct sectx_nss_cache_header, stale);
+	uint32_t v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+
+	if (v == SECTX_NSS_CACHE_CURRENT && m->owner_off != 0) {
+		uint32_t w = ld32(m->base + m->owner_off);
+
+		if ((w & SECTX_NSS_OWNER_TID_MASK) == 0 || (w & SECTX_NSS_OWNER_DIED) != 0) {
+			return SECTX_NSS_CACHE_RETIRED; /* its helper is gone */
+		}
+	}
+	return v == SECTX_NSS_CACHE_CURRENT || v == SECTX_NSS_CACHE_RETIRED
+		   ? v
+		   : SECTX_NSS_CACHE_REPLACED;
 }
 
 /* --- records ---------------------------------------------------------------------------------- */

@@ -39,13 +39,21 @@
  * keyed by the file's random seed, so a local user who floods the negative
  * cache with chosen names cannot precompute collisions for the next file.
  *
- * Publishing (helper/nss_cache_writer.c): a new file is written beside the
- * old one (space reserved with posix_fallocate) and fsynced; the old file's
- * header gets stale = 1 and the new file is renamed over it (flag first, so
- * that no interruption can leave a replaced file unflagged).  A published file is never
- * truncated or rewritten (readers would get SIGBUS or torn records): the
- * stale flag is the only byte that changes after publication.  A reader that
- * sees stale remaps the name and retries a bounded number of times.
+ * Publishing (helper/identity/nss_cache_writer.c, nss_cache_pub.c,
+ * publish.c): each generation is laid out in a memfd, copied to the file
+ * <socket_dir>/nss-cache/cache (written beside it, fsynced, renamed over the
+ * old one, which is then flagged stale), and the memfd is sealed
+ * (SECTX_NSS_CACHE_SEALS: it can never shrink, grow or be written again
+ * except through the helper's own mapping of its header) and handed
+ * read-only to every client that connects to
+ * <socket_dir>/nss-cache/cache.sock.  Readers map the memfd, never the file:
+ * a file can be truncated under its mappings (every later access past the
+ * new end is SIGBUS), a sealed memfd cannot.  The file is what a reader
+ * copies (read(), never mapped) when the helper cannot be reached, and what
+ * sectxctl, tests and the next helper read.  The stale word is the only field
+ * that changes after publication: CURRENT, then REPLACED (a newer generation
+ * or a flush: drop it) or RETIRED (its helper stopped: still valid, but look
+ * for a successor).  A published file or memfd is never rewritten otherwise.
  */
 #ifndef SECTX_NSS_CACHE_H
 #define SECTX_NSS_CACHE_H
@@ -63,7 +71,8 @@
 
 #define SECTX_NSS_CACHE_DIR	    "nss-cache" /* under the socket directory */
 #define SECTX_NSS_CACHE_FILE	    "cache"
-#define SECTX_NSS_CACHE_MAGIC	    0x434e5853u /* "SXNC" read as a little-endian u32 */
+#define SECTX_NSS_CACHE_SOCKET	    "cache.sock" /* in SECTX_NSS_CACHE_DIR: hands out the memfd */
+#define SECTX_NSS_CACHE_MAGIC	    0x434e5853u	 /* "SXNC" read as a little-endian u32 */
 #define SECTX_NSS_CACHE_VERSION	    1u
 #define SECTX_NSS_CACHE_HEADER_SIZE 128u
 #define SECTX_NSS_CACHE_MAX_SIZE    0xfffff000u /* offsets are u32 */
@@ -79,6 +88,34 @@ enum sectx_nss_table {
 	SECTX_NSS_TABLE_INITGR = 4,
 	SECTX_NSS_TABLE_COUNT = 5,
 };
+
+/* The publisher's owner word.  A helper can flag its own memfd when it
+ * stops, but a killed one flags nothing, and nobody else can write a sealed
+ * memfd.  So the helper also holds, from its event loop thread and for as
+ * long as the memfd is current, a process-shared robust mutex that lives in
+ * the memfd (in the owner_area the writer leaves after the header), and
+ * publishes in owner_off the offset of its lock word once it has checked
+ * that the word holds its thread id (the kernel's robust-futex ABI).  When
+ * that thread dies, however (kill -9 included), the kernel sets
+ * SECTX_NSS_OWNER_DIED in the word; an orderly release clears it.  A
+ * reader that finds the word without a live owner reads the cache as
+ * RETIRED: still valid, but look for a successor. */
+#define SECTX_NSS_CACHE_OWNER_SIZE 64u	       /* bytes of owner_area (a pthread_mutex_t) */
+#define SECTX_NSS_OWNER_TID_MASK   0x3fffffffu /* FUTEX_TID_MASK */
+#define SECTX_NSS_OWNER_DIED	   0x40000000u /* FUTEX_OWNER_DIED */
+
+/* Values of header.stale. */
+#define SECTX_NSS_CACHE_CURRENT	 0u
+#define SECTX_NSS_CACHE_REPLACED 1u /* a newer generation or a flush: do not use */
+#define SECTX_NSS_CACHE_RETIRED	 2u /* its helper stopped: valid, but look for a successor */
+
+/* The seals a published memfd must carry before a reader maps it: no
+ * shrinking (no SIGBUS), no growing, no new writer (F_SEAL_FUTURE_WRITE, or
+ * F_SEAL_WRITE) and no change to the seals.  Values of <fcntl.h>
+ * (F_SEAL_SEAL 1, F_SEAL_SHRINK 2, F_SEAL_GROW 4, F_SEAL_WRITE 8,
+ * F_SEAL_FUTURE_WRITE 16), spelled out so this header needs no _GNU_SOURCE. */
+#define SECTX_NSS_CACHE_SEALS	    (0x0001u | 0x0002u | 0x0004u)
+#define SECTX_NSS_CACHE_WRITE_SEALS (0x0008u | 0x0010u) /* at least one of */
 
 /* Bits of header.complete: for a table with its bit set, a key that is not
  * in the table does not exist (NOTFOUND without asking the helper) until
@@ -101,7 +138,7 @@ struct sectx_nss_cache_header {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t header_size; /* SECTX_NSS_CACHE_HEADER_SIZE */
-	uint32_t stale;	      /* 0 while current; set to 1 once, after replacement */
+	uint32_t stale;	      /* SECTX_NSS_CACHE_CURRENT, then REPLACED or RETIRED */
 	uint64_t generation;  /* grows with every publication */
 	uint64_t file_size;   /* must equal the file's size */
 	int64_t created;      /* CLOCK_REALTIME seconds */
@@ -112,7 +149,10 @@ struct sectx_nss_cache_header {
 	struct sectx_nss_cache_table tables[SECTX_NSS_TABLE_COUNT];
 	uint32_t data_off; /* records: [data_off, data_off + data_size) */
 	uint32_t data_size;
-	uint8_t reserved[SECTX_NSS_CACHE_HEADER_SIZE - 64 - 8 * SECTX_NSS_TABLE_COUNT - 8];
+	uint32_t
+	    owner_area; /* SECTX_NSS_CACHE_OWNER_SIZE zeroed bytes left for the owner lock, or 0 */
+	uint32_t owner_off; /* 0, or the publisher's owner word (see below) */
+	uint8_t reserved[SECTX_NSS_CACHE_HEADER_SIZE - 64 - 8 * SECTX_NSS_TABLE_COUNT - 16];
 };
 
 struct sectx_nss_cache_slot {
@@ -173,6 +213,7 @@ struct sectx_nss_cache_map {
 	uint32_t complete;
 	int64_t complete_until;
 	uint32_t data_off, data_end;
+	uint32_t owner_off; /* 0: no owner word */
 	struct sectx_nss_cache_table tables[SECTX_NSS_TABLE_COUNT];
 };
 
@@ -200,8 +241,14 @@ uint64_t sectx_nss_cache_id_hash(uint64_t seed, uint32_t id);
  * never reads outside [base, base + size). */
 int sectx_nss_cache_attach(const void *base, size_t size, struct sectx_nss_cache_map *m);
 
-/* True if the writer has replaced the file behind m (one acquire load). */
+/* True if the writer has flagged the cache behind m in any way (one
+ * acquire load of the stale word). */
 int sectx_nss_cache_is_stale(const struct sectx_nss_cache_map *m);
+/* The state of the cache behind m: its stale word (one acquire load),
+ * SECTX_NSS_CACHE_CURRENT, REPLACED or RETIRED, any other value read as
+ * REPLACED; and CURRENT with an owner word whose owner is gone (one more
+ * load) read as RETIRED. */
+uint32_t sectx_nss_cache_state(const struct sectx_nss_cache_map *m);
 
 /* Look up a user by name or uid at time now (CLOCK_REALTIME seconds) and on a
  * HIT fill *pw with pointers into buf (buflen bytes): pw_name, pw_passwd "*",

@@ -58,6 +58,13 @@ enum sectx_op {
 	SECTX_OP_NSS_INITGROUPS = 0x0105, /* NAME -> repeated GID */
 	SECTX_OP_NSS_ENUM_USERS = 0x0106, /* INDEX -> the entry at INDEX, or E_NOTFOUND */
 	SECTX_OP_NSS_ENUM_GROUPS = 0x0107,
+	/* Sent unasked by the helper on <socket_dir>/nss-cache/cache.sock to
+	 * every connection it accepts, which it then closes: op | REPLY,
+	 * reqid 0, STATUS (OK, or E_BUSY while a flushed cache is being
+	 * republished, E_UNAVAIL when there is none) and on OK the GENERATION
+	 * of the NSS cache whose sealed read-only memfd travels with the first
+	 * byte (SCM_RIGHTS).  See nss/cache_map.c. */
+	SECTX_OP_NSS_CACHE_FD = 0x0108,
 
 	/* PAM (pam.sock).  Every request carries USER and SERVICE; the reply's
 	 * PAM_RESULT (enum sectx_pam_result) is what the module returns, and
@@ -161,7 +168,7 @@ enum sectx_tag {
 	SECTX_TAG_COLLISION = 0x0112,  /* string "UID PRINCIPAL HOLDER", repeated (id-map) */
 	SECTX_TAG_ID_PROBLEM = 0x0113, /* string "FILE:LINE: reason", repeated (id-map) */
 	SECTX_TAG_NEXT_INDEX = 0x0114, /* u32: id-map continues at this INDEX (absent: done) */
-	SECTX_TAG_GENERATION = 0x0115, /* u64: NSS cache generation published (cache flush) */
+	SECTX_TAG_GENERATION = 0x0115, /* u64: NSS cache generation (cache flush, NSS_CACHE_FD) */
 
 	/* PAM (0x02xx) */
 	SECTX_TAG_USER = 0x0201,         /* string: PAM_USER */

@@ -14,3 +14,20 @@ nss_libnss_sectx_la_LDFLAGS = $(AM_LDFLAGS) -module -shared -version-info 2:0:0 
 nss_libnss_sectx_la_LIBADD = libsectx_base.la
 EXTRA_nss_libnss_sectx_la_DEPENDENCIES = nss/exports.map
 EXTRA_DIST += nss/exports.map
+
+# The module's view of the cache (nss/cache_map.c) against the helper's
+# writer and sealer, with a fake cache.sock.  The test's own uid plays the
+# root helper (SECTX_EXPECTED_SERVER_UID), so client.c is built in.
+check_PROGRAMS += tests/unit/test_nss_map
+tests_unit_test_nss_map_SOURCES = tests/unit/test_nss_map.c nss/cache_map.c nss/nss_sectx.h \
+	common/client.c common/proto.c common/clock.c common/log.c common/nss_cache.c \
+	helper/identity/nss_cache_writer.c helper/identity/nss_cache_file.c \
+	helper/identity/nss_cache_pub.c \
+	helper/identity/nss_cache_writer.h
+tests_unit_test_nss_map_CPPFLAGS = $(HELPER_CPPFLAGS) -I$(top_srcdir)/nss \
+	'-DSECTX_EXPECTED_SERVER_UID=geteuid()'
+tests_unit_test_nss_map_CFLAGS = $(UNIT_CFLAGS) -pthread
+tests_unit_test_nss_map_LDADD = $(UNIT_LIBS) -lpthread
+
+# Its integration test (the list of the others is in tests/local.mk).
+EXTRA_DIST += tests/integration/test_nss_resilience.py

@@ -29,14 +29,22 @@
 
 /* Longest a lookup may take, helper included. */
 #define NSS_SECTX_DEADLINE_MS 3000
-/* Remaps tried when the cache is replaced during a lookup. */
+/* Views tried when the cache is replaced during a lookup. */
 #define NSS_SECTX_REMAP_TRIES 3
-/* After failing to map the cache (missing, foreign, corrupt), do not try
- * again for this long: lookups go to the helper meanwhile. */
+/* After failing to get the helper's memfd (no helper, foreign, corrupt):
+ * do not ask again for this long; lookups use a fallback (a RETIRED memfd,
+ * a copy of the file) or go to the helper meanwhile. */
 #define NSS_SECTX_RETRY_MAP_MS 100
-/* After finding the file at the name flagged stale (its successor is about
- * to be renamed into place): look again after this long. */
+/* After the helper said it is republishing (a flush): look again after
+ * this long. */
 #define NSS_SECTX_RETRY_STALE_MS 5
+/* A miss on a memfd that has not been checked for this long asks
+ * cache.sock whether another is current (a killed helper's successor). */
+#define NSS_SECTX_RECHECK_MS 1000
+/* Longest wait for cache.sock's answer before falling back. */
+#define NSS_SECTX_FETCH_MS 250
+/* Largest cache file copied into a process when the helper is away. */
+#define NSS_SECTX_COPY_MAX (64u << 20)
 
 /* True inside sectxd (or when the caller asked for it): answer UNAVAIL
  * without touching the helper.  Sets *errnop. */
@@ -48,18 +56,29 @@ int nss_sectx_disabled(int *errnop);
 typedef enum sectx_nss_cache_result (*nss_sectx_cache_fn)(const struct sectx_nss_cache_map *m,
 							  int64_t now, void *arg);
 
-/* Run fn on the current cache file, mapping or remapping it as needed.
- * Never blocks on a lock (a remap in progress elsewhere makes this a MISS),
- * makes no system call when the mapping is current, and returns MISS when
- * there is no usable cache. */
+/* Run fn on the current cache, getting (or replacing) the view of it as
+ * needed: the helper's sealed memfd, or a private copy of the cache file
+ * when the helper cannot be reached.  Never blocks on a lock (a swap in
+ * progress elsewhere makes this a MISS) nor longer than NSS_SECTX_FETCH_MS
+ * on cache.sock, makes no system call on a hit or a negative answer from a
+ * current memfd, and returns MISS when there is no usable cache. */
 enum sectx_nss_cache_result nss_sectx_cache_run(nss_sectx_cache_fn fn, void *arg);
+
+/* Map fd as the module maps what cache.sock hands out, checks included
+ * (read-only, sealed, root's, size): 0 with *m (release with
+ * munmap(m->base, m->size)), or -errno.  Not exported (exports.map): for the
+ * unit tests. */
+int nss_sectx_map_sealed(int fd, struct sectx_nss_cache_map *m);
+
+/* Drop the current view and forget every back-off (unit tests). */
+void nss_sectx_cache_drop(void);
 
 /* Whether a cache result settles a lookup: a hit (SUCCESS), a negative
  * record (NOTFOUND/ENOENT) or a buffer too small (TRYAGAIN/ERANGE) do, with
  * *status and *errnop set; a miss does not (ask the helper).  Inline: it is
  * on the hit path. */
-static inline int nss_sectx_cache_settles(enum sectx_nss_cache_result r,
-					  enum nss_status *status, int *errnop)
+static inline int nss_sectx_cache_settles(enum sectx_nss_cache_result r, enum nss_status *status,
+					  int *errnop)
 {
 	switch (r) {
 	case SECTX_NSS_CACHE_HIT:

@@ -197,6 +197,7 @@ bool id_rate_take(struct rate_bucket *table, size_t n, uid_t uid, double rate, i
 
 struct pcheck;
 struct flush_waiter;
+struct id_cache_pub;
 struct sectxd_ctx;
 struct id_s4u;
 struct identity_account_pool;
@@ -233,6 +234,7 @@ struct sectxd_identity {
 	struct tevent_timer *pub_timer;
 	struct tevent_timer *refresh_timer;
 	struct flush_waiter *waiters;
+	struct id_cache_pub *cache_pub; /* the sealed memfd and cache.sock (publish.c) */
 
 	struct pcheck *checks;
 	struct rate_bucket rate[RATE_BUCKETS];

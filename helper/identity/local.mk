@@ -7,6 +7,7 @@ IDENTITY_STORE_SOURCES = \
 	helper/identity/static_files.c helper/identity/mappings.c \
 	helper/identity/names.c helper/identity/wire.c \
 	helper/identity/nss_cache_writer.c helper/identity/nss_cache_writer.h \
+	helper/identity/nss_cache_file.c \
 	helper/core/state_file.c
 sectxd_SOURCES += \
 	helper/identity/identity.h helper/identity/identity_int.h \
@@ -16,6 +17,7 @@ sectxd_SOURCES += \
 	helper/identity/static_files.c helper/identity/mappings.c \
 	helper/identity/names.c helper/identity/wire.c \
 	helper/identity/nss_cache_writer.c helper/identity/nss_cache_writer.h \
+	helper/identity/nss_cache_file.c helper/identity/nss_cache_pub.c \
 	helper/identity/s4u.c helper/identity/s4u.h helper/identity/s4u_worker.c
 
 # The private wire formats (wire.c) and the store's reading of the id map.

@@ -1,25 +1,23 @@
 /*
- * identity/nss_cache_writer.c - lay out, write and publish the NSS cache file (see
+ * identity/nss_cache_writer.c - build the NSS cache and lay it out (see
  * nss_cache_writer.h for the contract and common/nss_cache.h for the format).
  *
  * Records are packed into one growing buffer as they are added; each key
  * remembers its hash (or id) and its record.  At write time the tables are
  * sized (load <= 1/2, grown until no run of occupied slots reaches
- * SECTX_NSS_CACHE_MAX_PROBES, which the reader treats as corruption), the
- * file is reserved with posix_fallocate, filled through a shared mapping,
- * fsynced and renamed into place.  Never writes into a published file except
- * its stale flag.
+ * SECTX_NSS_CACHE_MAX_PROBES, which the reader treats as corruption), and
+ * the cache is laid out in a memfd (reserved with posix_fallocate, filled
+ * through a shared mapping).  Storing it as the file is nss_cache_file.c;
+ * sealing and handing out the memfd is nss_cache_pub.c.
  */
 #include "identity/nss_cache_writer.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define WRITER_MAX_GROW 6 /* table doublings tried against long probe runs */
@@ -534,82 +532,26 @@ static int fill_table(const struct nss_cache_builder *b, int t, struct sectx_nss
 	return 0;
 }
 
-/* --- the file --------------------------------------------------------------------------------- */
+/* --- laying out the cache ------------------------------------------------------------------ */
 
-/* Set the stale flag of the open file fd if it is a cache file: the only
- * write ever made to a published file.  0, -EINVAL (not a cache file: left
- * alone), -errno. */
-static int flag_stale(int fd)
-{
-	struct stat st;
-	uint32_t magic = 0, one = 1;
-
-	if (fstat(fd, &st) != 0) {
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SECTX_NSS_CACHE_HEADER_SIZE ||
-	    pread(fd, &magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
-	    magic != SECTX_NSS_CACHE_MAGIC) {
-		return -EINVAL;
-	}
-	if (pwrite(fd, &one, sizeof(one), offsetof(struct sectx_nss_cache_header, stale)) !=
-	    (ssize_t)sizeof(one)) {
-		return -EIO;
-	}
-	return 0;
-}
-
-static int temp_name(const char *name, char *out, size_t outsz)
-{
-	uint8_t r[6];
-	int n;
-
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		return -errno;
-	}
-	n = snprintf(out, outsz, ".%s.%02x%02x%02x%02x%02x%02x", name, r[0], r[1], r[2], r[3], r[4],
-		     r[5]);
-	return n > 0 && (size_t)n < outsz ? 0 : -ENAMETOOLONG;
-}
-
-static bool single_component(const char *name)
-{
-	return name != NULL && name[0] != '\0' && strchr(name, '/') == NULL &&
-	       strcmp(name, ".") != 0 && strcmp(name, "..") != 0 && strlen(name) < 200;
-}
-
-int nss_cache_write(struct nss_cache_builder *b, int dirfd, const char *name, uint64_t generation,
-		    int64_t now, size_t *size_out)
+int nss_cache_build_fd(struct nss_cache_builder *b, int fd, uint64_t generation, int64_t now,
+		       size_t *size_out)
 {
 	struct sectx_nss_cache_header hdr;
 	uint32_t nslots[SECTX_NSS_TABLE_COUNT];
 	unsigned grow[SECTX_NSS_TABLE_COUNT] = {0};
-	char tmp[256];
 	uint8_t *map = MAP_FAILED;
 	uint64_t size = 0, off;
 	uint32_t data_off = 0;
-	int fd = -1, oldfd = -1;
-	bool renamed = false;
 	int ret;
 	int t;
 
-	if (dirfd < 0 || !single_component(name)) {
+	if (fd < 0) {
 		return -EINVAL;
 	}
-	ret = temp_name(name, tmp, sizeof(tmp));
-	if (ret != 0) {
-		return ret;
-	}
-	fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		return -errno;
-	}
-	if (fchmod(fd, 0644) != 0) {
-		ret = -errno;
-		goto done;
-	}
 retry:
-	off = SECTX_NSS_CACHE_HEADER_SIZE;
+	/* the header, then the owner area (nss_cache_pub.c), then the tables */
+	off = SECTX_NSS_CACHE_HEADER_SIZE + SECTX_NSS_CACHE_OWNER_SIZE;
 	memset(&hdr, 0, sizeof(hdr));
 	for (t = 0; t < SECTX_NSS_TABLE_COUNT; t++) {
 		nslots[t] = table_slots(b->nkeys[t], grow[t]);
@@ -624,6 +566,8 @@ retry:
 		ret = -E2BIG;
 		goto done;
 	}
+	/* Reserved first: a full file system or memory cgroup is an error
+	 * here, not a SIGBUS while filling the mapping. */
 	ret = posix_fallocate(fd, 0, (off_t)size);
 	if (ret != 0) {
 		ret = -ret;
@@ -663,7 +607,7 @@ retry:
 	hdr.magic = SECTX_NSS_CACHE_MAGIC;
 	hdr.version = SECTX_NSS_CACHE_VERSION;
 	hdr.header_size = SECTX_NSS_CACHE_HEADER_SIZE;
-	hdr.stale = 0;
+	hdr.stale = SECTX_NSS_CACHE_CURRENT;
 	hdr.generation = generation;
 	hdr.file_size = size;
 	hdr.created = now;
@@ -673,114 +617,17 @@ retry:
 	hdr.n_tables = SECTX_NSS_TABLE_COUNT;
 	hdr.data_off = data_off;
 	hdr.data_size = (uint32_t)b->len;
+	hdr.owner_area = SECTX_NSS_CACHE_HEADER_SIZE;
+	hdr.owner_off = 0; /* set by the helper that holds the owner lock */
 	memcpy(map, &hdr, sizeof(hdr));
-	if (munmap(map, size) != 0) {
-		map = MAP_FAILED;
-		ret = -errno;
-		goto done;
-	}
+	ret = munmap(map, size) == 0 ? 0 : -errno;
 	map = MAP_FAILED;
-	if (fsync(fd) != 0) {
-		ret = -errno;
-		goto done;
-	}
-	/* Flag the file being replaced first, then rename: whatever happens in
-	 * between (even SIGKILL), no reader is left holding a file that was
-	 * replaced without being told.  Readers that look in between find the
-	 * old file stale at the name, ask the helper, and look again shortly. */
-	oldfd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (oldfd >= 0) {
-		ret = flag_stale(oldfd);
-		if (ret != 0 && ret != -EINVAL) {
-			goto done;
-		}
-	}
-	if (renameat(dirfd, tmp, dirfd, name) != 0) {
-		ret = -errno;
-		goto done;
-	}
-	renamed = true;
-	if (fsync(dirfd) != 0) {
-		ret = -errno;
-		goto done;
-	}
-	ret = 0;
 done:
 	if (map != MAP_FAILED) {
 		munmap(map, size);
-	}
-	if (fd >= 0) {
-		close(fd);
-	}
-	if (!renamed) {
-		unlinkat(dirfd, tmp, 0);
-	}
-	if (oldfd >= 0) {
-		close(oldfd);
 	}
 	if (ret == 0 && size_out != NULL) {
 		*size_out = (size_t)size;
 	}
 	return ret;
-}
-
-int nss_cache_mark_stale(int dirfd, const char *name)
-{
-	int fd, ret;
-
-	if (!single_component(name)) {
-		return -EINVAL;
-	}
-	fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		return -errno;
-	}
-	ret = flag_stale(fd);
-	close(fd);
-	return ret;
-}
-
-int nss_cache_map_file(int dirfd, const char *name, struct sectx_nss_cache_map *m)
-{
-	struct stat st;
-	void *p = MAP_FAILED;
-	int fd, ret;
-
-	memset(m, 0, sizeof(*m));
-	if (!single_component(name)) {
-		return -EINVAL;
-	}
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		return -errno;
-	}
-	if (fstat(fd, &st) != 0) {
-		ret = -errno;
-		goto done;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)SECTX_NSS_CACHE_HEADER_SIZE ||
-	    (uint64_t)st.st_size > SECTX_NSS_CACHE_MAX_SIZE) {
-		ret = -EINVAL;
-		goto done;
-	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		ret = -errno;
-		goto done;
-	}
-	ret = sectx_nss_cache_attach(p, (size_t)st.st_size, m);
-	if (ret != 0) {
-		munmap(p, (size_t)st.st_size);
-	}
-done:
-	close(fd);
-	return ret;
-}
-
-void nss_cache_unmap(struct sectx_nss_cache_map *m)
-{
-	if (m->base != NULL) {
-		munmap((void *)(uintptr_t)m->base, m->size);
-	}
-	memset(m, 0, sizeof(*m));
 }

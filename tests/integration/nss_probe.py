@@ -14,6 +14,16 @@ A "threads:N:CALL" prefix runs CALL in N threads at once and reports each;
 connection) and reports it with "forked": true; "repeat:N:CALL" runs CALL N
 times and reports {"call", "statuses": {status: count}, "entries": [distinct
 entries]}.
+
+A long-running reader:
+    python3 nss_probe.py LIB loop STOPFILE CALL [CALL ...]
+prints "ready" once every CALL has been made, then makes them over and over
+until STOPFILE exists, and prints one JSON object: {"rounds", "statuses":
+{CALL: {status: count}}, "entries": {CALL: [distinct entries]}, "events":
+[the first non-SUCCESS results, with "t" (s since start)], "max_ms"}.  LIB
+"glibc" makes the calls through the C library instead (getpwnam_r & co.,
+i.e. whatever nsswitch.conf says): SUCCESS for an entry, NOTFOUND for none,
+UNAVAIL with the returned errno for an error.
 stdlib only.
 """
 
@@ -101,7 +111,80 @@ def call(lib, spec):
     return out
 
 
+def glibc_call(libc, spec):
+    """CALL through the C library's reentrant lookups."""
+    kind, arg = spec.split(":")[:2]
+    buf = ctypes.create_string_buffer(8192)
+    res = ctypes.c_void_p()
+    out = {"call": spec}
+    start = time.monotonic()
+    if kind in ("getpwnam", "getpwuid"):
+        pw = Passwd()
+        key = arg.encode() if kind == "getpwnam" else ctypes.c_uint32(int(arg))
+        rc = getattr(libc, f"{kind}_r")(key, ctypes.byref(pw), buf, ctypes.c_size_t(len(buf)),
+                                          ctypes.byref(res))
+        if rc == 0 and res.value:
+            out["entry"] = [_s(pw.pw_name), _s(pw.pw_passwd), pw.pw_uid, pw.pw_gid,
+                            _s(pw.pw_gecos), _s(pw.pw_dir), _s(pw.pw_shell)]
+    elif kind in ("getgrnam", "getgrgid"):
+        gr = Group()
+        key = arg.encode() if kind == "getgrnam" else ctypes.c_uint32(int(arg))
+        rc = getattr(libc, f"{kind}_r")(key, ctypes.byref(gr), buf, ctypes.c_size_t(len(buf)),
+                                          ctypes.byref(res))
+        if rc == 0 and res.value:
+            members, i = [], 0
+            while gr.gr_mem[i] is not None:
+                members.append(_s(gr.gr_mem[i]))
+                i += 1
+            out["entry"] = [_s(gr.gr_name), _s(gr.gr_passwd), gr.gr_gid, members]
+    else:
+        raise SystemExit(f"unknown call {spec}")
+    out["ms"] = round((time.monotonic() - start) * 1000, 3)
+    out["status"] = 1 if "entry" in out else (0 if rc == 0 else -1)
+    out["status_name"] = STATUS[out["status"]]
+    out["errno"] = rc
+    return out
+
+
+def loop(lib, stopfile, specs):
+    """The long-running reader (see the module comment)."""
+    if lib == "glibc":
+        libc = ctypes.CDLL(None)
+        fn = lambda spec: glibc_call(libc, spec)  # noqa: E731
+    else:
+        module = ctypes.CDLL(lib)
+        for name in ("getpwnam", "getpwuid", "getgrnam", "getgrgid"):
+            getattr(module, f"_nss_sectx_{name}_r").restype = ctypes.c_int
+        fn = lambda spec: call(module, spec)  # noqa: E731
+    statuses = {spec: {} for spec in specs}
+    entries = {spec: [] for spec in specs}
+    events, rounds, max_ms = [], 0, 0.0
+    start = time.monotonic()
+    while True:
+        for spec in specs:
+            r = fn(spec)
+            st = str(r["status"])
+            statuses[spec][st] = statuses[spec].get(st, 0) + 1
+            if r.get("entry") is not None and r["entry"] not in entries[spec]:
+                entries[spec].append(r["entry"])
+            if r["status"] != 1 and len(events) < 100:
+                r["t"] = round(time.monotonic() - start, 3)
+                events.append(r)
+            max_ms = max(max_ms, r["ms"])
+        rounds += 1
+        if rounds == 1:
+            print("ready", flush=True)
+        if os.path.exists(stopfile):
+            break
+        time.sleep(0.0005)
+    print(json.dumps({"rounds": rounds, "statuses": statuses, "entries": entries,
+                      "events": events, "max_ms": max_ms}), flush=True)
+
+
 def main():
+    if len(sys.argv) > 3 and sys.argv[2] == "loop":
+        loop(sys.argv[1], sys.argv[3], sys.argv[4:])
+        return
     lib = ctypes.CDLL(sys.argv[1])
     for fn in ("getpwnam", "getpwuid", "getgrnam", "getgrgid"):
         getattr(lib, f"_nss_sectx_{fn}_r").restype = ctypes.c_int

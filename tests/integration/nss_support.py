@@ -21,8 +21,12 @@ with the process, and every file lives in the daemon's own directory.
 import json
 import os
 import re
+import select
 import shutil
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -184,9 +188,10 @@ class Helper:
                        NSS_WRAPPER_MODULE_FN_PREFIX="sectx")
         return run(list(argv), env=env, uid=uid, timeout=timeout)
 
-    def in_namespace(self, *argv, timeout=30):
-        """Run argv as root in a private mount namespace where
-        /etc/nsswitch.conf says "passwd: files sectx", "group: files sectx"."""
+    def namespace_command(self, *argv):
+        """(argv, env) running argv as root in a private mount namespace where
+        /etc/nsswitch.conf says "passwd: files sectx", "group: files sectx"
+        (the process that runs is argv's own: unshare and sh exec it)."""
         require_root("bind-mounts a test nsswitch.conf in a mount namespace")
         conf = os.path.join(self.d.dir, "nsswitch.conf")
         if not os.path.exists(conf):
@@ -194,8 +199,13 @@ class Helper:
                           0o644)
         script = 'mount --bind "$1" /etc/nsswitch.conf || exit 99; shift; exec "$@"'
         env = self.env(LD_LIBRARY_PATH=self.lib.dir)
-        return run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-                    conf, *argv], env=env, timeout=timeout)
+        return (["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                 conf, *argv], env)
+
+    def in_namespace(self, *argv, timeout=30):
+        """Run argv as root in the namespace of namespace_command()."""
+        cmd, env = self.namespace_command(*argv)
+        return run(cmd, env=env, timeout=timeout)
 
     def ctl(self, *args, uid=None):
         return self.d.ctl(*args, uid=uid)
@@ -206,6 +216,80 @@ class Helper:
         def published():
             return os.path.exists(self.cache_file) and os.stat(self.cache_file).st_mtime
         return wait_until(published, timeout)
+
+
+class LoopProbe:
+    """A long-running reader: nss_probe.py's loop, through the module's
+    entry points (glibc=False) or through the real glibc in the namespace of
+    Helper.namespace_command (glibc=True), making calls until finish()."""
+
+    def __init__(self, helper, calls, glibc=False, name="probe", ready_timeout=30.0):
+        self.stopfile = os.path.join(helper.d.dir, f"stop-{name}-{os.getpid()}")
+        argv = [sys.executable, helper.lib.probe, "glibc" if glibc else helper.lib.path, "loop",
+                self.stopfile, *calls]
+        env = helper.env()
+        if glibc:
+            argv, env = helper.namespace_command(*argv)
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, start_new_session=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], ready_timeout)
+        line = self.proc.stdout.readline().strip() if ready else ""
+        if line != "ready":
+            self.kill()
+            raise AssertionError(f"{name} not ready ({line!r}): {self.proc.stderr.read()}")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def maps(self):
+        """The lines of /proc/PID/maps."""
+        with open(f"/proc/{self.pid}/maps") as f:
+            return f.read().splitlines()
+
+    def memfd_inodes(self):
+        """Inodes of the cache memfds this reader maps."""
+        return sorted({int(line.split()[4]) for line in self.maps()
+                       if "memfd:sectx-nss-cache" in line})
+
+    def maps_path(self, path):
+        return any(line.endswith(path) or f"{path} (deleted)" in line for line in self.maps())
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def finish(self, timeout=30):
+        """Stop the loop: (returncode, summary or None, stderr)."""
+        with open(self.stopfile, "w"):
+            pass
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            out, err = self.proc.communicate()
+        summary = None
+        for line in out.splitlines():
+            if line.startswith("{"):
+                summary = json.loads(line)
+        return self.proc.returncode, summary, err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
+def wait_for(pred, timeout, step=0.005):
+    """Seconds until pred() held (None if it did not within timeout)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if pred():
+            return time.monotonic() - start
+        time.sleep(step)
+    return None
 
 
 def make_helper(sectxd_factory, nss_lib, realm=None, **config):

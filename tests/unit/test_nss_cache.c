@@ -149,6 +149,35 @@ static void publish(struct fixture *f, struct nss_cache_builder *b, uint64_t gen
 	assert_int_equal(nss_cache_write(b, f->dirfd, "cache", gen, NOW, NULL), 0);
 }
 
+/* Map dirfd/name shared, as a reader of an older module does (the helper's
+ * own nss_cache_map_file reads a private copy, which never sees a flag). */
+static int map_shared(int dirfd, const char *name, struct sectx_nss_cache_map *m)
+{
+	struct stat st;
+	void *p;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	if (fd < 0) {
+		return -errno;
+	}
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)SECTX_NSS_CACHE_HEADER_SIZE) {
+		close(fd);
+		return -EINVAL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		return -errno;
+	}
+	ret = sectx_nss_cache_attach(p, (size_t)st.st_size, m);
+	if (ret != 0) {
+		munmap(p, (size_t)st.st_size);
+	}
+	return ret;
+}
+
 /* Read the published file into an 8-aligned heap buffer (for corruption). */
 static uint8_t *slurp(struct fixture *f, size_t *len)
 {
@@ -477,14 +506,15 @@ static void test_republish_marks_stale(void **state)
 	char buf[512];
 
 	publish(f, sample(f->mem_ctx, LATER), 1);
-	assert_int_equal(nss_cache_map_file(f->dirfd, "cache", &m1), 0);
+	assert_int_equal(map_shared(f->dirfd, "cache", &m1), 0);
 	assert_false(sectx_nss_cache_is_stale(&m1));
 	publish(f, sample(f->mem_ctx, LATER), 2);
 	assert_true(sectx_nss_cache_is_stale(&m1));
+	assert_int_equal(sectx_nss_cache_state(&m1), SECTX_NSS_CACHE_REPLACED);
 	/* the old mapping stays readable (never truncated) */
 	assert_int_equal(sectx_nss_cache_getpwnam(&m1, "alice", NOW, &pw, buf, sizeof(buf)),
 			 SECTX_NSS_CACHE_HIT);
-	assert_int_equal(nss_cache_map_file(f->dirfd, "cache", &m2), 0);
+	assert_int_equal(map_shared(f->dirfd, "cache", &m2), 0);
 	assert_int_equal(m2.generation, 2);
 	assert_false(sectx_nss_cache_is_stale(&m2));
 	assert_int_equal(nss_cache_mark_stale(f->dirfd, "cache"), 0);
@@ -590,6 +620,9 @@ static void test_corrupt_header(void **state)
 	    {HDR(data_off), 4, 0xfffffff0u},
 	    {HDR(data_off), 4, 12},
 	    {HDR(data_size), 4, 0xffffff00u},
+	    {HDR(owner_off), 4, 130},	      /* misaligned */
+	    {HDR(owner_off), 4, 8},	      /* inside the header */
+	    {HDR(owner_off), 4, 0xfffffff8u}, /* beyond the file */
 	};
 	size_t i;
 
@@ -618,6 +651,56 @@ static void test_corrupt_header(void **state)
 	assert_int_equal(sectx_nss_cache_attach(NULL, len, &m), -EINVAL);
 	free(buf);
 	free(orig);
+}
+
+/* The state a reader sees: the stale word, and the owner word when the
+ * header points at one (a live owner's thread id; no id, or
+ * FUTEX_OWNER_DIED, is a helper gone: RETIRED). */
+static void test_state_and_owner_word(void **state)
+{
+	struct fixture *f = *state;
+	struct sectx_nss_cache_map m;
+	size_t len;
+	uint8_t *buf;
+	uint32_t area;
+	struct {
+		uint32_t stale, word;
+		uint32_t want;
+	} cases[] = {
+	    {SECTX_NSS_CACHE_CURRENT, 4242, SECTX_NSS_CACHE_CURRENT},
+	    {SECTX_NSS_CACHE_CURRENT, 4242 | 0x80000000u, SECTX_NSS_CACHE_CURRENT}, /* waiters */
+	    {SECTX_NSS_CACHE_CURRENT, 0, SECTX_NSS_CACHE_RETIRED},
+	    {SECTX_NSS_CACHE_CURRENT, 4242 | SECTX_NSS_OWNER_DIED, SECTX_NSS_CACHE_RETIRED},
+	    {SECTX_NSS_CACHE_CURRENT, SECTX_NSS_OWNER_DIED, SECTX_NSS_CACHE_RETIRED},
+	    {SECTX_NSS_CACHE_RETIRED, 4242, SECTX_NSS_CACHE_RETIRED},
+	    {SECTX_NSS_CACHE_REPLACED, 4242, SECTX_NSS_CACHE_REPLACED},
+	    {SECTX_NSS_CACHE_REPLACED, 0, SECTX_NSS_CACHE_REPLACED},
+	    {7, 4242, SECTX_NSS_CACHE_REPLACED}, /* unknown: replaced */
+	};
+	size_t i;
+
+	publish(f, sample(f->mem_ctx, LATER), 1);
+	buf = slurp(f, &len);
+	area = get32(buf, HDR(owner_area));
+	assert_int_equal(area, SECTX_NSS_CACHE_HEADER_SIZE);
+	assert_int_equal(get32(buf, HDR(owner_off)), 0); /* the file never has one */
+	assert_int_equal(sectx_nss_cache_attach(buf, len, &m), 0);
+	assert_int_equal(m.owner_off, 0);
+	put32(buf, area, 0);
+	assert_int_equal(sectx_nss_cache_state(&m),
+			 SECTX_NSS_CACHE_CURRENT); /* no word: no check */
+	put32(buf, HDR(owner_off), area);
+	assert_int_equal(sectx_nss_cache_attach(buf, len, &m), 0);
+	assert_int_equal(m.owner_off, area);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		put32(buf, HDR(stale), cases[i].stale);
+		put32(buf, area, cases[i].word);
+		assert_int_equal(sectx_nss_cache_state(&m), cases[i].want);
+		assert_int_equal(sectx_nss_cache_is_stale(&m),
+				 cases[i].stale != SECTX_NSS_CACHE_CURRENT);
+	}
+	all_lookups(&m);
+	free(buf);
 }
 
 /* Offset of the record a lookup of name in table t would reach first. */
@@ -787,10 +870,10 @@ struct race {
 	unsigned long hits, remaps, bad; /* cmocka asserts only in the main thread */
 };
 
-/* Map dirfd/cache as the module does: open, fstat, mmap, close. */
+/* Map dirfd/cache as an older module did: open, fstat, mmap, close. */
 static int race_map(int dirfd, struct sectx_nss_cache_map *m)
 {
-	return nss_cache_map_file(dirfd, "cache", m);
+	return map_shared(dirfd, "cache", m);
 }
 
 static void *race_reader(void *arg)
@@ -883,6 +966,91 @@ static void test_concurrent_republish(void **state)
 	assert_true(r.remaps >= 4);
 }
 
+/* A reader that opens the name while the helper republishes (as a new
+ * process copying the file does, and as every reader did at each helper
+ * start) must always find a current file there: the replaced one is
+ * flagged only after the new one has taken its name, so a reader that finds
+ * its file flagged finds another at the name.  Flagging first left a window
+ * in which the name held a flagged file and nothing else, and readers fell
+ * back to a helper that was not listening yet. */
+struct name_watch {
+	int dirfd;
+	volatile int stop;
+	unsigned long looks, flagged, stale_at_name, missing;
+};
+
+/* Open the name: its inode and stale word.  0 or -1. */
+static int look_at_name(int dirfd, ino_t *ino, uint32_t *word)
+{
+	struct stat st;
+	int fd = openat(dirfd, "cache", O_RDONLY | O_CLOEXEC);
+	int ret = -1;
+
+	if (fd < 0) {
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 &&
+	    pread(fd, word, sizeof(*word), offsetof(struct sectx_nss_cache_header, stale)) ==
+		(ssize_t)sizeof(*word)) {
+		*ino = st.st_ino;
+		ret = 0;
+	}
+	close(fd);
+	return ret;
+}
+
+static void *watch_name(void *arg)
+{
+	struct name_watch *w = arg;
+
+	while (!w->stop) {
+		uint32_t word = 0, again = 0;
+		ino_t ino = 0, ino2 = 0;
+
+		if (look_at_name(w->dirfd, &ino, &word) != 0) {
+			__atomic_add_fetch(&w->missing, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		__atomic_add_fetch(&w->looks, 1, __ATOMIC_RELAXED);
+		if (word == SECTX_NSS_CACHE_CURRENT) {
+			continue;
+		}
+		/* flagged: replaced meanwhile, or still the one at the name? */
+		__atomic_add_fetch(&w->flagged, 1, __ATOMIC_RELAXED);
+		if (look_at_name(w->dirfd, &ino2, &again) == 0 && ino2 == ino) {
+			__atomic_add_fetch(&w->stale_at_name, 1, __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+static void test_name_never_stale_while_republishing(void **state)
+{
+	struct fixture *f = *state;
+	struct name_watch w = {.dirfd = f->dirfd};
+	pthread_t th[2];
+	unsigned gen;
+	size_t i;
+
+	race_publish(f, 1);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pthread_create(&th[i], NULL, watch_name, &w), 0);
+	}
+	for (gen = 2; gen < 2 + 200; gen++) {
+		race_publish(f, gen);
+	}
+	w.stop = 1;
+	for (i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+	}
+	print_message("%lu looks at the name: %lu found their file flagged, %lu of them found "
+		      "it still at the name, %lu found nothing\n",
+		      w.looks, w.flagged, w.stale_at_name, w.missing);
+	assert_true(w.looks > 0);
+	assert_int_equal(w.stale_at_name, 0);
+	assert_int_equal(w.missing, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -894,9 +1062,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_duplicates_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_republish_marks_stale, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_and_owner_word, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_records, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_every_byte, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_republish, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_name_never_stale_while_republishing, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
