@@ -43,7 +43,7 @@ const char *sectx_socket_dir(void)
 /* Wait for events on fd until deadline.  0 when ready, -ETIMEDOUT, -errno. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
+	struct pollfd pfd = {.fd = fd, .events = events};
 
 	for (;;) {
 		int64_t left = deadline - sectx_now_ms();
@@ -77,10 +77,9 @@ static int check_server(int fd)
 	return 0;
 }
 
-int sectx_client_connect(const char *dir, const char *name, int64_t deadline,
-			 struct sectx_conn *c)
+int sectx_client_connect(const char *dir, const char *name, int64_t deadline, struct sectx_conn *c)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd = -1;
 	int ret;
 	int n;
@@ -174,8 +173,8 @@ static int send_frame(struct sectx_conn *c, const void *buf, size_t len, int pas
 			struct cmsghdr align;
 			char buf[CMSG_SPACE(sizeof(int))];
 		} control;
-		struct iovec iov = { .iov_base = (void *)(p + off), .iov_len = len - off };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		struct iovec iov = {.iov_base = (void *)(p + off), .iov_len = len - off};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 		ssize_t n;
 
 		if (pass_fd >= 0) {
@@ -248,8 +247,7 @@ static int recv_exact(int fd, uint8_t *p, size_t len, int64_t deadline)
 	return 0;
 }
 
-int sectx_client_recv(struct sectx_conn *c, void *buf, size_t cap, size_t *len,
-		      int64_t deadline)
+int sectx_client_recv(struct sectx_conn *c, void *buf, size_t cap, size_t *len, int64_t deadline)
 {
 	struct sectx_hdr hdr;
 	uint8_t *p = buf;
@@ -319,9 +317,11 @@ static int recv_exact_fds(int sock, uint8_t *p, size_t len, int *fd, int *extra,
 			struct cmsghdr align;
 			char buf[CMSG_SPACE(4 * sizeof(int))];
 		} control;
-		struct iovec iov = { .iov_base = p + off, .iov_len = len - off };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+		struct iovec iov = {.iov_base = p + off, .iov_len = len - off};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = control.buf,
+				    .msg_controllen = sizeof(control.buf)};
 		int had = *fd;
 		ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
@@ -394,8 +394,7 @@ int sectx_client_recv_fd(struct sectx_conn *c, void *buf, size_t cap, size_t *le
 }
 
 int sectx_client_call_fd(struct sectx_conn *c, const void *req, size_t reqlen, int fd, void *resp,
-			 size_t respcap, struct sectx_msg *msg, uint32_t *status,
-			 int64_t deadline)
+			 size_t respcap, struct sectx_msg *msg, uint32_t *status, int64_t deadline)
 {
 	struct sectx_hdr rhdr;
 	size_t len = 0;

@@ -21,16 +21,19 @@
 
 #include "clock.h"
 
-#define SECTX_NSS_SOCKET "nss.sock" /* identity reads; clients may keep it open */
-#define SECTX_PAM_SOCKET "pam.sock" /* everything else; connect per call */
+#define SECTX_NSS_SOCKET     "nss.sock" /* identity reads; clients may keep it open */
+#define SECTX_PAM_SOCKET     "pam.sock" /* everything else; connect per call */
 #define SECTX_SOCKET_DIR_ENV "SECTX_SOCKET_DIR"
 
 struct sectx_conn {
-	int fd;     /* -1 when closed */
+	int fd;	    /* -1 when closed */
 	pid_t pid;  /* process that connected: a child must not reuse it */
 	uid_t euid; /* euid at connect time: after setuid the peer sees the old one */
 };
-#define SECTX_CONN_INIT { -1, 0, 0 }
+#define SECTX_CONN_INIT                                                                            \
+	{                                                                                          \
+		-1, 0, 0                                                                           \
+	}
 
 /* The socket directory: $SECTX_SOCKET_DIR if set (secure_getenv) and
  * absolute, else the configured default.  Never NULL. */
@@ -40,8 +43,7 @@ const char *sectx_socket_dir(void);
  * check that the server's uid is the expected one.  Returns 0 with c filled,
  * or -errno: -ENOENT/-ECONNREFUSED (no helper), -ETIMEDOUT, -EPERM (server
  * has the wrong uid), -ENAMETOOLONG. */
-int sectx_client_connect(const char *dir, const char *name, int64_t deadline,
-			 struct sectx_conn *c);
+int sectx_client_connect(const char *dir, const char *name, int64_t deadline, struct sectx_conn *c);
 
 /* True if c is open and was opened by this pid and euid (NSS keeps a
  * connection: after fork or setuid it must reconnect, see client.h). */
@@ -57,8 +59,7 @@ int sectx_client_send(struct sectx_conn *c, const void *buf, size_t len, int64_t
  * with *len, -ETIMEDOUT, -ECONNRESET (EOF mid-frame or before), -EMSGSIZE
  * (frame larger than cap) or a SECTX_ERR_* code for a bad header.  After an
  * error the connection is in an unknown state: close it. */
-int sectx_client_recv(struct sectx_conn *c, void *buf, size_t cap, size_t *len,
-		      int64_t deadline);
+int sectx_client_recv(struct sectx_conn *c, void *buf, size_t cap, size_t *len, int64_t deadline);
 
 /* As sectx_client_recv, and take the descriptor the frame carried
  * (SCM_RIGHTS, received close-on-exec): on 0, *fd is it or -1 if there was
@@ -82,7 +83,6 @@ int sectx_client_call(struct sectx_conn *c, const void *req, size_t reqlen, void
  * closes it.  Used to hand over a user's ccache that this process opened as
  * the user, so the root helper never opens a user-chosen path. */
 int sectx_client_call_fd(struct sectx_conn *c, const void *req, size_t reqlen, int fd, void *resp,
-			 size_t respcap, struct sectx_msg *msg, uint32_t *status,
-			 int64_t deadline);
+			 size_t respcap, struct sectx_msg *msg, uint32_t *status, int64_t deadline);
 
 #endif /* SECTX_CLIENT_H */

@@ -29,12 +29,12 @@
 #define SECTX_DEFAULT_STATE_DIR "/var/lib/sectx"
 #endif
 
-#define SECTX_CONFIG_FILE_MAX (1024u * 1024u) /* bytes in a config file */
-#define SECTX_CONFIG_LINE_MAX 4096u           /* bytes in a line, without its end */
-#define SECTX_CONFIG_SERVICE_NAME_MAX 64u     /* NAME in [service/NAME] */
-#define SECTX_CONFIG_MAX_SERVICES 1024u       /* [service/NAME] sections in a file */
-#define SECTX_CONFIG_MAX_ERRORS 1000u         /* problems listed before giving up */
-#define SECTX_CONFIG_REASON_MAX 1024u         /* buffer for sectx_config_value_parse */
+#define SECTX_CONFIG_FILE_MAX	      (1024u * 1024u) /* bytes in a config file */
+#define SECTX_CONFIG_LINE_MAX	      4096u	      /* bytes in a line, without its end */
+#define SECTX_CONFIG_SERVICE_NAME_MAX 64u	      /* NAME in [service/NAME] */
+#define SECTX_CONFIG_MAX_SERVICES     1024u	      /* [service/NAME] sections in a file */
+#define SECTX_CONFIG_MAX_ERRORS	      1000u	      /* problems listed before giving up */
+#define SECTX_CONFIG_REASON_MAX	      1024u	      /* buffer for sectx_config_value_parse */
 /* [offline] kdf_iterations other than 0 (calibrate): fewer would make a hash
  * the helper itself refuses to load (helper/offline/offline.h uses this). */
 #define SECTX_CONFIG_KDF_ITER_MIN 1000u
@@ -45,10 +45,10 @@ enum sectx_fast_mode { SECTX_FAST_TRY = 0, SECTX_FAST_DEMAND = 1, SECTX_FAST_NEV
 struct sectx_config_service {
 	const char *name;
 	/* security contexts (helper/ops/ctx.c) */
-	const char **uid;        /* user names or numeric uids that may use it (root always) */
+	const char **uid; /* user names or numeric uids that may use it (root always) */
 	size_t n_uid;
-	const char *principal;   /* keytab entry to accept as ("": any) */
-	const char **mechs;      /* krb5, spnego, ntlm */
+	const char *principal; /* keytab entry to accept as ("": any) */
+	const char **mechs;    /* krb5, spnego, ntlm */
 	size_t n_mechs;
 	bool allow_delegation;
 	const char *ntlm_user_file; /* gss-ntlmssp user file for NTLM acceptors ("": none) */
@@ -64,7 +64,7 @@ struct sectx_config {
 		unsigned max_connections_per_uid;
 		unsigned root_reserved_connections; /* kept for uid 0 (at most half of the max) */
 		unsigned max_partial_frames_kib;    /* frames still arriving, all connections */
-		unsigned peer_log_lines;            /* per peer_log_interval and kind of event */
+		unsigned peer_log_lines;	    /* per peer_log_interval and kind of event */
 		uint64_t peer_log_interval_ms;
 		uint64_t client_timeout_ms;
 		uint64_t idle_timeout_ms;
@@ -78,41 +78,42 @@ struct sectx_config {
 		int fast; /* enum sectx_fast_mode */
 		uint64_t ticket_lifetime_ms;
 		uint64_t renew_lifetime_ms;
-		uint64_t renew_interval_ms; /* session TGT renewal period; 0: half the lifetime left */
+		uint64_t
+		    renew_interval_ms; /* session TGT renewal period; 0: half the lifetime left */
 		bool forwardable;
 		uint64_t kdc_timeout_ms;
-		unsigned pwd_expire_warning; /* days */
-		const char *ccache;          /* template: %U uid, %u user, XXXXXX random */
-		uint64_t handle_lifetime_ms; /* unclaimed login handles expire after this */
+		unsigned pwd_expire_warning;  /* days */
+		const char *ccache;	      /* template: %U uid, %u user, XXXXXX random */
+		uint64_t handle_lifetime_ms;  /* unclaimed login handles expire after this */
 		unsigned failure_delay_after; /* failed logins before the helper delays more */
 		uint64_t failure_delay_max_ms;
 	} kerberos;
 	struct {
-		const char *users_file;  /* "": none; lines NAME:UID:GID:GECOS:HOME:SHELL */
+		const char *users_file;	 /* "": none; lines NAME:UID:GID:GECOS:HOME:SHELL */
 		const char *groups_file; /* "": none; lines NAME:GID:MEMBER,MEMBER... */
-		bool auto_id;            /* map realm principals to hashed ids */
-		const char *id_range;    /* "MIN-MAX" for auto_id */
-		unsigned min_id;         /* no uid or gid below this is ever served */
-		const char *home;        /* template for auto users: %u %U %p %r %% */
+		bool auto_id;		 /* map realm principals to hashed ids */
+		const char *id_range;	 /* "MIN-MAX" for auto_id */
+		unsigned min_id;	 /* no uid or gid below this is ever served */
+		const char *home;	 /* template for auto users: %u %U %p %r %% */
 		const char *shell;
 		bool use_fully_qualified_names;
 		bool enumerate;
-		uint64_t positive_ttl_ms;   /* existence checks, cached records */
-		uint64_t negative_ttl_ms;   /* "no such user/group/id" */
+		uint64_t positive_ttl_ms; /* existence checks, cached records */
+		uint64_t negative_ttl_ms; /* "no such user/group/id" */
 		unsigned negative_cache_size;
 		unsigned checks_per_uid;    /* KDC existence checks per second per caller uid */
 		const char *host_principal; /* "": first keytab entry in the realm */
 	} identity;
 	struct {
-		bool cache_credentials;   /* keep a slow hash of each online login's password */
-		uint64_t max_age_ms;      /* a cached credential older than this is refused */
+		bool cache_credentials;	  /* keep a slow hash of each online login's password */
+		uint64_t max_age_ms;	  /* a cached credential older than this is refused */
 		unsigned failed_attempts; /* offline failures before failed_delay applies */
 		uint64_t failed_delay_ms; /* wait after failed_attempts offline failures */
 		unsigned kdf_iterations;  /* PBKDF2 iterations, 0 or at least
 					   * SECTX_CONFIG_KDF_ITER_MIN; 0: calibrated
 					   * to ~20 ms at start */
-		uint64_t probe_ms;        /* first probe of an offline realm after this */
-		uint64_t probe_max_ms;    /* probe interval doubles up to this */
+		uint64_t probe_ms;	  /* first probe of an offline realm after this */
+		uint64_t probe_max_ms;	  /* probe interval doubles up to this */
 	} offline;
 	struct {
 		const char **allow_users; /* empty: every realm user */
@@ -144,35 +145,35 @@ struct sectx_config_errors {
 /* Value types and the C type of the member each one fills. */
 enum sectx_config_type {
 	SECTX_CFG_STRING,   /* const char *; no control characters */
-	SECTX_CFG_PATH,     /* const char *; absolute, normalised, no . or .. */
-	SECTX_CFG_BOOL,     /* bool; true/false/yes/no/on/off/1/0 */
-	SECTX_CFG_UINT,     /* unsigned; decimal, min..max */
+	SECTX_CFG_PATH,	    /* const char *; absolute, normalised, no . or .. */
+	SECTX_CFG_BOOL,	    /* bool; true/false/yes/no/on/off/1/0 */
+	SECTX_CFG_UINT,	    /* unsigned; decimal, min..max */
 	SECTX_CFG_DURATION, /* uint64_t milliseconds; 500ms 30s 5m 2h 7d, bare = s */
 	SECTX_CFG_LOGLEVEL, /* int; error|warning|info|debug|trace or 0-4 */
-	SECTX_CFG_ENUM,     /* int; index into words */
-	SECTX_CFG_LIST,     /* const char ** (NULL-terminated talloc array) + size_t count */
+	SECTX_CFG_ENUM,	    /* int; index into words */
+	SECTX_CFG_LIST,	    /* const char ** (NULL-terminated talloc array) + size_t count */
 };
 
 struct sectx_config_key {
 	const char *section; /* "sectxd", ... or "service" for every [service/NAME] */
 	const char *name;    /* lowercase, case-sensitive */
 	enum sectx_config_type type;
-	const char *def;     /* default, written as in the file ("" = empty) */
-	size_t offset;       /* member in struct sectx_config, or in struct
-			      * sectx_config_service for section "service" */
-	size_t count_offset; /* LIST: its size_t count, same struct */
-	uint64_t min, max;   /* UINT; DURATION in milliseconds */
+	const char *def;	  /* default, written as in the file ("" = empty) */
+	size_t offset;		  /* member in struct sectx_config, or in struct
+				   * sectx_config_service for section "service" */
+	size_t count_offset;	  /* LIST: its size_t count, same struct */
+	uint64_t min, max;	  /* UINT; DURATION in milliseconds */
 	const char *const *words; /* ENUM: allowed words, NULL-terminated */
 	/* STRING, PATH, each LIST item: NULL if value is fine, else a reason
 	 * that follows the quoted value ("is not a realm name (...)"). */
 	const char *(*check)(const char *value);
 	const char *doc; /* one line */
-	bool zero_ok;    /* UINT: 0 is allowed too, below min (its own meaning) */
+	bool zero_ok;	 /* UINT: 0 is allowed too, below min (its own meaning) */
 };
 
 struct sectx_config_section {
 	const char *name; /* "service" stands for [service/NAME] */
-	bool named;       /* true for service: [service/NAME], each NAME once */
+	bool named;	  /* true for service: [service/NAME], each NAME once */
 	const char *doc;
 };
 
@@ -191,9 +192,8 @@ extern const size_t sectx_config_n_sections;
  * in line order, each with file and line (up to SECTX_CONFIG_MAX_ERRORS, then
  * one saying it stopped).  errs_out may be NULL if the caller does not want
  * the list.  -ENOMEM on allocation failure (both outputs NULL). */
-int sectx_config_parse_buffer(TALLOC_CTX *mem_ctx, const char *name, const char *text,
-			      size_t len, struct sectx_config **cfg_out,
-			      struct sectx_config_errors **errs_out);
+int sectx_config_parse_buffer(TALLOC_CTX *mem_ctx, const char *name, const char *text, size_t len,
+			      struct sectx_config **cfg_out, struct sectx_config_errors **errs_out);
 
 /* Read and parse the file at path; results and return values as for
  * sectx_config_parse_buffer.  The opened file (fstat on the descriptor, opened
@@ -201,8 +201,8 @@ int sectx_config_parse_buffer(TALLOC_CTX *mem_ctx, const char *name, const char 
  * regular file of at most SECTX_CONFIG_FILE_MAX bytes, owned by root or by
  * the caller's euid and not writable by group or other; each violation is an
  * error at line 0, as is "cannot open: <strerror>" and a read failure. */
-int sectx_config_load_file(TALLOC_CTX *mem_ctx, const char *path,
-			   struct sectx_config **cfg_out, struct sectx_config_errors **errs_out);
+int sectx_config_load_file(TALLOC_CTX *mem_ctx, const char *path, struct sectx_config **cfg_out,
+			   struct sectx_config_errors **errs_out);
 
 /* A config with every key at its default, as parsing an empty file gives.
  * For tests; the daemon always reads a file.  0, or -ENOMEM. */

@@ -11,11 +11,11 @@
 
 #include <string.h>
 
-#define MS 1ull
-#define SEC (1000ull * MS)
-#define MIN (60ull * SEC)
+#define MS   1ull
+#define SEC  (1000ull * MS)
+#define MIN  (60ull * SEC)
 #define HOUR (60ull * MIN)
-#define DAY (24ull * HOUR)
+#define DAY  (24ull * HOUR)
 
 /*
  * Offset of a member, refusing to compile if the member is not of ctype_
@@ -30,35 +30,53 @@
 
 /* One row per type: KEY_x(section, name, CFG_ or SVC_, member, default, ..., doc) */
 #define KEY_STRING(sec_, name_, in_, field_, def_, check_, doc_)                                   \
-	{ .section = sec_, .name = name_, .type = SECTX_CFG_STRING, .def = def_,                   \
-	  .offset = in_(field_, const char *), .check = check_, .doc = doc_ }
+	{                                                                                          \
+		.section = sec_, .name = name_, .type = SECTX_CFG_STRING, .def = def_,             \
+		.offset = in_(field_, const char *), .check = check_, .doc = doc_                  \
+	}
 #define KEY_PATH(sec_, name_, in_, field_, def_, doc_)                                             \
-	{ .section = sec_, .name = name_, .type = SECTX_CFG_PATH, .def = def_,                     \
-	  .offset = in_(field_, const char *), .doc = doc_ }
+	{                                                                                          \
+		.section = sec_, .name = name_, .type = SECTX_CFG_PATH, .def = def_,               \
+		.offset = in_(field_, const char *), .doc = doc_                                   \
+	}
 #define KEY_BOOL(sec_, name_, in_, field_, def_, doc_)                                             \
-	{ .section = sec_, .name = name_, .type = SECTX_CFG_BOOL, .def = def_,                     \
-	  .offset = in_(field_, bool), .doc = doc_ }
+	{                                                                                          \
+		.section = sec_, .name = name_, .type = SECTX_CFG_BOOL, .def = def_,               \
+		.offset = in_(field_, bool), .doc = doc_                                           \
+	}
 #define KEY_UINT(sec_, name_, in_, field_, def_, min_, max_, doc_)                                 \
-	{ .section = sec_, .name = name_, .type = SECTX_CFG_UINT, .def = def_,                     \
-	  .offset = in_(field_, unsigned), .min = min_, .max = max_, .doc = doc_ }
+	{                                                                                          \
+		.section = sec_, .name = name_, .type = SECTX_CFG_UINT, .def = def_,               \
+		.offset = in_(field_, unsigned), .min = min_, .max = max_, .doc = doc_             \
+	}
 /* A UINT whose 0 has a meaning of its own (e.g. "calibrate"), min_ > 0 */
 #define KEY_UINT_OR_0(sec_, name_, in_, field_, def_, min_, max_, doc_)                            \
-	{ .section = sec_, .name = name_, .type = SECTX_CFG_UINT, .def = def_,                     \
-	  .offset = in_(field_, unsigned), .min = min_, .max = max_, .zero_ok = true,             \
-	  .doc = doc_ }
+	{                                                                                          \
+		.section = sec_, .name = name_, .type = SECTX_CFG_UINT, .def = def_,               \
+		.offset = in_(field_, unsigned), .min = min_, .max = max_, .zero_ok = true,        \
+		.doc = doc_                                                                        \
+	}
 #define KEY_DURATION(sec_, name_, in_, field_, def_, min_, max_, doc_)                             \
-	{ .section = sec_, .name = name_, .type = SECTX_CFG_DURATION, .def = def_,                 \
-	  .offset = in_(field_, uint64_t), .min = min_, .max = max_, .doc = doc_ }
+	{                                                                                          \
+		.section = sec_, .name = name_, .type = SECTX_CFG_DURATION, .def = def_,           \
+		.offset = in_(field_, uint64_t), .min = min_, .max = max_, .doc = doc_             \
+	}
 #define KEY_LOGLEVEL(sec_, name_, in_, field_, def_, doc_)                                         \
-	{ .section = sec_, .name = name_, .type = SECTX_CFG_LOGLEVEL, .def = def_,                 \
-	  .offset = in_(field_, int), .doc = doc_ }
+	{                                                                                          \
+		.section = sec_, .name = name_, .type = SECTX_CFG_LOGLEVEL, .def = def_,           \
+		.offset = in_(field_, int), .doc = doc_                                            \
+	}
 #define KEY_ENUM(sec_, name_, in_, field_, def_, words_, doc_)                                     \
-	{ .section = sec_, .name = name_, .type = SECTX_CFG_ENUM, .def = def_,                     \
-	  .offset = in_(field_, int), .words = words_, .doc = doc_ }
+	{                                                                                          \
+		.section = sec_, .name = name_, .type = SECTX_CFG_ENUM, .def = def_,               \
+		.offset = in_(field_, int), .words = words_, .doc = doc_                           \
+	}
 #define KEY_LIST(sec_, name_, in_, field_, count_, def_, check_, doc_)                             \
-	{ .section = sec_, .name = name_, .type = SECTX_CFG_LIST, .def = def_,                     \
-	  .offset = in_(field_, const char **), .count_offset = in_(count_, size_t),             \
-	  .check = check_, .doc = doc_ }
+	{                                                                                          \
+		.section = sec_, .name = name_, .type = SECTX_CFG_LIST, .def = def_,               \
+		.offset = in_(field_, const char **), .count_offset = in_(count_, size_t),         \
+		.check = check_, .doc = doc_                                                       \
+	}
 
 /* A Kerberos realm as we accept one in the config: 1-255 printable ASCII
  * characters, none of them whitespace, '/', '@' or ':' (which would make
@@ -85,7 +103,7 @@ static const char *check_realm(const char *value)
 	return NULL;
 }
 
-static const char *const fast_words[] = { "try", "demand", "never", NULL };
+static const char *const fast_words[] = {"try", "demand", "never", NULL};
 
 /* A credential cache template: a type the helper can write as the user.
  * Session and user keyrings belong to the login process, not the helper. */
@@ -127,7 +145,8 @@ static const char *check_name(const char *value)
 static const char *check_pam_service(const char *value)
 {
 	if (check_name(value) != NULL || strchr(value, '/') != NULL) {
-		return "is not a PAM service name (1-255 characters, no whitespace, '/', ':' or ',')";
+		return "is not a PAM service name (1-255 characters, no whitespace, '/', ':' or "
+		       "',')";
 	}
 	return NULL;
 }
@@ -199,7 +218,8 @@ static const char *check_id_template(const char *value)
 		if (*p == '%') {
 			p++;
 			if (*p != 'u' && *p != 'U' && *p != 'p' && *p != 'r' && *p != '%') {
-				return "is not a path template (escapes: %u name, %U uid, %p principal, "
+				return "is not a path template (escapes: %u name, %U uid, %p "
+				       "principal, "
 				       "%r realm, %% a percent sign)";
 			}
 		}
@@ -233,16 +253,16 @@ static const char *check_mech(const char *value)
 }
 
 const struct sectx_config_section sectx_config_sections[] = {
-	{ "sectxd", false, "the helper daemon: sockets, state, logging, connection limits" },
-	{ "kerberos", false, "the realm and how logins are checked against it" },
-	{ "identity", false, "where users and groups come from" },
-	{ "offline", false, "logins while the realm cannot be reached" },
-	{ "access", false, "which users and groups may log in" },
-	{ "pam", false, "services that may authenticate by tickets the user already holds" },
-	{ "service", true, "what one local service (by uid) may do with the host keytab" },
+    {"sectxd", false, "the helper daemon: sockets, state, logging, connection limits"},
+    {"kerberos", false, "the realm and how logins are checked against it"},
+    {"identity", false, "where users and groups come from"},
+    {"offline", false, "logins while the realm cannot be reached"},
+    {"access", false, "which users and groups may log in"},
+    {"pam", false, "services that may authenticate by tickets the user already holds"},
+    {"service", true, "what one local service (by uid) may do with the host keytab"},
 };
 const size_t sectx_config_n_sections =
-	sizeof(sectx_config_sections) / sizeof(sectx_config_sections[0]);
+    sizeof(sectx_config_sections) / sizeof(sectx_config_sections[0]);
 
 /* clang-format off */
 const struct sectx_config_key sectx_config_keys[] = {

@@ -219,8 +219,7 @@ int sectx_msg_parse(const uint8_t *buf, size_t len, struct sectx_msg *msg)
 	return 0;
 }
 
-int sectx_msg_next(const struct sectx_msg *msg, uint16_t tag, size_t *pos,
-		   struct sectx_field *f)
+int sectx_msg_next(const struct sectx_msg *msg, uint16_t tag, size_t *pos, struct sectx_field *f)
 {
 	struct sectx_cur cur;
 
@@ -313,8 +312,8 @@ int sectx_field_string(const struct sectx_field *f, char *out, size_t outsz, siz
 	return 0;
 }
 
-int sectx_msg_get_string(const struct sectx_msg *msg, uint16_t tag, char *out,
-			 size_t outsz, size_t max)
+int sectx_msg_get_string(const struct sectx_msg *msg, uint16_t tag, char *out, size_t outsz,
+			 size_t max)
 {
 	struct sectx_field f;
 	int ret;
@@ -326,8 +325,7 @@ int sectx_msg_get_string(const struct sectx_msg *msg, uint16_t tag, char *out,
 	return ret != 0 ? ret : sectx_field_string(&f, out, outsz, max);
 }
 
-int sectx_msg_get_bytes(const struct sectx_msg *msg, uint16_t tag, const uint8_t **p,
-			size_t *len)
+int sectx_msg_get_bytes(const struct sectx_msg *msg, uint16_t tag, const uint8_t **p, size_t *len)
 {
 	struct sectx_field f;
 	int ret = sectx_msg_find(msg, tag, &f);
@@ -392,8 +390,8 @@ void sectx_wbuf_put_raw(struct sectx_wbuf *w, const void *p, size_t len)
 	}
 }
 
-void sectx_frame_begin(struct sectx_wbuf *w, void *buf, size_t cap, uint16_t version,
-		       uint16_t op, uint32_t reqid)
+void sectx_frame_begin(struct sectx_wbuf *w, void *buf, size_t cap, uint16_t version, uint16_t op,
+		       uint32_t reqid)
 {
 	w->data = buf;
 	w->cap = cap > SECTX_FRAME_MAX ? SECTX_FRAME_MAX : cap;
@@ -424,7 +422,7 @@ void sectx_put_bytes(struct sectx_wbuf *w, uint16_t tag, const void *p, size_t l
 
 void sectx_put_u32(struct sectx_wbuf *w, uint16_t tag, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
 
 	sectx_put_bytes(w, tag, b, sizeof(b));
 }
@@ -478,8 +476,7 @@ int sectx_reply_status(void *buf, size_t cap, const struct sectx_hdr *req, uint3
 	struct sectx_wbuf w;
 	uint16_t version = sectx_version_ok(req->version) ? req->version : SECTX_PROTO_VERSION;
 
-	sectx_frame_begin(&w, buf, cap, version, (uint16_t)(req->op | SECTX_OP_REPLY),
-			  req->reqid);
+	sectx_frame_begin(&w, buf, cap, version, (uint16_t)(req->op | SECTX_OP_REPLY), req->reqid);
 	sectx_put_u32(&w, SECTX_TAG_STATUS, status);
 	if (message != NULL) {
 		sectx_put_string(&w, SECTX_TAG_MESSAGE, message);

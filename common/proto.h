@@ -30,21 +30,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SECTX_PROTO_VERSION 1u     /* newest version this build speaks */
+#define SECTX_PROTO_VERSION	1u /* newest version this build speaks */
 #define SECTX_PROTO_MIN_VERSION 1u /* oldest version a helper still answers */
 
-#define SECTX_HDR_LEN 12u
+#define SECTX_HDR_LEN	    12u
 #define SECTX_FIELD_HDR_LEN 6u
-#define SECTX_FRAME_MAX (128u * 1024u) /* fits the largest GSS token we accept */
-#define SECTX_STRING_MAX 4096u         /* default bound for a string field */
-#define SECTX_NAME_MAX 256u            /* user, group, principal, service names */
+#define SECTX_FRAME_MAX	    (128u * 1024u) /* fits the largest GSS token we accept */
+#define SECTX_STRING_MAX    4096u	   /* default bound for a string field */
+#define SECTX_NAME_MAX	    256u	   /* user, group, principal, service names */
 
 #define SECTX_OP_REPLY 0x8000u
 
 /* Operations.  The numeric values are part of the wire format: never reuse.
  * 0x00xx admin, 0x01xx NSS (nss.sock), 0x02xx PAM, 0x03xx contexts. */
 enum sectx_op {
-	SECTX_OP_PING = 0x0001,        /* both sockets, anyone */
+	SECTX_OP_PING = 0x0001,	       /* both sockets, anyone */
 	SECTX_OP_STATUS = 0x0002,      /* pam.sock, anyone */
 	SECTX_OP_DEBUG_LEVEL = 0x0003, /* pam.sock, root only */
 	SECTX_OP_CACHE_FLUSH = 0x0004, /* pam.sock, root only: drop cached identities */
@@ -70,11 +70,11 @@ enum sectx_op {
 	 * PAM_RESULT (enum sectx_pam_result) is what the module returns, and
 	 * USER_INFO / USER_ERROR lines go to the user through the conversation.
 	 * A non-root caller may act only on its own user (see pam_ops.c). */
-	SECTX_OP_PAM_AUTHENTICATE = 0x0201, /* PASSWORD [RHOST TTY] -> HANDLE */
-	SECTX_OP_PAM_ACCT_MGMT = 0x0202,    /* HANDLE */
-	SECTX_OP_PAM_CHAUTHTOK = 0x0203,    /* PHASE OLD_PASSWORD [NEW_PASSWORD] [HANDLE] */
-	SECTX_OP_PAM_SETCRED = 0x0204,      /* HANDLE CRED_FLAG -> CCACHE */
-	SECTX_OP_PAM_OPEN_SESSION = 0x0205, /* HANDLE -> CCACHE */
+	SECTX_OP_PAM_AUTHENTICATE = 0x0201,  /* PASSWORD [RHOST TTY] -> HANDLE */
+	SECTX_OP_PAM_ACCT_MGMT = 0x0202,     /* HANDLE */
+	SECTX_OP_PAM_CHAUTHTOK = 0x0203,     /* PHASE OLD_PASSWORD [NEW_PASSWORD] [HANDLE] */
+	SECTX_OP_PAM_SETCRED = 0x0204,	     /* HANDLE CRED_FLAG -> CCACHE */
+	SECTX_OP_PAM_OPEN_SESSION = 0x0205,  /* HANDLE -> CCACHE */
 	SECTX_OP_PAM_CLOSE_SESSION = 0x0206, /* HANDLE [RETAIN] */
 	/* Authentication by tickets the user already holds (sudo, su): USER
 	 * SERVICE [RHOST] [REAL_UID], and the user's ccache as a descriptor
@@ -96,18 +96,18 @@ enum sectx_op {
 	 * reason in MESSAGE; the handle is gone. */
 	SECTX_OP_CTX_ACCEPT_STEP = 0x0301,
 	SECTX_OP_CTX_INIT_STEP = 0x0302,
-	SECTX_OP_CTX_WRAP = 0x0303,       /* CTX_HANDLE DATA [CONF] -> TOKEN CONF */
-	SECTX_OP_CTX_UNWRAP = 0x0304,     /* CTX_HANDLE TOKEN -> DATA CONF */
-	SECTX_OP_CTX_GET_MIC = 0x0305,    /* CTX_HANDLE DATA -> TOKEN */
+	SECTX_OP_CTX_WRAP = 0x0303,	  /* CTX_HANDLE DATA [CONF] -> TOKEN CONF */
+	SECTX_OP_CTX_UNWRAP = 0x0304,	  /* CTX_HANDLE TOKEN -> DATA CONF */
+	SECTX_OP_CTX_GET_MIC = 0x0305,	  /* CTX_HANDLE DATA -> TOKEN */
 	SECTX_OP_CTX_VERIFY_MIC = 0x0306, /* CTX_HANDLE DATA TOKEN -> status */
-	SECTX_OP_CTX_RELEASE = 0x0307,    /* CTX_HANDLE */
+	SECTX_OP_CTX_RELEASE = 0x0307,	  /* CTX_HANDLE */
 };
 
 /* The outcome of a PAM operation; pam/ maps it to the PAM_* code of the
  * same name (the numeric PAM codes are libpam's, not ours). */
 enum sectx_pam_result {
 	SECTX_PAM_SUCCESS = 0,
-	SECTX_PAM_IGNORE = 1,           /* not a sectx user / not authenticated by sectx */
+	SECTX_PAM_IGNORE = 1, /* not a sectx user / not authenticated by sectx */
 	SECTX_PAM_AUTH_ERR = 2,
 	SECTX_PAM_USER_UNKNOWN = 3,
 	SECTX_PAM_AUTHINFO_UNAVAIL = 4, /* realm or helper unreachable */
@@ -115,8 +115,8 @@ enum sectx_pam_result {
 	SECTX_PAM_MAXTRIES = 6,
 	SECTX_PAM_NEW_AUTHTOK_REQD = 7, /* acct_mgmt: expired password, chauthtok next */
 	SECTX_PAM_ACCT_EXPIRED = 8,
-	SECTX_PAM_PERM_DENIED = 9,      /* access rules */
-	SECTX_PAM_AUTHTOK_ERR = 10,     /* chauthtok: new password refused */
+	SECTX_PAM_PERM_DENIED = 9,	     /* access rules */
+	SECTX_PAM_AUTHTOK_ERR = 10,	     /* chauthtok: new password refused */
 	SECTX_PAM_AUTHTOK_RECOVERY_ERR = 11, /* chauthtok: old password wrong */
 	SECTX_PAM_CRED_ERR = 12,
 	SECTX_PAM_SESSION_ERR = 13,
@@ -134,33 +134,33 @@ enum {
 
 /* Field tags.  The type of a field is fixed by its tag (noted per tag). */
 enum sectx_tag {
-	SECTX_TAG_STATUS = 0x0001,      /* u32 enum sectx_status (replies) */
-	SECTX_TAG_MESSAGE = 0x0002,     /* string, human readable (replies) */
+	SECTX_TAG_STATUS = 0x0001,	/* u32 enum sectx_status (replies) */
+	SECTX_TAG_MESSAGE = 0x0002,	/* string, human readable (replies) */
 	SECTX_TAG_MIN_VERSION = 0x0003, /* u32, in E_VERSION replies */
 	SECTX_TAG_MAX_VERSION = 0x0004, /* u32, in E_VERSION replies */
 
 	/* status / admin */
-	SECTX_TAG_VERSION_STR = 0x0010, /* string: package version */
-	SECTX_TAG_PID = 0x0011,         /* u32 */
-	SECTX_TAG_UPTIME = 0x0012,      /* u64 seconds */
-	SECTX_TAG_CONFIG_FILE = 0x0013, /* string */
-	SECTX_TAG_REALM = 0x0014,       /* string */
-	SECTX_TAG_LOG_LEVEL = 0x0015,   /* u32 enum sectx_log_level */
-	SECTX_TAG_CONN_NSS = 0x0016,    /* u32 open connections on nss.sock */
-	SECTX_TAG_CONN_PAM = 0x0017,    /* u32 open connections on pam.sock */
-	SECTX_TAG_REQUESTS = 0x0018,    /* u64 requests answered since start */
+	SECTX_TAG_VERSION_STR = 0x0010,	 /* string: package version */
+	SECTX_TAG_PID = 0x0011,		 /* u32 */
+	SECTX_TAG_UPTIME = 0x0012,	 /* u64 seconds */
+	SECTX_TAG_CONFIG_FILE = 0x0013,	 /* string */
+	SECTX_TAG_REALM = 0x0014,	 /* string */
+	SECTX_TAG_LOG_LEVEL = 0x0015,	 /* u32 enum sectx_log_level */
+	SECTX_TAG_CONN_NSS = 0x0016,	 /* u32 open connections on nss.sock */
+	SECTX_TAG_CONN_PAM = 0x0017,	 /* u32 open connections on pam.sock */
+	SECTX_TAG_REQUESTS = 0x0018,	 /* u64 requests answered since start */
 	SECTX_TAG_CONN_REFUSED = 0x0019, /* u64 connections refused or evicted */
 
 	/* NSS (0x01xx): entries.  Repeated tags form lists. */
 	SECTX_TAG_NAME = 0x0101,      /* string: user or group name (request and reply) */
-	SECTX_TAG_UID = 0x0102,       /* u32 */
-	SECTX_TAG_GID = 0x0103,       /* u32; repeated in INITGROUPS replies */
+	SECTX_TAG_UID = 0x0102,	      /* u32 */
+	SECTX_TAG_GID = 0x0103,	      /* u32; repeated in INITGROUPS replies */
 	SECTX_TAG_GECOS = 0x0104,     /* string */
 	SECTX_TAG_HOME = 0x0105,      /* string */
 	SECTX_TAG_SHELL = 0x0106,     /* string */
 	SECTX_TAG_MEMBER = 0x0107,    /* string, repeated: group members */
 	SECTX_TAG_INDEX = 0x0108,     /* u32: enumeration position */
-	SECTX_TAG_TTL = 0x0109,       /* u32 seconds the answer may be cached */
+	SECTX_TAG_TTL = 0x0109,	      /* u32 seconds the answer may be cached */
 	SECTX_TAG_PRINCIPAL = 0x010a, /* string: Kerberos principal of a user */
 	/* 0x0110-0x01ff: further NSS and identity tags */
 	SECTX_TAG_ID_RANGE = 0x0110,   /* string "MIN-MAX" (id-map replies) */
@@ -171,26 +171,26 @@ enum sectx_tag {
 	SECTX_TAG_GENERATION = 0x0115, /* u64: NSS cache generation (cache flush, NSS_CACHE_FD) */
 
 	/* PAM (0x02xx) */
-	SECTX_TAG_USER = 0x0201,         /* string: PAM_USER */
-	SECTX_TAG_PASSWORD = 0x0202,     /* bytes, SECRET: scrubbed by both ends */
-	SECTX_TAG_SERVICE = 0x0203,      /* string: PAM_SERVICE */
-	SECTX_TAG_RHOST = 0x0204,        /* string: PAM_RHOST (may be empty) */
-	SECTX_TAG_TTY = 0x0205,          /* string: PAM_TTY (may be empty) */
-	SECTX_TAG_HANDLE = 0x0206,       /* string: login handle, 64 hex digits */
-	SECTX_TAG_PAM_RESULT = 0x0207,   /* u32 enum sectx_pam_result */
-	SECTX_TAG_USER_INFO = 0x0208,    /* string, repeated: PAM_TEXT_INFO lines */
-	SECTX_TAG_USER_ERROR = 0x0209,   /* string, repeated: PAM_ERROR_MSG lines */
-	SECTX_TAG_PHASE = 0x020a,        /* u32 SECTX_CHAUTHTOK_* */
-	SECTX_TAG_OLD_PASSWORD = 0x020b, /* bytes, SECRET */
-	SECTX_TAG_NEW_PASSWORD = 0x020c, /* bytes, SECRET */
-	SECTX_TAG_CRED_FLAG = 0x020d,    /* u32 SECTX_CRED_* */
-	SECTX_TAG_CCACHE = 0x020e,       /* string: credential cache name (KRB5CCNAME) */
-	SECTX_TAG_RETAIN = 0x020f,       /* u32 0/1: keep the ccache at close_session */
-	SECTX_TAG_KDC = 0x0210,          /* string: the KDC that answered last (status) */
-	SECTX_TAG_KDC_ERROR = 0x0211,    /* string: the last KDC-level failure (status) */
-	SECTX_TAG_REALM_STATE = 0x0212,  /* string: "online" or "offline" (status) */
-	SECTX_TAG_REALM_SINCE = 0x0213,  /* u64: seconds the realm has been in that state */
-	SECTX_TAG_NEXT_PROBE = 0x0214,   /* u64: seconds to the next probe (offline only) */
+	SECTX_TAG_USER = 0x0201,	  /* string: PAM_USER */
+	SECTX_TAG_PASSWORD = 0x0202,	  /* bytes, SECRET: scrubbed by both ends */
+	SECTX_TAG_SERVICE = 0x0203,	  /* string: PAM_SERVICE */
+	SECTX_TAG_RHOST = 0x0204,	  /* string: PAM_RHOST (may be empty) */
+	SECTX_TAG_TTY = 0x0205,		  /* string: PAM_TTY (may be empty) */
+	SECTX_TAG_HANDLE = 0x0206,	  /* string: login handle, 64 hex digits */
+	SECTX_TAG_PAM_RESULT = 0x0207,	  /* u32 enum sectx_pam_result */
+	SECTX_TAG_USER_INFO = 0x0208,	  /* string, repeated: PAM_TEXT_INFO lines */
+	SECTX_TAG_USER_ERROR = 0x0209,	  /* string, repeated: PAM_ERROR_MSG lines */
+	SECTX_TAG_PHASE = 0x020a,	  /* u32 SECTX_CHAUTHTOK_* */
+	SECTX_TAG_OLD_PASSWORD = 0x020b,  /* bytes, SECRET */
+	SECTX_TAG_NEW_PASSWORD = 0x020c,  /* bytes, SECRET */
+	SECTX_TAG_CRED_FLAG = 0x020d,	  /* u32 SECTX_CRED_* */
+	SECTX_TAG_CCACHE = 0x020e,	  /* string: credential cache name (KRB5CCNAME) */
+	SECTX_TAG_RETAIN = 0x020f,	  /* u32 0/1: keep the ccache at close_session */
+	SECTX_TAG_KDC = 0x0210,		  /* string: the KDC that answered last (status) */
+	SECTX_TAG_KDC_ERROR = 0x0211,	  /* string: the last KDC-level failure (status) */
+	SECTX_TAG_REALM_STATE = 0x0212,	  /* string: "online" or "offline" (status) */
+	SECTX_TAG_REALM_SINCE = 0x0213,	  /* u64: seconds the realm has been in that state */
+	SECTX_TAG_NEXT_PROBE = 0x0214,	  /* u64: seconds to the next probe (offline only) */
 	SECTX_TAG_OFFLINE_USERS = 0x0215, /* u32: cached credentials held (status) */
 	/* 0x0216-0x021f: further realm state and offline logins (helper/realm_state.c,
 	 *                helper/offline_cache.c)
@@ -198,13 +198,14 @@ enum sectx_tag {
 	 * 0x0230-0x023f: authentication by existing tickets (pam_gss_ops.c)
 	 * 0x0240-0x02ff: further PAM tags */
 	SECTX_TAG_RENEW_SESSIONS = 0x0220, /* u32: sessions whose TGT is being renewed (status) */
-	SECTX_TAG_RENEW_LAST = 0x0221,     /* string: the last renewal and its result (status) */
-	SECTX_TAG_RENEW_DONE = 0x0222,     /* u64: renewals done since start (status) */
+	SECTX_TAG_RENEW_LAST = 0x0221,	   /* string: the last renewal and its result (status) */
+	SECTX_TAG_RENEW_DONE = 0x0222,	   /* u64: renewals done since start (status) */
 	SECTX_TAG_RENEW_FAILED = 0x0223,   /* u64: renewal attempts failed since start (status) */
-	SECTX_TAG_REAL_UID = 0x0230, /* u32: real uid of the PAM application, which
-				      * opened (and must own) the ccache passed */
-	SECTX_TAG_TIMEOUT = 0x0240, /* u32: ms the client waits for the reply from its
-				     * connect (PAM requests; absent: SECTX_CLIENT_TIMEOUT_DEFAULT_MS) */
+	SECTX_TAG_REAL_UID = 0x0230,	   /* u32: real uid of the PAM application, which
+					    * opened (and must own) the ccache passed */
+	SECTX_TAG_TIMEOUT =
+	    0x0240, /* u32: ms the client waits for the reply from its
+		     * connect (PAM requests; absent: SECTX_CLIENT_TIMEOUT_DEFAULT_MS) */
 
 	/* Security contexts (0x03xx).  0x0301-0x033f: helper/ctx_ops.c */
 	SECTX_TAG_CTX_HANDLE = 0x0301, /* u32: a context of this connection */
@@ -222,10 +223,10 @@ enum sectx_tag {
 	SECTX_TAG_CTX_OPEN = 0x030d,   /* u32: security contexts open, all connections (status) */
 };
 
-#define SECTX_PASSWORD_MAX 1024u /* bytes in a password field */
-#define SECTX_CLIENT_TIMEOUT_DEFAULT_MS 10000u  /* SECTX_TAG_TIMEOUT when absent */
-#define SECTX_CLIENT_TIMEOUT_MAX_MS 120000u     /* a larger SECTX_TAG_TIMEOUT counts as this */
-#define SECTX_HANDLE_LEN 64u     /* hex digits of a login handle (256 bits) */
+#define SECTX_PASSWORD_MAX		1024u	/* bytes in a password field */
+#define SECTX_CLIENT_TIMEOUT_DEFAULT_MS 10000u	/* SECTX_TAG_TIMEOUT when absent */
+#define SECTX_CLIENT_TIMEOUT_MAX_MS	120000u /* a larger SECTX_TAG_TIMEOUT counts as this */
+#define SECTX_HANDLE_LEN		64u	/* hex digits of a login handle (256 bits) */
 
 /* Values of SECTX_TAG_CTX_STATE. */
 enum sectx_ctx_state { SECTX_CTX_CONTINUE = 0, SECTX_CTX_COMPLETE = 1, SECTX_CTX_FAILED = 2 };
@@ -247,14 +248,14 @@ enum sectx_status {
 };
 
 /* Codec errors (negative errno values are used as-is). */
-#define SECTX_ERR_SHORT (-1001)    /* not enough bytes yet / truncated */
-#define SECTX_ERR_TOOBIG (-1002)   /* beyond a named maximum */
-#define SECTX_ERR_BADSTR (-1003)   /* NUL, invalid UTF-8 or control char */
+#define SECTX_ERR_SHORT	   (-1001) /* not enough bytes yet / truncated */
+#define SECTX_ERR_TOOBIG   (-1002) /* beyond a named maximum */
+#define SECTX_ERR_BADSTR   (-1003) /* NUL, invalid UTF-8 or control char */
 #define SECTX_ERR_BADFRAME (-1004) /* inconsistent lengths */
-#define SECTX_ERR_NOFIELD (-1005)  /* required tag absent */
+#define SECTX_ERR_NOFIELD  (-1005) /* required tag absent */
 #define SECTX_ERR_DUPFIELD (-1006) /* a singular tag appears twice */
-#define SECTX_ERR_BADLEN (-1007)   /* field length does not fit its type */
-#define SECTX_ERR_VERSION (-1008)  /* version outside what we speak */
+#define SECTX_ERR_BADLEN   (-1007) /* field length does not fit its type */
+#define SECTX_ERR_VERSION  (-1008) /* version outside what we speak */
 
 struct sectx_hdr {
 	uint32_t length;
@@ -342,8 +343,7 @@ int sectx_msg_find(const struct sectx_msg *msg, uint16_t tag, struct sectx_field
 
 /* Iterate over fields with this tag (repeated tags form lists).  *pos starts
  * at 0; returns 0 and fills *f, or SECTX_ERR_NOFIELD at the end. */
-int sectx_msg_next(const struct sectx_msg *msg, uint16_t tag, size_t *pos,
-		   struct sectx_field *f);
+int sectx_msg_next(const struct sectx_msg *msg, uint16_t tag, size_t *pos, struct sectx_field *f);
 
 /* Typed getters for singular fields: find + length check + decode. */
 int sectx_msg_get_u32(const struct sectx_msg *msg, uint16_t tag, uint32_t *v);
@@ -351,15 +351,13 @@ int sectx_msg_get_u64(const struct sectx_msg *msg, uint16_t tag, uint64_t *v);
 /* Copy a validated string (see sectx_validate_string, bound max) into out,
  * NUL-terminated; out must hold max + 1 bytes or SECTX_ERR_TOOBIG is
  * returned.  On error out is set to "". */
-int sectx_msg_get_string(const struct sectx_msg *msg, uint16_t tag, char *out,
-			 size_t outsz, size_t max);
+int sectx_msg_get_string(const struct sectx_msg *msg, uint16_t tag, char *out, size_t outsz,
+			 size_t max);
 /* Point at the raw bytes of a singular field (no copy). */
-int sectx_msg_get_bytes(const struct sectx_msg *msg, uint16_t tag,
-			const uint8_t **p, size_t *len);
+int sectx_msg_get_bytes(const struct sectx_msg *msg, uint16_t tag, const uint8_t **p, size_t *len);
 /* Decode a field found by find/next. */
 int sectx_field_u32(const struct sectx_field *f, uint32_t *v);
-int sectx_field_string(const struct sectx_field *f, char *out, size_t outsz,
-		       size_t max);
+int sectx_field_string(const struct sectx_field *f, char *out, size_t outsz, size_t max);
 
 /* --- writing raw values: the cursor's mirror ------------------------------ */
 
@@ -375,8 +373,8 @@ void sectx_wbuf_put_raw(struct sectx_wbuf *w, const void *p, size_t len);
 
 /* Start a frame in the caller's buffer.  Never fails by itself: too small a
  * buffer shows up as w->err == SECTX_ERR_TOOBIG at sectx_frame_end. */
-void sectx_frame_begin(struct sectx_wbuf *w, void *buf, size_t cap, uint16_t version,
-		       uint16_t op, uint32_t reqid);
+void sectx_frame_begin(struct sectx_wbuf *w, void *buf, size_t cap, uint16_t version, uint16_t op,
+		       uint32_t reqid);
 void sectx_put_u32(struct sectx_wbuf *w, uint16_t tag, uint32_t v);
 void sectx_put_u64(struct sectx_wbuf *w, uint16_t tag, uint64_t v);
 void sectx_put_bytes(struct sectx_wbuf *w, uint16_t tag, const void *p, size_t len);
@@ -389,8 +387,8 @@ int sectx_frame_end(struct sectx_wbuf *w, size_t *len);
 
 /* Build a reply frame with status (and message if not NULL) for the request
  * header req into buf.  Returns 0 and *len, or an error code. */
-int sectx_reply_status(void *buf, size_t cap, const struct sectx_hdr *req,
-		       uint32_t status, const char *message, size_t *len);
+int sectx_reply_status(void *buf, size_t cap, const struct sectx_hdr *req, uint32_t status,
+		       const char *message, size_t *len);
 
 /* --- names ---------------------------------------------------------------- */
 

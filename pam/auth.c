@@ -21,8 +21,8 @@
 /* Read the password the options ask for.  Returns PAM_SUCCESS with pw set
  * and *from_item telling whether it was a stored PAM_AUTHTOK, or the PAM
  * code to return. */
-static int get_password(const struct pam_sectx_ctx *c, bool allow_item,
-			struct pam_sectx_secret *pw, bool *from_item)
+static int get_password(const struct pam_sectx_ctx *c, bool allow_item, struct pam_sectx_secret *pw,
+			bool *from_item)
 {
 	int ret;
 
@@ -39,8 +39,8 @@ static int get_password(const struct pam_sectx_ctx *c, bool allow_item,
 			return PAM_AUTH_ERR;
 		}
 		if (c->opts.use_first_pass) {
-			pam_syslog(c->pamh, LOG_NOTICE,
-				   "use_first_pass: no stored password for %s", c->user_log);
+			pam_syslog(c->pamh, LOG_NOTICE, "use_first_pass: no stored password for %s",
+				   c->user_log);
 			return PAM_AUTH_ERR;
 		}
 	}

@@ -50,8 +50,7 @@ int pam_sectx_secret_from_item(pam_handle_t *pamh, int item, struct pam_sectx_se
 	return secret_copy(s, value);
 }
 
-int pam_sectx_secret_prompt(pam_handle_t *pamh, const char *prompt,
-			    struct pam_sectx_secret *s)
+int pam_sectx_secret_prompt(pam_handle_t *pamh, const char *prompt, struct pam_sectx_secret *s)
 {
 	char *answer = NULL;
 	int ret;

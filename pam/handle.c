@@ -121,7 +121,8 @@ void pam_sectx_handle_claimed(const struct pam_sectx_ctx *c, const char *handle)
 	if (pam_get_data(c->pamh, PAM_SECTX_DATA_HANDLE, &data) != PAM_SUCCESS || data == NULL ||
 	    strcmp(data, handle) != 0) {
 		if (store_data(c->pamh, handle) != 0) {
-			pam_syslog(c->pamh, LOG_ERR, "cannot keep the login handle for close_session");
+			pam_syslog(c->pamh, LOG_ERR,
+				   "cannot keep the login handle for close_session");
 		}
 	}
 	if (pam_getenv(c->pamh, PAM_SECTX_ENV_HANDLE) != NULL) {

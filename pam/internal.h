@@ -44,14 +44,14 @@
 
 /* --- limits and defaults ---------------------------------------------------- */
 
-#define PAM_SECTX_TIMEOUT_DEFAULT_MS 10000u /* whole helper call: connect, send, reply */
-#define PAM_SECTX_TIMEOUT_MIN_MS 100u
-#define PAM_SECTX_TIMEOUT_MAX_MS 120000u
+#define PAM_SECTX_TIMEOUT_DEFAULT_MS  10000u /* whole helper call: connect, send, reply */
+#define PAM_SECTX_TIMEOUT_MIN_MS      100u
+#define PAM_SECTX_TIMEOUT_MAX_MS      120000u
 #define PAM_SECTX_MINIMUM_UID_DEFAULT 1u /* root is ignored unless minimum_uid=0 */
-#define PAM_SECTX_FAIL_DELAY_USEC 2000000u
-#define PAM_SECTX_SOCKET_DIR_MAX 96u /* bytes; sun_path is 108 with "/pam.sock" */
-#define PAM_SECTX_REQ_MAX (24u * 1024u) /* request frame: 4 strings + 2 passwords */
-#define PAM_SECTX_LOGNAME_MAX (4u * SECTX_NAME_MAX + 4u) /* an escaped user name */
+#define PAM_SECTX_FAIL_DELAY_USEC     2000000u
+#define PAM_SECTX_SOCKET_DIR_MAX      96u	    /* bytes; sun_path is 108 with "/pam.sock" */
+#define PAM_SECTX_REQ_MAX	      (24u * 1024u) /* request frame: 4 strings + 2 passwords */
+#define PAM_SECTX_LOGNAME_MAX	      (4u * SECTX_NAME_MAX + 4u) /* an escaped user name */
 
 /* --- options (options.c) ---------------------------------------------------- */
 
@@ -94,8 +94,7 @@ extern const size_t pam_sectx_n_options;
  * ignored, the member keeping its default.  Returns 0, or -EINVAL when at
  * least one argument was ignored (o is usable either way).  o->socket_dir
  * may point into argv: argv must outlive o. */
-int pam_sectx_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
-			 struct pam_sectx_opts *o);
+int pam_sectx_opts_parse(pam_handle_t *pamh, int argc, const char **argv, struct pam_sectx_opts *o);
 
 /* --- one call of a pam_sm_* function (options.c) ---------------------------- */
 
@@ -103,9 +102,9 @@ struct pam_sectx_ctx {
 	pam_handle_t *pamh;
 	int flags; /* the PAM flags of this call */
 	struct pam_sectx_opts opts;
-	const char *user;    /* PAM_USER, owned by libpam */
-	const char *service; /* PAM_SERVICE, owned by libpam */
-	char user_log[PAM_SECTX_LOGNAME_MAX];    /* user, escaped for a log line */
+	const char *user;			 /* PAM_USER, owned by libpam */
+	const char *service;			 /* PAM_SERVICE, owned by libpam */
+	char user_log[PAM_SECTX_LOGNAME_MAX];	 /* user, escaped for a log line */
 	char service_log[PAM_SECTX_LOGNAME_MAX]; /* service, escaped for a log line */
 };
 
@@ -124,11 +123,11 @@ int pam_sectx_ctx_init(struct pam_sectx_ctx *c, pam_handle_t *pamh, int flags, i
 bool pam_sectx_ignored_uid(const struct pam_sectx_ctx *c);
 
 /* pam_syslog at LOG_DEBUG when the debug option is set. */
-#define PAM_SECTX_DEBUG(c, ...)                                  \
-	do {                                                     \
-		if ((c)->opts.debug) {                           \
-			pam_syslog((c)->pamh, LOG_DEBUG, __VA_ARGS__); \
-		}                                                \
+#define PAM_SECTX_DEBUG(c, ...)                                                                    \
+	do {                                                                                       \
+		if ((c)->opts.debug) {                                                             \
+			pam_syslog((c)->pamh, LOG_DEBUG, __VA_ARGS__);                             \
+		}                                                                                  \
 	} while (0)
 
 /* --- secrets (authtok.c) ------------------------------------------------------ */
@@ -154,8 +153,7 @@ int pam_sectx_secret_from_item(pam_handle_t *pamh, int item, struct pam_sectx_se
  * Returns 0; -ECANCELED if the conversation failed or gave no answer;
  * -EAGAIN if it asked to be called again (PAM_CONV_AGAIN); -E2BIG if the
  * answer is too long. */
-int pam_sectx_secret_prompt(pam_handle_t *pamh, const char *prompt,
-			    struct pam_sectx_secret *s);
+int pam_sectx_secret_prompt(pam_handle_t *pamh, const char *prompt, struct pam_sectx_secret *s);
 
 /* Store s as the item (libpam copies it and scrubs its copy at pam_end).
  * Returns 0 or -EIO. */
@@ -187,7 +185,7 @@ void pam_sectx_handle_claimed(const struct pam_sectx_ctx *c, const char *handle)
 
 /* Returns of pam_sectx_call besides 0. */
 #define PAM_SECTX_UNREACHABLE (-EHOSTUNREACH) /* no helper, timeout, broken frame, busy */
-#define PAM_SECTX_BADREPLY (-EBADMSG)         /* a helper answer we must not act on */
+#define PAM_SECTX_BADREPLY    (-EBADMSG)      /* a helper answer we must not act on */
 
 /* A request being built: the frame lives in a buffer of its own that is
  * scrubbed and freed with the request (it may hold passwords). */

@@ -19,39 +19,45 @@
 #include "client.h"
 #include "log.h"
 
-#define OPT_FLAG(name, member, doc) \
-	{ name, PAM_SECTX_OPT_FLAG, offsetof(struct pam_sectx_opts, member), 0, 1, doc }
-#define OPT_UINT(name, member, min, max, doc) \
-	{ name, PAM_SECTX_OPT_UINT, offsetof(struct pam_sectx_opts, member), min, max, doc }
-#define OPT_DIR(name, member, doc) \
-	{ name, PAM_SECTX_OPT_DIR, offsetof(struct pam_sectx_opts, member), 0, 0, doc }
+#define OPT_FLAG(name, member, doc)                                                                \
+	{                                                                                          \
+		name, PAM_SECTX_OPT_FLAG, offsetof(struct pam_sectx_opts, member), 0, 1, doc       \
+	}
+#define OPT_UINT(name, member, min, max, doc)                                                      \
+	{                                                                                          \
+		name, PAM_SECTX_OPT_UINT, offsetof(struct pam_sectx_opts, member), min, max, doc   \
+	}
+#define OPT_DIR(name, member, doc)                                                                 \
+	{                                                                                          \
+		name, PAM_SECTX_OPT_DIR, offsetof(struct pam_sectx_opts, member), 0, 0, doc        \
+	}
 
 const struct pam_sectx_option pam_sectx_options[] = {
-	OPT_FLAG("debug", debug, "log each step at LOG_DEBUG"),
-	OPT_FLAG("use_first_pass", use_first_pass,
-		 "use the password a previous module stored (PAM_AUTHTOK, PAM_OLDAUTHTOK); "
-		 "fail if there is none"),
-	OPT_FLAG("try_first_pass", try_first_pass,
-		 "use the stored password if there is one; prompt if there is none or it fails"),
-	OPT_FLAG("forward_pass", forward_pass,
-		 "store the password entered (PAM_AUTHTOK) for the next modules, whatever the result"),
-	OPT_FLAG("use_authtok", use_authtok,
-		 "chauthtok: take the new password from PAM_AUTHTOK (set by a module before) "
-		 "instead of prompting"),
-	OPT_UINT("minimum_uid", minimum_uid, 0, UINT32_MAX,
-		 "ignore local users whose uid is below this (default 1: root is ignored)"),
-	OPT_FLAG("ignore_unknown_user", ignore_unknown_user,
-		 "return PAM_IGNORE instead of PAM_USER_UNKNOWN"),
-	OPT_FLAG("ignore_authinfo_unavail", ignore_authinfo_unavail,
-		 "return PAM_IGNORE when the helper or the realm cannot be reached"),
-	OPT_FLAG("retain_after_close", retain_after_close,
-		 "keep the credential cache when the session closes"),
-	OPT_FLAG("no_ticket_auth", no_ticket_auth,
-		 "auth: never try the Kerberos tickets the user already holds (by default they are "
-		 "tried first for the services sectxd lists in [pam] gssapi_services)"),
-	OPT_DIR("socket_dir", socket_dir, "directory of the helper's pam.sock"),
-	OPT_UINT("timeout", timeout_ms, PAM_SECTX_TIMEOUT_MIN_MS, PAM_SECTX_TIMEOUT_MAX_MS,
-		 "milliseconds a helper call may take in all (default 10000)"),
+    OPT_FLAG("debug", debug, "log each step at LOG_DEBUG"),
+    OPT_FLAG("use_first_pass", use_first_pass,
+	     "use the password a previous module stored (PAM_AUTHTOK, PAM_OLDAUTHTOK); "
+	     "fail if there is none"),
+    OPT_FLAG("try_first_pass", try_first_pass,
+	     "use the stored password if there is one; prompt if there is none or it fails"),
+    OPT_FLAG("forward_pass", forward_pass,
+	     "store the password entered (PAM_AUTHTOK) for the next modules, whatever the result"),
+    OPT_FLAG("use_authtok", use_authtok,
+	     "chauthtok: take the new password from PAM_AUTHTOK (set by a module before) "
+	     "instead of prompting"),
+    OPT_UINT("minimum_uid", minimum_uid, 0, UINT32_MAX,
+	     "ignore local users whose uid is below this (default 1: root is ignored)"),
+    OPT_FLAG("ignore_unknown_user", ignore_unknown_user,
+	     "return PAM_IGNORE instead of PAM_USER_UNKNOWN"),
+    OPT_FLAG("ignore_authinfo_unavail", ignore_authinfo_unavail,
+	     "return PAM_IGNORE when the helper or the realm cannot be reached"),
+    OPT_FLAG("retain_after_close", retain_after_close,
+	     "keep the credential cache when the session closes"),
+    OPT_FLAG("no_ticket_auth", no_ticket_auth,
+	     "auth: never try the Kerberos tickets the user already holds (by default they are "
+	     "tried first for the services sectxd lists in [pam] gssapi_services)"),
+    OPT_DIR("socket_dir", socket_dir, "directory of the helper's pam.sock"),
+    OPT_UINT("timeout", timeout_ms, PAM_SECTX_TIMEOUT_MIN_MS, PAM_SECTX_TIMEOUT_MAX_MS,
+	     "milliseconds a helper call may take in all (default 10000)"),
 };
 const size_t pam_sectx_n_options = sizeof(pam_sectx_options) / sizeof(pam_sectx_options[0]);
 
@@ -138,8 +144,7 @@ static int apply_option(const char *arg, struct pam_sectx_opts *o, const char **
 	return -EINVAL;
 }
 
-int pam_sectx_opts_parse(pam_handle_t *pamh, int argc, const char **argv,
-			 struct pam_sectx_opts *o)
+int pam_sectx_opts_parse(pam_handle_t *pamh, int argc, const char **argv, struct pam_sectx_opts *o)
 {
 	int ret = 0;
 	int i;

@@ -10,8 +10,7 @@
 /* Check the user's password with the helper and keep the login handle it
  * issues.  Returns SUCCESS, AUTH_ERR, CRED_INSUFFICIENT, AUTHINFO_UNAVAIL,
  * USER_UNKNOWN, MAXTRIES, or IGNORE (minimum_uid, ignore_* options). */
-PAM_SECTX_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
-					 const char **argv)
+PAM_SECTX_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	return pam_sectx_authenticate(pamh, flags, argc, argv);
 }
@@ -25,15 +24,13 @@ PAM_SECTX_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, con
 
 /* Ask the helper whether the login may proceed (access, expiry); relays its
  * warnings.  IGNORE without a handle. */
-PAM_SECTX_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
-				      const char **argv)
+PAM_SECTX_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	return pam_sectx_acct_mgmt(pamh, flags, argc, argv);
 }
 
 /* Change the user's Kerberos password (PRELIM_CHECK, then UPDATE_AUTHTOK). */
-PAM_SECTX_EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
-				      const char **argv)
+PAM_SECTX_EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	return pam_sectx_chauthtok(pamh, flags, argc, argv);
 }
@@ -41,8 +38,7 @@ PAM_SECTX_EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc,
 /* Have the helper write the session's credential cache; exports
  * KRB5CCNAME and removes SECTX_LOGIN_HANDLE from the PAM environment.
  * IGNORE without a handle. */
-PAM_SECTX_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
-					 const char **argv)
+PAM_SECTX_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	return pam_sectx_open_session(pamh, flags, argc, argv);
 }

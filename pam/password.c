@@ -23,14 +23,14 @@
 #include <errno.h>
 #include <string.h>
 
-#define OLD_PROMPT "Current Kerberos password: "
-#define NEW_PROMPT "New password: "
+#define OLD_PROMPT    "Current Kerberos password: "
+#define NEW_PROMPT    "New password: "
 #define RETYPE_PROMPT "Retype new password: "
 
 /* PAM_SECTX_DATA_PRELIM values: what PRELIM found, for UPDATE. */
-static const char prelim_ok[] = "ok";           /* old password in PAM_OLDAUTHTOK */
+static const char prelim_ok[] = "ok";		/* old password in PAM_OLDAUTHTOK */
 static const char prelim_expired[] = "expired"; /* the handle stands for it */
-static const char prelim_ignore[] = "ignore";   /* not sectx's user */
+static const char prelim_ignore[] = "ignore";	/* not sectx's user */
 
 /* Show a message of the module's own, unless PAM_SILENT. */
 static void say_error(const struct pam_sectx_ctx *c, const char *text)
@@ -166,8 +166,10 @@ static int prelim(const struct pam_sectx_ctx *c, const char *handle)
 	pam_set_data(c->pamh, PAM_SECTX_DATA_PRELIM, NULL, NULL);
 
 	if (expired_login(c, handle)) {
-		PAM_SECTX_DEBUG(c, "password change for %s: expired at login, the login handle "
-				"stands for the old password", c->user_log);
+		PAM_SECTX_DEBUG(c,
+				"password change for %s: expired at login, the login handle "
+				"stands for the old password",
+				c->user_log);
 		pam_set_data(c->pamh, PAM_SECTX_DATA_PRELIM, (void *)prelim_expired, NULL);
 		ret = PAM_SUCCESS;
 		goto done;
@@ -177,16 +179,16 @@ static int prelim(const struct pam_sectx_ctx *c, const char *handle)
 		goto done;
 	}
 	call_ret = ask_helper(c, SECTX_CHAUTHTOK_PRELIM, &old, NULL, handle, &rep);
-	ret = pam_sectx_map_result(PAM_SECTX_GROUP_PASSWORD_PRELIM, call_ret, rep.result,
-				   &c->opts);
+	ret = pam_sectx_map_result(PAM_SECTX_GROUP_PASSWORD_PRELIM, call_ret, rep.result, &c->opts);
 	if (ret == PAM_IGNORE) {
 		pam_set_data(c->pamh, PAM_SECTX_DATA_PRELIM, (void *)prelim_ignore, NULL);
 		goto done;
 	}
 	if (ret != PAM_SUCCESS) {
-		pam_syslog(c->pamh, LOG_NOTICE, "password change for %s (service %s): old "
-			   "password not accepted: %s", c->user_log, c->service_log,
-			   pam_strerror(c->pamh, ret));
+		pam_syslog(c->pamh, LOG_NOTICE,
+			   "password change for %s (service %s): old "
+			   "password not accepted: %s",
+			   c->user_log, c->service_log, pam_strerror(c->pamh, ret));
 		goto done;
 	}
 	if (pam_sectx_secret_store(c->pamh, PAM_OLDAUTHTOK, &old) != 0) {
@@ -214,8 +216,7 @@ static int update(const struct pam_sectx_ctx *c, const char *handle)
 	pam_sectx_secret_clear(&new_pw);
 	memset(&rep, 0, sizeof(rep));
 
-	if (pam_get_data(c->pamh, PAM_SECTX_DATA_PRELIM, &state) != PAM_SUCCESS ||
-	    state == NULL) {
+	if (pam_get_data(c->pamh, PAM_SECTX_DATA_PRELIM, &state) != PAM_SUCCESS || state == NULL) {
 		pam_syslog(c->pamh, LOG_ERR, "password change for %s: no preliminary check",
 			   c->user_log);
 		ret = PAM_AUTHTOK_ERR;
@@ -236,8 +237,7 @@ static int update(const struct pam_sectx_ctx *c, const char *handle)
 		goto done;
 	}
 	call_ret = ask_helper(c, SECTX_CHAUTHTOK_UPDATE, &old, &new_pw, handle, &rep);
-	ret = pam_sectx_map_result(PAM_SECTX_GROUP_PASSWORD_UPDATE, call_ret, rep.result,
-				   &c->opts);
+	ret = pam_sectx_map_result(PAM_SECTX_GROUP_PASSWORD_UPDATE, call_ret, rep.result, &c->opts);
 	if (ret != PAM_SUCCESS) {
 		pam_syslog(c->pamh, LOG_NOTICE, "password change for %s (service %s): %s",
 			   c->user_log, c->service_log, pam_strerror(c->pamh, ret));
@@ -303,7 +303,8 @@ int pam_sectx_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **ar
 	} else if (flags & PAM_UPDATE_AUTHTOK) {
 		ret = update(&c, handle);
 	} else {
-		pam_syslog(pamh, LOG_ERR, "chauthtok called without PRELIM_CHECK or UPDATE_AUTHTOK");
+		pam_syslog(pamh, LOG_ERR,
+			   "chauthtok called without PRELIM_CHECK or UPDATE_AUTHTOK");
 		ret = PAM_SERVICE_ERR;
 	}
 done:

@@ -59,8 +59,9 @@ static const char *current_ccache(const struct pam_sectx_ctx *c)
 
 static const char *step_name(enum session_step step)
 {
-	return step == STEP_SETCRED ? "setcred" : step == STEP_OPEN ? "open_session"
-								    : "close_session";
+	return step == STEP_SETCRED ? "setcred"
+	       : step == STEP_OPEN  ? "open_session"
+				    : "close_session";
 }
 
 /* The common path of the three calls.  cred_flag is a SECTX_CRED_* value for
@@ -69,7 +70,7 @@ static int session_call(pam_handle_t *pamh, int flags, int argc, const char **ar
 			enum session_step step, uint32_t cred_flag)
 {
 	enum pam_sectx_group group =
-		step == STEP_SETCRED ? PAM_SECTX_GROUP_SETCRED : PAM_SECTX_GROUP_SESSION;
+	    step == STEP_SETCRED ? PAM_SECTX_GROUP_SETCRED : PAM_SECTX_GROUP_SESSION;
 	struct pam_sectx_ctx c;
 	struct pam_sectx_req *req = NULL;
 	struct pam_sectx_reply rep;

@@ -36,7 +36,7 @@
 #include "log.h"
 #include "open_as.h"
 
-#define CCNAME_ENV "KRB5CCNAME"
+#define CCNAME_ENV  "KRB5CCNAME"
 #define FILE_PREFIX "FILE:"
 
 /* The path of the user's FILE ccache into path (PATH_MAX bytes): KRB5CCNAME
@@ -104,9 +104,10 @@ static int open_ccache(const struct pam_sectx_ctx *c)
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ruid) {
 		sectx_log_escape(path, strlen(path), shown, sizeof(shown));
-		pam_syslog(c->pamh, LOG_NOTICE,
-			   "tickets of uid %lu: %s is not a regular file owned by uid %lu: not used",
-			   (unsigned long)ruid, shown, (unsigned long)ruid);
+		pam_syslog(
+		    c->pamh, LOG_NOTICE,
+		    "tickets of uid %lu: %s is not a regular file owned by uid %lu: not used",
+		    (unsigned long)ruid, shown, (unsigned long)ruid);
 		close(fd);
 		return -EPERM;
 	}
@@ -146,7 +147,8 @@ int pam_sectx_ticket_auth(const struct pam_sectx_ctx *c, struct pam_sectx_reply 
 	} else {
 		pam_syslog(c->pamh, LOG_NOTICE,
 			   "authentication by the tickets of uid %lu (service %s) failed: asking "
-			   "for the password", (unsigned long)getuid(), c->service_log);
+			   "for the password",
+			   (unsigned long)getuid(), c->service_log);
 	}
 done:
 	if (ret != PAM_SUCCESS) {

@@ -29,4 +29,3 @@ char *sectxd_effective_realm(TALLOC_CTX *mem_ctx, const struct sectx_config *cfg
 	}
 	return result;
 }
-

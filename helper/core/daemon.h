@@ -32,21 +32,21 @@
 #define SECTXD_NSS_MARKER "_SECTX_IN_HELPER"
 
 struct sectx_server;
-struct sectxd_krb5;     /* login/: krb5 context, keytab, KDC I/O */
-struct sectxd_creds;    /* sessions/handles.c: login handles */
-struct sectx_writer;    /* ccache_writer/: writes ccaches as the user */
-struct sectxd_identity; /* identity/: users and groups, NSS cache */
-struct sectxd_renewal;  /* sessions/renewal.c: sessions whose TGT is renewed */
+struct sectxd_krb5;	  /* login/: krb5 context, keytab, KDC I/O */
+struct sectxd_creds;	  /* sessions/handles.c: login handles */
+struct sectx_writer;	  /* ccache_writer/: writes ccaches as the user */
+struct sectxd_identity;	  /* identity/: users and groups, NSS cache */
+struct sectxd_renewal;	  /* sessions/renewal.c: sessions whose TGT is renewed */
 struct sectx_realm_state; /* offline/realm_state.c: is the realm reachable */
-struct sectx_offline;     /* offline/offline_cache.c: cached credentials */
-struct sectxd_contexts;   /* ops/ctx_state.c: open security contexts */
+struct sectx_offline;	  /* offline/offline_cache.c: cached credentials */
+struct sectxd_contexts;	  /* ops/ctx_state.c: open security contexts */
 
 struct sectxd_ctx {
 	struct tevent_context *ev;
 	const char *config_path;
 	struct sectx_config *cfg; /* current config; replaced whole on reload */
-	char *realm;              /* effective realm (config or krb5.conf default) */
-	int64_t started_ms;       /* monotonic */
+	char *realm;		  /* effective realm (config or krb5.conf default) */
+	int64_t started_ms;	  /* monotonic */
 	struct sectx_server *srv;
 	bool stopping;
 
@@ -87,7 +87,6 @@ struct sectxd_subsystem {
 	void (*stop)(struct sectxd_ctx *hctx);
 };
 
-
 /* If req failed, set *err to its errno value (ETIMEDOUT past its end time,
  * ENOMEM, or the value given to tevent_req_error) and return true. */
 static inline bool sectx_req_failed(struct tevent_req *req, int *err)
@@ -98,9 +97,10 @@ static inline bool sectx_req_failed(struct tevent_req *req, int *err)
 	if (!tevent_req_is_error(req, &state, &e)) {
 		return false;
 	}
-	*err = state == TEVENT_REQ_TIMED_OUT ? ETIMEDOUT
+	*err = state == TEVENT_REQ_TIMED_OUT   ? ETIMEDOUT
 	       : state == TEVENT_REQ_NO_MEMORY ? ENOMEM
-	       : e != 0 ? (int)e : EIO;
+	       : e != 0			       ? (int)e
+					       : EIO;
 	return true;
 }
 

@@ -85,7 +85,8 @@ int sectx_state_encode(TALLOC_CTX *mem_ctx, uint32_t kind, uint32_t version, con
 		return -EINVAL;
 	}
 	sectx_wbuf_init(&crc_w, buf + CRC_OFFSET, 4);
-	sectx_wbuf_put_u32(&crc_w, crc32c(crc32c(0, buf, CRC_OFFSET), buf + SECTX_STATE_HDR_LEN, len));
+	sectx_wbuf_put_u32(&crc_w,
+			   crc32c(crc32c(0, buf, CRC_OFFSET), buf + SECTX_STATE_HDR_LEN, len));
 	*out = buf;
 	*out_len = SECTX_STATE_HDR_LEN + len;
 	return 0;

@@ -17,7 +17,7 @@
 
 int sectx_sd_notify(const char *state)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	const char *path = getenv("NOTIFY_SOCKET");
 	socklen_t alen;
 	size_t plen;

@@ -148,8 +148,7 @@ int sectx_tgs_recv(struct tevent_req *req, krb5_error_code *kerr);
 struct tevent_req *sectx_chpw_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 				   struct sectxd_ctx *hctx, krb5_creds *changepw_creds,
 				   const char *new_password, size_t new_len, int64_t deadline);
-int sectx_chpw_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, int *result_code,
-		    char **text);
+int sectx_chpw_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, int *result_code, char **text);
 
 /* --- throttle.c ------------------------------------------------------------ */
 

@@ -54,8 +54,8 @@ struct ctx_entry *ctx_entry_new(struct sectx_request *req, enum sectx_ctx_role r
 /* What runs once a request may use its service: svc is the section of the
  * current config (valid until control returns to the loop), name its NAME
  * (valid while req lives). */
-typedef void (*ctx_authorised_fn)(struct sectx_request *req,
-				  const struct sectx_config_service *svc, const char *name);
+typedef void (*ctx_authorised_fn)(struct sectx_request *req, const struct sectx_config_service *svc,
+				  const char *name);
 
 /* Parse SERVICE, find its [service/NAME] and authorise the caller's uid,
  * then run next: at once, or from the loop when the service lists users by

@@ -398,7 +398,8 @@ int sectx_pam_op_authenticate(struct sectx_request *req)
 		sectx_request_reply_status(req, SECTX_E_PROTO, "a password is required");
 		return 0;
 	}
-	return sectx_pam_authorise(req, op, op->a.user, "authenticate another user", auth_authorised);
+	return sectx_pam_authorise(req, op, op->a.user, "authenticate another user",
+				   auth_authorised);
 }
 
 /* The caller may authenticate op's user: on to the throttled login. */

@@ -218,12 +218,13 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		json_string(renew_last);
 		printf("}}\n");
 	} else {
-		printf("version: %s\nprotocol_version: %u\npid: %u\nuptime: %llus\nconfig_file: %s\n"
-		       "realm: %s\nlog_level: %s\nconnections: nss %u, pam %u\nrequests_served: %llu\n"
-		       "connections_refused: %llu\n",
-		       version, (unsigned)ctl->reply.hdr.version, pid, (unsigned long long)uptime,
-		       config, realm[0] != '\0' ? realm : "(none)", sectx_log_level_name((int)level),
-		       nss, pam, (unsigned long long)requests, (unsigned long long)refused);
+		printf(
+		    "version: %s\nprotocol_version: %u\npid: %u\nuptime: %llus\nconfig_file: %s\n"
+		    "realm: %s\nlog_level: %s\nconnections: nss %u, pam %u\nrequests_served: %llu\n"
+		    "connections_refused: %llu\n",
+		    version, (unsigned)ctl->reply.hdr.version, pid, (unsigned long long)uptime,
+		    config, realm[0] != '\0' ? realm : "(none)", sectx_log_level_name((int)level),
+		    nss, pam, (unsigned long long)requests, (unsigned long long)refused);
 		printf("kdc: %s\nkdc_error: %s\n", kdc[0] != '\0' ? kdc : "(none yet)",
 		       kdc_error[0] != '\0' ? kdc_error : "(none)");
 		printf("contexts_open: %u\n", contexts);
@@ -256,8 +257,9 @@ static int cmd_debug_level(struct ctl *ctl, int argc, char **argv)
 	}
 	level = sectx_log_level_parse(argv[1]);
 	if (level < 0) {
-		fprintf(stderr, "sectxctl: invalid level '%s' (error, warning, info, debug, trace "
-				"or 0-4)\n",
+		fprintf(stderr,
+			"sectxctl: invalid level '%s' (error, warning, info, debug, trace "
+			"or 0-4)\n",
 			argv[1]);
 		return EXIT_USAGE;
 	}
@@ -375,11 +377,11 @@ static int cmd_check_config(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "socket-dir", required_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"socket-dir", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ctl *ctl;
 	const char *cmd;

@@ -47,8 +47,8 @@
 #include <security/pam_appl.h>
 
 #define MAX_ANSWERS 64
-#define MAX_PUTENV 16
-#define ANSWER_MAX 4096
+#define MAX_PUTENV  16
+#define ANSWER_MAX  4096
 
 struct answers {
 	char *line[MAX_ANSWERS];
@@ -57,38 +57,38 @@ struct answers {
 };
 
 static const char *const code_names[] = {
-	[PAM_SUCCESS] = "PAM_SUCCESS",
-	[PAM_OPEN_ERR] = "PAM_OPEN_ERR",
-	[PAM_SYMBOL_ERR] = "PAM_SYMBOL_ERR",
-	[PAM_SERVICE_ERR] = "PAM_SERVICE_ERR",
-	[PAM_SYSTEM_ERR] = "PAM_SYSTEM_ERR",
-	[PAM_BUF_ERR] = "PAM_BUF_ERR",
-	[PAM_PERM_DENIED] = "PAM_PERM_DENIED",
-	[PAM_AUTH_ERR] = "PAM_AUTH_ERR",
-	[PAM_CRED_INSUFFICIENT] = "PAM_CRED_INSUFFICIENT",
-	[PAM_AUTHINFO_UNAVAIL] = "PAM_AUTHINFO_UNAVAIL",
-	[PAM_USER_UNKNOWN] = "PAM_USER_UNKNOWN",
-	[PAM_MAXTRIES] = "PAM_MAXTRIES",
-	[PAM_NEW_AUTHTOK_REQD] = "PAM_NEW_AUTHTOK_REQD",
-	[PAM_ACCT_EXPIRED] = "PAM_ACCT_EXPIRED",
-	[PAM_SESSION_ERR] = "PAM_SESSION_ERR",
-	[PAM_CRED_UNAVAIL] = "PAM_CRED_UNAVAIL",
-	[PAM_CRED_EXPIRED] = "PAM_CRED_EXPIRED",
-	[PAM_CRED_ERR] = "PAM_CRED_ERR",
-	[PAM_NO_MODULE_DATA] = "PAM_NO_MODULE_DATA",
-	[PAM_CONV_ERR] = "PAM_CONV_ERR",
-	[PAM_AUTHTOK_ERR] = "PAM_AUTHTOK_ERR",
-	[PAM_AUTHTOK_RECOVERY_ERR] = "PAM_AUTHTOK_RECOVERY_ERR",
-	[PAM_AUTHTOK_LOCK_BUSY] = "PAM_AUTHTOK_LOCK_BUSY",
-	[PAM_AUTHTOK_DISABLE_AGING] = "PAM_AUTHTOK_DISABLE_AGING",
-	[PAM_TRY_AGAIN] = "PAM_TRY_AGAIN",
-	[PAM_IGNORE] = "PAM_IGNORE",
-	[PAM_ABORT] = "PAM_ABORT",
-	[PAM_AUTHTOK_EXPIRED] = "PAM_AUTHTOK_EXPIRED",
-	[PAM_MODULE_UNKNOWN] = "PAM_MODULE_UNKNOWN",
-	[PAM_BAD_ITEM] = "PAM_BAD_ITEM",
-	[PAM_CONV_AGAIN] = "PAM_CONV_AGAIN",
-	[PAM_INCOMPLETE] = "PAM_INCOMPLETE",
+    [PAM_SUCCESS] = "PAM_SUCCESS",
+    [PAM_OPEN_ERR] = "PAM_OPEN_ERR",
+    [PAM_SYMBOL_ERR] = "PAM_SYMBOL_ERR",
+    [PAM_SERVICE_ERR] = "PAM_SERVICE_ERR",
+    [PAM_SYSTEM_ERR] = "PAM_SYSTEM_ERR",
+    [PAM_BUF_ERR] = "PAM_BUF_ERR",
+    [PAM_PERM_DENIED] = "PAM_PERM_DENIED",
+    [PAM_AUTH_ERR] = "PAM_AUTH_ERR",
+    [PAM_CRED_INSUFFICIENT] = "PAM_CRED_INSUFFICIENT",
+    [PAM_AUTHINFO_UNAVAIL] = "PAM_AUTHINFO_UNAVAIL",
+    [PAM_USER_UNKNOWN] = "PAM_USER_UNKNOWN",
+    [PAM_MAXTRIES] = "PAM_MAXTRIES",
+    [PAM_NEW_AUTHTOK_REQD] = "PAM_NEW_AUTHTOK_REQD",
+    [PAM_ACCT_EXPIRED] = "PAM_ACCT_EXPIRED",
+    [PAM_SESSION_ERR] = "PAM_SESSION_ERR",
+    [PAM_CRED_UNAVAIL] = "PAM_CRED_UNAVAIL",
+    [PAM_CRED_EXPIRED] = "PAM_CRED_EXPIRED",
+    [PAM_CRED_ERR] = "PAM_CRED_ERR",
+    [PAM_NO_MODULE_DATA] = "PAM_NO_MODULE_DATA",
+    [PAM_CONV_ERR] = "PAM_CONV_ERR",
+    [PAM_AUTHTOK_ERR] = "PAM_AUTHTOK_ERR",
+    [PAM_AUTHTOK_RECOVERY_ERR] = "PAM_AUTHTOK_RECOVERY_ERR",
+    [PAM_AUTHTOK_LOCK_BUSY] = "PAM_AUTHTOK_LOCK_BUSY",
+    [PAM_AUTHTOK_DISABLE_AGING] = "PAM_AUTHTOK_DISABLE_AGING",
+    [PAM_TRY_AGAIN] = "PAM_TRY_AGAIN",
+    [PAM_IGNORE] = "PAM_IGNORE",
+    [PAM_ABORT] = "PAM_ABORT",
+    [PAM_AUTHTOK_EXPIRED] = "PAM_AUTHTOK_EXPIRED",
+    [PAM_MODULE_UNKNOWN] = "PAM_MODULE_UNKNOWN",
+    [PAM_BAD_ITEM] = "PAM_BAD_ITEM",
+    [PAM_CONV_AGAIN] = "PAM_CONV_AGAIN",
+    [PAM_INCOMPLETE] = "PAM_INCOMPLETE",
 };
 
 static const char *code_name(int rc)
@@ -112,8 +112,8 @@ static void print_text(const char *kind, const char *text)
 	putchar('\n');
 }
 
-static int conversation(int num_msg, const struct pam_message **msg,
-			struct pam_response **resp, void *appdata)
+static int conversation(int num_msg, const struct pam_message **msg, struct pam_response **resp,
+			void *appdata)
 {
 	struct answers *ans = appdata;
 	struct pam_response *r;
@@ -318,8 +318,8 @@ static int set_real_ids(const char *spec)
 
 int main(int argc, char **argv)
 {
-	struct answers ans = { .n = 0, .next = 0 };
-	struct pam_conv conv = { conversation, &ans };
+	struct answers ans = {.n = 0, .next = 0};
+	struct pam_conv conv = {conversation, &ans};
 	const char *rhost = NULL, *tty = NULL, *ruser = NULL, *real_ids = NULL;
 	const char *putenvs[MAX_PUTENV];
 	pam_handle_t *pamh = NULL;
@@ -367,8 +367,8 @@ int main(int argc, char **argv)
 	if ((rhost != NULL && pam_set_item(pamh, PAM_RHOST, rhost) != PAM_SUCCESS) ||
 	    (tty != NULL && pam_set_item(pamh, PAM_TTY, tty) != PAM_SUCCESS) ||
 	    (ruser != NULL && pam_set_item(pamh, PAM_RUSER, ruser) != PAM_SUCCESS) ||
-	    (!real_delay && pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)record_delay) !=
-				    PAM_SUCCESS)) {
+	    (!real_delay &&
+	     pam_set_item(pamh, PAM_FAIL_DELAY, (const void *)record_delay) != PAM_SUCCESS)) {
 		fprintf(stderr, "pam_driver: pam_set_item failed\n");
 		goto done;
 	}

@@ -124,8 +124,8 @@ static int count_entries(struct fixture *f)
 static void test_write_mode_exact_despite_umask(void **state)
 {
 	struct fixture *f = *state;
-	static const mode_t modes[] = { 0600, 0644 };
-	static const mode_t masks[] = { 077, 000 };
+	static const mode_t modes[] = {0600, 0644};
+	static const mode_t masks[] = {077, 000};
 	size_t i, j;
 
 	for (i = 0; i < 2; i++) {
@@ -164,7 +164,7 @@ static void test_overwrite(void **state)
 
 	put_file(f->dirfd, "state", "old content", 0666);
 	assert_int_equal(
-		sectx_atomic_write_at(f->dirfd, "state", "new", 3, 0640, (uid_t)-1, (gid_t)-1), 0);
+	    sectx_atomic_write_at(f->dirfd, "state", "new", 3, 0640, (uid_t)-1, (gid_t)-1), 0);
 	assert_content(f, "state", "new");
 	assert_int_equal(fstatat(f->dirfd, "state", &st, 0), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
@@ -175,33 +175,32 @@ static void test_bad_arguments_keep_old(void **state)
 {
 	struct fixture *f = *state;
 	char longname[NAME_MAX];
-	static const char *const bad[] = { "", "a/b", "/state", ".", "..", "state/" };
+	static const char *const bad[] = {"", "a/b", "/state", ".", "..", "state/"};
 	size_t i;
 
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0'; /* 254: no room for ".name.XXXXXX" */
 	put_file(f->dirfd, "state", "old", 0600);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(sectx_atomic_write_at(f->dirfd, bad[i], "new", 3, 0600, (uid_t)-1,
-						       (gid_t)-1),
-				 -EINVAL);
+		assert_int_equal(
+		    sectx_atomic_write_at(f->dirfd, bad[i], "new", 3, 0600, (uid_t)-1, (gid_t)-1),
+		    -EINVAL);
 	}
-	assert_int_equal(sectx_atomic_write_at(f->dirfd, longname, "new", 3, 0600, (uid_t)-1,
-					       (gid_t)-1),
-			 -EINVAL);
-	assert_int_equal(sectx_atomic_write_at(f->dirfd, NULL, "new", 3, 0600, (uid_t)-1, (gid_t)-1),
-			 -EINVAL);
-	assert_int_equal(sectx_atomic_write_at(f->dirfd, "state", "new", 3, 010600, (uid_t)-1,
-					       (gid_t)-1),
-			 -EINVAL);
+	assert_int_equal(
+	    sectx_atomic_write_at(f->dirfd, longname, "new", 3, 0600, (uid_t)-1, (gid_t)-1),
+	    -EINVAL);
+	assert_int_equal(
+	    sectx_atomic_write_at(f->dirfd, NULL, "new", 3, 0600, (uid_t)-1, (gid_t)-1), -EINVAL);
+	assert_int_equal(
+	    sectx_atomic_write_at(f->dirfd, "state", "new", 3, 010600, (uid_t)-1, (gid_t)-1),
+	    -EINVAL);
 	assert_int_equal(sectx_atomic_write_at(-1, "state", "new", 3, 0600, (uid_t)-1, (gid_t)-1),
 			 -EINVAL);
-	assert_int_equal(sectx_atomic_write_at(AT_FDCWD, "state", "new", 3, 0600, (uid_t)-1,
-					       (gid_t)-1),
-			 -EINVAL);
-	assert_int_equal(sectx_atomic_write_at(f->dirfd, "state", NULL, 3, 0600, (uid_t)-1,
-					       (gid_t)-1),
-			 -EINVAL);
+	assert_int_equal(
+	    sectx_atomic_write_at(AT_FDCWD, "state", "new", 3, 0600, (uid_t)-1, (gid_t)-1),
+	    -EINVAL);
+	assert_int_equal(
+	    sectx_atomic_write_at(f->dirfd, "state", NULL, 3, 0600, (uid_t)-1, (gid_t)-1), -EINVAL);
 	assert_content(f, "state", "old");
 	assert_int_equal(count_entries(f), 1);
 }
@@ -217,8 +216,8 @@ static void test_rename_failure_cleans_up(void **state)
 	assert_true(sub >= 0);
 	put_file(sub, "inside", "kept", 0600);
 	close(sub);
-	assert_int_equal(
-		sectx_atomic_write_at(f->dirfd, "d", "new", 3, 0600, (uid_t)-1, (gid_t)-1), -EISDIR);
+	assert_int_equal(sectx_atomic_write_at(f->dirfd, "d", "new", 3, 0600, (uid_t)-1, (gid_t)-1),
+			 -EISDIR);
 	assert_int_equal(count_entries(f), 1);
 	assert_int_equal(faccessat(f->dirfd, "d/inside", F_OK, 0), 0);
 }
@@ -233,8 +232,8 @@ static void test_readonly_dir_keeps_old(void **state)
 	put_file(f->dirfd, "state", "old", 0600);
 	assert_int_equal(fchmod(f->dirfd, 0555), 0);
 	assert_int_equal(
-		sectx_atomic_write_at(f->dirfd, "state", "new", 3, 0600, (uid_t)-1, (gid_t)-1),
-		-EACCES);
+	    sectx_atomic_write_at(f->dirfd, "state", "new", 3, 0600, (uid_t)-1, (gid_t)-1),
+	    -EACCES);
 	assert_int_equal(fchmod(f->dirfd, 0700), 0);
 	assert_content(f, "state", "old");
 	assert_int_equal(count_entries(f), 1);
@@ -278,7 +277,7 @@ static void test_symlink_target_replaced(void **state)
 	put_file(f->dirfd, "victim", "precious", 0600);
 	assert_int_equal(symlinkat("victim", f->dirfd, "link"), 0);
 	assert_int_equal(
-		sectx_atomic_write_at(f->dirfd, "link", "new", 3, 0600, (uid_t)-1, (gid_t)-1), 0);
+	    sectx_atomic_write_at(f->dirfd, "link", "new", 3, 0600, (uid_t)-1, (gid_t)-1), 0);
 	assert_int_equal(fstatat(f->dirfd, "link", &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_content(f, "link", "new");
@@ -450,7 +449,7 @@ static void test_read_sizes(void **state)
 static void test_read_binary(void **state)
 {
 	struct fixture *f = *state;
-	static const char bytes[] = { 'a', '\0', 'b', '\n', '\xff' };
+	static const char bytes[] = {'a', '\0', 'b', '\n', '\xff'};
 	char *data = NULL;
 	size_t len = 0;
 
@@ -472,14 +471,16 @@ static void test_read_refuses(void **state)
 
 	put_file(f->dirfd, "real", "secret", 0600);
 	assert_int_equal(symlinkat("real", f->dirfd, "link"), 0);
-	assert_int_equal(sectx_read_file_at(f->mem_ctx, f->dirfd, "link", 100, &data, &len), -ELOOP);
+	assert_int_equal(sectx_read_file_at(f->mem_ctx, f->dirfd, "link", 100, &data, &len),
+			 -ELOOP);
 	assert_int_equal(mkfifoat(f->dirfd, "fifo", 0600), 0);
 	alarm(5); /* a FIFO must not hang us: die instead of passing by luck */
 	assert_int_equal(sectx_read_file_at(f->mem_ctx, f->dirfd, "fifo", 100, &data, &len),
 			 -EINVAL);
 	alarm(0);
 	assert_int_equal(mkdirat(f->dirfd, "dir", 0700), 0);
-	assert_int_equal(sectx_read_file_at(f->mem_ctx, f->dirfd, "dir", 100, &data, &len), -EINVAL);
+	assert_int_equal(sectx_read_file_at(f->mem_ctx, f->dirfd, "dir", 100, &data, &len),
+			 -EINVAL);
 	assert_int_equal(sectx_read_file_at(f->mem_ctx, f->dirfd, "missing", 100, &data, &len),
 			 -ENOENT);
 	assert_int_equal(sectx_read_file_at(f->mem_ctx, f->dirfd, "../real", 100, &data, &len),
@@ -492,25 +493,25 @@ static void test_read_refuses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_write_mode_exact_despite_umask, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_empty, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overwrite, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_arguments_keep_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename_failure_cleans_up, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readonly_dir_keeps_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chown_refused_keeps_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chown_as_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_symlink_target_replaced, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_dir_ok, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_dir_symlink, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_dir_wrong_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_dir_wrong_owner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_dir_create_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_dir_create_other_owner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_dir_missing_and_not_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_sizes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_binary, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_mode_exact_despite_umask, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_overwrite, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_arguments_keep_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_failure_cleans_up, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readonly_dir_keeps_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chown_refused_keeps_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chown_as_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlink_target_replaced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_dir_ok, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_dir_symlink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_dir_wrong_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_dir_wrong_owner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_dir_create_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_dir_create_other_owner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_dir_missing_and_not_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_sizes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_binary, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_refuses, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

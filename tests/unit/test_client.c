@@ -32,7 +32,7 @@
 /* Upper bound for "returned by its deadline": generous, this is not a
  * benchmark, it only proves nothing hangs. */
 #define DEADLINE_MS 200
-#define SLACK_MS 2000
+#define SLACK_MS    2000
 
 enum behaviour { ANSWER, SILENT, HALF_HEADER, HANG_UP, WRONG_REQID, HUGE_REPLY, NEVER_READ };
 
@@ -45,7 +45,7 @@ struct server {
 
 static void make_server(struct server *s, int backlog)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
 	strcpy(s->dir, "/tmp/sectx-test-client-XXXXXX");
 	assert_non_null(mkdtemp(s->dir));
@@ -117,7 +117,7 @@ static void *serve(void *arg)
 		break;
 	case NEVER_READ: {
 		/* hold the connection without reading until the client gives up */
-		struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+		struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
 
 		(void)poll(&pfd, 1, 10000);
 		close(fd);
@@ -283,7 +283,7 @@ static void test_no_helper(void **state)
 	char dir[] = "/tmp/sectx-test-client-XXXXXX";
 	char path[128];
 	int fd;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
 	assert_int_equal(sectx_client_connect("/nonexistent-sectx", SECTX_PAM_SOCKET,
 					      sectx_deadline_after(DEADLINE_MS), &c),
@@ -297,9 +297,9 @@ static void test_no_helper(void **state)
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	close(fd);
-	assert_int_equal(sectx_client_connect(dir, SECTX_PAM_SOCKET,
-					      sectx_deadline_after(DEADLINE_MS), &c),
-			 -ECONNREFUSED);
+	assert_int_equal(
+	    sectx_client_connect(dir, SECTX_PAM_SOCKET, sectx_deadline_after(DEADLINE_MS), &c),
+	    -ECONNREFUSED);
 	unlink(path);
 	rmdir(dir);
 }
@@ -328,7 +328,7 @@ static void test_socket_dir_from_environment(void **state)
 
 static void test_not_usable_after_fork(void **state)
 {
-	struct sectx_conn c = { .fd = 0, .pid = getpid(), .euid = geteuid() };
+	struct sectx_conn c = {.fd = 0, .pid = getpid(), .euid = geteuid()};
 	pid_t pid;
 	int wstatus;
 
@@ -347,18 +347,18 @@ static void test_not_usable_after_fork(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_answer),
-		cmocka_unit_test(test_silent_server_times_out),
-		cmocka_unit_test(test_half_header_times_out),
-		cmocka_unit_test(test_hang_up),
-		cmocka_unit_test(test_reply_to_another_request),
-		cmocka_unit_test(test_reply_larger_than_buffer),
-		cmocka_unit_test(test_never_reading_server),
-		cmocka_unit_test(test_full_listen_queue_times_out),
-		cmocka_unit_test(test_no_helper),
-		cmocka_unit_test(test_path_too_long),
-		cmocka_unit_test(test_socket_dir_from_environment),
-		cmocka_unit_test(test_not_usable_after_fork),
+	    cmocka_unit_test(test_answer),
+	    cmocka_unit_test(test_silent_server_times_out),
+	    cmocka_unit_test(test_half_header_times_out),
+	    cmocka_unit_test(test_hang_up),
+	    cmocka_unit_test(test_reply_to_another_request),
+	    cmocka_unit_test(test_reply_larger_than_buffer),
+	    cmocka_unit_test(test_never_reading_server),
+	    cmocka_unit_test(test_full_listen_queue_times_out),
+	    cmocka_unit_test(test_no_helper),
+	    cmocka_unit_test(test_path_too_long),
+	    cmocka_unit_test(test_socket_dir_from_environment),
+	    cmocka_unit_test(test_not_usable_after_fork),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

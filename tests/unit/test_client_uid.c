@@ -21,7 +21,7 @@
 
 static void test_impostor_refused(void **state)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct sectx_conn c = SECTX_CONN_INIT;
 	char dir[] = "/tmp/sectx-test-uid-XXXXXX";
 	int lfd;
@@ -34,8 +34,8 @@ static void test_impostor_refused(void **state)
 	assert_int_equal(listen(lfd, 4), 0);
 	assert_true(geteuid() != 4242424);
 
-	assert_int_equal(sectx_client_connect(dir, SECTX_NSS_SOCKET, sectx_deadline_after(1000), &c),
-			 -EPERM);
+	assert_int_equal(
+	    sectx_client_connect(dir, SECTX_NSS_SOCKET, sectx_deadline_after(1000), &c), -EPERM);
 	assert_int_equal(c.fd, -1); /* nothing left open to the impostor */
 
 	close(lfd);
@@ -46,7 +46,7 @@ static void test_impostor_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_impostor_refused),
+	    cmocka_unit_test(test_impostor_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,8 +82,7 @@ static void one_error(const char *text, unsigned line, const char *message)
 }
 
 /* "[section]\nkey = value\n" must fail on line 2 with message. */
-static void bad_value(const char *section, const char *key, const char *value,
-		      const char *message)
+static void bad_value(const char *section, const char *key, const char *value, const char *message)
 {
 	char *text = talloc_asprintf(NULL, "[%s]\n%s = %s\n", section, key, value);
 
@@ -140,27 +139,26 @@ static void test_defaults(void **state)
 	talloc_free(cfg);
 }
 
-static const char full_conf[] =
-	"# sectx.conf for the tests\n"
-	"; another comment style\n"
-	"\n"
-	"[sectxd]\n"
-	"   socket_dir = /run/sectx-test/   \n"
-	"state_dir=/var/lib//sectx-test\n"
-	"\tlog_level\t=\tdebug\n"
-	"max_connections = 16\n"
-	"max_connections_per_uid = 65536\n"
-	"client_timeout = 500ms\n"
-	"idle_timeout = 2h\n"
-	"[kerberos]\n"
-	"realm = EXAMPLE.COM\n"
-	"[identity]\n"
-	"[offline]\n"
-	"[access]\n"
-	"[pam]\n"
-	"[service/web]\n"
-	"[ service/db-1.main_x ]\n"
-	"   # indented comment\n";
+static const char full_conf[] = "# sectx.conf for the tests\n"
+				"; another comment style\n"
+				"\n"
+				"[sectxd]\n"
+				"   socket_dir = /run/sectx-test/   \n"
+				"state_dir=/var/lib//sectx-test\n"
+				"\tlog_level\t=\tdebug\n"
+				"max_connections = 16\n"
+				"max_connections_per_uid = 65536\n"
+				"client_timeout = 500ms\n"
+				"idle_timeout = 2h\n"
+				"[kerberos]\n"
+				"realm = EXAMPLE.COM\n"
+				"[identity]\n"
+				"[offline]\n"
+				"[access]\n"
+				"[pam]\n"
+				"[service/web]\n"
+				"[ service/db-1.main_x ]\n"
+				"   # indented comment\n";
 
 static void assert_full(const struct sectx_config *cfg)
 {
@@ -225,8 +223,8 @@ static void test_section_twice_merges(void **state)
 	assert_int_equal(cfg->sectxd.idle_timeout_ms, 86400000);
 	assert_string_equal(cfg->kerberos.realm, "R");
 	talloc_free(cfg);
-	one_error("[sectxd]\nmax_connections = 100\n[kerberos]\n[sectxd]\nmax_connections = 200\n", 5,
-		  "duplicate key 'max_connections' in [sectxd] (first set on line 2)");
+	one_error("[sectxd]\nmax_connections = 100\n[kerberos]\n[sectxd]\nmax_connections = 200\n",
+		  5, "duplicate key 'max_connections' in [sectxd] (first set on line 2)");
 }
 
 /* --- types through the real keys ------------------------------------------------ */
@@ -309,7 +307,7 @@ static void test_duration(void **state)
 	expect_duration("client_timeout", "500ms", 500);
 	expect_duration("client_timeout", "100ms", 100); /* min */
 	expect_duration("client_timeout", "30s", 30000);
-	expect_duration("client_timeout", "30", 30000); /* bare = seconds */
+	expect_duration("client_timeout", "30", 30000);	 /* bare = seconds */
 	expect_duration("client_timeout", "5m", 300000); /* max */
 	expect_duration("client_timeout", "300000ms", 300000);
 	expect_duration("idle_timeout", "1s", 1000); /* min */
@@ -348,9 +346,10 @@ static void test_duration(void **state)
 	bad_value("sectxd", "client_timeout", "5M",
 		  "invalid value for client_timeout: '5M' is not a duration: a whole number with "
 		  "unit ms, s, m, h or d, bare = seconds (100ms..5m)");
-	bad_value("sectxd", "client_timeout", "1m30s",
-		  "invalid value for client_timeout: '1m30s' is not a duration: a whole number with "
-		  "unit ms, s, m, h or d, bare = seconds (100ms..5m)");
+	bad_value(
+	    "sectxd", "client_timeout", "1m30s",
+	    "invalid value for client_timeout: '1m30s' is not a duration: a whole number with "
+	    "unit ms, s, m, h or d, bare = seconds (100ms..5m)");
 	bad_value("sectxd", "client_timeout", "-5s",
 		  "invalid value for client_timeout: '-5s' is not a duration: a whole number with "
 		  "unit ms, s, m, h or d, bare = seconds (100ms..5m)");
@@ -358,7 +357,7 @@ static void test_duration(void **state)
 
 static void test_loglevel(void **state)
 {
-	static const char *const words[] = { "error", "warning", "info", "debug", "trace" };
+	static const char *const words[] = {"error", "warning", "info", "debug", "trace"};
 	struct sectx_config *cfg;
 	char digit[2] = "0";
 	int i;
@@ -376,10 +375,12 @@ static void test_loglevel(void **state)
 	bad_value("sectxd", "log_level", "loud",
 		  "invalid value for log_level: 'loud' (expected error, warning, info, debug or "
 		  "trace)");
-	bad_value("sectxd", "log_level", "5",
-		  "invalid value for log_level: '5' (expected error, warning, info, debug or trace)");
-	bad_value("sectxd", "log_level", "",
-		  "invalid value for log_level: '' (expected error, warning, info, debug or trace)");
+	bad_value(
+	    "sectxd", "log_level", "5",
+	    "invalid value for log_level: '5' (expected error, warning, info, debug or trace)");
+	bad_value(
+	    "sectxd", "log_level", "",
+	    "invalid value for log_level: '' (expected error, warning, info, debug or trace)");
 }
 
 static void test_path(void **state)
@@ -406,15 +407,18 @@ static void test_path(void **state)
 		  "invalid value for socket_dir: '' is not an absolute path");
 	bad_value("sectxd", "socket_dir", "~/sectx",
 		  "invalid value for socket_dir: '~/sectx' is not an absolute path");
-	bad_value("sectxd", "state_dir", "/var/lib/../../etc",
-		  "invalid value for state_dir: '/var/lib/../../etc' is not a normalised path (has a "
-		  "'.' or '..' component)");
-	bad_value("sectxd", "state_dir", "/var/./lib",
-		  "invalid value for state_dir: '/var/./lib' is not a normalised path (has a '.' or "
-		  "'..' component)");
-	bad_value("sectxd", "state_dir", "/var/lib/..",
-		  "invalid value for state_dir: '/var/lib/..' is not a normalised path (has a '.' or "
-		  "'..' component)");
+	bad_value(
+	    "sectxd", "state_dir", "/var/lib/../../etc",
+	    "invalid value for state_dir: '/var/lib/../../etc' is not a normalised path (has a "
+	    "'.' or '..' component)");
+	bad_value(
+	    "sectxd", "state_dir", "/var/./lib",
+	    "invalid value for state_dir: '/var/./lib' is not a normalised path (has a '.' or "
+	    "'..' component)");
+	bad_value(
+	    "sectxd", "state_dir", "/var/lib/..",
+	    "invalid value for state_dir: '/var/lib/..' is not a normalised path (has a '.' or "
+	    "'..' component)");
 	bad_value("sectxd", "state_dir", "/var/\x1b[2Jlib",
 		  "invalid value for state_dir: '/var/\\x1b[2Jlib' contains a control character");
 }
@@ -457,7 +461,8 @@ static void test_realm(void **state)
 	talloc_free(text);
 
 #define REALM_BAD "is not a realm name (printable ASCII without whitespace, '/', '@' or ':')"
-	bad_value("kerberos", "realm", "EX AMPLE", "invalid value for realm: 'EX AMPLE' " REALM_BAD);
+	bad_value("kerberos", "realm", "EX AMPLE",
+		  "invalid value for realm: 'EX AMPLE' " REALM_BAD);
 	bad_value("kerberos", "realm", "EX\tAMPLE",
 		  "invalid value for realm: 'EX\\x09AMPLE' contains a control character");
 	bad_value("kerberos", "realm", "A/B", "invalid value for realm: 'A/B' " REALM_BAD);
@@ -479,7 +484,7 @@ struct tcfg {
 	const char *s;
 };
 
-static const char *const colours[] = { "red", "green", "blue", NULL };
+static const char *const colours[] = {"red", "green", "blue", NULL};
 
 static const char *no_x(const char *v)
 {
@@ -487,35 +492,46 @@ static const char *no_x(const char *v)
 }
 
 static const struct sectx_config_key tkey_bool = {
-	"t", "b", SECTX_CFG_BOOL, "no", offsetof(struct tcfg, b), 0, 0, 0, NULL, NULL, "", false,
+    "t", "b", SECTX_CFG_BOOL, "no", offsetof(struct tcfg, b), 0, 0, 0, NULL, NULL, "", false,
 };
 static const struct sectx_config_key tkey_enum = {
-	"t", "e", SECTX_CFG_ENUM, "red", offsetof(struct tcfg, e), 0, 0, 0, colours, NULL, "", false,
+    "t", "e", SECTX_CFG_ENUM, "red", offsetof(struct tcfg, e), 0, 0, 0, colours, NULL, "", false,
 };
 static const struct sectx_config_key tkey_list = {
-	"t", "l", SECTX_CFG_LIST, "", offsetof(struct tcfg, list), offsetof(struct tcfg, n),
-	0,   0,   NULL,           no_x, "", false,
+    "t",
+    "l",
+    SECTX_CFG_LIST,
+    "",
+    offsetof(struct tcfg, list),
+    offsetof(struct tcfg, n),
+    0,
+    0,
+    NULL,
+    no_x,
+    "",
+    false,
 };
 static const struct sectx_config_key tkey_dur = {
-	"t", "d", SECTX_CFG_DURATION, "0", offsetof(struct tcfg, d), 0, 0, UINT64_MAX, NULL, NULL, "", false,
+    "t", "d",	SECTX_CFG_DURATION, "0", offsetof(struct tcfg, d), 0, 0, UINT64_MAX, NULL, NULL,
+    "",	 false,
 };
 static const struct sectx_config_key tkey_uint = {
-	"t", "u", SECTX_CFG_UINT, "0", offsetof(struct tcfg, u), 0, 0, UINT_MAX, NULL, NULL, "", false,
+    "t", "u", SECTX_CFG_UINT, "0", offsetof(struct tcfg, u), 0, 0, UINT_MAX, NULL, NULL, "", false,
 };
 static const struct sectx_config_key tkey_string = {
-	"t", "s", SECTX_CFG_STRING, "", offsetof(struct tcfg, s), 0, 0, 0, NULL, no_x, "", false,
+    "t", "s", SECTX_CFG_STRING, "", offsetof(struct tcfg, s), 0, 0, 0, NULL, no_x, "", false,
 };
 
-static int vparse(TALLOC_CTX *ctx, const struct sectx_config_key *k, const char *v,
-		  struct tcfg *t, char *reason)
+static int vparse(TALLOC_CTX *ctx, const struct sectx_config_key *k, const char *v, struct tcfg *t,
+		  char *reason)
 {
 	return sectx_config_value_parse(ctx, k, v, t, reason, SECTX_CONFIG_REASON_MAX);
 }
 
 static void test_type_bool(void **state)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1", "TRUE", "Yes" };
-	static const char *const no[] = { "false", "no", "off", "0", "False", "OFF" };
+	static const char *const yes[] = {"true", "yes", "on", "1", "TRUE", "Yes"};
+	static const char *const no[] = {"false", "no", "off", "0", "False", "OFF"};
 	char reason[SECTX_CONFIG_REASON_MAX];
 	struct tcfg t;
 	size_t i;
@@ -531,7 +547,7 @@ static void test_type_bool(void **state)
 	t.b = true;
 	assert_int_equal(vparse(NULL, &tkey_bool, "maybe", &t, reason), -EINVAL);
 	assert_string_equal(
-		reason, "'maybe' is not a boolean (expected true, false, yes, no, on, off, 1 or 0)");
+	    reason, "'maybe' is not a boolean (expected true, false, yes, no, on, off, 1 or 0)");
 	assert_int_equal(vparse(NULL, &tkey_bool, "", &t, reason), -EINVAL);
 	assert_int_equal(vparse(NULL, &tkey_bool, "2", &t, reason), -EINVAL);
 	assert_int_equal(vparse(NULL, &tkey_bool, "y", &t, reason), -EINVAL);
@@ -559,7 +575,7 @@ static void test_type_list(void **state)
 {
 	TALLOC_CTX *ctx = talloc_new(NULL);
 	char reason[SECTX_CONFIG_REASON_MAX];
-	struct tcfg t = { 0 };
+	struct tcfg t = {0};
 
 	(void)state;
 	assert_int_equal(vparse(ctx, &tkey_list, "a,  b ,c\t, d.e-f", &t, reason), 0);
@@ -582,7 +598,8 @@ static void test_type_list(void **state)
 	assert_null(t.list[1]);
 
 	assert_int_equal(vparse(ctx, &tkey_list, "a,,b", &t, reason), -EINVAL);
-	assert_string_equal(reason, "'a,,b' has an empty item (expected words separated by commas)");
+	assert_string_equal(reason,
+			    "'a,,b' has an empty item (expected words separated by commas)");
 	assert_int_equal(vparse(ctx, &tkey_list, "a,b,", &t, reason), -EINVAL);
 	assert_int_equal(vparse(ctx, &tkey_list, ",", &t, reason), -EINVAL);
 	assert_int_equal(vparse(ctx, &tkey_list, "a b, c", &t, reason), -EINVAL);
@@ -606,7 +623,8 @@ static void test_type_duration_edges(void **state)
 	assert_int_equal(vparse(NULL, &tkey_dur, "18446744073709551615ms", &t, reason), 0);
 	assert_true(t.d == UINT64_MAX);
 	assert_int_equal(vparse(NULL, &tkey_dur, "18446744073709551616ms", &t, reason), -EINVAL);
-	assert_string_equal(reason, "'18446744073709551616ms' is out of range (0s..18446744073709551615ms)");
+	assert_string_equal(
+	    reason, "'18446744073709551616ms' is out of range (0s..18446744073709551615ms)");
 	assert_int_equal(vparse(NULL, &tkey_dur, "18446744073709551s", &t, reason), 0);
 	assert_true(t.d == 18446744073709551000ull);
 	assert_int_equal(vparse(NULL, &tkey_dur, "18446744073709552s", &t, reason), -EINVAL);
@@ -630,7 +648,7 @@ static void test_type_string(void **state)
 {
 	TALLOC_CTX *ctx = talloc_new(NULL);
 	char reason[SECTX_CONFIG_REASON_MAX];
-	struct tcfg t = { 0 };
+	struct tcfg t = {0};
 
 	(void)state;
 	assert_int_equal(vparse(ctx, &tkey_string, "a # not a comment", &t, reason), 0);
@@ -640,7 +658,11 @@ static void test_type_string(void **state)
 	assert_string_equal(reason, "'xyz' contains an x");
 	assert_int_equal(vparse(ctx, &tkey_string, "a\x7f", &t, reason), -EINVAL);
 	assert_string_equal(reason, "'a\\x7f' contains a control character");
-	assert_int_equal(vparse(ctx, &tkey_string, "a\xc2\x9b" "b", &t, reason), -EINVAL);
+	assert_int_equal(vparse(ctx, &tkey_string,
+				"a\xc2\x9b"
+				"b",
+				&t, reason),
+			 -EINVAL);
 	assert_string_equal(reason, "'a\\u009bb' contains a control character");
 	assert_string_equal(t.s, "a # not a comment");
 	assert_int_equal(talloc_total_blocks(ctx), 2); /* ctx and the one good string */
@@ -657,7 +679,8 @@ static void test_unknown_section(void **state)
 	one_error("[Kerberos]\nrealm = x\n", 1,
 		  "unknown section [Kerberos] (did you mean [kerberos]?)");
 	one_error("[identiy]\n", 1, "unknown section [identiy] (did you mean [identity]?)");
-	one_error("[servce/web]\n", 1, "unknown section [servce/web] (did you mean [service/web]?)");
+	one_error("[servce/web]\n", 1,
+		  "unknown section [servce/web] (did you mean [service/web]?)");
 	one_error("[foo]\nbar = 1\n", 1, "unknown section [foo]");
 	one_error("[]\n", 1, "unknown section []");
 	one_error("[sectxd\n", 1, "malformed section header '[sectxd' (expected [name])");
@@ -674,7 +697,7 @@ static void test_unknown_section(void **state)
 		assert_int_equal(errs->items[0].line, 1);
 		assert_int_equal(errs->items[1].line, 4);
 		assert_string_equal(errs->items[1].message, "invalid value for max_connections: "
-							     "'1' is out of range (16..65536)");
+							    "'1' is out of range (16..65536)");
 		talloc_free(errs);
 	}
 }
@@ -694,7 +717,8 @@ static void test_service_names(void **state)
 	one_error("[service/a b]\n", 1, "unknown section [service/a b]" BAD_SERVICE);
 	one_error("[service/a/b]\n", 1, "unknown section [service/a/b]" BAD_SERVICE);
 	one_error("[services/a]\n", 1, "unknown section [services/a]" BAD_SERVICE);
-	one_error("[service/caf\xc3\xa9]\n", 1, "unknown section [service/caf\xc3\xa9]" BAD_SERVICE);
+	one_error("[service/caf\xc3\xa9]\n", 1,
+		  "unknown section [service/caf\xc3\xa9]" BAD_SERVICE);
 
 	memset(name, 'n', 64);
 	name[64] = '\0';
@@ -788,15 +812,15 @@ static void test_nul_byte(void **state)
 static void test_invalid_utf8(void **state)
 {
 	static const char *const bad[] = {
-		"\xff",             /* never valid */
-		"\xc0\xaf",         /* overlong '/' */
-		"\xe0\x80\xaf",     /* overlong */
-		"\xed\xa0\x80",     /* surrogate */
-		"\xf4\x90\x80\x80", /* above U+10FFFF */
-		"\xc3",             /* truncated */
-		"\xe2\x82",         /* truncated */
-		"\x80",             /* lone continuation */
-		"\xc3\x28",         /* bad continuation */
+	    "\xff",		/* never valid */
+	    "\xc0\xaf",		/* overlong '/' */
+	    "\xe0\x80\xaf",	/* overlong */
+	    "\xed\xa0\x80",	/* surrogate */
+	    "\xf4\x90\x80\x80", /* above U+10FFFF */
+	    "\xc3",		/* truncated */
+	    "\xe2\x82",		/* truncated */
+	    "\x80",		/* lone continuation */
+	    "\xc3\x28",		/* bad continuation */
 	};
 	size_t i;
 
@@ -861,7 +885,8 @@ static void test_file_too_large(void **state)
 	{
 		struct sectx_config *cfg = NULL;
 
-		assert_int_equal(sectx_config_parse_buffer(NULL, "t", text, len - 1, &cfg, NULL), 0);
+		assert_int_equal(sectx_config_parse_buffer(NULL, "t", text, len - 1, &cfg, NULL),
+				 0);
 		talloc_free(cfg);
 	}
 	free(text);
@@ -869,28 +894,28 @@ static void test_file_too_large(void **state)
 
 static void test_all_errors_reported(void **state)
 {
-	static const char text[] = "[sectxd]\n"			  /* 1 */
-				   "max_connections = abc\n"	  /* 2 */
-				   "log_level = info\n"		  /* 3 */
-				   "[kerbros]\n"			  /* 4 */
-				   "realm = ignored\n"		  /* 5 */
-				   "[kerberos]\n"			  /* 6 */
-				   "realm = A@B\n"			  /* 7 */
-				   "junk\n"			  /* 8 */
-				   "[sectxd]\n"			  /* 9 */
-				   "log_level = debug\n"		  /* 10 */
-				   "idle_timeout = 1w\n"		  /* 11 */
-				   "[service/x]\n"			  /* 12 */
-				   "[service/x]\n";		  /* 13 */
-	static const unsigned lines[] = { 2, 4, 7, 8, 10, 11, 13 };
+	static const char text[] = "[sectxd]\n"		     /* 1 */
+				   "max_connections = abc\n" /* 2 */
+				   "log_level = info\n"	     /* 3 */
+				   "[kerbros]\n"	     /* 4 */
+				   "realm = ignored\n"	     /* 5 */
+				   "[kerberos]\n"	     /* 6 */
+				   "realm = A@B\n"	     /* 7 */
+				   "junk\n"		     /* 8 */
+				   "[sectxd]\n"		     /* 9 */
+				   "log_level = debug\n"     /* 10 */
+				   "idle_timeout = 1w\n"     /* 11 */
+				   "[service/x]\n"	     /* 12 */
+				   "[service/x]\n";	     /* 13 */
+	static const unsigned lines[] = {2, 4, 7, 8, 10, 11, 13};
 	static const char *const prefixes[] = {
-		"invalid value for max_connections: ",
-		"unknown section [kerbros] (did you mean [kerberos]?)",
-		"invalid value for realm: 'A@B'",
-		"line without '='",
-		"duplicate key 'log_level' in [sectxd] (first set on line 3)",
-		"invalid value for idle_timeout: '1w' is not a duration",
-		"duplicate section [service/x] (first on line 12)",
+	    "invalid value for max_connections: ",
+	    "unknown section [kerbros] (did you mean [kerberos]?)",
+	    "invalid value for realm: 'A@B'",
+	    "line without '='",
+	    "duplicate key 'log_level' in [sectxd] (first set on line 3)",
+	    "invalid value for idle_timeout: '1w' is not a duration",
+	    "duplicate section [service/x] (first on line 12)",
 	};
 	struct sectx_config *cfg = NULL;
 	struct sectx_config_errors *errs = NULL;
@@ -940,15 +965,18 @@ static void test_untrusted_text_escaped(void **state)
 	one_error("[\x1b]0;title\x07]\n", 1, "unknown section [\\x1b]0;title\\x07]");
 	one_error("[sectxd]\nmax_connections = 1\r2\n", 2,
 		  "invalid value for max_connections: '1\\x0d2' is not a whole number (16..65536)");
-	one_error("[sectxd]\nmax_connections = \xc2\x9b" "31m\n", 2,
+	one_error("[sectxd]\nmax_connections = \xc2\x9b"
+		  "31m\n",
+		  2,
 		  "invalid value for max_connections: '\\u009b31m' is not a whole number "
 		  "(16..65536)");
 	/* a long value is cut short */
 	memset(longval, 'a', sizeof(longval) - 1);
 	longval[sizeof(longval) - 1] = '\0';
 	text = talloc_asprintf(NULL, "[sectxd]\nlog_level = %s\n", longval);
-	msg = talloc_asprintf(text, "invalid value for log_level: '%.128s...' (expected error, "
-				    "warning, info, debug or trace)",
+	msg = talloc_asprintf(text,
+			      "invalid value for log_level: '%.128s...' (expected error, "
+			      "warning, info, debug or trace)",
 			      longval);
 	one_error(text, 2, msg);
 	talloc_free(text);
@@ -974,10 +1002,10 @@ static void test_errs_out_optional(void **state)
 static void test_print_errors(void **state)
 {
 	struct sectx_config_error items[] = {
-		{ "/etc/sectx/sectx.conf", 0, "not a regular file" },
-		{ "/etc/sectx/sectx.conf", 12, "line without '='" },
+	    {"/etc/sectx/sectx.conf", 0, "not a regular file"},
+	    {"/etc/sectx/sectx.conf", 12, "line without '='"},
 	};
-	struct sectx_config_errors errs = { items, 2 };
+	struct sectx_config_errors errs = {items, 2};
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&buf, &len);
@@ -1043,7 +1071,8 @@ static void test_schema_consistent(void **state)
 		assert_true(found);
 		assert_true(k->name[0] != '\0' && strlen(k->name) <= 64);
 		for (c = k->name; *c != '\0'; c++) {
-			assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_');
+			assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+				    *c == '_');
 		}
 		for (j = i + 1; j < sectx_config_n_keys; j++) {
 			assert_false(strcmp(k->section, sectx_config_keys[j].section) == 0 &&
@@ -1067,7 +1096,7 @@ static void test_schema_consistent(void **state)
 
 		assert_non_null(owner);
 		if (strcmp(k->section, "service") == 0) {
-			struct sectx_config_service svc = { 0 };
+			struct sectx_config_service svc = {0};
 
 			assert_int_equal(sectx_config_value_parse(owner, k, k->def, &svc, reason,
 								  sizeof(reason)),
@@ -1245,46 +1274,45 @@ static void test_load_too_large(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_crlf_and_bom),
-		cmocka_unit_test(test_section_twice_merges),
-		cmocka_unit_test(test_uint),
-		cmocka_unit_test(test_duration),
-		cmocka_unit_test(test_loglevel),
-		cmocka_unit_test(test_path),
-		cmocka_unit_test(test_realm),
-		cmocka_unit_test(test_type_bool),
-		cmocka_unit_test(test_type_enum),
-		cmocka_unit_test(test_type_list),
-		cmocka_unit_test(test_type_duration_edges),
-		cmocka_unit_test(test_type_string),
-		cmocka_unit_test(test_unknown_section),
-		cmocka_unit_test(test_service_names),
-		cmocka_unit_test(test_duplicate_service),
-		cmocka_unit_test(test_unknown_key),
-		cmocka_unit_test(test_duplicate_key),
-		cmocka_unit_test(test_line_errors),
-		cmocka_unit_test(test_nul_byte),
-		cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_long_line),
-		cmocka_unit_test(test_file_too_large),
-		cmocka_unit_test(test_all_errors_reported),
-		cmocka_unit_test(test_error_cap),
-		cmocka_unit_test(test_untrusted_text_escaped),
-		cmocka_unit_test(test_errs_out_optional),
-		cmocka_unit_test(test_print_errors),
-		cmocka_unit_test(test_print_schema),
-		cmocka_unit_test(test_schema_consistent),
-		cmocka_unit_test_setup_teardown(test_load_ok, load_setup, load_teardown),
-		cmocka_unit_test_setup_teardown(test_load_parse_errors_name_file, load_setup,
-						load_teardown),
-		cmocka_unit_test_setup_teardown(test_load_writable_refused, load_setup,
-						load_teardown),
-		cmocka_unit_test_setup_teardown(test_load_owner_refused, load_setup, load_teardown),
-		cmocka_unit_test_setup_teardown(test_load_not_regular, load_setup, load_teardown),
-		cmocka_unit_test_setup_teardown(test_load_missing, load_setup, load_teardown),
-		cmocka_unit_test_setup_teardown(test_load_too_large, load_setup, load_teardown),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_full_file),
+	    cmocka_unit_test(test_crlf_and_bom),
+	    cmocka_unit_test(test_section_twice_merges),
+	    cmocka_unit_test(test_uint),
+	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_loglevel),
+	    cmocka_unit_test(test_path),
+	    cmocka_unit_test(test_realm),
+	    cmocka_unit_test(test_type_bool),
+	    cmocka_unit_test(test_type_enum),
+	    cmocka_unit_test(test_type_list),
+	    cmocka_unit_test(test_type_duration_edges),
+	    cmocka_unit_test(test_type_string),
+	    cmocka_unit_test(test_unknown_section),
+	    cmocka_unit_test(test_service_names),
+	    cmocka_unit_test(test_duplicate_service),
+	    cmocka_unit_test(test_unknown_key),
+	    cmocka_unit_test(test_duplicate_key),
+	    cmocka_unit_test(test_line_errors),
+	    cmocka_unit_test(test_nul_byte),
+	    cmocka_unit_test(test_invalid_utf8),
+	    cmocka_unit_test(test_long_line),
+	    cmocka_unit_test(test_file_too_large),
+	    cmocka_unit_test(test_all_errors_reported),
+	    cmocka_unit_test(test_error_cap),
+	    cmocka_unit_test(test_untrusted_text_escaped),
+	    cmocka_unit_test(test_errs_out_optional),
+	    cmocka_unit_test(test_print_errors),
+	    cmocka_unit_test(test_print_schema),
+	    cmocka_unit_test(test_schema_consistent),
+	    cmocka_unit_test_setup_teardown(test_load_ok, load_setup, load_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_parse_errors_name_file, load_setup,
+					    load_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_writable_refused, load_setup, load_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_owner_refused, load_setup, load_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_not_regular, load_setup, load_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_missing, load_setup, load_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_too_large, load_setup, load_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

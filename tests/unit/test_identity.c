@@ -397,8 +397,8 @@ static void test_corrupt_mapfile_moved_aside(void **state)
 	st = new_store(f);
 	assert_int_equal(id_store_n_mappings(st), 0);
 	assert_int_equal(fstatat(f->dirfd, ID_MAPFILE, &sb, 0), -1);
-	aside = talloc_asprintf(f->mem_ctx, "ls '%s' | grep -q '^%s\\.corrupt-'", f->path,
-				ID_MAPFILE);
+	aside =
+	    talloc_asprintf(f->mem_ctx, "ls '%s' | grep -q '^%s\\.corrupt-'", f->path, ID_MAPFILE);
 	assert_int_equal(system(aside), 0);
 
 	/* a good file written by the store, then one payload byte flipped */

@@ -22,7 +22,7 @@
 #include "open_as.h"
 
 #define NOBODY 65534
-#define FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+#define FLAGS  (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 
 static char dir[64];
 
@@ -130,11 +130,10 @@ static void test_fifo_does_not_block(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_as_self_is_a_plain_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_uid_gets_only_its_rights, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_final_link_not_followed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fifo_does_not_block, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_as_self_is_a_plain_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_other_uid_gets_only_its_rights, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_final_link_not_followed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fifo_does_not_block, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,7 +37,7 @@
 static char logged[16384];
 
 void __wrap_pam_syslog(const pam_handle_t *pamh, int priority, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void __wrap_pam_syslog(const pam_handle_t *pamh, int priority, const char *fmt, ...)
 {
 	size_t used = strlen(logged);
@@ -95,18 +95,20 @@ static void test_map_auth(void **state)
  * Linux-PAM guide allows it (IGNORE only through the ignore_* options). */
 static void test_map_auth_only_allowed_codes(void **state)
 {
-	static const int calls[] = { 0, PAM_SECTX_UNREACHABLE, PAM_SECTX_BADREPLY, -EINVAL };
+	static const int calls[] = {0, PAM_SECTX_UNREACHABLE, PAM_SECTX_BADREPLY, -EINVAL};
 	size_t i;
 	uint32_t r;
 
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
 		for (r = 0; r < 40; r++) {
-			int code = pam_sectx_map_result(PAM_SECTX_GROUP_AUTH, calls[i], r, &no_opts);
+			int code =
+			    pam_sectx_map_result(PAM_SECTX_GROUP_AUTH, calls[i], r, &no_opts);
 
 			assert_true(code == PAM_SUCCESS || code == PAM_AUTH_ERR ||
 				    code == PAM_CRED_INSUFFICIENT || code == PAM_AUTHINFO_UNAVAIL ||
 				    code == PAM_USER_UNKNOWN || code == PAM_MAXTRIES);
-			assert_true(code != PAM_SUCCESS || (calls[i] == 0 && r == SECTX_PAM_SUCCESS));
+			assert_true(code != PAM_SUCCESS ||
+				    (calls[i] == 0 && r == SECTX_PAM_SUCCESS));
 		}
 	}
 }
@@ -126,8 +128,7 @@ static void test_map_acct(void **state)
 	assert_int_equal(map(g, 77), PAM_PERM_DENIED);
 	assert_int_equal(pam_sectx_map_result(g, PAM_SECTX_UNREACHABLE, 0, &no_opts),
 			 PAM_AUTHINFO_UNAVAIL);
-	assert_int_equal(pam_sectx_map_result(g, PAM_SECTX_BADREPLY, 0, &no_opts),
-			 PAM_PERM_DENIED);
+	assert_int_equal(pam_sectx_map_result(g, PAM_SECTX_BADREPLY, 0, &no_opts), PAM_PERM_DENIED);
 }
 
 static void test_map_password(void **state)
@@ -151,8 +152,7 @@ static void test_map_password(void **state)
 	assert_int_equal(map(u, SECTX_PAM_AUTH_ERR), PAM_AUTHTOK_ERR);
 	assert_int_equal(pam_sectx_map_result(u, PAM_SECTX_UNREACHABLE, 0, &no_opts),
 			 PAM_AUTHTOK_ERR);
-	assert_int_equal(pam_sectx_map_result(u, PAM_SECTX_BADREPLY, 0, &no_opts),
-			 PAM_AUTHTOK_ERR);
+	assert_int_equal(pam_sectx_map_result(u, PAM_SECTX_BADREPLY, 0, &no_opts), PAM_AUTHTOK_ERR);
 }
 
 static void test_map_setcred_and_session(void **state)
@@ -176,8 +176,7 @@ static void test_map_setcred_and_session(void **state)
 	assert_int_equal(map(s, SECTX_PAM_AUTH_ERR), PAM_SESSION_ERR);
 	assert_int_equal(pam_sectx_map_result(s, PAM_SECTX_UNREACHABLE, 0, &no_opts),
 			 PAM_SESSION_ERR);
-	assert_int_equal(pam_sectx_map_result(s, PAM_SECTX_BADREPLY, 0, &no_opts),
-			 PAM_SESSION_ERR);
+	assert_int_equal(pam_sectx_map_result(s, PAM_SECTX_BADREPLY, 0, &no_opts), PAM_SESSION_ERR);
 	assert_int_equal(pam_sectx_map_result((enum pam_sectx_group)42, 0, 0, &no_opts),
 			 PAM_SYSTEM_ERR);
 }
@@ -202,11 +201,11 @@ static void test_map_ignore_options(void **state)
 	assert_int_equal(pam_sectx_map_result(PAM_SECTX_GROUP_AUTH, PAM_SECTX_UNREACHABLE, 0, &o),
 			 PAM_IGNORE);
 	assert_int_equal(
-		pam_sectx_map_result(PAM_SECTX_GROUP_AUTH, 0, SECTX_PAM_AUTHINFO_UNAVAIL, &o),
-		PAM_IGNORE);
+	    pam_sectx_map_result(PAM_SECTX_GROUP_AUTH, 0, SECTX_PAM_AUTHINFO_UNAVAIL, &o),
+	    PAM_IGNORE);
 	assert_int_equal(
-		pam_sectx_map_result(PAM_SECTX_GROUP_SESSION, PAM_SECTX_UNREACHABLE, 0, &o),
-		PAM_IGNORE);
+	    pam_sectx_map_result(PAM_SECTX_GROUP_SESSION, PAM_SECTX_UNREACHABLE, 0, &o),
+	    PAM_IGNORE);
 	/* an answer we cannot act on is not "unavailable": still fail closed */
 	assert_int_equal(pam_sectx_map_result(PAM_SECTX_GROUP_AUTH, PAM_SECTX_BADREPLY, 0, &o),
 			 PAM_AUTH_ERR);
@@ -222,7 +221,7 @@ static void test_handle_valid(void **state)
 
 	assert_true(pam_sectx_handle_valid(HANDLE_A));
 	assert_true(pam_sectx_handle_valid(
-		"0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"));
+	    "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"));
 	assert_false(pam_sectx_handle_valid(NULL));
 	assert_false(pam_sectx_handle_valid(""));
 	assert_false(pam_sectx_handle_valid("abc"));
@@ -248,14 +247,14 @@ static void test_handle_valid(void **state)
 /* --- a fake helper -------------------------------------------------------------- */
 
 enum reply_kind {
-	R_STATUS,       /* STATUS only (with status) */
-	R_SUCCESS,      /* OK, PAM_RESULT SUCCESS, HANDLE, CCACHE, info/error lines */
-	R_RESULT,       /* OK, PAM_RESULT result */
-	R_NO_RESULT,    /* OK without PAM_RESULT */
-	R_BAD_HANDLE,   /* OK, SUCCESS, a 63-digit handle */
-	R_BAD_LINE,     /* OK, AUTH_ERR, a USER_ERROR line with a control character */
-	R_TWO_HANDLES,  /* OK, SUCCESS, HANDLE twice */
-	R_SILENT,       /* read the request, never answer */
+	R_STATUS,      /* STATUS only (with status) */
+	R_SUCCESS,     /* OK, PAM_RESULT SUCCESS, HANDLE, CCACHE, info/error lines */
+	R_RESULT,      /* OK, PAM_RESULT result */
+	R_NO_RESULT,   /* OK without PAM_RESULT */
+	R_BAD_HANDLE,  /* OK, SUCCESS, a 63-digit handle */
+	R_BAD_LINE,    /* OK, AUTH_ERR, a USER_ERROR line with a control character */
+	R_TWO_HANDLES, /* OK, SUCCESS, HANDLE twice */
+	R_SILENT,      /* read the request, never answer */
 };
 
 struct fake {
@@ -286,7 +285,7 @@ static void *fake_serve(void *arg)
 	    sectx_hdr_decode(f->req, SECTX_HDR_LEN, &h) != 0 ||
 	    (h.length > SECTX_HDR_LEN &&
 	     recv(fd, f->req + SECTX_HDR_LEN, h.length - SECTX_HDR_LEN, MSG_WAITALL) !=
-		     (ssize_t)(h.length - SECTX_HDR_LEN))) {
+		 (ssize_t)(h.length - SECTX_HDR_LEN))) {
 		close(fd);
 		return NULL;
 	}
@@ -342,7 +341,7 @@ static void *fake_serve(void *arg)
 
 static void fake_start(struct fake *f, enum reply_kind kind)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
@@ -386,9 +385,9 @@ static int record_conv(int n, const struct pam_message **msg, struct pam_respons
 		size_t used = strlen(wd->said);
 
 		snprintf(wd->said + used, sizeof(wd->said) - used, "%s:%s\n",
-			 msg[i]->msg_style == PAM_TEXT_INFO ? "I"
+			 msg[i]->msg_style == PAM_TEXT_INFO   ? "I"
 			 : msg[i]->msg_style == PAM_ERROR_MSG ? "E"
-							       : "?",
+							      : "?",
 			 msg[i]->msg);
 	}
 	*resp = NULL;
@@ -398,7 +397,7 @@ static int record_conv(int n, const struct pam_message **msg, struct pam_respons
 static int world_setup(void **state)
 {
 	struct world *wd = calloc(1, sizeof(*wd));
-	struct pam_conv conv = { record_conv, NULL };
+	struct pam_conv conv = {record_conv, NULL};
 	char path[128];
 	FILE *fp;
 
@@ -490,15 +489,17 @@ static void test_call_success_relays_lines_in_order(void **state)
 	assert_int_equal(sectx_msg_parse(f.req, f.req_len, &msg), 0);
 	assert_int_equal(msg.hdr.op, SECTX_OP_PAM_AUTHENTICATE);
 	assert_int_equal(msg.hdr.version, SECTX_PROTO_VERSION);
-	assert_int_equal(sectx_msg_get_string(&msg, SECTX_TAG_USER, s, sizeof(s), SECTX_NAME_MAX), 0);
-	assert_string_equal(s, "alice");
-	assert_int_equal(sectx_msg_get_string(&msg, SECTX_TAG_SERVICE, s, sizeof(s), SECTX_NAME_MAX),
+	assert_int_equal(sectx_msg_get_string(&msg, SECTX_TAG_USER, s, sizeof(s), SECTX_NAME_MAX),
 			 0);
+	assert_string_equal(s, "alice");
+	assert_int_equal(
+	    sectx_msg_get_string(&msg, SECTX_TAG_SERVICE, s, sizeof(s), SECTX_NAME_MAX), 0);
 	assert_string_equal(s, "sectx-unit");
 	assert_int_equal(sectx_msg_get_bytes(&msg, SECTX_TAG_PASSWORD, &pw, &pwlen), 0);
 	assert_int_equal(pwlen, 2);
 	assert_memory_equal(pw, "pw", 2);
-	assert_int_equal(sectx_msg_get_string(&msg, SECTX_TAG_RHOST, s, sizeof(s), SECTX_NAME_MAX), 0);
+	assert_int_equal(sectx_msg_get_string(&msg, SECTX_TAG_RHOST, s, sizeof(s), SECTX_NAME_MAX),
+			 0);
 	assert_string_equal(s, "");
 }
 
@@ -612,9 +613,9 @@ static void test_call_without_helper_is_unreachable_at_once(void **state)
 	assert_true(sectx_now_ms() - start < 1000); /* not the 10 s deadline */
 	pam_sectx_req_free(req);
 	assert_non_null(strstr(logged, "cannot reach sectxd at /nonexistent/sectx-test/pam.sock"));
-	assert_int_equal(pam_sectx_map_result(PAM_SECTX_GROUP_AUTH, PAM_SECTX_UNREACHABLE, 0,
-					      &wd->ctx.opts),
-			 PAM_AUTHINFO_UNAVAIL);
+	assert_int_equal(
+	    pam_sectx_map_result(PAM_SECTX_GROUP_AUTH, PAM_SECTX_UNREACHABLE, 0, &wd->ctx.opts),
+	    PAM_AUTHINFO_UNAVAIL);
 }
 
 /* A field that is not a valid string is never sent (the codec refuses it). */
@@ -638,31 +639,31 @@ static void test_invalid_request_string_is_not_sent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_map_auth),
-		cmocka_unit_test(test_map_auth_only_allowed_codes),
-		cmocka_unit_test(test_map_acct),
-		cmocka_unit_test(test_map_password),
-		cmocka_unit_test(test_map_setcred_and_session),
-		cmocka_unit_test(test_map_ignore_options),
-		cmocka_unit_test(test_handle_valid),
-		cmocka_unit_test_setup_teardown(test_call_success_relays_lines_in_order, world_setup,
-						world_teardown),
-		cmocka_unit_test_setup_teardown(test_call_silent_shows_nothing, world_setup,
-						world_teardown),
-		cmocka_unit_test_setup_teardown(test_call_result_is_returned, world_setup,
-						world_teardown),
-		cmocka_unit_test_setup_teardown(test_call_noop_fails_closed, world_setup,
-						world_teardown),
-		cmocka_unit_test_setup_teardown(test_call_busy_is_unreachable, world_setup,
-						world_teardown),
-		cmocka_unit_test_setup_teardown(test_call_bad_replies_are_refused, world_setup,
-						world_teardown),
-		cmocka_unit_test_setup_teardown(test_call_silent_helper_times_out, world_setup,
-						world_teardown),
-		cmocka_unit_test_setup_teardown(test_call_without_helper_is_unreachable_at_once,
-						world_setup, world_teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_request_string_is_not_sent, world_setup,
-						world_teardown),
+	    cmocka_unit_test(test_map_auth),
+	    cmocka_unit_test(test_map_auth_only_allowed_codes),
+	    cmocka_unit_test(test_map_acct),
+	    cmocka_unit_test(test_map_password),
+	    cmocka_unit_test(test_map_setcred_and_session),
+	    cmocka_unit_test(test_map_ignore_options),
+	    cmocka_unit_test(test_handle_valid),
+	    cmocka_unit_test_setup_teardown(test_call_success_relays_lines_in_order, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_call_silent_shows_nothing, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_call_result_is_returned, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_call_noop_fails_closed, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_call_busy_is_unreachable, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_call_bad_replies_are_refused, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_call_silent_helper_times_out, world_setup,
+					    world_teardown),
+	    cmocka_unit_test_setup_teardown(test_call_without_helper_is_unreachable_at_once,
+					    world_setup, world_teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_request_string_is_not_sent, world_setup,
+					    world_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

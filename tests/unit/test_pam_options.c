@@ -26,7 +26,7 @@ static char logged[8192];
 static int n_logged;
 
 void __wrap_pam_syslog(const pam_handle_t *pamh, int priority, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void __wrap_pam_syslog(const pam_handle_t *pamh, int priority, const char *fmt, ...)
 {
 	size_t used = strlen(logged);
@@ -135,7 +135,8 @@ static void test_every_flag_sets_its_member(void **state)
 			const struct pam_sectx_option *other = &pam_sectx_options[j];
 
 			if (other->type == PAM_SECTX_OPT_FLAG) {
-				bool v = *(const bool *)(const void *)((const char *)&o + other->offset);
+				bool v =
+				    *(const bool *)(const void *)((const char *)&o + other->offset);
 
 				assert_int_equal(v, i == j);
 			}
@@ -179,9 +180,17 @@ static void test_minimum_uid(void **state)
 static void test_bad_minimum_uid_keeps_default(void **state)
 {
 	static const char *const bad[] = {
-		"minimum_uid=abc", "minimum_uid=", "minimum_uid", "minimum_uid=-1",
-		"minimum_uid=+5", "minimum_uid= 5", "minimum_uid=5 ", "minimum_uid=1x",
-		"minimum_uid=4294967296", "minimum_uid=99999999999999999999", "minimum_uid=0x10",
+	    "minimum_uid=abc",
+	    "minimum_uid=",
+	    "minimum_uid",
+	    "minimum_uid=-1",
+	    "minimum_uid=+5",
+	    "minimum_uid= 5",
+	    "minimum_uid=5 ",
+	    "minimum_uid=1x",
+	    "minimum_uid=4294967296",
+	    "minimum_uid=99999999999999999999",
+	    "minimum_uid=0x10",
 	};
 	size_t i;
 
@@ -284,7 +293,7 @@ static void test_logged_option_is_escaped(void **state)
 
 static void test_null_arguments_are_skipped(void **state)
 {
-	const char *argv[] = { NULL, "debug", NULL };
+	const char *argv[] = {NULL, "debug", NULL};
 	struct pam_sectx_opts o;
 
 	assert_int_equal(pam_sectx_opts_parse(NULL, 3, argv, &o), 0);
@@ -294,18 +303,18 @@ static void test_null_arguments_are_skipped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_table_is_consistent, reset_log),
-		cmocka_unit_test_setup(test_no_arguments_gives_defaults, reset_log),
-		cmocka_unit_test_setup(test_every_flag_sets_its_member, reset_log),
-		cmocka_unit_test_setup(test_flags_by_name, reset_log),
-		cmocka_unit_test_setup(test_minimum_uid, reset_log),
-		cmocka_unit_test_setup(test_bad_minimum_uid_keeps_default, reset_log),
-		cmocka_unit_test_setup(test_timeout_is_bounded, reset_log),
-		cmocka_unit_test_setup(test_socket_dir, reset_log),
-		cmocka_unit_test_setup(test_unknown_option_is_logged_and_ignored, reset_log),
-		cmocka_unit_test_setup(test_flag_with_value_is_refused, reset_log),
-		cmocka_unit_test_setup(test_logged_option_is_escaped, reset_log),
-		cmocka_unit_test_setup(test_null_arguments_are_skipped, reset_log),
+	    cmocka_unit_test_setup(test_table_is_consistent, reset_log),
+	    cmocka_unit_test_setup(test_no_arguments_gives_defaults, reset_log),
+	    cmocka_unit_test_setup(test_every_flag_sets_its_member, reset_log),
+	    cmocka_unit_test_setup(test_flags_by_name, reset_log),
+	    cmocka_unit_test_setup(test_minimum_uid, reset_log),
+	    cmocka_unit_test_setup(test_bad_minimum_uid_keeps_default, reset_log),
+	    cmocka_unit_test_setup(test_timeout_is_bounded, reset_log),
+	    cmocka_unit_test_setup(test_socket_dir, reset_log),
+	    cmocka_unit_test_setup(test_unknown_option_is_logged_and_ignored, reset_log),
+	    cmocka_unit_test_setup(test_flag_with_value_is_refused, reset_log),
+	    cmocka_unit_test_setup(test_logged_option_is_escaped, reset_log),
+	    cmocka_unit_test_setup(test_null_arguments_are_skipped, reset_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

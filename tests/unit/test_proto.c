@@ -233,22 +233,22 @@ static void test_strings(void **state)
 {
 	assert_int_equal(get_raw_string("alice", 5, 32), 0);
 	assert_int_equal(get_raw_string("", 0, 32), 0);
-	assert_int_equal(get_raw_string("al\0ce", 5, 32), SECTX_ERR_BADSTR);  /* NUL */
-	assert_int_equal(get_raw_string("al\nce", 5, 32), SECTX_ERR_BADSTR);  /* newline */
-	assert_int_equal(get_raw_string("al\x1b[", 4, 32), SECTX_ERR_BADSTR); /* escape */
-	assert_int_equal(get_raw_string("a\x7f", 2, 32), SECTX_ERR_BADSTR);   /* DEL */
-	assert_int_equal(get_raw_string("J\xc3\xbcrgen", 7, 32), 0);          /* ü */
-	assert_int_equal(get_raw_string("\xe2\x82\xac", 3, 32), 0);           /* € */
-	assert_int_equal(get_raw_string("\xf0\x9f\x94\x91", 4, 32), 0);       /* U+1F511 */
+	assert_int_equal(get_raw_string("al\0ce", 5, 32), SECTX_ERR_BADSTR);   /* NUL */
+	assert_int_equal(get_raw_string("al\nce", 5, 32), SECTX_ERR_BADSTR);   /* newline */
+	assert_int_equal(get_raw_string("al\x1b[", 4, 32), SECTX_ERR_BADSTR);  /* escape */
+	assert_int_equal(get_raw_string("a\x7f", 2, 32), SECTX_ERR_BADSTR);    /* DEL */
+	assert_int_equal(get_raw_string("J\xc3\xbcrgen", 7, 32), 0);	       /* ü */
+	assert_int_equal(get_raw_string("\xe2\x82\xac", 3, 32), 0);	       /* € */
+	assert_int_equal(get_raw_string("\xf0\x9f\x94\x91", 4, 32), 0);	       /* U+1F511 */
 	assert_int_equal(get_raw_string("\xc0\xaf", 2, 32), SECTX_ERR_BADSTR); /* overlong / */
 	assert_int_equal(get_raw_string("\xe0\x80\xaf", 3, 32), SECTX_ERR_BADSTR);
 	assert_int_equal(get_raw_string("\xed\xa0\x80", 3, 32), SECTX_ERR_BADSTR); /* surrogate */
 	assert_int_equal(get_raw_string("\xf4\x90\x80\x80", 4, 32), SECTX_ERR_BADSTR); /* >10FFFF */
-	assert_int_equal(get_raw_string("\xc2\x85", 2, 32), SECTX_ERR_BADSTR); /* C1 NEL */
-	assert_int_equal(get_raw_string("\xc3", 1, 32), SECTX_ERR_BADSTR);     /* truncated */
-	assert_int_equal(get_raw_string("\x80", 1, 32), SECTX_ERR_BADSTR);     /* lone cont. */
+	assert_int_equal(get_raw_string("\xc2\x85", 2, 32), SECTX_ERR_BADSTR);	       /* C1 NEL */
+	assert_int_equal(get_raw_string("\xc3", 1, 32), SECTX_ERR_BADSTR); /* truncated */
+	assert_int_equal(get_raw_string("\x80", 1, 32), SECTX_ERR_BADSTR); /* lone cont. */
 	assert_int_equal(get_raw_string("\xe2\x82", 2, 32), SECTX_ERR_BADSTR);
-	assert_int_equal(get_raw_string("abcdef", 6, 5), SECTX_ERR_TOOBIG);    /* bound */
+	assert_int_equal(get_raw_string("abcdef", 6, 5), SECTX_ERR_TOOBIG); /* bound */
 	assert_int_equal(get_raw_string("abcde", 5, 5), 0);
 }
 
@@ -275,7 +275,7 @@ static void test_writer_bounds(void **state)
 
 	sectx_frame_begin(&w, buf, sizeof(buf), 1, 1, 1);
 	sectx_put_string(&w, SECTX_TAG_MESSAGE, "0123456789"); /* 16 bytes: ok */
-	sectx_put_u32(&w, SECTX_TAG_STATUS, 1);                /* 10 more: 38 > 32 */
+	sectx_put_u32(&w, SECTX_TAG_STATUS, 1);		       /* 10 more: 38 > 32 */
 	assert_int_equal(sectx_frame_end(&w, &len), SECTX_ERR_TOOBIG);
 
 	sectx_frame_begin(&w, buf, sizeof(buf), 1, 1, 1);
@@ -289,8 +289,8 @@ static void test_writer_bounds(void **state)
 static void test_reply_status_and_versions(void **state)
 {
 	uint8_t buf[256];
-	struct sectx_hdr req = { .length = SECTX_HDR_LEN, .version = 99, .op = SECTX_OP_STATUS,
-				 .reqid = 42 };
+	struct sectx_hdr req = {
+	    .length = SECTX_HDR_LEN, .version = 99, .op = SECTX_OP_STATUS, .reqid = 42};
 	struct sectx_msg msg;
 	char text[64];
 	uint32_t v;
@@ -301,7 +301,8 @@ static void test_reply_status_and_versions(void **state)
 	assert_true(sectx_version_ok(SECTX_PROTO_MIN_VERSION));
 	assert_false(sectx_version_ok(SECTX_PROTO_VERSION + 1));
 
-	assert_int_equal(sectx_reply_status(buf, sizeof(buf), &req, SECTX_E_VERSION, "no", &len), 0);
+	assert_int_equal(sectx_reply_status(buf, sizeof(buf), &req, SECTX_E_VERSION, "no", &len),
+			 0);
 	assert_int_equal(sectx_msg_parse(buf, len, &msg), 0);
 	assert_int_equal(msg.hdr.op, SECTX_OP_STATUS | SECTX_OP_REPLY);
 	assert_int_equal(msg.hdr.reqid, 42);
@@ -323,7 +324,7 @@ static void test_reply_status_and_versions(void **state)
 
 static void test_cursor(void **state)
 {
-	const uint8_t b[] = { 1, 2, 3, 4, 5, 6, 7 };
+	const uint8_t b[] = {1, 2, 3, 4, 5, 6, 7};
 	struct sectx_cur cur;
 	const uint8_t *p;
 	uint32_t v32;
@@ -439,19 +440,19 @@ static void test_raw_writer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_short_header),
-		cmocka_unit_test(test_length_beyond_max),
-		cmocka_unit_test(test_length_beyond_data),
-		cmocka_unit_test(test_field_overruns_frame),
-		cmocka_unit_test(test_bad_tags),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_output_buffer_bound),
-		cmocka_unit_test(test_writer_bounds),
-		cmocka_unit_test(test_reply_status_and_versions),
-		cmocka_unit_test(test_cursor),
-		cmocka_unit_test(test_raw_writer),
-		cmocka_unit_test(test_random_input),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_short_header),
+	    cmocka_unit_test(test_length_beyond_max),
+	    cmocka_unit_test(test_length_beyond_data),
+	    cmocka_unit_test(test_field_overruns_frame),
+	    cmocka_unit_test(test_bad_tags),
+	    cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_output_buffer_bound),
+	    cmocka_unit_test(test_writer_bounds),
+	    cmocka_unit_test(test_reply_status_and_versions),
+	    cmocka_unit_test(test_cursor),
+	    cmocka_unit_test(test_raw_writer),
+	    cmocka_unit_test(test_random_input),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
