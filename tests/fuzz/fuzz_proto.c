@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const uint8_t *val;
 			uint32_t flen;
 
-			if (sectx_cur_get_u16(&cur, &f.tag) != 0 || sectx_cur_get_u32(&cur, &flen) != 0 ||
+			if (sectx_cur_get_u16(&cur, &f.tag) != 0 ||
+			    sectx_cur_get_u32(&cur, &flen) != 0 ||
 			    sectx_cur_get_bytes(&cur, flen, &val) != 0) {
 				__builtin_trap(); /* parse accepted what the cursor cannot walk */
 			}
