@@ -547,7 +547,7 @@ SECTX_HOT static enum sectx_nss_cache_result fill_group(const struct rec *r, uin
 {
 	struct group_view g;
 	size_t need, pos, pad, i, start;
-	char **mem;
+	char **mem, *name, *passwd;
 
 	if (group_view(r, &g) != 0 || (by_id && g.gid != want_gid)) {
 		return SECTX_NSS_CACHE_CORRUPT;
@@ -562,9 +562,8 @@ SECTX_HOT static enum sectx_nss_cache_result fill_group(const struct rec *r, uin
 	}
 	mem = (char **)(void *)(buf + pad);
 	pos = pad + ((size_t)g.nmem + 1) * sizeof(char *);
-	gr->gr_name = put(buf, &pos, g.name, g.name_len);
-	gr->gr_passwd = put(buf, &pos, "*", 1);
-	gr->gr_gid = g.gid;
+	name = put(buf, &pos, g.name, g.name_len);
+	passwd = put(buf, &pos, "*", 1);
 	/* Copy the members once, then split the private copy: every NUL counted
 	 * there is one the file cannot change any more. */
 	start = pos;
@@ -584,6 +583,10 @@ SECTX_HOT static enum sectx_nss_cache_result fill_group(const struct rec *r, uin
 		return SECTX_NSS_CACHE_CORRUPT;
 	}
 	mem[g.nmem] = NULL;
+	/* only now, on a HIT, is *gr written */
+	gr->gr_name = name;
+	gr->gr_passwd = passwd;
+	gr->gr_gid = g.gid;
 	gr->gr_mem = mem;
 	return SECTX_NSS_CACHE_HIT;
 }

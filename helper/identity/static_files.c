@@ -251,6 +251,7 @@ static void load_group_line(struct id_store *st, char *line, unsigned lineno)
 	const char *file = st->groups_file;
 	struct id_group *g;
 	const char *why;
+	const char **principals = NULL; /* of the members, until all are checked */
 	uint32_t gid;
 	char *f[3], *mem, *next;
 	size_t i;
@@ -324,10 +325,19 @@ static void load_group_line(struct id_store *st, char *line, unsigned lineno)
 			goto nomem;
 		}
 		g->nmem++;
-		if (add_membership(st, n.principal, gid) != 0) {
+		principals = talloc_realloc(g, principals, const char *, g->nmem);
+		if (principals == NULL ||
+		    (principals[g->nmem - 1] = talloc_strdup(principals, n.principal)) == NULL) {
 			goto nomem;
 		}
 	}
+	/* every member is valid: only now may they get the group */
+	for (i = 0; i < g->nmem; i++) {
+		if (add_membership(st, principals[i], gid) != 0) {
+			goto nomem;
+		}
+	}
+	TALLOC_FREE(principals);
 	if (id_append_ptr(st, (void ***)&st->static_groups, &st->n_static_groups, g) != 0 ||
 	    id_ix_put(st, &st->group_by_name, id_str_hash(st, g->name), g) != 0 ||
 	    id_ix_put(st, &st->group_by_gid, id_hash(st, gid), g) != 0 ||
