@@ -212,9 +212,11 @@ static void accept_authorised(struct sectx_request *req, const struct sectx_conf
 	if (req->uid != 0 && svc->principal[0] == '\0') {
 		/* no principal would let the service accept with any key of the
 		 * keytab, the host key included: root only */
-		SECTX_WARN("context accept: service %s names no principal; uid %u refused (only "
-			   "root may accept with any keytab key)",
-			   name, (unsigned)req->uid);
+		sectx_request_log_refusal(
+		    req,
+		    "context accept: service %s names no principal; uid %u refused (only "
+		    "root may accept with any keytab key)",
+		    name, (unsigned)req->uid);
 		ctx_reply_status(req, SECTX_E_PERM, "this service names no principal: root only");
 		return;
 	}

@@ -121,8 +121,8 @@ static void authz_step(struct authz_state *a)
 
 	svc = service_find(req->hctx->cfg, a->name);
 	if (svc == NULL) {
-		SECTX_INFO("context refused: no [service/%s] (uid %u)", a->name,
-			   (unsigned)req->uid);
+		sectx_request_log_refusal(req, "context refused: no [service/%s] (uid %u)", a->name,
+					  (unsigned)req->uid);
 		ctx_reply_status(req, SECTX_E_NOTFOUND, "no such service");
 		return;
 	}
@@ -131,8 +131,8 @@ static void authz_step(struct authz_state *a)
 		a->next(req, svc, a->name);
 		return;
 	case AUTHZ_NO:
-		SECTX_WARN("context refused: uid %u may not use service %s", (unsigned)req->uid,
-			   a->name);
+		sectx_request_log_refusal(req, "context refused: uid %u may not use service %s",
+					  (unsigned)req->uid, a->name);
 		ctx_reply_status(req, SECTX_E_PERM, "this uid may not use this service");
 		return;
 	case AUTHZ_LOOKUP:
@@ -270,7 +270,8 @@ struct ctx_entry *ctx_init_entry(struct sectx_request *req, const char *name, in
 			return NULL;
 		}
 		if (req->uid != 0) {
-			SECTX_WARN(
+			sectx_request_log_refusal(
+			    req,
 			    "context init: service %s uid %u offered a login handle: refused "
 			    "(root only)",
 			    name, (unsigned)req->uid);
@@ -306,9 +307,11 @@ struct ctx_entry *ctx_init_entry(struct sectx_request *req, const char *name, in
 					   &e->mcc, &file_uid, &why);
 		e->as_uid = file_uid;
 		if (ret == -EPERM) {
-			SECTX_WARN("context init: service %s uid %u passed a ccache owned by uid "
-				   "%u: refused",
-				   name, (unsigned)req->uid, (unsigned)file_uid);
+			sectx_request_log_refusal(
+			    req,
+			    "context init: service %s uid %u passed a ccache owned by uid "
+			    "%u: refused",
+			    name, (unsigned)req->uid, (unsigned)file_uid);
 		}
 	}
 	if (ret != 0) {

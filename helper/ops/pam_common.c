@@ -196,8 +196,8 @@ static uint32_t authorised(struct authorise_state *a, struct tevent_req *subreq,
 	}
 	if (!allowed) {
 		if (what != NULL) {
-			SECTX_WARN("uid %u pid %d may not %s; refused", (unsigned)req->uid,
-				   (int)req->pid, what);
+			sectx_request_log_refusal(req, "uid %u pid %d may not %s; refused",
+						  (unsigned)req->uid, (int)req->pid, what);
 		}
 		return SECTX_E_PERM;
 	}
@@ -382,11 +382,13 @@ struct sectx_handle *sectx_pam_claimable_handle(struct sectx_request *req, const
 	 * is claimed only by a request from that same host. */
 	if (strcmp(h->user, a->user) != 0 || strcmp(h->service, a->service) != 0 ||
 	    strcmp(h->rhost, a->has_rhost ? a->rhost : "") != 0) {
-		SECTX_WARN("%s from uid %u pid %d: login handle of %s (%s, rhost %s) presented for "
-			   "%s (%s, rhost %s); refused",
-			   sectx_op_name(req->msg.hdr.op), (unsigned)req->uid, (int)req->pid,
-			   h->user, h->service, h->rhost[0] ? h->rhost : "-", a->user, a->service,
-			   a->has_rhost && a->rhost[0] ? a->rhost : "-");
+		sectx_request_log_refusal(
+		    req,
+		    "%s from uid %u pid %d: login handle of %s (%s, rhost %s) presented for "
+		    "%s (%s, rhost %s); refused",
+		    sectx_op_name(req->msg.hdr.op), (unsigned)req->uid, (int)req->pid, h->user,
+		    h->service, h->rhost[0] ? h->rhost : "-", a->user, a->service,
+		    a->has_rhost && a->rhost[0] ? a->rhost : "-");
 		return NULL;
 	}
 	return h;

@@ -53,6 +53,16 @@ static int request_destructor(struct sectx_request *req)
 }
 
 /* Contract in server.h. */
+void sectx_request_log_refusal(struct sectx_request *req, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sectx_srv_vlog_peer(req->conn->srv, SRV_LOG_OP_REFUSED, fmt, ap);
+	va_end(ap);
+}
+
+/* Contract in server.h. */
 int sectx_request_take_fd(struct sectx_request *req)
 {
 	int fd = req->passed_fd;

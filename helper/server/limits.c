@@ -122,6 +122,7 @@ static const struct {
     [SRV_LOG_REFUSED] = {"refused connections", SECTX_LOG_WARNING},
     [SRV_LOG_EVICTED] = {"connections evicted for the partial-frame budget", SECTX_LOG_INFO},
     [SRV_LOG_DENIED] = {"operations denied to non-root callers", SECTX_LOG_WARNING},
+    [SRV_LOG_OP_REFUSED] = {"requests refused by their operation's checks", SECTX_LOG_WARNING},
 };
 
 /* Contract in server_int.h. */
@@ -174,13 +175,13 @@ static void log_flush_arm(struct sectx_server *srv)
 }
 
 /* Contract in server_int.h. */
-void sectx_srv_log_peer(struct sectx_server *srv, enum srv_log_kind kind, const char *fmt, ...)
+void sectx_srv_vlog_peer(struct sectx_server *srv, enum srv_log_kind kind, const char *fmt,
+			 va_list ap)
 {
 	const struct sectx_config *cfg = srv->hctx->cfg;
 	struct sectx_log_limit *l = &srv->peer_log[kind];
 	uint64_t before = l->suppressed_total;
 	char line[512];
-	va_list ap;
 
 	if (l->level > sectx_log_get_level()) {
 		return;
@@ -188,9 +189,7 @@ void sectx_srv_log_peer(struct sectx_server *srv, enum srv_log_kind kind, const 
 	/* the config may have been reloaded */
 	l->burst = cfg->sectxd.peer_log_lines;
 	l->interval_ms = (int64_t)cfg->sectxd.peer_log_interval_ms;
-	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	sectx_log_limited(l, sectx_now_ms(), "%s", line);
 	if (l->suppressed_total != before) {
 		srv->stats.log_suppressed++;
@@ -198,4 +197,14 @@ void sectx_srv_log_peer(struct sectx_server *srv, enum srv_log_kind kind, const 
 			log_flush_arm(srv);
 		}
 	}
+}
+
+/* Contract in server_int.h. */
+void sectx_srv_log_peer(struct sectx_server *srv, enum srv_log_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sectx_srv_vlog_peer(srv, kind, fmt, ap);
+	va_end(ap);
 }

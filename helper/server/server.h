@@ -112,6 +112,15 @@ void sectx_request_reply(struct sectx_request *req, struct sectx_wbuf *w);
 /* Reply with status and optional message and free req. */
 void sectx_request_reply_status(struct sectx_request *req, uint32_t status, const char *msg);
 
+/* Log a warning that req was refused by its operation's own checks (a uid
+ * that may not act for that user, a login handle presented for another
+ * user).  Any local uid can send such requests as often as it likes, so the
+ * line goes through the server's rate limit for lines about peers: at most
+ * peer_log_lines per peer_log_interval, the rest counted and reported in one
+ * line at the end of the window. */
+void sectx_request_log_refusal(struct sectx_request *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The descriptor the client passed with this request's frame (SCM_RIGHTS,
  * pam.sock only), or -1.  The caller owns it from then on and must close it;
  * a second call returns -1.  An untaken descriptor is closed with the request.

@@ -16,6 +16,7 @@
 #ifndef SECTX_SERVER_INT_H
 #define SECTX_SERVER_INT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +90,7 @@ enum srv_log_kind {
 	SRV_LOG_REFUSED,    /* a connection refused at a cap, or not accepted */
 	SRV_LOG_EVICTED,    /* a connection closed for the partial-frame budget */
 	SRV_LOG_DENIED,	    /* a root_only operation asked by another uid */
+	SRV_LOG_OP_REFUSED, /* refused by its operation's own checks (another user's handle) */
 	SRV_LOG_KINDS
 };
 
@@ -190,5 +192,7 @@ void sectx_srv_partial_end(struct sectx_sconn *conn);
  * end of the window). */
 void sectx_srv_log_peer(struct sectx_server *srv, enum srv_log_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void sectx_srv_vlog_peer(struct sectx_server *srv, enum srv_log_kind kind, const char *fmt,
+			 va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif /* SECTX_SERVER_INT_H */

@@ -281,6 +281,30 @@ def test_user_cannot_check_another_users_password(pam_helper, users, client, rea
     assert as_requests(realm, bob) > before  # the count sees a real exchange
 
 
+def test_refusals_a_user_provokes_are_logged_within_the_rate_limit(pam_helper, users, client):
+    """Every refusal is worth a line, but any local uid can ask as often as it
+    likes: the lines about refused requests go through the server's limit for
+    lines about peers (peer_log_lines, 20 per 10 s by default), and the rest
+    are counted in one line at the end of the window."""
+    alice, bob = users(), users()
+    line = re.compile(rf"uid {alice.uid} pid \d+ may not authenticate another user; refused")
+    start = len(pam_helper.log_text())
+    asked = 200
+    with client(alice, pam_helper.pam_sock) as c:
+        replies = [c.request(OP_AUTH, *pam_fields(bob.name, (T_PASSWORD, "x")))
+                   for _ in range(asked)]
+    assert all(r.status == E_PERM for r in replies), replies[:3]
+    logged = len(line.findall(pam_helper.log_text()[start:]))
+    print(f"\n{asked} refused requests from uid {alice.uid}: {logged} lines logged")
+    assert 1 <= logged <= 20, logged
+    summary = re.compile(r"(\d+) more lines about requests refused by their operation's checks "
+                         r"suppressed")
+    assert wait_until(lambda: summary.search(pam_helper.log_text()[start:]), 15, 0.2), \
+        pam_helper.log_tail()
+    counted = sum(int(n) for n in summary.findall(pam_helper.log_text()[start:]))
+    assert counted >= asked - logged, (counted, asked, logged)
+
+
 def test_user_cannot_change_another_users_password(pam_helper, users, client, realm, tmp_path):
     alice, bob = users(), users()
     new = "Stolen-" + bob.password

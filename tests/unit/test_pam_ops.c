@@ -31,6 +31,7 @@
 #include "config.h"
 #include "identity/identity.h"
 #include "identity/identity_int.h"
+#include "log.h"
 #include "ops/pam_int.h"
 #include "proto.h"
 #include "server/server.h"
@@ -255,6 +256,19 @@ void sectx_request_reply(struct sectx_request *req, struct sectx_wbuf *w)
 	(void)req;
 	(void)w;
 	n_replies++;
+}
+
+/* Refusals are logged, as the server would within its rate limit. */
+void sectx_request_log_refusal(struct sectx_request *req, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	(void)req;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sectx_log(SECTX_LOG_WARNING, "%s", line);
 }
 
 /* The credential store: no login handles. */
