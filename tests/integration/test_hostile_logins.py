@@ -12,19 +12,26 @@ libpam (pam_wrapper), the real sectxd and a real KDC.
     same delay as authentication after failures.
   * A client whose timeout the delay would outlast is answered at once
     (PAM_MAXTRIES), without the attempt reaching the KDC.
+  * Four ordinary uids holding every connection they may, all slow-loris
+    frames (test_hostile_clients.py's attackers): real logins through root's
+    stacks still succeed within twice their idle latency.
 
 Every figure measured is printed (run pytest with -s to see them)."""
 
 import concurrent.futures
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
+
 from pam_fixtures import *  # noqa: F401,F403  (fixtures: pam_stack, users, ...)
-from sectx_harness import sanitizer_runtime
+from sectx_harness import sanitizer_runtime, wait_until
+from test_hostile_clients import ATTACK_UIDS, PER_UID, _as_uid, _slow_loris, _stop
 
 ATTACKERS = 100        # PAM clients the hostile user starts...
 PAM_ATTACKERS = 10     # ...of which real pam_driver runs (pam_wrapper has ~62 run dirs
@@ -272,3 +279,77 @@ def test_delay_beyond_the_clients_timeout_answered_at_once(pam_helper_factory, p
     assert len(re.findall(rf"authentication of {user.name} for \S+ .*failed", log)) == 2, \
         d.log_tail()
     assert "answered at once: its delay of" in log, d.log_tail()
+
+
+def _niced_slow_loris(paths, n, stop_fd):
+    """test_hostile_clients' slow-loris attacker at nice 19.  Its reconnect
+    loop (thousands of refused connections a second) is a busy CPU on its
+    own, and on a 2-core machine four of them take CPU from every process,
+    the login's clients included: that share is the kernel's to divide, not
+    sectxd's.  Niced, they still hold every slot they may and reconnect as
+    fast as the CPU left over allows, and the figure measures what sectxd
+    does under the attack."""
+    os.nice(19)
+    _slow_loris(paths, n, stop_fd)
+
+
+def test_slow_loris_uids_lock_no_one_out_of_logins(pam_helper, pam_stack, users, bins):
+    """Four uids at their per-uid cap (256 each, 1024 in all), every
+    connection a frame short of its last byte: root's reserve and the
+    partial-frame budget keep real logins through root's PAM stacks within
+    twice their idle latency, and every slot comes back within seconds."""
+    if os.geteuid() != 0:
+        pytest.skip("runs the attackers as other uids")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2 * PER_UID + 200:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard}")
+    d = pam_helper
+    stack = pam_stack()
+    people = [users() for _ in range(LEGIT)]
+    idle_conns = _pam_conns(d)
+    idle = 0.0
+    for _ in range(2):
+        runs, _ = _legit_batch(stack, people)
+        _assert_all_logged_in(runs)
+        idle = max(idle, max(r.elapsed for r in runs))
+    rest_kib = d.rss_kib()
+
+    def conns():
+        c = d.status_json()["connections"]
+        return c["nss"] + c["pam"] - 1  # less status's own
+
+    children, during = [], []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    try:
+        for uid in ATTACK_UIDS:
+            children.append(_as_uid(uid, _niced_slow_loris, (d.nss_sock, d.pam_sock),
+                                    PER_UID))
+        wait_until(lambda: conns() >= 1024 - 128, 10, 0.2)
+        held = conns()
+        for _ in range(3):
+            runs, _ = _legit_batch(stack, people)
+            _assert_all_logged_in(runs)
+            during.append(max(r.elapsed for r in runs))
+            held = max(held, conns())
+        peak_kib = d.rss_kib("VmHWM")
+    finally:
+        stopped = time.monotonic()
+        _stop(children)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    settled = wait_until(lambda: _pam_conns(d) <= idle_conns, 30, 0.05)
+    recovered = time.monotonic() - stopped
+    runs, _ = _legit_batch(stack, people)
+    _assert_all_logged_in(runs)
+    after = max(r.elapsed for r in runs)
+    worst = max(during)
+    print(f"\nslow loris: {len(ATTACK_UIDS)} uids held up to {held} connections; "
+          f"{LEGIT} concurrent logins, slowest: idle {idle:.3f} s, under attack "
+          f"{', '.join(f'{t:.3f}' for t in during)} s (3 x {LEGIT}/{LEGIT} succeeded; bound "
+          f"{2 * idle:.3f} s), after {after:.3f} s; RSS at rest {rest_kib} KiB, peak "
+          f"{peak_kib} KiB; slots free {recovered:.2f} s after the attackers stopped")
+    assert held >= 1024 - 128 - 8, f"the attackers held only {held}: no test of the reserve"
+    assert worst <= 2 * idle, (during, idle)
+    assert settled and recovered <= RECOVER_WITHIN, (recovered, _pam_conns(d))
+    if sanitizer_runtime(bins.sectxd) is None:
+        assert peak_kib < RSS_BOUND_KIB, peak_kib
+    assert d.alive()
