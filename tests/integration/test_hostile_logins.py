@@ -21,17 +21,15 @@ Every figure measured is printed (run pytest with -s to see them)."""
 import concurrent.futures
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
 import time
 
-import pytest
-
 from pam_fixtures import *  # noqa: F401,F403  (fixtures: pam_stack, users, ...)
-from sectx_harness import sanitizer_runtime, wait_until
-from test_hostile_clients import ATTACK_UIDS, PER_UID, _as_uid, _slow_loris, _stop
+from sectx_harness import require_root, sanitizer_runtime, wait_until
+from test_hostile_clients import (ATTACK_UIDS, PER_UID, _as_uid, _connections, _slow_loris,
+                                  _stop, nofile)  # noqa: F401  (nofile: a fixture)
 
 ATTACKERS = 100        # PAM clients the hostile user starts...
 PAM_ATTACKERS = 10     # ...of which real pam_driver runs (pam_wrapper has ~62 run dirs
@@ -56,6 +54,19 @@ def _legit_batch(stack, people):
     with concurrent.futures.ThreadPoolExecutor(len(people)) as pool:
         runs = list(pool.map(login, people))
     return runs, time.monotonic() - start
+
+
+def _slowest_batch(stack, people):
+    """One _legit_batch, every login of which must succeed: its slowest."""
+    runs, _ = _legit_batch(stack, people)
+    _assert_all_logged_in(runs)
+    return max(r.elapsed for r in runs)
+
+
+def _idle_latency(stack, people):
+    """The slowest of LEGIT logins at once, over two batches, so that noise
+    does not tighten the bound taken from it."""
+    return max(_slowest_batch(stack, people) for _ in range(2))
 
 
 def _assert_all_logged_in(runs):
@@ -147,13 +158,8 @@ def test_killed_wrong_password_flood_locks_no_one_out(pam_helper, pam_stack, use
     people = [users() for _ in range(LEGIT)]
 
     # idle: the connection count, and the latency of LEGIT logins at once
-    # (the slower of two batches, so that noise does not tighten the bound)
     idle_conns = _pam_conns(d)
-    idle = 0.0
-    for _ in range(2):
-        runs, wall = _legit_batch(stack, people)
-        _assert_all_logged_in(runs)
-        idle = max(idle, max(r.elapsed for r in runs))
+    idle = _idle_latency(stack, people)
     print(f"\nidle: {LEGIT} concurrent logins, slowest {idle:.3f} s; pam connections "
           f"{idle_conns}; sectxd RSS {d.rss_kib()} KiB")
 
@@ -293,33 +299,23 @@ def _niced_slow_loris(paths, n, stop_fd):
     _slow_loris(paths, n, stop_fd)
 
 
-def test_slow_loris_uids_lock_no_one_out_of_logins(pam_helper, pam_stack, users, bins):
+def test_slow_loris_uids_lock_no_one_out_of_logins(pam_helper, pam_stack, users, bins, nofile):
     """Four uids at their per-uid cap (256 each, 1024 in all), every
     connection a frame short of its last byte: root's reserve and the
     partial-frame budget keep real logins through root's PAM stacks within
     twice their idle latency, and every slot comes back within seconds."""
-    if os.geteuid() != 0:
-        pytest.skip("runs the attackers as other uids")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < 2 * PER_UID + 200:
-        pytest.skip(f"RLIMIT_NOFILE hard limit {hard}")
+    require_root("runs the attackers as other uids")
     d = pam_helper
     stack = pam_stack()
     people = [users() for _ in range(LEGIT)]
     idle_conns = _pam_conns(d)
-    idle = 0.0
-    for _ in range(2):
-        runs, _ = _legit_batch(stack, people)
-        _assert_all_logged_in(runs)
-        idle = max(idle, max(r.elapsed for r in runs))
+    idle = _idle_latency(stack, people)
     rest_kib = d.rss_kib()
 
     def conns():
-        c = d.status_json()["connections"]
-        return c["nss"] + c["pam"] - 1  # less status's own
+        return _connections(d) - 1  # less status's own
 
     children, during = [], []
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
     try:
         for uid in ATTACK_UIDS:
             children.append(_as_uid(uid, _niced_slow_loris, (d.nss_sock, d.pam_sock),
@@ -327,20 +323,15 @@ def test_slow_loris_uids_lock_no_one_out_of_logins(pam_helper, pam_stack, users,
         wait_until(lambda: conns() >= 1024 - 128, 10, 0.2)
         held = conns()
         for _ in range(3):
-            runs, _ = _legit_batch(stack, people)
-            _assert_all_logged_in(runs)
-            during.append(max(r.elapsed for r in runs))
+            during.append(_slowest_batch(stack, people))
             held = max(held, conns())
         peak_kib = d.rss_kib("VmHWM")
     finally:
         stopped = time.monotonic()
         _stop(children)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     settled = wait_until(lambda: _pam_conns(d) <= idle_conns, 30, 0.05)
     recovered = time.monotonic() - stopped
-    runs, _ = _legit_batch(stack, people)
-    _assert_all_logged_in(runs)
-    after = max(r.elapsed for r in runs)
+    after = _slowest_batch(stack, people)
     worst = max(during)
     print(f"\nslow loris: {len(ATTACK_UIDS)} uids held up to {held} connections; "
           f"{LEGIT} concurrent logins, slowest: idle {idle:.3f} s, under attack "
