@@ -13,7 +13,9 @@
  * _exit()s); leak a child (every exit path of the request reaps it, killing
  * it first if it is still there, and the child dies with the helper:
  * PR_SET_PDEATHSIG); block the loop (the answer is read only when the pipe is
- * readable, and waited for only when the worker has closed it or was killed).
+ * readable; a worker is reaped with WNOHANG only, and one killed but not yet
+ * gone, say in an uninterruptible sleep on a dead NFS server, is handed to a
+ * reaper that polls it from a timer on the event context until it is).
  *
  * Fork safety: sectxd has threads (the KDF of cached credentials runs on one,
  * helper/offline_cache.c), and fork copies only the thread that forks.  A
@@ -41,8 +43,9 @@
 #include "core/daemon.h"
 
 struct worker_state {
-	pid_t pid; /* 0 once reaped */
-	int fd;	   /* read end of the answer pipe, -1 once closed */
+	struct tevent_context *ev; /* for the reaper of a worker killed but not yet gone */
+	pid_t pid;		   /* 0 once reaped or handed to the reaper */
+	int fd;			   /* read end of the answer pipe, -1 once closed */
 	struct tevent_fd *fde;
 	struct tevent_timer *te; /* the deadline */
 	uint8_t *buf;		 /* max + 1 bytes, scrubbed when freed: may hold a TGT */
@@ -55,10 +58,54 @@ static int scrub_answer(uint8_t *b)
 	return 0;
 }
 
-/* Stop listening; kill and reap the worker if it is still there. */
-static void worker_stop(struct worker_state *st)
+/* A killed worker not gone yet: polled until waitpid has it, on a timer
+ * owned by the event context (so it outlives the request that freed it). */
+struct worker_reaper {
+	pid_t pid;
+	unsigned polls;
+};
+
+#define REAP_POLL_MS 10
+
+/* 1 once pid is reaped (or is not our child any more), 0 while it lives. */
+static int reap_now(pid_t pid)
 {
 	int status;
+	pid_t r;
+
+	do {
+		r = waitpid(pid, &status, WNOHANG);
+	} while (r < 0 && errno == EINTR);
+	return r != 0;
+}
+
+static void reaper_poll(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
+			void *private_data)
+{
+	struct worker_reaper *rp = talloc_get_type_abort(private_data, struct worker_reaper);
+
+	(void)te;
+	(void)now;
+	if (reap_now(rp->pid)) {
+		talloc_free(rp);
+		return;
+	}
+	if (++rp->polls == 1000) { /* 10 s: worth a line, once */
+		SECTX_WARN("worker process %d was killed but has not exited after 10 s; still "
+			   "waiting for it",
+			   (int)rp->pid);
+	}
+	if (tevent_add_timer(ev, rp, tevent_timeval_current_ofs(0, REAP_POLL_MS * 1000),
+			     reaper_poll, rp) == NULL) {
+		talloc_free(rp); /* out of memory: a zombie until sectxd exits */
+	}
+}
+
+/* Stop listening; kill the worker if it is still there and reap it, now if
+ * it is gone already, else from the reaper's timer. */
+static void worker_stop(struct worker_state *st)
+{
+	struct worker_reaper *rp;
 
 	TALLOC_FREE(st->fde);
 	TALLOC_FREE(st->te);
@@ -66,13 +113,22 @@ static void worker_stop(struct worker_state *st)
 		close(st->fd);
 		st->fd = -1;
 	}
-	if (st->pid > 0) {
-		/* SIGKILL cannot be caught: the wait is for an exit already under way */
-		kill(st->pid, SIGKILL);
-		while (waitpid(st->pid, &status, 0) < 0 && errno == EINTR) {
-		}
-		st->pid = 0;
+	if (st->pid <= 0) {
+		return;
 	}
+	kill(st->pid, SIGKILL);
+	if (!reap_now(st->pid)) {
+		rp = talloc_zero(st->ev, struct worker_reaper);
+		if (rp != NULL) {
+			rp->pid = st->pid;
+			if (tevent_add_timer(st->ev, rp,
+					     tevent_timeval_current_ofs(0, REAP_POLL_MS * 1000),
+					     reaper_poll, rp) == NULL) {
+				talloc_free(rp); /* out of memory: a zombie until sectxd exits */
+			}
+		}
+	}
+	st->pid = 0;
 }
 
 static int worker_destructor(struct worker_state *st)
@@ -168,6 +224,7 @@ struct tevent_req *sectx_worker_send(TALLOC_CTX *mem_ctx, struct tevent_context 
 		return NULL;
 	}
 	st->fd = -1;
+	st->ev = ev;
 	talloc_set_destructor(st, worker_destructor);
 	if (child_fn == NULL || answer_max == 0 || answer_max > SECTX_WORKER_ANSWER_MAX) {
 		tevent_req_error(req, EINVAL);
