@@ -9,10 +9,13 @@
 systemdsystemunit_DATA = config/sectxd.service
 tmpfiles_DATA = config/sectx.conf
 pamconfigs_DATA = config/pam-configs/sectx
+# ($$dc_install_base is set by the distcheck recipe's shell, and must be
+# expanded there: quoted, it would reach the Makefile as an empty make
+# variable and the files the host's directories.)
 AM_DISTCHECK_CONFIGURE_FLAGS = \
-	--with-systemdsystemunitdir='$${dc_install_base}/lib/systemd/system' \
-	--with-tmpfilesdir='$${dc_install_base}/lib/tmpfiles.d' \
-	--with-pamconfigsdir='$${dc_install_base}/share/pam-configs'
+	--with-systemdsystemunitdir="$$dc_install_base/lib/systemd/system" \
+	--with-tmpfilesdir="$$dc_install_base/lib/tmpfiles.d" \
+	--with-pamconfigsdir="$$dc_install_base/share/pam-configs"
 
 # The directories in them come from configure; sbindir is only known here.
 CONFIG_SUBST = sed -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@socketdir[@]|$(socketdir)|g' \
