@@ -25,6 +25,7 @@
  * request for another user, service or remote host.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
@@ -126,9 +127,23 @@ static const char *pam_call_outcome(const struct sectx_request *req, const struc
 	}
 }
 
+/* May the line name the user?  Not one the realm does not know (the name is
+ * often a password typed into the login field), nor that of an
+ * authentication that got no PAM answer (not known either way). */
+static bool pam_call_names_user(const struct sectx_request *req, const struct pam_call_log *l)
+{
+	uint16_t op = req->msg.hdr.op & ~SECTX_OP_REPLY;
+
+	if (l->has_result) {
+		return l->result != SECTX_PAM_USER_UNKNOWN;
+	}
+	return op != SECTX_OP_PAM_AUTHENTICATE && op != SECTX_OP_PAM_GSS_AUTH;
+}
+
 /* Runs when the request is freed (sectx_request_on_finish): the line that
  * sums the call up.  Only the fields below: never a password, handle or
- * ticket; the strings of the request escaped. */
+ * ticket, nor a name pam_call_names_user() withholds; the strings of the
+ * request escaped. */
 static void pam_call_finished(struct sectx_request *req, void *data)
 {
 	const struct pam_call_log *l = data;
@@ -140,7 +155,11 @@ static void pam_call_finished(struct sectx_request *req, void *data)
 	if (strncmp(op, "pam-", 4) == 0) {
 		op += 4;
 	}
-	sectx_log_escape(l->user, strlen(l->user), user, sizeof(user));
+	if (pam_call_names_user(req, l)) {
+		sectx_log_escape(l->user, strlen(l->user), user, sizeof(user));
+	} else {
+		snprintf(user, sizeof(user), "?");
+	}
 	sectx_log_escape(l->service, strlen(l->service), service, sizeof(service));
 	sectx_log_escape(l->rhost, strlen(l->rhost), rhost, sizeof(rhost));
 	SECTX_INFO("pam call %s: service=%s user=%s rhost=%s uid=%u pid=%d result=%s pam=%s "

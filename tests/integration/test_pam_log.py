@@ -3,6 +3,7 @@ service, user, remote host, caller uid and pid, result, the PAM code and the
 duration in ms, for successes and failures alike, and never the password.
 Real libpam (pam_wrapper), real sectxd, real realm."""
 
+import os
 import re
 import time
 
@@ -93,3 +94,16 @@ def test_session_without_a_valid_handle_logs_its_code(pam_stack, pam_helper, use
     (c,) = wait_calls(pam_helper, user.name, 1)
     assert c["op"] == "open-session" and c["result"] == "failed", c
     assert c["pam"] == "PAM_CRED_ERR", c
+
+
+def test_unknown_user_is_not_named(pam_stack, pam_helper):
+    """A name the realm does not know is often a password typed into the
+    login field: the line has user=? and the PAM code."""
+    name = "Sx-Secret-" + os.urandom(6).hex()
+    r = pam_stack().run(name, "authenticate", answers=["some-Pw-1"])
+    assert r.code("authenticate") == "PAM_USER_UNKNOWN", r
+    (c,) = wait_calls(pam_helper, "?", 1)
+    assert c["op"] == "authenticate" and c["pam"] == "PAM_USER_UNKNOWN", c
+    assert c["result"] == "failed", c
+    log = pam_helper.log_text()
+    assert name not in log and "some-Pw-1" not in log
