@@ -162,12 +162,14 @@ static void pam_call_finished(struct sectx_request *req, void *data)
 	}
 	sectx_log_escape(l->service, strlen(l->service), service, sizeof(service));
 	sectx_log_escape(l->rhost, strlen(l->rhost), rhost, sizeof(rhost));
-	SECTX_INFO("pam call %s: service=%s user=%s rhost=%s uid=%u pid=%d result=%s pam=%s "
-		   "ms=%lld",
-		   op, service[0] != '\0' ? service : "-", user[0] != '\0' ? user : "-",
-		   rhost[0] != '\0' ? rhost : "-", (unsigned)req->uid, (int)req->pid,
-		   pam_call_outcome(req, l), l->has_result ? pam_result_name(l->result) : "-",
-		   (long long)(ms > 0 ? ms : 0));
+	sectx_request_log_call(req,
+			       "pam call %s: service=%s user=%s rhost=%s uid=%u pid=%d result=%s "
+			       "pam=%s ms=%lld",
+			       op, service[0] != '\0' ? service : "-", user[0] != '\0' ? user : "-",
+			       rhost[0] != '\0' ? rhost : "-", (unsigned)req->uid, (int)req->pid,
+			       pam_call_outcome(req, l),
+			       l->has_result ? pam_result_name(l->result) : "-",
+			       (long long)(ms > 0 ? ms : 0));
 }
 
 /* Parse USER, SERVICE and the optional RHOST / HANDLE.  Replies and returns

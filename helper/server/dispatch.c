@@ -78,6 +78,23 @@ void sectx_request_log_refusal(struct sectx_request *req, const char *fmt, ...)
 }
 
 /* Contract in server.h. */
+void sectx_request_log_call(struct sectx_request *req, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (req->uid == 0) {
+		char line[1024];
+
+		vsnprintf(line, sizeof(line), fmt, ap);
+		SECTX_INFO("%s", line);
+	} else {
+		sectx_srv_vlog_peer(req->conn->srv, SRV_LOG_CALL, fmt, ap);
+	}
+	va_end(ap);
+}
+
+/* Contract in server.h. */
 int sectx_request_take_fd(struct sectx_request *req)
 {
 	int fd = req->passed_fd;

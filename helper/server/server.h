@@ -136,6 +136,13 @@ void sectx_request_reply_status(struct sectx_request *req, uint32_t status, cons
 void sectx_request_log_refusal(struct sectx_request *req, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Log an info line summing req up (ops/pam_common.c: one per PAM call).
+ * As is for a root caller (the login services); for any other uid through
+ * the same kind of rate limit as sectx_request_log_refusal, with a budget of
+ * its own, so that no user can flood the log with calls of its own. */
+void sectx_request_log_call(struct sectx_request *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The descriptor the client passed with this request's frame (SCM_RIGHTS,
  * pam.sock only), or -1.  The caller owns it from then on and must close it;
  * a second call returns -1.  An untaken descriptor is closed with the request.

@@ -4,11 +4,15 @@ duration in ms, for successes and failures alike, and never the password.
 Real libpam (pam_wrapper), real sectxd, real realm."""
 
 import os
+import pwd
 import re
 import time
 
 from pam_fixtures import *  # noqa: F401,F403  (fixtures)
-from sectx_harness import wait_until, write_private
+from sectx_harness import Conn, E_PERM, field, require_root, wait_until, write_private
+
+OP_PAM_AUTHENTICATE = 0x0201
+TAG_USER, TAG_PASSWORD, TAG_SERVICE = 0x0201, 0x0202, 0x0203
 
 LINE = re.compile(r"pam call (?P<op>[a-z-]+): service=(?P<service>\S+) user=(?P<user>\S+) "
                   r"rhost=(?P<rhost>\S+) uid=(?P<uid>\d+) pid=(?P<pid>\d+) "
@@ -107,3 +111,49 @@ def test_unknown_user_is_not_named(pam_stack, pam_helper):
     assert c["result"] == "failed", c
     log = pam_helper.log_text()
     assert name not in log and "some-Pw-1" not in log
+
+
+def test_a_users_own_calls_cannot_flood_the_log(sectxd_factory):
+    """Any uid may call pam.sock as often as it likes: the lines of non-root
+    callers go through the peer-line limit (peer_log_lines per
+    peer_log_interval, the rest counted in one line)."""
+    require_root("calls as user nobody")
+    d = sectxd_factory(peer_log_lines="5", peer_log_interval="1h")
+    nobody = pwd.getpwnam("nobody")
+    calls = 40
+    pid = os.fork()
+    if pid == 0:  # the child: nobody asks to authenticate root, again and again
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            refused = 0
+            for i in range(calls):
+                with Conn(d.pam_sock, timeout=5) as c:
+                    r = c.request(OP_PAM_AUTHENTICATE, field(TAG_USER, b"root"),
+                                  field(TAG_SERVICE, b"login"),
+                                  field(TAG_PASSWORD, b"not-a-password"), reqid=i + 1)
+                    refused += r is not None and r.status == E_PERM
+            code = 0 if refused == calls else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert wait_until(lambda: len(calls_of(d, nobody.pw_uid)) >= 5, timeout=10), d.log_tail()
+    time.sleep(0.3)
+    lines = calls_of(d, nobody.pw_uid)
+    assert len(lines) == 5, lines
+    assert all(c["result"] == "refused" and c["pam"] == "-" and c["user"] == "?"
+               for c in lines), lines
+    assert "not-a-password" not in d.log_text()
+
+
+def calls_of(helper, uid):
+    """The summary lines of caller uid."""
+    out = []
+    for line in helper.log_text().splitlines():
+        m = LINE.search(line)
+        if m and m["uid"] == str(uid):
+            out.append(m.groupdict())
+    return out
