@@ -97,12 +97,12 @@ static const char *pam_result_name(uint32_t result)
  * (the caller may not act for the user), unavailable (busy, stopping, a
  * lookup not answered in time) or error; abandoned when the client left
  * before the reply. */
-static const char *pam_call_outcome(const struct sectx_request *req, const struct pam_call_log *l)
+static const char *pam_call_outcome(const struct sectx_request *req, bool answered, uint32_t result)
 {
 	if (!req->replied) {
 		return "abandoned";
 	}
-	if (!l->has_result) {
+	if (!answered) {
 		switch (req->status) {
 		case SECTX_E_PERM:
 			return "refused";
@@ -115,7 +115,7 @@ static const char *pam_call_outcome(const struct sectx_request *req, const struc
 			return "error";
 		}
 	}
-	switch (l->result) {
+	switch (result) {
 	case SECTX_PAM_SUCCESS:
 		return "success";
 	case SECTX_PAM_IGNORE:
@@ -130,12 +130,12 @@ static const char *pam_call_outcome(const struct sectx_request *req, const struc
 /* May the line name the user?  Not one the realm does not know (the name is
  * often a password typed into the login field), nor that of an
  * authentication that got no PAM answer (not known either way). */
-static bool pam_call_names_user(const struct sectx_request *req, const struct pam_call_log *l)
+static bool pam_call_names_user(const struct sectx_request *req, bool answered, uint32_t result)
 {
 	uint16_t op = req->msg.hdr.op & ~SECTX_OP_REPLY;
 
-	if (l->has_result) {
-		return l->result != SECTX_PAM_USER_UNKNOWN;
+	if (answered) {
+		return result != SECTX_PAM_USER_UNKNOWN;
 	}
 	return op != SECTX_OP_PAM_AUTHENTICATE && op != SECTX_OP_PAM_GSS_AUTH;
 }
@@ -151,11 +151,13 @@ static void pam_call_finished(struct sectx_request *req, void *data)
 	char user[SECTX_NAME_MAX * 4 + 8], service[SECTX_NAME_MAX * 4 + 8];
 	char rhost[SECTX_NAME_MAX * 4 + 8];
 	int64_t ms = sectx_now_ms() - req->started_ms;
+	/* a PAM answer that went out (not one whose encoding failed) */
+	bool answered = l->has_result && req->replied && req->status == SECTX_OK;
 
 	if (strncmp(op, "pam-", 4) == 0) {
 		op += 4;
 	}
-	if (pam_call_names_user(req, l)) {
+	if (pam_call_names_user(req, answered, l->result)) {
 		sectx_log_escape(l->user, strlen(l->user), user, sizeof(user));
 	} else {
 		snprintf(user, sizeof(user), "?");
@@ -167,8 +169,8 @@ static void pam_call_finished(struct sectx_request *req, void *data)
 			       "pam=%s ms=%lld",
 			       op, service[0] != '\0' ? service : "-", user[0] != '\0' ? user : "-",
 			       rhost[0] != '\0' ? rhost : "-", (unsigned)req->uid, (int)req->pid,
-			       pam_call_outcome(req, l),
-			       l->has_result ? pam_result_name(l->result) : "-",
+			       pam_call_outcome(req, answered, l->result),
+			       answered ? pam_result_name(l->result) : "-",
 			       (long long)(ms > 0 ? ms : 0));
 }
 
