@@ -629,45 +629,65 @@ void sectx_config_print_errors(FILE *out, const struct sectx_config_errors *errs
 
 /* --- documentation ---------------------------------------------------------- */
 
-static void print_type(FILE *out, const struct sectx_config_key *k)
+/* Contract in config.h. */
+const struct sectx_config_key *sectx_config_section_key(const char *section, size_t *pos)
+{
+	while (*pos < sectx_config_n_keys) {
+		const struct sectx_config_key *k = &sectx_config_keys[(*pos)++];
+
+		if (strcmp(k->section, section) == 0) {
+			return k;
+		}
+	}
+	return NULL;
+}
+
+/* Contract in config.h. */
+const char *sectx_config_type_text(const struct sectx_config_key *k, char *out, size_t outsz)
 {
 	char lo[32], hi[32];
 	char words[512];
 
 	switch (k->type) {
 	case SECTX_CFG_STRING:
-		fprintf(out, "string");
+		snprintf(out, outsz, "string");
 		break;
 	case SECTX_CFG_PATH:
-		fprintf(out, "absolute path");
+		snprintf(out, outsz, "absolute path");
 		break;
 	case SECTX_CFG_BOOL:
-		fprintf(out, "boolean (true, false, yes, no, on, off, 1, 0)");
+		snprintf(out, outsz, "boolean (true, false, yes, no, on, off, 1, 0)");
 		break;
 	case SECTX_CFG_UINT:
-		fprintf(out, "whole number %s%" PRIu64 "..%" PRIu64, k->zero_ok ? "0 or " : "",
-			k->min, k->max);
+		snprintf(out, outsz, "whole number %s%" PRIu64 "..%" PRIu64,
+			 k->zero_ok ? "0 or " : "", k->min, k->max);
 		break;
 	case SECTX_CFG_DURATION:
-		fprintf(out, "duration %s..%s (units ms, s, m, h, d; a bare number is seconds)",
-			cfg_format_duration(k->min, lo, sizeof(lo)),
-			cfg_format_duration(k->max, hi, sizeof(hi)));
+		snprintf(out, outsz,
+			 "duration %s..%s (units ms, s, m, h, d; a bare number is seconds)",
+			 cfg_format_duration(k->min, lo, sizeof(lo)),
+			 cfg_format_duration(k->max, hi, sizeof(hi)));
 		break;
 	case SECTX_CFG_LOGLEVEL:
-		fprintf(out, "log level (error, warning, info, debug or trace; or 0-4)");
+		snprintf(out, outsz, "log level (error, warning, info, debug or trace; or 0-4)");
 		break;
 	case SECTX_CFG_ENUM:
 		cfg_format_words(k->words, words, sizeof(words));
-		fprintf(out, "one of %s", words);
+		snprintf(out, outsz, "one of %s", words);
 		break;
 	case SECTX_CFG_LIST:
-		fprintf(out, "list of words separated by commas");
+		snprintf(out, outsz, "list of words separated by commas");
+		break;
+	default:
+		snprintf(out, outsz, "?");
 		break;
 	}
+	return out;
 }
 
 void sectx_config_print_schema(FILE *out)
 {
+	const struct sectx_config_key *k;
 	size_t s, i;
 
 	fprintf(out, "# Keys of sectx.conf, by section (generated from the schema).\n");
@@ -681,15 +701,13 @@ void sectx_config_print_schema(FILE *out)
 			fprintf(out, "    NAME: 1-%u characters [A-Za-z0-9._-], each NAME once\n",
 				SECTX_CONFIG_SERVICE_NAME_MAX);
 		}
-		for (i = 0; i < sectx_config_n_keys; i++) {
-			const struct sectx_config_key *k = &sectx_config_keys[i];
+		i = 0;
+		while ((k = sectx_config_section_key(sect->name, &i)) != NULL) {
+			char type[640];
 
-			if (strcmp(k->section, sect->name) != 0) {
-				continue;
-			}
 			any = true;
-			fprintf(out, "%s\n    type: ", k->name);
-			print_type(out, k);
+			fprintf(out, "%s\n    type: %s", k->name,
+				sectx_config_type_text(k, type, sizeof(type)));
 			fprintf(out, "\n    default: %s\n    %s\n",
 				k->def[0] != '\0' ? k->def : "(empty)", k->doc);
 		}

@@ -224,6 +224,15 @@ int sectx_config_value_parse(TALLOC_CTX *owner, const struct sectx_config_key *k
  * errs may be NULL (prints nothing). */
 void sectx_config_print_errors(FILE *out, const struct sectx_config_errors *errs);
 
+/* The next key of section ("service" for [service/NAME]) in schema order,
+ * from *pos on (start at 0; advanced past it), or NULL after the last. */
+const struct sectx_config_key *sectx_config_section_key(const char *section, size_t *pos);
+
+/* The type of key k as a phrase for documentation ("duration 1s..1h (units
+ * ...)", "one of try, demand or never"), into out (640 bytes hold any).
+ * Returns out. */
+const char *sectx_config_type_text(const struct sectx_config_key *k, char *out, size_t outsz);
+
 /* Print the schema as documentation: each section, and in it each key with
  * type, default, range or allowed words, and its doc line.  The source of the
  * man page and of `sectxctl config-keys`. */

@@ -20,3 +20,7 @@ tests_unit_test_pam_ops_CFLAGS = $(UNIT_CFLAGS) $(TEVENT_CFLAGS) $(KRB5_CFLAGS)
 tests_unit_test_pam_ops_LDFLAGS = -Wl,--wrap=getpwnam_r -Wl,--wrap=getpwuid_r
 tests_unit_test_pam_ops_LDADD = libsectx_helper.la libsectx_base.la $(TEVENT_LIBS) \
 	$(KRB5_LIBS) $(UNIT_LIBS)
+
+# The one log line per PAM call (pam_common.c); the list of the other
+# integration tests is in tests/local.mk.
+EXTRA_DIST += tests/integration/test_pam_log.py

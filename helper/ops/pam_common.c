@@ -25,6 +25,7 @@
  * request for another user, service or remote host.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
@@ -54,13 +55,137 @@ static bool valid_user(const char *user)
 	return true;
 }
 
+/* --- the one line per PAM call ------------------------------------------------------------- */
+
+/* What the summary line of a PAM request needs: its fields (copied, as
+ * the operation's state may go before the request) and the PAM result it
+ * was answered with.  Never the handle or a password. */
+struct pam_call_log {
+	char user[SECTX_NAME_MAX + 1];
+	char service[SECTX_NAME_MAX + 1];
+	char rhost[SECTX_NAME_MAX + 1];
+	bool has_result;
+	uint32_t result; /* enum sectx_pam_result */
+};
+
+static const char *pam_result_name(uint32_t result)
+{
+	static const char *const names[] = {
+	    [SECTX_PAM_SUCCESS] = "PAM_SUCCESS",
+	    [SECTX_PAM_IGNORE] = "PAM_IGNORE",
+	    [SECTX_PAM_AUTH_ERR] = "PAM_AUTH_ERR",
+	    [SECTX_PAM_USER_UNKNOWN] = "PAM_USER_UNKNOWN",
+	    [SECTX_PAM_AUTHINFO_UNAVAIL] = "PAM_AUTHINFO_UNAVAIL",
+	    [SECTX_PAM_CRED_INSUFFICIENT] = "PAM_CRED_INSUFFICIENT",
+	    [SECTX_PAM_MAXTRIES] = "PAM_MAXTRIES",
+	    [SECTX_PAM_NEW_AUTHTOK_REQD] = "PAM_NEW_AUTHTOK_REQD",
+	    [SECTX_PAM_ACCT_EXPIRED] = "PAM_ACCT_EXPIRED",
+	    [SECTX_PAM_PERM_DENIED] = "PAM_PERM_DENIED",
+	    [SECTX_PAM_AUTHTOK_ERR] = "PAM_AUTHTOK_ERR",
+	    [SECTX_PAM_AUTHTOK_RECOVERY_ERR] = "PAM_AUTHTOK_RECOVERY_ERR",
+	    [SECTX_PAM_CRED_ERR] = "PAM_CRED_ERR",
+	    [SECTX_PAM_SESSION_ERR] = "PAM_SESSION_ERR",
+	    [SECTX_PAM_SYSTEM_ERR] = "PAM_SYSTEM_ERR",
+	};
+
+	return result < sizeof(names) / sizeof(names[0]) && names[result] != NULL ? names[result]
+										  : "PAM_?";
+}
+
+/* The one word of result=: success, ignored, unavailable or failed for a
+ * PAM answer (its code in pam=); for a reply without one (pam=-), refused
+ * (the caller may not act for the user), unavailable (busy, stopping, a
+ * lookup not answered in time) or error; abandoned when the client left
+ * before the reply. */
+static const char *pam_call_outcome(const struct sectx_request *req, bool answered, uint32_t result)
+{
+	if (!req->replied) {
+		return "abandoned";
+	}
+	if (!answered) {
+		switch (req->status) {
+		case SECTX_E_PERM:
+			return "refused";
+		case SECTX_E_UNAVAIL:
+		case SECTX_E_BUSY:
+		case SECTX_E_SHUTDOWN:
+		case SECTX_E_TIMEOUT:
+			return "unavailable";
+		default:
+			return "error";
+		}
+	}
+	switch (result) {
+	case SECTX_PAM_SUCCESS:
+		return "success";
+	case SECTX_PAM_IGNORE:
+		return "ignored";
+	case SECTX_PAM_AUTHINFO_UNAVAIL:
+		return "unavailable";
+	default:
+		return "failed";
+	}
+}
+
+/* May the line name the user?  Not one the realm does not know (the name is
+ * often a password typed into the login field), nor that of an
+ * authentication that got no PAM answer (not known either way). */
+static bool pam_call_names_user(const struct sectx_request *req, bool answered, uint32_t result)
+{
+	uint16_t op = req->msg.hdr.op & ~SECTX_OP_REPLY;
+
+	if (answered) {
+		return result != SECTX_PAM_USER_UNKNOWN;
+	}
+	return op != SECTX_OP_PAM_AUTHENTICATE && op != SECTX_OP_PAM_GSS_AUTH;
+}
+
+/* Runs when the request is freed (sectx_request_on_finish): the line that
+ * sums the call up.  Only the fields below: never a password, handle or
+ * ticket, nor a name pam_call_names_user() withholds; the strings of the
+ * request escaped. */
+static void pam_call_finished(struct sectx_request *req, void *data)
+{
+	const struct pam_call_log *l = data;
+	const char *op = sectx_op_name(req->msg.hdr.op);
+	char user[SECTX_NAME_MAX * 4 + 8], service[SECTX_NAME_MAX * 4 + 8];
+	char rhost[SECTX_NAME_MAX * 4 + 8];
+	int64_t ms = sectx_now_ms() - req->started_ms;
+	/* a PAM answer that went out (not one whose encoding failed) */
+	bool answered = l->has_result && req->replied && req->status == SECTX_OK;
+
+	if (strncmp(op, "pam-", 4) == 0) {
+		op += 4;
+	}
+	if (pam_call_names_user(req, answered, l->result)) {
+		sectx_log_escape(l->user, strlen(l->user), user, sizeof(user));
+	} else {
+		snprintf(user, sizeof(user), "?");
+	}
+	sectx_log_escape(l->service, strlen(l->service), service, sizeof(service));
+	sectx_log_escape(l->rhost, strlen(l->rhost), rhost, sizeof(rhost));
+	sectx_request_log_call(req,
+			       "pam call %s: service=%s user=%s rhost=%s uid=%u pid=%d result=%s "
+			       "pam=%s ms=%lld",
+			       op, service[0] != '\0' ? service : "-", user[0] != '\0' ? user : "-",
+			       rhost[0] != '\0' ? rhost : "-", (unsigned)req->uid, (int)req->pid,
+			       pam_call_outcome(req, answered, l->result),
+			       answered ? pam_result_name(l->result) : "-",
+			       (long long)(ms > 0 ? ms : 0));
+}
+
 /* Parse USER, SERVICE and the optional RHOST / HANDLE.  Replies and returns
  * false on a malformed request (pam_int.h). */
 bool sectx_pam_parse_args(struct sectx_request *req, struct pam_args *a)
 {
+	struct pam_call_log *l;
 	int ret;
 
 	memset(a, 0, sizeof(*a));
+	l = talloc_zero(req, struct pam_call_log);
+	if (l != NULL) {
+		sectx_request_on_finish(req, pam_call_finished, l);
+	}
 	ret = sectx_msg_get_string(&req->msg, SECTX_TAG_USER, a->user, sizeof(a->user),
 				   SECTX_NAME_MAX);
 	if (ret == 0) {
@@ -80,6 +205,12 @@ bool sectx_pam_parse_args(struct sectx_request *req, struct pam_args *a)
 
 		a->has_handle = r == 0;
 		ret = r == SECTX_ERR_NOFIELD ? 0 : r;
+	}
+	if (l != NULL) {
+		/* each field is empty or checked by the codec (bounded, no NUL) */
+		memcpy(l->user, a->user, sizeof(l->user));
+		memcpy(l->service, a->service, sizeof(l->service));
+		memcpy(l->rhost, a->rhost, sizeof(l->rhost));
 	}
 	if (ret != 0) {
 		sectx_request_reply_status(req, SECTX_E_PROTO, sectx_strerror(ret));
@@ -284,6 +415,12 @@ void sectx_pam_reply(struct sectx_request *req, uint32_t result, uint16_t extra_
 {
 	struct sectx_wbuf w;
 
+	if (req->on_finish == pam_call_finished) {
+		struct pam_call_log *l = req->on_finish_data;
+
+		l->has_result = true;
+		l->result = result;
+	}
 	if (sectx_request_reply_begin(req, 4096, &w) != 0) {
 		sectx_request_reply_status(req, SECTX_E_INTERNAL, NULL);
 		return;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* --- requests ------------------------------------------------------------- */
@@ -45,11 +46,25 @@ int sectx_request_reply_begin(struct sectx_request *req, size_t cap, struct sect
 
 static int request_destructor(struct sectx_request *req)
 {
+	if (req->on_finish != NULL) {
+		void (*fn)(struct sectx_request *, void *) = req->on_finish;
+
+		req->on_finish = NULL;
+		fn(req, req->on_finish_data);
+	}
 	if (req->passed_fd >= 0) {
 		close(req->passed_fd);
 		req->passed_fd = -1;
 	}
 	return 0;
+}
+
+/* Contract in server.h. */
+void sectx_request_on_finish(struct sectx_request *req,
+			     void (*fn)(struct sectx_request *req, void *data), void *data)
+{
+	req->on_finish = fn;
+	req->on_finish_data = data;
 }
 
 /* Contract in server.h. */
@@ -59,6 +74,23 @@ void sectx_request_log_refusal(struct sectx_request *req, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	sectx_srv_vlog_peer(req->conn->srv, SRV_LOG_OP_REFUSED, fmt, ap);
+	va_end(ap);
+}
+
+/* Contract in server.h. */
+void sectx_request_log_call(struct sectx_request *req, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (req->uid == 0) {
+		char line[1024];
+
+		vsnprintf(line, sizeof(line), fmt, ap);
+		SECTX_INFO("%s", line);
+	} else {
+		sectx_srv_vlog_peer(req->conn->srv, SRV_LOG_CALL, fmt, ap);
+	}
 	va_end(ap);
 }
 
@@ -99,7 +131,11 @@ void sectx_request_reply(struct sectx_request *req, struct sectx_wbuf *w)
 		    (int)req->pid);
 	{
 		uint8_t *out = talloc_steal(req->conn, w->data);
-		struct sectx_sconn *conn = request_finish(req);
+		struct sectx_sconn *conn;
+
+		req->replied = true;
+		req->status = SECTX_OK;
+		conn = request_finish(req);
 
 		sectx_srv_conn_start_write(conn, out, len);
 	}
@@ -114,6 +150,8 @@ void sectx_request_reply_status(struct sectx_request *req, uint32_t status, cons
 	SECTX_DEBUG("%s for uid %u pid %d: %s%s%s", sectx_op_name(h.op), (unsigned)req->uid,
 		    (int)req->pid, sectx_status_name(status), msg != NULL ? ": " : "",
 		    msg != NULL ? msg : "");
+	req->replied = true;
+	req->status = status;
 	conn = request_finish(req);
 	sectx_srv_conn_send_status(conn, &h, status, msg != NULL ? msg : sectx_status_name(status),
 				   false);
@@ -206,6 +244,7 @@ void sectx_srv_dispatch(struct sectx_sconn *conn)
 	req->pid = conn->peer.pid;
 	req->sock_kind = conn->kind;
 	req->passed_fd = conn->passed_fd;
+	req->started_ms = sectx_now_ms();
 	conn->passed_fd = -1;
 	talloc_set_destructor(req, request_destructor);
 	conn->req = req;

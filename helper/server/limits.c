@@ -123,6 +123,7 @@ static const struct {
     [SRV_LOG_EVICTED] = {"connections evicted for the partial-frame budget", SECTX_LOG_INFO},
     [SRV_LOG_DENIED] = {"operations denied to non-root callers", SECTX_LOG_WARNING},
     [SRV_LOG_OP_REFUSED] = {"requests refused by their operation's checks", SECTX_LOG_WARNING},
+    [SRV_LOG_CALL] = {"call summaries of non-root callers", SECTX_LOG_INFO},
 };
 
 /* Contract in server_int.h. */

@@ -44,9 +44,24 @@ struct sectx_request {
 	uid_t uid; /* SO_PEERCRED of the connection */
 	gid_t gid;
 	pid_t pid;
-	int sock_kind; /* SECTX_SOCK_NSS or SECTX_SOCK_PAM */
-	int passed_fd; /* descriptor sent with the frame, or -1 (sectx_request_take_fd) */
+	int sock_kind;	    /* SECTX_SOCK_NSS or SECTX_SOCK_PAM */
+	int passed_fd;	    /* descriptor sent with the frame, or -1 (sectx_request_take_fd) */
+	int64_t started_ms; /* sectx_now_ms() when the frame was dispatched */
+	bool replied;	    /* a reply was sent: status below */
+	uint32_t status;    /* enum sectx_status of that reply (SECTX_OK: data) */
+	/* Called once, when req is freed (answered, or abandoned by its
+	 * client: then replied is false): sectx_request_on_finish. */
+	void (*on_finish)(struct sectx_request *req, void *data);
+	void *on_finish_data;
 };
+
+/* Have fn(req, data) called once when req is freed, whether it was answered
+ * (req->replied, req->status) or its client went away first; for a line
+ * that sums up the request (ops/pam_common.c).  data must outlive req or be
+ * one of its talloc children (still valid when fn runs).  A second call
+ * replaces the first. */
+void sectx_request_on_finish(struct sectx_request *req,
+			     void (*fn)(struct sectx_request *req, void *data), void *data);
 
 /* An operation handler.  It either replies (sectx_request_reply) before
  * returning 0, or keeps req alive and replies later (asynchronous work as a
@@ -119,6 +134,13 @@ void sectx_request_reply_status(struct sectx_request *req, uint32_t status, cons
  * peer_log_lines per peer_log_interval, the rest counted and reported in one
  * line at the end of the window. */
 void sectx_request_log_refusal(struct sectx_request *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Log an info line summing req up (ops/pam_common.c: one per PAM call).
+ * As is for a root caller (the login services); for any other uid through
+ * the same kind of rate limit as sectx_request_log_refusal, with a budget of
+ * its own, so that no user can flood the log with calls of its own. */
+void sectx_request_log_call(struct sectx_request *req, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The descriptor the client passed with this request's frame (SCM_RIGHTS,

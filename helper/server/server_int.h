@@ -91,6 +91,7 @@ enum srv_log_kind {
 	SRV_LOG_EVICTED,    /* a connection closed for the partial-frame budget */
 	SRV_LOG_DENIED,	    /* a root_only operation asked by another uid */
 	SRV_LOG_OP_REFUSED, /* refused by its operation's own checks (another user's handle) */
+	SRV_LOG_CALL,	    /* the summary of a non-root caller's request (one per PAM call) */
 	SRV_LOG_KINDS
 };
 

@@ -258,6 +258,20 @@ void sectx_request_reply(struct sectx_request *req, struct sectx_wbuf *w)
 	n_replies++;
 }
 
+void sectx_request_on_finish(struct sectx_request *req,
+			     void (*fn)(struct sectx_request *req, void *data), void *data)
+{
+	req->on_finish = fn;
+	req->on_finish_data = data;
+}
+
+void sectx_request_log_call(struct sectx_request *req, const char *fmt, ...)
+{
+	(void)req;
+	(void)fmt;
+	fail_msg("sectx_request_log_call called: the test frees no request");
+}
+
 /* Refusals are logged, as the server would within its rate limit. */
 void sectx_request_log_refusal(struct sectx_request *req, const char *fmt, ...)
 {
@@ -283,7 +297,7 @@ struct sectx_handle *sectx_handle_find(struct sectxd_ctx *hctx, const char *id)
 
 struct test_req {
 	struct sectxd_ctx hctx;
-	struct sectx_request req;
+	struct sectx_request *req; /* talloc: the ops hang their state below it */
 	uint8_t frame[8192];
 	struct sectx_wbuf w;
 };
@@ -303,8 +317,12 @@ static int setup(void **state)
 	if (t->hctx.ev == NULL || t->hctx.identity == NULL) {
 		return -1;
 	}
-	t->req.hctx = &t->hctx;
-	t->req.passed_fd = -1;
+	t->req = talloc_zero(t, struct sectx_request);
+	if (t->req == NULL) {
+		return -1;
+	}
+	t->req->hctx = &t->hctx;
+	t->req->passed_fd = -1;
 	sectx_frame_begin(&t->w, t->frame, sizeof(t->frame), SECTX_PROTO_VERSION,
 			  SECTX_OP_PAM_AUTHENTICATE, 7);
 	n_replies = 0;
@@ -326,8 +344,8 @@ static struct sectx_request *request(struct test_req *t)
 	size_t len = 0;
 
 	assert_int_equal(sectx_frame_end(&t->w, &len), 0);
-	assert_int_equal(sectx_msg_parse(t->frame, len, &t->req.msg), 0);
-	return &t->req;
+	assert_int_equal(sectx_msg_parse(t->frame, len, &t->req->msg), 0);
+	return t->req;
 }
 
 /* A string of n copies of c, on mem_ctx. */
@@ -574,8 +592,8 @@ static int may_act(struct test_req *t, uid_t uid, const char *user, bool *allowe
 	struct tevent_req *req;
 	int ret;
 
-	t->req.uid = uid;
-	req = sectx_pam_may_act_for_send(t, &t->req, user);
+	t->req->uid = uid;
+	req = sectx_pam_may_act_for_send(t, t->req, user);
 	assert_non_null(req);
 	/* root is answered at once; anyone else after a lookup off the loop */
 	assert_int_equal(tevent_req_is_in_progress(req), uid != 0);
@@ -680,9 +698,9 @@ static int next_fn(void *op)
 
 static int authorise(struct test_req *t, uid_t uid, const char *user)
 {
-	t->req.uid = uid;
+	t->req->uid = uid;
 	next_calls = 0;
-	return sectx_pam_authorise(&t->req, t, user, "act for another user", next_fn);
+	return sectx_pam_authorise(t->req, t, user, "act for another user", next_fn);
 }
 
 static void test_authorise_root_at_once(void **state)
