@@ -3,7 +3,7 @@
 sectxd_SOURCES += \
 	helper/login/login.h helper/login/login_int.h \
 	helper/login/context.c \
-	helper/login/kdc_io.c helper/login/kdc_frame.c \
+	helper/login/kdc_io.c helper/login/kdc_frame.c helper/login/kdc_cache.c \
 	helper/login/login.c helper/login/tgs.c helper/login/keytab.c \
 	helper/login/passwd.c helper/login/passwd_wire.c \
 	helper/login/ccache_fd.c helper/login/ccache_fd.h \
@@ -61,3 +61,12 @@ tests_unit_test_s2k_interpose_CFLAGS = $(UNIT_CFLAGS) $(KRB5_CFLAGS) $(CRYPTO_CF
 tests_unit_test_s2k_interpose_LDFLAGS = $(AM_LDFLAGS) $(SECTX_S2K_EXPORT)
 tests_unit_test_s2k_interpose_LDADD = libsectx_base.la $(KRB5_LIBS) $(CRYPTO_LIBS) $(UNIT_LIBS) \
 	-ldl -lpthread
+
+# A realm's KDC addresses: the profile read once per realm (flush, TTL),
+# numeric addresses and names (getaddrinfo_a, polled on a tevent loop).
+check_PROGRAMS += tests/unit/test_kdc_cache
+tests_unit_test_kdc_cache_SOURCES = tests/unit/test_kdc_cache.c helper/login/kdc_cache.c
+tests_unit_test_kdc_cache_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_unit_test_kdc_cache_CFLAGS = $(UNIT_CFLAGS) $(KRB5_CFLAGS) $(TEVENT_CFLAGS)
+tests_unit_test_kdc_cache_LDFLAGS = -Wl,--wrap=sectx_now_ms
+tests_unit_test_kdc_cache_LDADD = libsectx_base.la $(KRB5_LIBS) $(TEVENT_LIBS) $(UNIT_LIBS)
