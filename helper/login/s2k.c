@@ -24,6 +24,7 @@
 #include "login/s2k_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -41,8 +42,8 @@ union s2k_ctx {
 /* One PRF: its block and digest sizes and OpenSSL's functions. */
 struct s2k_md {
 	size_t block;
-	size_t len;    /* digest bytes */
-	size_t lenlen; /* bytes of the message length in the final block */
+	size_t len;   /* digest bytes */
+	size_t chain; /* bytes of the chaining value, at the start of the ctx */
 	int (*init)(union s2k_ctx *c);
 	int (*update)(union s2k_ctx *c, const void *p, size_t n);
 	int (*final)(uint8_t *md, union s2k_ctx *c);
@@ -130,12 +131,20 @@ static void sha384_state(const union s2k_ctx *c, uint8_t *md)
 	}
 }
 
+/* pbkdf2 copies only the chaining value of a keyed state: it must be the
+ * start of OpenSSL's contexts (it is, since OpenSSL 0.9). */
+_Static_assert(offsetof(SHA_CTX, h0) == 0 && offsetof(SHA_CTX, h4) == 4 * sizeof(SHA_LONG),
+	       "SHA_CTX starts with h0..h4");
+_Static_assert(offsetof(SHA256_CTX, h) == 0, "SHA256_CTX starts with h");
+_Static_assert(offsetof(SHA512_CTX, h) == 0, "SHA512_CTX starts with h");
+
 static const struct s2k_md s2k_mds[] = {
-    [SECTX_S2K_SHA1] = {64, 20, 8, sha1_init, sha1_update, sha1_final, sha1_transform, sha1_state},
-    [SECTX_S2K_SHA256] = {64, 32, 8, sha256_init, sha256_update, sha256_final, sha256_transform,
-			  sha256_state},
-    [SECTX_S2K_SHA384] = {128, 48, 16, sha384_init, sha384_update, sha384_final, sha384_transform,
-			  sha384_state},
+    [SECTX_S2K_SHA1] = {64, 20, 5 * sizeof(SHA_LONG), sha1_init, sha1_update, sha1_final,
+			sha1_transform, sha1_state},
+    [SECTX_S2K_SHA256] = {64, 32, 8 * sizeof(SHA_LONG), sha256_init, sha256_update, sha256_final,
+			  sha256_transform, sha256_state},
+    [SECTX_S2K_SHA384] = {128, 48, 8 * sizeof(SHA_LONG64), sha384_init, sha384_update, sha384_final,
+			  sha384_transform, sha384_state},
 };
 
 /* An HMAC key: the states after the key XOR ipad and opad blocks. */
@@ -206,7 +215,7 @@ int sectx_pbkdf2(enum sectx_s2k_hash hash, const void *pw, size_t pw_len, const 
 {
 	uint8_t u[S2K_MD_MAX], t[S2K_MD_MAX], block[S2K_BLOCK_MAX], idx[4];
 	struct s2k_hmac h;
-	union s2k_ctx c;
+	union s2k_ctx c = {0};
 	const struct s2k_md *md;
 	size_t done = 0, n;
 	int ret = -EINVAL;
@@ -232,11 +241,11 @@ int sectx_pbkdf2(enum sectx_s2k_hash hash, const void *pw, size_t pw_len, const 
 		for (uint32_t j = 1; j < iter; j++) {
 			/* inner: H(K ^ ipad | u), the key block already compressed */
 			memcpy(block, u, md->len);
-			c = h.inner;
+			memcpy(&c, &h.inner, md->chain); /* the block function reads no more */
 			md->transform(&c, block);
 			md->state(&c, block);
 			/* outer: H(K ^ opad | inner) */
-			c = h.outer;
+			memcpy(&c, &h.outer, md->chain);
 			md->transform(&c, block);
 			md->state(&c, u);
 			for (size_t k = 0; k < md->len; k++) {

@@ -16,6 +16,7 @@
 #include "login/s2k_int.h"
 
 #include <dlfcn.h>
+#include <openssl/evp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,6 +182,31 @@ static void test_other_enctype_forwarded(void **state)
 	assert_int_equal(fwd, fwd0 + 1);
 }
 
+/* The offline verifier's KDF (offline/kdf.c: OpenSSL's PBKDF2-HMAC-SHA512)
+ * is not libkrb5's string-to-key: the interposition leaves it alone, and
+ * its cost is OpenSSL's (RFC 7914's PBKDF2-HMAC-SHA256 vector stands for
+ * "OpenSSL computes it"; SHA-512 runs through the same function). */
+static void test_offline_kdf_untouched(void **state)
+{
+	static const uint8_t want[16] = {0x55, 0xac, 0x04, 0x6e, 0x56, 0xe3, 0x08, 0x9f,
+					 0xec, 0x16, 0x91, 0xc2, 0x25, 0x44, 0xb6, 0x05};
+	unsigned long fast0, fwd0, fast, fwd;
+	uint8_t out[64];
+
+	(void)state;
+	sectx_s2k_counts(&fast0, &fwd0);
+	assert_int_equal(PKCS5_PBKDF2_HMAC("passwd", 6, (const uint8_t *)"salt", 4, 1, EVP_sha256(),
+					   16, out),
+			 1);
+	assert_memory_equal(out, want, sizeof(want));
+	assert_int_equal(PKCS5_PBKDF2_HMAC("passwd", 6, (const uint8_t *)"salt", 4, 1000,
+					   EVP_sha512(), 64, out),
+			 1);
+	sectx_s2k_counts(&fast, &fwd);
+	assert_int_equal(fast, fast0);
+	assert_int_equal(fwd, fwd0);
+}
+
 static int setup(void **state)
 {
 	krb5_context ctx;
@@ -207,6 +233,7 @@ int main(void)
 	    cmocka_unit_test(test_libkrb5_calls_ours),
 	    cmocka_unit_test(test_params_forwarded),
 	    cmocka_unit_test(test_other_enctype_forwarded),
+	    cmocka_unit_test(test_offline_kdf_untouched),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
