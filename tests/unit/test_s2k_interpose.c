@@ -195,13 +195,13 @@ static void test_offline_kdf_untouched(void **state)
 
 	(void)state;
 	sectx_s2k_counts(&fast0, &fwd0);
-	assert_int_equal(PKCS5_PBKDF2_HMAC("passwd", 6, (const uint8_t *)"salt", 4, 1, EVP_sha256(),
-					   16, out),
-			 1);
+	assert_int_equal(
+	    PKCS5_PBKDF2_HMAC("passwd", 6, (const uint8_t *)"salt", 4, 1, EVP_sha256(), 16, out),
+	    1);
 	assert_memory_equal(out, want, sizeof(want));
-	assert_int_equal(PKCS5_PBKDF2_HMAC("passwd", 6, (const uint8_t *)"salt", 4, 1000,
-					   EVP_sha512(), 64, out),
-			 1);
+	assert_int_equal(
+	    PKCS5_PBKDF2_HMAC("passwd", 6, (const uint8_t *)"salt", 4, 1000, EVP_sha512(), 64, out),
+	    1);
 	sectx_s2k_counts(&fast, &fwd);
 	assert_int_equal(fast, fast0);
 	assert_int_equal(fwd, fwd0);
