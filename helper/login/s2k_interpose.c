@@ -64,8 +64,12 @@ static void find_real(void)
 	real_s2k = (s2k_fn)dlsym(RTLD_NEXT, "krb5_c_string_to_key_with_params");
 }
 
-/* default visibility: sectxd is built with -fvisibility=hidden, and the
- * export flag only exports what is visible */
+/* libk5crypto's contract (krb5.h): the key of string under enctype, salt and
+ * params (NULL: the enctype's default), into key (contents malloc'd, the
+ * caller frees them with krb5_free_keyblock_contents).  Returns 0, ENOMEM,
+ * or whatever libk5crypto returns for what sectx_s2k does not handle.
+ * Default visibility: sectxd is built with -fvisibility=hidden, and the
+ * export flag only exports what is visible. */
 __attribute__((visibility("default"))) krb5_error_code KRB5_CALLCONV
 krb5_c_string_to_key_with_params(krb5_context context, krb5_enctype enctype,
 				 const krb5_data *string, const krb5_data *salt,
