@@ -11,3 +11,10 @@ bench_libnss_sectxconst_la_LDFLAGS = $(AM_LDFLAGS) -module -shared -version-info
 	-no-undefined -rpath $(abs_builddir)/bench
 dist_noinst_SCRIPTS += bench/nss_bench.py
 EXTRA_DIST += bench/README.md bench/login_bench.py bench/context_bench.py bench/offline_bench.py
+# The string-to-key micro-benchmark (issue 14): sectx's s2k.c against
+# libk5crypto's and OpenSSL's PBKDF2.
+noinst_PROGRAMS += bench/s2k_bench
+bench_s2k_bench_SOURCES = bench/s2k_bench.c helper/login/s2k.c
+bench_s2k_bench_CPPFLAGS = $(HELPER_CPPFLAGS)
+bench_s2k_bench_CFLAGS = $(AM_CFLAGS) $(KRB5_CFLAGS) $(CRYPTO_CFLAGS)
+bench_s2k_bench_LDADD = $(KRB5_LIBS) $(CRYPTO_LIBS)

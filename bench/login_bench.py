@@ -24,8 +24,17 @@ that drift hits all alike.  Throughput: --parallel workers each run
 validation (TGS for the module's own host principal) per login of each
 module; otherwise the figures are printed and the exit status is 1.
 
-Targets (not gates): sectx median <= 0.9 x pam_krb5's; sectx parallel
-throughput >= pam_krb5's.  Only loopback is used; everything made (realm,
+pam_sss (SSSD's krb5 provider) is measured by nobody here: where
+pam_sss.so is installed the report says that it is not set up by this bench,
+where it is not it says so.  sectxd's CPU per login is user+sys from
+/proc/PID/stat over the N sequential sectx logins (and per batch in the
+parallel phase).  Last, bench/s2k_bench (the string-to-key micro-benchmark:
+sectx vs krb5_c_string_to_key vs PKCS5_PBKDF2_HMAC_SHA1) runs from the same
+build.
+
+Targets of issue 14 (not gates): sectxd CPU per login <= 3 ms; sectx median
+<= 0.6 x pam_krb5's; sectx 16-parallel throughput >= 2 x pam_krb5's (and
+>= 4 x pam_sss's, where it is measured).  Only loopback is used; everything made (realm,
 sectxd, users, temp dirs) is removed in finally blocks.
 """
 
@@ -379,6 +388,25 @@ def children_cpu():
     return u.ru_utime + u.ru_stime
 
 
+def sss_status():
+    """Why pam_sss is not in the comparison."""
+    for d in ("/lib/x86_64-linux-gnu/security", "/usr/lib/x86_64-linux-gnu/security"):
+        if os.path.exists(os.path.join(d, "pam_sss.so")):
+            return ("pam_sss.so is installed but this bench does not set up an SSSD krb5 "
+                    "domain: not measured")
+    return "not installed on this machine (libpam-sss, sssd-krb5): not measured"
+
+
+def s2k_micro(builddir):
+    """The output of bench/s2k_bench, or why it did not run."""
+    prog = os.path.join(builddir, "bench", "s2k_bench")
+    if not os.access(prog, os.X_OK):
+        return f"{prog} is not built (make bench/s2k_bench)"
+    r = subprocess.run([prog, "200"], capture_output=True, text=True, timeout=600)
+    return (r.stdout + r.stderr).rstrip() + ("" if r.returncode == 0 else
+                                             f"\ns2k_bench exit status {r.returncode}")
+
+
 def p95(values):
     """Nearest-rank 95th percentile."""
     s = sorted(values)
@@ -444,14 +472,16 @@ def report(bench, lat, cpu, helper_seq_cpu, par, kdc):
         r = ratio(ms_, mk)
         print(f"ratio sectx/pam_krb5: median {r:.3f}, p95 "
               f"{ratio(p95(lat[SECTX]), p95(lat[KRB5])):.3f}   "
-              f"(target <= 0.9: {'met' if r <= 0.9 else 'NOT met'})")
+              f"(target <= 0.6: {'met' if r <= 0.6 else 'NOT met'})")
         if lat[FLOOR]:
             mf = statistics.median(lat[FLOOR])
             print(f"above the floor: sectx {ms(ms_ - mf).strip()} ms, pam_krb5 "
                   f"{ms(mk - mf).strip()} ms (ratio {ratio(ms_ - mf, mk - mf):.3f})")
-        print(f"sectxd CPU during the latency phase: "
-              f"{ms(helper_seq_cpu / max(1, len(lat[SECTX]))).strip()} ms per sectx login "
-              "(client CPU above is the pamtester process alone, median)")
+        per = helper_seq_cpu / max(1, len(lat[SECTX]))
+        print(f"sectxd CPU (user+sys, /proc) during the latency phase: "
+              f"{ms(per).strip()} ms per sectx login over {len(lat[SECTX])} logins "
+              f"(target <= 3 ms: {'met' if per <= 0.003 else 'NOT met'}; client CPU above is "
+              "the pamtester process alone, median)")
 
     print(f"\n== throughput: {a.parallel} parallel workers x {a.per_worker} logins, "
           f"{a.rounds} round(s) per service, batches alternated ==")
@@ -479,7 +509,8 @@ def report(bench, lat, cpu, helper_seq_cpu, par, kdc):
                                      for s in (SECTX, KRB5)))
     r = ratio(tput[SECTX], tput[KRB5])
     print(f"ratio sectx/pam_krb5 throughput: {r:.3f}   "
-          f"(target >= 1.0: {'met' if r >= 1.0 else 'NOT met'})")
+          f"(target >= 2.0: {'met' if r >= 2.0 else 'NOT met'})")
+    print(f"pam_sss: {sss_status()}")
 
     print("\n== the KDC's view (all phases, warm-up included) ==")
     good = True
@@ -536,6 +567,8 @@ def main():
         par = bench.parallel()
         kdc = bench.kdc_counts()
         good = report(bench, lat, cpu, helper_cpu, par, kdc)
+        print("\n== string-to-key micro-benchmark (bench/s2k_bench) ==")
+        print(s2k_micro(bench.builddir))
         print(f"\nbench time {time.perf_counter() - t0:.1f} s; {loadavg('at the end')}")
     n_fail = bench.failures.total()
     if n_fail:

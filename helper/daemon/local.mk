@@ -10,5 +10,9 @@ sectxd_CPPFLAGS = $(HELPER_CPPFLAGS)
 # the KDF of cached credentials runs on threads of its own (helper/offline)
 sectxd_CFLAGS = $(AM_CFLAGS) $(TALLOC_CFLAGS) $(TEVENT_CFLAGS) $(KRB5_CFLAGS) $(GSSAPI_CFLAGS) \
 	$(CRYPTO_CFLAGS) -pthread
+# sectxd's krb5_c_string_to_key_with_params (helper/login/s2k_interpose.c)
+# must be in its dynamic symbol table, so that libkrb5's calls resolve to it.
+SECTX_S2K_EXPORT = -Wl,--export-dynamic-symbol=krb5_c_string_to_key_with_params
+sectxd_LDFLAGS = $(AM_LDFLAGS) $(SECTX_S2K_EXPORT)
 sectxd_LDADD = libsectx_gss.la libsectx_helper.la libsectx_base.la $(TEVENT_LIBS) \
-	$(TALLOC_LIBS) $(KRB5_LIBS) $(GSSAPI_LIBS) $(CRYPTO_LIBS) -lpthread
+	$(TALLOC_LIBS) $(KRB5_LIBS) $(GSSAPI_LIBS) $(CRYPTO_LIBS) -ldl -lpthread

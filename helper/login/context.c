@@ -73,6 +73,8 @@ static int krb5_start(struct sectxd_ctx *hctx)
 static void krb5_reloaded(struct sectxd_ctx *hctx)
 {
 	set_realm(hctx);
+	/* krb5.conf may list other KDCs now */
+	sectx_kdc_cache_flush(hctx->krb5);
 	/* a new keytab or FAST mode: the armour ticket is obtained afresh (logins
 	 * in flight keep the one they hold) */
 	sectx_armor_release(hctx->krb5->armor);

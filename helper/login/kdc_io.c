@@ -20,16 +20,13 @@
  * answered last is tried first, so a dead KDC costs one stagger, not one per
  * exchange.  A UDP socket is connected, so only its
  * KDC's datagrams reach it, and an ICMP refusal ends that attempt at once.
- * Host names are resolved with
- * getaddrinfo: numeric addresses never block; a name in krb5.conf costs a
- * resolver call on the loop, so sites should list addresses or rely on a
- * local cache (README, design notes).
+ * The realm's KDC addresses come from kdc_cache.c: read from the profile
+ * once per realm (and TTL), names resolved with getaddrinfo_a, never on the
+ * loop.
  */
 #include "login/login_int.h"
 
 #include <errno.h>
-#include <netdb.h>
-#include <profile.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -38,21 +35,11 @@
 #include "clock.h"
 #include "log.h"
 
-#define KDC_DEFAULT_PORT "88"
-#define KDC_MAX_TARGETS	 32
-
-struct kdc_target {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int socktype; /* SOCK_DGRAM or SOCK_STREAM */
-	char desc[300];
-};
-
 struct kdc_state;
 
 struct kdc_conn {
 	struct kdc_state *st;
-	const struct kdc_target *target;
+	const struct sectx_kdc_target *target;
 	int fd;
 	struct tevent_fd *fde;
 	bool connected;
@@ -63,7 +50,7 @@ struct kdc_conn {
 struct kdc_state {
 	struct tevent_context *ev;
 	struct sectxd_krb5 *k;
-	struct kdc_target *targets;
+	struct sectx_kdc_target *targets;
 	size_t n_targets;
 	size_t next;	 /* next target to start */
 	unsigned active; /* connections in flight */
@@ -74,52 +61,21 @@ struct kdc_state {
 	uint8_t *reply;
 	size_t reply_len;
 	krb5_data realm; /* the exchange's, for the observer (sectx_kdc_set_observer) */
+	bool udp;	 /* the message may go by UDP */
 };
 
 static void kdc_start_next(struct tevent_req *req);
+static void kdc_listed(struct tevent_req *subreq);
 static void kdc_conn_failed(struct tevent_req *req, struct kdc_conn *c, int err);
 
-/* --- KDC list from the profile ------------------------------------------- */
-
-/* Split "host", "host:port", "[v6]:port" into host and port. */
-static int split_host_port(char *entry, char **host, const char **port)
-{
-	char *p;
-
-	*port = KDC_DEFAULT_PORT;
-	if (entry[0] == '[') {
-		p = strchr(entry, ']');
-		if (p == NULL) {
-			return -EINVAL;
-		}
-		*p = '\0';
-		*host = entry + 1;
-		if (p[1] == ':') {
-			*port = p + 2;
-		} else if (p[1] != '\0') {
-			return -EINVAL;
-		}
-		return 0;
-	}
-	p = strchr(entry, ':');
-	if (p != NULL) {
-		if (strchr(p + 1, ':') != NULL) {
-			*host = entry; /* a bare IPv6 address */
-			return 0;
-		}
-		*p = '\0';
-		*port = p + 1;
-	}
-	*host = entry;
-	return 0;
-}
+/* --- KDC list (kdc_cache.c) ----------------------------------------------- */
 
 /* The KDC that answered last goes first (the others keep their order), so
  * that with a dead KDC listed first only the first exchange after it died
  * waits SECTX_KDC_STAGGER_MS for it, not every exchange of every login. */
-static void kdc_prefer_last(const struct sectxd_krb5 *k, struct kdc_target *targets, size_t n)
+static void kdc_prefer_last(const struct sectxd_krb5 *k, struct sectx_kdc_target *targets, size_t n)
 {
-	struct kdc_target first;
+	struct sectx_kdc_target first;
 	size_t i, len;
 
 	if (k->last_kdc == NULL) {
@@ -139,95 +95,31 @@ static void kdc_prefer_last(const struct sectxd_krb5 *k, struct kdc_target *targ
 	targets[0] = first;
 }
 
-/* The attempts for realm: UDP to every KDC address (when udp), then TCP. */
-static int kdc_targets(TALLOC_CTX *mem_ctx, struct sectxd_krb5 *k, const krb5_data *realm, bool udp,
-		       struct kdc_target **out, size_t *n_out)
+/* The attempts for realm, from its KDC addresses: UDP to every address (when
+ * udp), then TCP, the KDC that answered last first in each. */
+static int kdc_attempts(TALLOC_CTX *mem_ctx, const struct sectxd_krb5 *k,
+			const struct sectx_kdc_target *list, size_t n, bool udp,
+			struct sectx_kdc_target **out, size_t *n_out)
 {
-	TALLOC_CTX *tmp = talloc_new(NULL);
-	const char *names[4] = {"realms", NULL, "kdc", NULL};
-	struct kdc_target *targets = NULL;
-	profile_t profile = NULL;
-	char **values = NULL;
-	size_t n = 0, i;
-	int ret;
+	struct sectx_kdc_target *targets = talloc_array(mem_ctx, struct sectx_kdc_target, 2 * n);
+	size_t i;
 
-	if (tmp == NULL) {
+	if (targets == NULL) {
 		return -ENOMEM;
 	}
-	names[1] = talloc_strndup(tmp, realm->data, realm->length);
-	targets = talloc_zero_array(tmp, struct kdc_target, 2 * KDC_MAX_TARGETS);
-	if (names[1] == NULL || targets == NULL) {
-		ret = -ENOMEM;
-		goto done;
-	}
-	if (krb5_get_profile(k->ctx, &profile) != 0 ||
-	    profile_get_values(profile, names, &values) != 0 || values == NULL) {
-		SECTX_WARN("no KDC configured for realm %s in krb5.conf", names[1]);
-		ret = -ENOENT;
-		goto done;
-	}
-	for (i = 0; values[i] != NULL && n < KDC_MAX_TARGETS; i++) {
-		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-		struct addrinfo *res = NULL, *ai;
-		char *entry = talloc_strdup(tmp, values[i]);
-		const char *port;
-		char *host;
-		int gai;
-
-		if (entry == NULL) {
-			ret = -ENOMEM;
-			goto done;
-		}
-		if (split_host_port(entry, &host, &port) != 0 || host[0] == '\0') {
-			SECTX_WARN("ignoring malformed kdc entry '%s' for realm %s", values[i],
-				   names[1]);
-			continue;
-		}
-		gai = getaddrinfo(host, port, &hints, &res);
-		if (gai != 0) {
-			SECTX_WARN("cannot resolve KDC %s of realm %s: %s", values[i], names[1],
-				   gai_strerror(gai));
-			continue;
-		}
-		for (ai = res; ai != NULL && n < KDC_MAX_TARGETS; ai = ai->ai_next) {
-			if (ai->ai_addrlen > sizeof(targets[n].ss)) {
-				continue;
-			}
-			memcpy(&targets[n].ss, ai->ai_addr, ai->ai_addrlen);
-			targets[n].len = ai->ai_addrlen;
-			snprintf(targets[n].desc, sizeof(targets[n].desc), "%s:%s", host, port);
-			n++;
-		}
-		freeaddrinfo(res);
-	}
-	if (n == 0) {
-		ret = -ENOENT;
-		goto done;
-	}
-	for (i = 0; i < n; i++) {
-		targets[i].socktype = SOCK_STREAM;
-	}
+	memcpy(targets, list, n * sizeof(*targets));
 	kdc_prefer_last(k, targets, n);
 	if (udp) {
 		/* UDP first, in the same KDC order, then the TCP attempts */
-		memmove(targets + n, targets, n * sizeof(*targets));
+		memcpy(targets + n, targets, n * sizeof(*targets));
 		for (i = 0; i < n; i++) {
 			targets[i].socktype = SOCK_DGRAM;
 		}
 		n *= 2;
 	}
-	*out = talloc_steal(mem_ctx, targets);
+	*out = targets;
 	*n_out = n;
-	ret = 0;
-done:
-	if (values != NULL) {
-		profile_free_list(values);
-	}
-	if (profile != NULL) {
-		profile_release(profile);
-	}
-	talloc_free(tmp);
-	return ret;
+	return 0;
 }
 
 /* --- one connection -------------------------------------------------------- */
@@ -415,7 +307,7 @@ static void kdc_start_next(struct tevent_req *req)
 	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
 
 	while (st->next < st->n_targets) {
-		const struct kdc_target *t = &st->targets[st->next++];
+		const struct sectx_kdc_target *t = &st->targets[st->next++];
 		struct kdc_conn *c = talloc_zero(req, struct kdc_conn);
 
 		if (c == NULL) {
@@ -462,7 +354,7 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 				  struct sectxd_krb5 *k, const krb5_data *realm,
 				  const krb5_data *msg, bool tcp_only, int64_t deadline)
 {
-	struct tevent_req *req;
+	struct tevent_req *req, *subreq;
 	struct kdc_state *st;
 	int64_t left = deadline - sectx_now_ms();
 	int ret;
@@ -488,12 +380,7 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 		tevent_req_oom(req);
 		return tevent_req_post(req, ev);
 	}
-	ret = kdc_targets(st, k, realm, !tcp_only && msg->length <= SECTX_KDC_UDP_MAX, &st->targets,
-			  &st->n_targets);
-	if (ret != 0) {
-		tevent_req_error(req, -ret);
-		return tevent_req_post(req, ev);
-	}
+	st->udp = !tcp_only && msg->length <= SECTX_KDC_UDP_MAX;
 	ret = sectx_kdc_frame_encode(st, msg->data, msg->length, &st->out, &st->out_len);
 	if (ret == -ENOMEM) {
 		tevent_req_oom(req);
@@ -503,11 +390,39 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 		tevent_req_error(req, -ret);
 		return tevent_req_post(req, ev);
 	}
-	kdc_start_next(req);
-	if (!tevent_req_is_in_progress(req)) {
+	subreq = sectx_kdc_list_send(st, ev, k, realm);
+	if (subreq == NULL) {
+		tevent_req_oom(req);
 		return tevent_req_post(req, ev);
 	}
+	tevent_req_set_callback(subreq, kdc_listed, req);
 	return req;
+}
+
+/* The realm's KDC addresses are known: start the first attempt. */
+static void kdc_listed(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
+	struct kdc_state *st = tevent_req_data(req, struct kdc_state);
+	struct sectx_kdc_target *list = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = sectx_kdc_list_recv(subreq, st, &list, &n);
+	talloc_free(subreq);
+	if (ret == 0) {
+		ret = kdc_attempts(st, st->k, list, n, st->udp, &st->targets, &st->n_targets);
+		talloc_free(list);
+	}
+	if (ret == -ENOMEM) {
+		tevent_req_oom(req);
+		return;
+	}
+	if (ret != 0) {
+		tevent_req_error(req, -ret);
+		return;
+	}
+	kdc_start_next(req);
 }
 
 int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply, size_t *reply_len)

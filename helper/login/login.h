@@ -56,6 +56,7 @@ struct sectxd_krb5 {
 	struct sectx_armor *armor;	/* the current armour (one reference), or NULL */
 	sectx_kdc_observer_fn observer; /* told of every exchange's outcome, or NULL */
 	void *observer_data;
+	struct sectx_kdc_cache *kdc_cache; /* realms' KDC addresses (kdc_cache.c), or NULL */
 };
 
 extern const struct sectxd_subsystem sectxd_krb5_subsystem;
@@ -75,6 +76,10 @@ struct tevent_req *sectx_kdc_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev
 /* The reply, allocated on mem_ctx.  0 or -errno.  Every outcome is also
  * reported to the observer (sectx_kdc_set_observer), if one is set. */
 int sectx_kdc_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, uint8_t **reply, size_t *reply_len);
+
+/* Forget every realm's KDC addresses (kdc_cache.c): the next exchange reads
+ * krb5.conf again.  Called when the configuration is reloaded. */
+void sectx_kdc_cache_flush(struct sectxd_krb5 *k);
 
 /* Set (fn non-NULL) or clear (NULL) the one observer of KDC exchanges. */
 void sectx_kdc_set_observer(struct sectxd_krb5 *k, sectx_kdc_observer_fn fn, void *data);

@@ -17,6 +17,7 @@
 #include <krb5.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <talloc.h>
 #include <tevent.h>
 
@@ -47,6 +48,31 @@ struct tevent_req *sectx_step_send(TALLOC_CTX *mem_ctx, struct tevent_context *e
  * -ECONNREFUSED, -ENOENT: none configured) or the request failed (-ENOMEM),
  * *kerr then KRB5_KDC_UNREACH. */
 int sectx_step_recv(struct tevent_req *req, krb5_error_code *kerr);
+
+/* --- kdc_cache.c: a realm's KDC addresses ---------------------------------- */
+
+#define SECTX_KDC_MAX_TARGETS  32    /* addresses of a realm's KDCs we try */
+#define SECTX_KDC_CACHE_TTL_MS 60000 /* a realm's list is read again after this */
+
+/* One address of a KDC, and how to reach it. */
+struct sectx_kdc_target {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int socktype;	/* SOCK_DGRAM or SOCK_STREAM */
+	char desc[300]; /* "host:port" as krb5.conf names it */
+};
+
+/* The addresses of realm's KDCs ([realms] REALM kdc = ... in the krb5.conf
+ * profile), in the profile's order, every address of each entry, each
+ * SOCK_STREAM.  Served from k's cache (read once per realm, kept
+ * SECTX_KDC_CACHE_TTL_MS); host names are resolved with getaddrinfo_a,
+ * which the loop polls, never waits on.  NULL only when out of memory. */
+struct tevent_req *sectx_kdc_list_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
+				       struct sectxd_krb5 *k, const krb5_data *realm);
+/* 0 with *targets (on mem_ctx, *n >= 1); -ENOENT when the realm has no KDC
+ * configured or none resolved; -ENOMEM. */
+int sectx_kdc_list_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
+			struct sectx_kdc_target **targets, size_t *n);
 
 /* --- keytab.c --------------------------------------------------------------- */
 
