@@ -130,3 +130,17 @@ void pam_sectx_handle_claimed(const struct pam_sectx_ctx *c, const char *handle)
 		pam_putenv(c->pamh, PAM_SECTX_ENV_HANDLE);
 	}
 }
+
+void pam_sectx_handle_closed(const struct pam_sectx_ctx *c)
+{
+	/* replacing the data runs handle_cleanup on the old copy: scrubbed */
+	pam_set_data(c->pamh, PAM_SECTX_DATA_HANDLE, NULL, NULL);
+	pam_set_data(c->pamh, PAM_SECTX_DATA_CLOSED, (void *)"1", NULL);
+}
+
+bool pam_sectx_handle_was_closed(const struct pam_sectx_ctx *c)
+{
+	const void *data = NULL;
+
+	return pam_get_data(c->pamh, PAM_SECTX_DATA_CLOSED, &data) == PAM_SUCCESS && data != NULL;
+}

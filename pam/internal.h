@@ -37,6 +37,10 @@
 #define PAM_SECTX_DATA_EXPIRED "sectx_authtok_expired"
 /* pam_data: what the helper said in the PRELIM phase of chauthtok. */
 #define PAM_SECTX_DATA_PRELIM "sectx_chauthtok_prelim"
+/* pam_data: this process closed the login's session (close_session or
+ * setcred DELETE answered): the handle is gone from pam_data and a later
+ * setcred DELETE has nothing left to delete. */
+#define PAM_SECTX_DATA_CLOSED "sectx_session_closed"
 /* PAM environment: the handle, for a session opened by another process than
  * the one that authenticated (sshd's keyboard-interactive child). */
 #define PAM_SECTX_ENV_HANDLE "SECTX_LOGIN_HANDLE"
@@ -180,6 +184,13 @@ int pam_sectx_handle_find(const struct pam_sectx_ctx *c, char *out, bool *from_e
  * needs it) and remove it from the PAM environment so it never reaches the
  * user's session. */
 void pam_sectx_handle_claimed(const struct pam_sectx_ctx *c, const char *handle);
+
+/* The session is over (closed, or its credentials deleted): drop the handle
+ * from pam_data (scrubbed) and note PAM_SECTX_DATA_CLOSED. */
+void pam_sectx_handle_closed(const struct pam_sectx_ctx *c);
+
+/* Whether this process closed the login's session (pam_sectx_handle_closed). */
+bool pam_sectx_handle_was_closed(const struct pam_sectx_ctx *c);
 
 /* --- talking to the helper (helper_call.c) ------------------------------------ */
 

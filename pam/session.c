@@ -93,6 +93,15 @@ static int session_call(pam_handle_t *pamh, int flags, int argc, const char **ar
 		ret = PAM_IGNORE;
 		goto done;
 	}
+	if (step == STEP_SETCRED && cred_flag == SECTX_CRED_DELETE &&
+	    pam_sectx_handle_was_closed(&c)) {
+		/* login and sshd delete the credentials after close_session:
+		 * the helper destroyed them with the session, nothing is left */
+		PAM_SECTX_DEBUG(&c, "setcred delete for %s: the session is already closed",
+				c.user_log);
+		ret = PAM_SUCCESS;
+		goto done;
+	}
 	if (pam_sectx_handle_find(&c, handle, &from_env) != 0) {
 		PAM_SECTX_DEBUG(&c, "%s for %s: not authenticated by sectx, ignored",
 				step_name(step), c.user_log);
@@ -138,6 +147,7 @@ static int session_call(pam_handle_t *pamh, int flags, int argc, const char **ar
 			pam_sectx_handle_claimed(&c, handle);
 		}
 		if (step == STEP_CLOSE || cred_flag == SECTX_CRED_DELETE) {
+			pam_sectx_handle_closed(&c);
 			unset_env(&c, PAM_SECTX_ENV_HANDLE);
 			if (!c.opts.retain_after_close || cred_flag == SECTX_CRED_DELETE) {
 				unset_env(&c, PAM_SECTX_ENV_CCACHE);

@@ -44,6 +44,22 @@ def test_close_session_removes_the_cache(pam_stack, users):
     assert "KRB5CCNAME" not in r.envs[1], r
 
 
+def test_setcred_delete_after_close_session_succeeds(pam_stack, users):
+    """login and sshd end a session with close_session, then setcred
+    DELETE: the helper destroyed the cache with the session, so there is
+    nothing left to delete, which is success, not PAM_CRED_ERR; and the
+    closed handle cannot open a session again."""
+    user = users()
+    r = pam_stack().run(user.name, "authenticate", "setcred", "open_session", "env",
+                        "close_session", "setcred_delete", "setcred", "env",
+                        answers=[user.password])
+    assert [r.code(s) for s in ("authenticate", "setcred", "open_session", "close_session",
+                                "setcred_delete")] == ["PAM_SUCCESS"] * 5, r
+    assert not os.path.lexists(ccache_path(r.envs[0]["KRB5CCNAME"]))
+    assert r.code("setcred", 1) == "PAM_IGNORE", r  # no handle left to establish from
+    assert "KRB5CCNAME" not in r.envs[1], r
+
+
 def test_retain_after_close_keeps_the_cache(pam_stack, users, realm):
     user = users()
     r = pam_stack("retain_after_close").run(
