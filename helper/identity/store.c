@@ -726,7 +726,9 @@ int id_store_build_cache(struct id_store *st, struct nss_cache_builder *b, int64
 		}
 	}
 	{
-		uint32_t complete = SECTX_NSS_COMPLETE(SECTX_NSS_TABLE_INITGR);
+		/* with a directory, a user's groups arrive with the user: a
+		 * miss may be a user the cache has not seen yet */
+		uint32_t complete = st->directory ? 0 : SECTX_NSS_COMPLETE(SECTX_NSS_TABLE_INITGR);
 
 		if (!st->auto_id && !st->directory) {
 			complete |= SECTX_NSS_COMPLETE(SECTX_NSS_TABLE_PW_NAME) |
