@@ -325,7 +325,6 @@ static char *op_filter(TALLOC_CTX *tmp, struct dir_op *op, bool *users, const ch
 {
 	static const char *user_attrs[10];
 	static const char *group_attrs[5];
-	static const char *nested_attrs[3];
 	const struct dir_schema *s = &op->d->sch;
 	char esc[DIR_DN_MAX * 3 + 1];
 	char *f = NULL;
@@ -344,9 +343,6 @@ static char *op_filter(TALLOC_CTX *tmp, struct dir_op *op, bool *users, const ch
 	group_attrs[2] = s->member_uid;
 	group_attrs[3] = s->member;
 	group_attrs[4] = NULL;
-	nested_attrs[0] = s->group_name;
-	nested_attrs[1] = s->gid_number;
-	nested_attrs[2] = NULL;
 
 	switch (op->stage) {
 	case ST_ENTRY:
@@ -370,7 +366,7 @@ static char *op_filter(TALLOC_CTX *tmp, struct dir_op *op, bool *users, const ch
 				       *users ? s->uid : s->group_name, esc);
 	case ST_GROUPS:
 		*users = false;
-		*attrs = nested_attrs;
+		*attrs = group_attrs;
 		if (dir_filter_escape(esc, sizeof(esc), op->name) != 0) {
 			return NULL;
 		}
@@ -387,7 +383,7 @@ static char *op_filter(TALLOC_CTX *tmp, struct dir_op *op, bool *users, const ch
 		return f;
 	case ST_NESTED:
 		*users = false;
-		*attrs = nested_attrs;
+		*attrs = group_attrs;
 		f = talloc_asprintf(tmp, "(&%s(|", s->group_filter);
 		for (i = op->exp_start; f != NULL && i < op->exp_end; i++) {
 			if (dir_filter_escape(esc, sizeof(esc), op->seen_dns[i]) != 0) {
@@ -609,7 +605,23 @@ static int op_entry(struct dir_op *op, LDAPMessage *e)
 		return -ENOMEM;
 	}
 	op->ans->gids[op->ans->ngids++] = gid;
-	return 0;
+	op->ans->groups =
+	    talloc_realloc(op->ans, op->ans->groups, struct id_dir_group, op->ans->ngroups + 1);
+	if (op->ans->groups == NULL) {
+		return -ENOMEM;
+	}
+	{
+		struct id_dir_group *g = &op->ans->groups[op->ans->ngroups];
+
+		memset(g, 0, sizeof(*g));
+		g->name = talloc_strdup(op->ans, ent.name);
+		g->gid = gid;
+		ret = g->name != NULL ? read_members(op, e, g) : -ENOMEM;
+		if (ret == 0) {
+			op->ans->ngroups++;
+		}
+	}
+	return ret;
 }
 
 /* op's current search finished with rc. */

@@ -98,6 +98,8 @@ struct id_dir_answer {
 	uint32_t *gids; /* the user's groups (primary group not included) */
 	size_t ngids;
 	struct id_dir_group group;
+	struct id_dir_group *groups; /* a user's groups, whole (to name them and serve them) */
+	size_t ngroups;
 	bool access_ok; /* access lookups: the entry matched access_filter */
 };
 

@@ -184,6 +184,10 @@ static void dir_done(struct tevent_req *subreq)
 		if (ret == 0) {
 			ret = id_store_dir_groups_of(st, ans->user.name, ans->gids, ans->ngids);
 		}
+		for (size_t i = 0; ret == 0 && i < ans->ngroups; i++) {
+			/* a group refused (a static gid, id 0) is logged and left out */
+			(void)id_store_dir_group(st, &ans->groups[i], now + st->pos_ttl);
+		}
 	} else if (ans->found) {
 		ret = id_store_dir_group(st, &ans->group, now + st->pos_ttl);
 	}
@@ -198,6 +202,66 @@ static void dir_done(struct tevent_req *subreq)
 	}
 	lookup_finish(req, s, r, EHOSTUNREACH);
 	id_publish_changed(id);
+}
+
+struct access_state {
+	bool ok;
+};
+
+static void access_filter_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
+	struct access_state *s = tevent_req_data(req, struct access_state);
+	int ret = id_dir_access_recv(subreq, &s->ok);
+
+	talloc_free(subreq);
+	if (ret != 0) {
+		tevent_req_error(req, -ret);
+		return;
+	}
+	tevent_req_done(req);
+}
+
+struct tevent_req *identity_access_filter_send(TALLOC_CTX *mem_ctx, struct sectxd_ctx *hctx,
+					       const char *name)
+{
+	struct sectxd_identity *id = ident(hctx);
+	struct tevent_req *req, *subreq;
+	struct access_state *s;
+	struct id_name n;
+
+	req = tevent_req_create(mem_ctx, &s, struct access_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	if (id == NULL || id->dir == NULL || hctx->cfg->directory.access_filter[0] == '\0') {
+		s->ok = true;
+		tevent_req_done(req);
+		return tevent_req_post(req, hctx->ev);
+	}
+	if (id_name_parse(name, id->store->realm, &n) != 0 || !n.has_short) {
+		s->ok = false;
+		tevent_req_done(req);
+		return tevent_req_post(req, hctx->ev);
+	}
+	subreq = id_dir_access_send(s, id->dir, n.name);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, hctx->ev);
+	}
+	tevent_req_set_callback(subreq, access_filter_done, req);
+	return req;
+}
+
+int identity_access_filter_recv(struct tevent_req *req, bool *ok)
+{
+	struct access_state *s = tevent_req_data(req, struct access_state);
+	int err;
+
+	if (sectx_req_failed(req, &err)) {
+		return -err;
+	}
+	*ok = s->ok;
+	return 0;
 }
 
 /* May caller start another existence check now?  Its own token bucket,
