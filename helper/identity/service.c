@@ -180,10 +180,7 @@ static void dir_done(struct tevent_req *subreq)
 		return;
 	}
 	if (ans->found && ans->is_user) {
-		ret = id_store_dir_user(st, &ans->user, now + st->pos_ttl);
-		if (ret == 0) {
-			ret = id_store_dir_groups_of(st, ans->user.name, ans->gids, ans->ngids);
-		}
+		ret = id_store_dir_user(st, &ans->user, ans->gids, ans->ngids, now + st->pos_ttl);
 		for (size_t i = 0; ret == 0 && i < ans->ngroups; i++) {
 			/* a group refused (a static gid, id 0) is logged and left out */
 			(void)id_store_dir_group(st, &ans->groups[i], now + st->pos_ttl);

@@ -455,6 +455,17 @@ enum id_result id_store_groups_of(struct id_store *st, const char *name, const u
 	if (id_name_parse(name, st->realm, &nm) != 0) {
 		return ID_NOTFOUND;
 	}
+	if (st->directory) {
+		const struct id_user *u =
+		    id_ix_get(&st->user_by_principal, id_str_hash(st, nm.principal),
+			      id_eq_user_principal, nm.principal);
+
+		if (u != NULL && u->from_dir) {
+			*gids = u->gids;
+			*n = u->ngids;
+			return u->ngids > 0 ? ID_FOUND : ID_NOTFOUND;
+		}
+	}
 	m = id_ix_get(&st->memberships, id_str_hash(st, nm.principal), id_eq_membership,
 		      nm.principal);
 	if (m == NULL || m->n == 0) {
@@ -574,6 +585,10 @@ static int build_dir_records(struct id_store *st, struct nss_cache_builder *b, i
 			continue;
 		}
 		ret = add_user_rec(b, u, u->verified_until);
+		if (ret == 0 && u->ngids > 0) {
+			ret = nss_cache_add_membership(b, u->display, u->alias, u->gids, u->ngids,
+						       u->verified_until);
+		}
 		if (ret == 0 && u->upg && upg_ok(st, u)) {
 			struct nss_cache_group cg = {
 			    .name = u->display,

@@ -117,11 +117,13 @@ struct id_user {
 	const char *home;
 	const char *shell;
 	uint32_t uid, gid;
-	bool is_static;
-	bool shadowed;		/* auto mapping whose id a static entry now holds */
 	int64_t verified_until; /* auto, directory: existence known until (CLOCK_REALTIME s) */
-	bool from_dir;		/* from the directory (store_directory.c) */
-	bool upg;		/* directory: its gid is a user private group of its own */
+	const uint32_t *gids;	/* directory: its groups (in the same chunk) */
+	uint32_t ngids;
+	bool is_static;
+	bool shadowed; /* auto mapping whose id a static entry now holds */
+	bool from_dir; /* from the directory (store_directory.c) */
+	bool upg;      /* directory: its gid is a user private group of its own */
 };
 
 struct id_group {
@@ -251,16 +253,16 @@ struct id_dir_group {
 
 /* Is a directory configured (lookups of unknown names and ids ask it)? */
 void id_store_set_directory(struct id_store *st, bool on);
-/* Store a directory user valid until until, replacing what the store had
- * for the same name.  0; -EPERM for an entry refused (id 0, below min_id,
+/* Store a directory user in the groups gids[n] (copied; at most
+ * SECTX_NSS_CACHE_MAX_MEMBERS kept) valid until until, replacing what the
+ * store had for the same name (in one allocation: a cached user costs its
+ * strings, its gids and two index slots).  0; -EPERM for an entry refused (id 0, below min_id,
  * held by a static entry or another user, a name that is not valid or is a
  * static user's): logged and listed as a problem; -ENOMEM. */
-int id_store_dir_user(struct id_store *st, const struct id_dir_user *du, int64_t until);
+int id_store_dir_user(struct id_store *st, const struct id_dir_user *du, const uint32_t *gids,
+		      size_t n, int64_t until);
 /* The same for a group. */
 int id_store_dir_group(struct id_store *st, const struct id_dir_group *dg, int64_t until);
-/* The supplementary groups of directory user name (copied).  0 or -ENOMEM,
- * -EINVAL for a name that is not valid. */
-int id_store_dir_groups_of(struct id_store *st, const char *name, const uint32_t *gids, size_t n);
 /* The directory answered "no such entry" for what lk asked (an ID_CHECK
  * with check_dir) at now: cached negatively, and a stored entry dropped. */
 void id_store_dir_absent(struct id_store *st, int kind, const struct id_lookup *lk, int64_t now);

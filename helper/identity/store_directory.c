@@ -43,11 +43,61 @@ static int retire_begin(struct id_store *st)
 }
 
 static bool same_user(const struct id_user *u, const struct id_dir_user *du, const char *gecos,
-		      const char *home, const char *shell)
+		      const char *home, const char *shell, const uint32_t *gids, size_t n)
 {
 	return u->uid == du->uid && u->gid == du->gid && u->upg == du->upg &&
 	       strcmp(u->gecos, gecos) == 0 && strcmp(u->home, home) == 0 &&
-	       strcmp(u->shell, shell) == 0;
+	       strcmp(u->shell, shell) == 0 && u->ngids == n &&
+	       (n == 0 || memcmp(u->gids, gids, n * sizeof(*gids)) == 0);
+}
+
+/* A directory user in one talloc chunk: the struct, its gids, then the
+ * principal, the short name, gecos, home and shell (display and alias point
+ * at the principal and the short name). */
+static struct id_user *dir_user_new(struct id_store *st, const struct id_name *nm,
+				    const struct id_dir_user *du, const char *gecos,
+				    const char *home, const char *shell, const uint32_t *gids,
+				    size_t n)
+{
+	const char *src[5] = {nm->principal, nm->name, gecos, home, shell};
+	size_t len[5], total = sizeof(struct id_user) + n * sizeof(uint32_t), i;
+	const char *display, *alias;
+	struct id_user *u;
+	char *p;
+
+	for (i = 0; i < 5; i++) {
+		len[i] = strlen(src[i]) + 1;
+		total += len[i];
+	}
+	u = talloc_size(st, total);
+	if (u == NULL) {
+		return NULL;
+	}
+	talloc_set_name_const(u, "struct id_user");
+	memset(u, 0, sizeof(*u));
+	if (n > 0) {
+		memcpy(u + 1, gids, n * sizeof(uint32_t));
+		u->gids = (const uint32_t *)(u + 1);
+	}
+	u->ngids = (uint32_t)n;
+	p = (char *)(u + 1) + n * sizeof(uint32_t);
+	for (i = 0; i < 5; i++) {
+		memcpy(p, src[i], len[i]);
+		src[i] = p;
+		p += len[i];
+	}
+	u->principal = src[0];
+	id_names_of(st, nm, &display, &alias);
+	u->display = display == nm->name ? src[1] : src[0];
+	u->alias = alias == NULL ? NULL : alias == nm->name ? src[1] : src[0];
+	u->gecos = src[2];
+	u->home = src[3];
+	u->shell = src[4];
+	u->uid = du->uid;
+	u->gid = du->gid;
+	u->from_dir = true;
+	u->upg = du->upg;
+	return u;
 }
 
 static void dir_user_drop(struct id_store *st, struct id_user *u)
@@ -59,15 +109,16 @@ static void dir_user_drop(struct id_store *st, struct id_user *u)
 	st->version++;
 }
 
-int id_store_dir_user(struct id_store *st, const struct id_dir_user *du, int64_t until)
+int id_store_dir_user(struct id_store *st, const struct id_dir_user *du, const uint32_t *gids,
+		      size_t n, int64_t until)
 {
 	char home[ID_FIELD_MAX + 1], shell[ID_FIELD_MAX + 1];
 	const char *gecos = du->gecos != NULL ? du->gecos : "";
 	struct id_user *old, *holder, *u;
-	struct id_name n;
+	struct id_name nm;
 	int ret;
 
-	if (id_name_parse(du->name, st->realm, &n) != 0 || !n.has_short || n.was_qualified) {
+	if (id_name_parse(du->name, st->realm, &nm) != 0 || !nm.has_short || nm.was_qualified) {
 		id_add_problem(st, "directory: user entry with an invalid name refused");
 		return -EPERM;
 	}
@@ -75,12 +126,12 @@ int id_store_dir_user(struct id_store *st, const struct id_dir_user *du, int64_t
 		id_add_problem(st,
 			       "directory: user %s with uid %" PRIu32 " gid %" PRIu32
 			       " refused (0 or below min_id %" PRIu32 ")",
-			       n.principal, du->uid, du->gid, st->min_id);
+			       nm.principal, du->uid, du->gid, st->min_id);
 		return -EPERM;
 	}
 	if (id_is_taken(st, du->uid)) {
 		id_add_problem(st, "directory: user %s refused: uid %" PRIu32 " is a static id",
-			       n.principal, du->uid);
+			       nm.principal, du->uid);
 		return -EPERM;
 	}
 	if (!id_field_ok(gecos, ID_FIELD_MAX)) {
@@ -88,21 +139,21 @@ int id_store_dir_user(struct id_store *st, const struct id_dir_user *du, int64_t
 	}
 	if (du->home != NULL && du->home[0] == '/' && id_field_ok(du->home, ID_FIELD_MAX)) {
 		snprintf(home, sizeof(home), "%s", du->home);
-	} else if (id_expand_template(home, sizeof(home), st->home_tmpl, n.name, du->uid,
-				      n.principal, n.realm) != 0) {
+	} else if (id_expand_template(home, sizeof(home), st->home_tmpl, nm.name, du->uid,
+				      nm.principal, nm.realm) != 0) {
 		snprintf(home, sizeof(home), "/");
 	}
 	if (du->shell != NULL && du->shell[0] == '/' && id_field_ok(du->shell, ID_FIELD_MAX)) {
 		snprintf(shell, sizeof(shell), "%s", du->shell);
-	} else if (id_expand_template(shell, sizeof(shell), st->shell_tmpl, n.name, du->uid,
-				      n.principal, n.realm) != 0) {
+	} else if (id_expand_template(shell, sizeof(shell), st->shell_tmpl, nm.name, du->uid,
+				      nm.principal, nm.realm) != 0) {
 		snprintf(shell, sizeof(shell), "/bin/sh");
 	}
-	old = id_ix_get(&st->user_by_principal, id_str_hash(st, n.principal), id_eq_user_principal,
-			n.principal);
+	old = id_ix_get(&st->user_by_principal, id_str_hash(st, nm.principal), id_eq_user_principal,
+			nm.principal);
 	if (old != NULL && !old->from_dir) {
 		id_add_problem(st, "directory: user %s refused: a %s user of that name exists",
-			       n.principal, old->is_static ? "static" : "mapped");
+			       nm.principal, old->is_static ? "static" : "mapped");
 		return -EPERM;
 	}
 	holder = id_ix_get(&st->user_by_uid, id_hash(st, du->uid), id_eq_user_uid, &du->uid);
@@ -110,13 +161,16 @@ int id_store_dir_user(struct id_store *st, const struct id_dir_user *du, int64_t
 		if (!holder->from_dir) {
 			id_add_problem(st,
 				       "directory: user %s refused: uid %" PRIu32 " is held by %s",
-				       n.principal, du->uid, holder->principal);
+				       nm.principal, du->uid, holder->principal);
 			return -EPERM;
 		}
 	}
-	id_neg_del(st, &st->neg_names, n.principal, 0);
+	id_neg_del(st, &st->neg_names, nm.principal, 0);
 	id_neg_del(st, &st->neg_uids, NULL, du->uid);
-	if (old != NULL && holder == old && same_user(old, du, gecos, home, shell)) {
+	if (n > SECTX_NSS_CACHE_MAX_MEMBERS) {
+		n = SECTX_NSS_CACHE_MAX_MEMBERS;
+	}
+	if (old != NULL && holder == old && same_user(old, du, gecos, home, shell, gids, n)) {
 		if (old->verified_until != until) {
 			old->verified_until = until;
 			st->version++;
@@ -134,12 +188,10 @@ int id_store_dir_user(struct id_store *st, const struct id_dir_user *du, int64_t
 	if (old != NULL) {
 		dir_user_drop(st, old);
 	}
-	u = id_user_new(st, &n, du->uid, du->gid, gecos, home, shell, false);
+	u = dir_user_new(st, &nm, du, gecos, home, shell, gids, n);
 	if (u == NULL) {
 		return -ENOMEM;
 	}
-	u->from_dir = true;
-	u->upg = du->upg;
 	u->verified_until = until;
 	if (id_ix_put(st, &st->user_by_principal, id_str_hash(st, u->principal), u) != 0) {
 		talloc_free(u);
@@ -179,10 +231,59 @@ static bool same_group(const struct id_group *g, const struct id_dir_group *dg)
 	return true;
 }
 
+/* Can member m stand in a group line? */
+static bool member_ok(const char *m)
+{
+	return id_field_ok(m, SECTX_NAME_MAX) && strchr(m, ',') == NULL;
+}
+
+/* A directory group in one talloc chunk: the struct, its member pointers,
+ * its name and members (those that can stand in a group line, at most
+ * SECTX_NSS_CACHE_MAX_MEMBERS). */
+static struct id_group *dir_group_new(struct id_store *st, const struct id_dir_group *dg)
+{
+	size_t total = sizeof(struct id_group) + strlen(dg->name) + 1, i, k = 0;
+	struct id_group *g;
+	const char **mem;
+	char *p;
+
+	for (i = 0; i < dg->nmem && k < SECTX_NSS_CACHE_MAX_MEMBERS; i++) {
+		if (member_ok(dg->members[i])) {
+			total += sizeof(char *) + strlen(dg->members[i]) + 1;
+			k++;
+		}
+	}
+	total += sizeof(char *); /* NULL-terminated */
+	g = talloc_size(st, total);
+	if (g == NULL) {
+		return NULL;
+	}
+	talloc_set_name_const(g, "struct id_group");
+	memset(g, 0, sizeof(*g));
+	mem = (const char **)(g + 1);
+	p = (char *)(mem + k + 1);
+	for (i = 0, k = 0; i < dg->nmem && k < SECTX_NSS_CACHE_MAX_MEMBERS; i++) {
+		size_t len;
+
+		if (!member_ok(dg->members[i])) {
+			continue;
+		}
+		len = strlen(dg->members[i]) + 1;
+		memcpy(p, dg->members[i], len);
+		mem[k++] = p;
+		p += len;
+	}
+	mem[k] = NULL;
+	memcpy(p, dg->name, strlen(dg->name) + 1);
+	g->name = p;
+	g->members = mem;
+	g->nmem = k;
+	return g;
+}
+
 int id_store_dir_group(struct id_store *st, const struct id_dir_group *dg, int64_t until)
 {
 	struct id_group *old, *holder, *g;
-	size_t i, k;
 	int ret;
 
 	if (dg->name == NULL || !id_field_ok(dg->name, SECTX_NAME_MAX) || dg->name[0] == '\0' ||
@@ -229,25 +330,10 @@ int id_store_dir_group(struct id_store *st, const struct id_dir_group *dg, int64
 	if (old != NULL) {
 		dir_group_drop(st, old);
 	}
-	g = talloc_zero(st, struct id_group);
-	if (g == NULL || (g->name = talloc_strdup(g, dg->name)) == NULL ||
-	    (g->members = talloc_zero_array(g, const char *, dg->nmem + 1)) == NULL) {
-		talloc_free(g);
+	g = dir_group_new(st, dg);
+	if (g == NULL) {
 		return -ENOMEM;
 	}
-	for (i = 0, k = 0; i < dg->nmem && k < SECTX_NSS_CACHE_MAX_MEMBERS; i++) {
-		if (!id_field_ok(dg->members[i], SECTX_NAME_MAX) ||
-		    strchr(dg->members[i], ',') != NULL) {
-			continue;
-		}
-		g->members[k] = talloc_strdup(g->members, dg->members[i]);
-		if (g->members[k] == NULL) {
-			talloc_free(g);
-			return -ENOMEM;
-		}
-		k++;
-	}
-	g->nmem = k;
 	g->gid = dg->gid;
 	g->from_dir = true;
 	g->verified_until = until;
@@ -261,47 +347,6 @@ int id_store_dir_group(struct id_store *st, const struct id_dir_group *dg, int64
 		return -ENOMEM;
 	}
 	st->n_dir_groups++;
-	st->version++;
-	return 0;
-}
-
-int id_store_dir_groups_of(struct id_store *st, const char *name, const uint32_t *gids, size_t n)
-{
-	struct membership *m;
-	struct id_name nm;
-	uint32_t *copy;
-
-	if (id_name_parse(name, st->realm, &nm) != 0) {
-		return -EINVAL;
-	}
-	if (n > SECTX_NSS_CACHE_MAX_MEMBERS) {
-		n = SECTX_NSS_CACHE_MAX_MEMBERS;
-	}
-	m = id_ix_get(&st->memberships, id_str_hash(st, nm.principal), id_eq_membership,
-		      nm.principal);
-	if (m != NULL && m->n == n && (n == 0 || memcmp(m->gids, gids, n * sizeof(*gids)) == 0)) {
-		return 0;
-	}
-	if (m == NULL) {
-		m = talloc_zero(st, struct membership);
-		if (m == NULL || (m->principal = talloc_strdup(m, nm.principal)) == NULL ||
-		    id_ix_put(st, &st->memberships, id_str_hash(st, nm.principal), m) != 0) {
-			talloc_free(m);
-			return -ENOMEM;
-		}
-		if (id_append_ptr(st, (void ***)&st->membership_list, &st->n_memberships, m) != 0) {
-			id_ix_del(&st->memberships, id_str_hash(st, nm.principal), m);
-			talloc_free(m);
-			return -ENOMEM;
-		}
-	}
-	copy = talloc_memdup(m, gids, (n > 0 ? n : 1) * sizeof(*gids));
-	if (copy == NULL) {
-		return -ENOMEM;
-	}
-	talloc_free(m->gids);
-	m->gids = copy;
-	m->n = n;
 	st->version++;
 	return 0;
 }

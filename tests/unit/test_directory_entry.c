@@ -132,12 +132,13 @@ static void test_store_refuses(void **state)
 	assert_int_equal(sectx_config_defaults(tmp, &cfg), 0);
 	assert_int_equal(id_store_new(tmp, cfg, "R", &st), 0);
 	id_store_set_directory(st, true);
-	assert_int_equal(id_store_dir_user(st, &du, 2000000000), -EPERM);
+	assert_int_equal(id_store_dir_user(st, &du, NULL, 0, 2000000000), -EPERM);
 	du.uid = 5;
-	assert_int_equal(id_store_dir_user(st, &du, 2000000000), -EPERM); /* below min_id */
+	assert_int_equal(id_store_dir_user(st, &du, NULL, 0, 2000000000),
+			 -EPERM); /* below min_id */
 	assert_int_equal(id_store_dir_group(st, &dg, 2000000000), -EPERM);
 	du.uid = 5001;
-	assert_int_equal(id_store_dir_user(st, &du, 2000000000), 0);
+	assert_int_equal(id_store_dir_user(st, &du, NULL, 0, 2000000000), 0);
 	assert_int_equal(id_store_user_by_uid(st, 5001, 1000, false, &lk), ID_FOUND);
 	assert_string_equal(lk.user->display, "root2");
 	/* expired: ask the directory again, or serve stale when it is down */
