@@ -181,7 +181,9 @@ def main():
         time.sleep(2)
         st = h.ctl("status")
         print(f"sectxd RSS with {args.users} users cached: {d.rss_kib() / 1024:.1f} MiB "
-              f"(VmHWM {d.rss_kib('VmHWM') / 1024:.1f} MiB)")
+              f"(VmHWM {d.rss_kib('VmHWM') / 1024:.1f} MiB, RssAnon "
+              f"{d.rss_kib('RssAnon') / 1024:.1f} MiB, RssFile {d.rss_kib('RssFile') / 1024:.1f}"
+              f" MiB, RssShmem {d.rss_kib('RssShmem') / 1024:.1f} MiB)")
         if st.returncode != 0:
             print("sectxctl status failed:", st.stderr)
     finally:

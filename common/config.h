@@ -116,9 +116,10 @@ struct sectx_config {
 		uint64_t probe_max_ms;	  /* probe interval doubles up to this */
 	} offline;
 	struct {
-		const char **uri; /* ldap:// (StartTLS) or ldaps://, tried in order; empty: off */
+		const char **uri; /* ldap:// (StartTLS) or ldaps://, tried in order */
 		size_t n_uri;
-		const char *base;
+		const char *base;	/* "": no directory */
+		const char *srv_domain; /* no uri: _ldap._tcp.<this> ("": the realm) */
 		const char *user_base;	/* "": base */
 		const char *group_base; /* "": base */
 		int schema;		/* enum sectx_dir_schema */

@@ -11,4 +11,4 @@ sectxd_CPPFLAGS = $(HELPER_CPPFLAGS)
 sectxd_CFLAGS = $(AM_CFLAGS) $(TALLOC_CFLAGS) $(TEVENT_CFLAGS) $(KRB5_CFLAGS) $(GSSAPI_CFLAGS) \
 	$(CRYPTO_CFLAGS) -pthread
 sectxd_LDADD = libsectx_gss.la libsectx_helper.la libsectx_base.la $(TEVENT_LIBS) \
-	$(TALLOC_LIBS) $(KRB5_LIBS) $(GSSAPI_LIBS) $(CRYPTO_LIBS) $(LDAP_LIBS) -lpthread
+	$(TALLOC_LIBS) $(KRB5_LIBS) $(GSSAPI_LIBS) $(CRYPTO_LIBS) $(LDAP_LIBS) -lresolv -lpthread

@@ -22,6 +22,7 @@
  */
 #include "identity/directory_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -163,7 +164,8 @@ static void dir_server_failed(struct id_dir *d, const char *why)
 {
 	struct dir_op *op, *next;
 
-	SECTX_WARN("directory server %s failed: %s; trying the next", d->servers[d->cur].uri, why);
+	SECTX_WARN("directory server %s failed: %s; trying the next",
+		   d->servers[d->cur].uri[0] != '\0' ? d->servers[d->cur].uri : "(DNS SRV)", why);
 	d->servers[d->cur].retry_after_ms = sectx_now_ms() + (int64_t)d->backoff_ms;
 	dir_drop_connection(d);
 	for (op = d->ops; op != NULL; op = next) {
@@ -184,12 +186,12 @@ static void conn_done(struct tevent_context *ev, struct tevent_fd *fde, uint16_t
 {
 	struct id_dir *d = pvt;
 	struct dir_op *op, *next;
-	char why[2560] = "";
+	char why[2560] = "", uri[DIR_URI_MAX];
 	void *ld = NULL;
 	int ret, fd = -1;
 
 	TALLOC_FREE(d->conn_fde);
-	ret = dir_conn_finish(d->conn, &ld, why, sizeof(why));
+	ret = dir_conn_finish(d->conn, &ld, uri, sizeof(uri), why, sizeof(why));
 	d->conn = NULL;
 	if (ret != 0) {
 		d->state = DIR_DOWN;
@@ -210,7 +212,12 @@ static void conn_done(struct tevent_context *ev, struct tevent_fd *fde, uint16_t
 	d->state = DIR_UP;
 	d->tried = 0;
 	d->servers[d->cur].retry_after_ms = 0;
-	SECTX_INFO("directory: connected to %s", d->servers[d->cur].uri);
+	if (d->servers[d->cur].uri[0] == '\0') {
+		SECTX_INFO("directory: connected to %s (DNS SRV _ldap._tcp.%s)", uri,
+			   d->params.srv_domain);
+	} else {
+		SECTX_INFO("directory: connected to %s", uri);
+	}
 	for (op = d->ops; op != NULL; op = next) {
 		next = op->next;
 		if (op->msgid < 0) {
@@ -831,6 +838,9 @@ char *id_dir_key(TALLOC_CTX *mem_ctx, const struct sectx_config *cfg, const char
 	    (unsigned long long)cfg->directory.timeout_ms,
 	    (unsigned long long)cfg->directory.backoff_ms, cfg->directory.nesting_depth,
 	    cfg->directory.user_base, cfg->directory.group_base, cfg->directory.access_filter);
+	if (k != NULL) {
+		k = talloc_asprintf_append(k, "|%s", cfg->directory.srv_domain);
+	}
 	size_t i;
 
 	for (i = 0; k != NULL && i < cfg->directory.n_uri; i++) {
@@ -846,10 +856,6 @@ int id_dir_new(TALLOC_CTX *mem_ctx, struct tevent_context *ev, const struct sect
 	struct id_dir *d;
 	size_t i;
 
-	if (c->directory.n_uri == 0) {
-		snprintf(why, whylen, "[directory] has no uri");
-		return -EINVAL;
-	}
 	if (c->directory.base[0] == '\0') {
 		snprintf(why, whylen, "[directory] needs a base");
 		return -EINVAL;
@@ -903,7 +909,7 @@ int id_dir_new(TALLOC_CTX *mem_ctx, struct tevent_context *ev, const struct sect
 	snprintf(d->params.realm, sizeof(d->params.realm), "%s", d->realm);
 	snprintf(d->params.cacert, sizeof(d->params.cacert), "%s", c->directory.tls_cacert);
 	d->servers = talloc_zero_array(d, struct dir_server, c->directory.n_uri);
-	if (d->servers == NULL) {
+	if (d->servers == NULL && c->directory.n_uri > 0) {
 		talloc_free(d);
 		return -ENOMEM;
 	}
@@ -911,6 +917,29 @@ int id_dir_new(TALLOC_CTX *mem_ctx, struct tevent_context *ev, const struct sect
 		d->servers[i].uri = talloc_strdup(d->servers, c->directory.uri[i]);
 	}
 	d->nservers = c->directory.n_uri;
+	if (d->nservers == 0) {
+		/* no uri: one pseudo server, found by DNS SRV at each connection */
+		const char *dom =
+		    c->directory.srv_domain[0] != '\0' ? c->directory.srv_domain : d->realm;
+
+		for (i = 0; dom[i] != '\0' && i + 1 < sizeof(d->params.srv_domain); i++) {
+			d->params.srv_domain[i] = (char)tolower((unsigned char)dom[i]);
+		}
+		if (d->params.srv_domain[0] == '\0') {
+			snprintf(why, whylen,
+				 "[directory] has no uri, and no realm or srv_domain to "
+				 "discover servers in");
+			talloc_free(d);
+			return -EINVAL;
+		}
+		d->servers = talloc_zero_array(d, struct dir_server, 1);
+		if (d->servers == NULL) {
+			talloc_free(d);
+			return -ENOMEM;
+		}
+		d->servers[0].uri = talloc_strdup(d->servers, "");
+		d->nservers = 1;
+	}
 	talloc_set_destructor(d, dir_destructor);
 	*out = d;
 	return 0;

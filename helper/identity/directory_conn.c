@@ -21,6 +21,9 @@
 #include <fcntl.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <resolv.h>
 #include <ldap.h>
 #include <pthread.h>
 #include <sasl/sasl.h>
@@ -29,11 +32,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "log.h"
 
 #define DIR_CCACHE	 "MEMORY:sectxd_directory"
 #define DIR_PASSWORD_MAX 1024u
+#define DIR_SRV_MAX	 32u
 
 struct dir_conn {
 	struct dir_conn_params p;
@@ -308,12 +316,100 @@ static int conn_open(struct dir_conn *c)
 	return 0;
 }
 
+static uint32_t srv_random(void *arg)
+{
+	uint32_t r = 0;
+
+	(void)arg;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+		r = (uint32_t)time(NULL);
+	}
+	return r;
+}
+
+/* The servers _ldap._tcp.<srv_domain> names, in the order to try them. */
+static int srv_lookup(struct dir_conn *c, struct dir_srv *out, size_t *n)
+{
+	unsigned char answer[8192];
+	char qname[300];
+	struct __res_state rs;
+	ns_msg msg;
+	ns_rr rr;
+	int len, i, count;
+
+	*n = 0;
+	snprintf(qname, sizeof(qname), "_ldap._tcp.%s", c->p.srv_domain);
+	memset(&rs, 0, sizeof(rs));
+	if (res_ninit(&rs) != 0) {
+		snprintf(c->why, sizeof(c->why), "cannot initialise the resolver");
+		return -EIO;
+	}
+	len = res_nquery(&rs, qname, ns_c_in, ns_t_srv, answer, sizeof(answer));
+	res_nclose(&rs);
+	if (len < 0 || ns_initparse(answer, len, &msg) != 0) {
+		snprintf(c->why, sizeof(c->why), "no DNS SRV records for %s", qname);
+		return -EHOSTUNREACH;
+	}
+	count = ns_msg_count(msg, ns_s_an);
+	for (i = 0; i < count && *n < DIR_SRV_MAX; i++) {
+		const unsigned char *rd;
+		struct dir_srv *s = &out[*n];
+
+		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_srv ||
+		    ns_rr_rdlen(rr) < 7) {
+			continue;
+		}
+		rd = ns_rr_rdata(rr);
+		s->prio = (uint16_t)(rd[0] << 8 | rd[1]);
+		s->weight = (uint16_t)(rd[2] << 8 | rd[3]);
+		s->port = (uint16_t)(rd[4] << 8 | rd[5]);
+		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), rd + 6, s->target,
+				       sizeof(s->target)) < 0 ||
+		    strpbrk(s->target, " /\"'") != NULL) {
+			continue;
+		}
+		(*n)++;
+	}
+	dir_srv_order(out, n, srv_random, NULL);
+	if (*n == 0) {
+		snprintf(c->why, sizeof(c->why), "no usable DNS SRV records for %s", qname);
+		return -EHOSTUNREACH;
+	}
+	return 0;
+}
+
+/* Discovery: each server SRV names, in order, until one binds. */
+static int conn_discover(struct dir_conn *c)
+{
+	struct dir_srv srv[DIR_SRV_MAX];
+	size_t n = 0, i;
+	int ret = srv_lookup(c, srv, &n);
+
+	for (i = 0; ret == 0 && i < n; i++) {
+		snprintf(c->p.uri, sizeof(c->p.uri), "ldap://%.255s:%u", srv[i].target,
+			 (unsigned)srv[i].port);
+		ret = conn_open(c);
+		if (ret == 0) {
+			return 0;
+		}
+		SECTX_DEBUG("directory: %s (from DNS SRV) failed: %s", c->p.uri, c->why);
+		if (c->ld != NULL) {
+			ldap_unbind_ext_s(c->ld, NULL, NULL);
+			c->ld = NULL;
+		}
+		if (i + 1 < n) {
+			ret = 0; /* the next one */
+		}
+	}
+	return ret;
+}
+
 static void *conn_thread(void *arg)
 {
 	struct dir_conn *c = arg;
 	char b = 1;
 
-	c->err = conn_open(c);
+	c->err = c->p.uri[0] == '\0' ? conn_discover(c) : conn_open(c);
 	if (c->err != 0 && c->ld != NULL) {
 		ldap_unbind_ext_s(c->ld, NULL, NULL);
 		c->ld = NULL;
@@ -355,11 +451,13 @@ int dir_conn_start(const struct dir_conn_params *p, struct dir_conn **out, int *
 	return 0;
 }
 
-int dir_conn_finish(struct dir_conn *c, void **ld, char *why, size_t whylen)
+int dir_conn_finish(struct dir_conn *c, void **ld, char *uri, size_t urilen, char *why,
+		    size_t whylen)
 {
 	int ret = c->err;
 
 	*ld = NULL;
+	snprintf(uri, urilen, "%s", c->p.uri);
 	snprintf(why, whylen, "%s", c->why);
 	if (ret == 0) {
 		*ld = c->ld;

@@ -214,3 +214,55 @@ int dir_entry_group_gid(const struct dir_entry *e, int schema, const char *realm
 	*gid = mapped_id(e->name, realm, range_min, range_max);
 	return 0;
 }
+
+void dir_srv_order(struct dir_srv *v, size_t *n, uint32_t (*rnd)(void *), void *arg)
+{
+	size_t i, j, start;
+
+	/* "." targets out */
+	for (i = 0, j = 0; i < *n; i++) {
+		if (strcmp(v[i].target, ".") != 0 && v[i].target[0] != '\0') {
+			struct dir_srv t = v[j];
+
+			v[j++] = v[i];
+			v[i] = t;
+		}
+	}
+	*n = j;
+	/* by priority (insertion sort: a handful of records) */
+	for (i = 1; i < *n; i++) {
+		struct dir_srv t = v[i];
+
+		for (j = i; j > 0 && v[j - 1].prio > t.prio; j--) {
+			v[j] = v[j - 1];
+		}
+		v[j] = t;
+	}
+	/* within a priority: repeatedly pick by weight among the rest */
+	for (start = 0; start < *n; start = j) {
+		for (j = start; j < *n && v[j].prio == v[start].prio; j++) {
+		}
+		for (i = start; i + 1 < j; i++) {
+			uint64_t total = 0, pick, run = 0;
+			size_t k;
+
+			for (k = i; k < j; k++) {
+				total +=
+				    (uint64_t)v[k].weight + 1; /* weight 0 keeps a small chance */
+			}
+			pick = rnd(arg) % total;
+			for (k = i; k < j; k++) {
+				run += (uint64_t)v[k].weight + 1;
+				if (pick < run) {
+					break;
+				}
+			}
+			if (k != i) {
+				struct dir_srv t = v[i];
+
+				v[i] = v[k];
+				v[k] = t;
+			}
+		}
+	}
+}

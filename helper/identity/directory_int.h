@@ -77,6 +77,18 @@ int dir_entry_to_user(const struct dir_entry *e, int schema, const char *realm, 
 int dir_entry_group_gid(const struct dir_entry *e, int schema, const char *realm,
 			uint32_t range_min, uint32_t range_max, uint32_t *gid);
 
+/* One SRV record (RFC 2782). */
+struct dir_srv {
+	char target[256];
+	uint16_t port, prio, weight;
+};
+
+/* Order v[n] for trying: by priority, lowest first; within one priority by
+ * RFC 2782's weighted random choice, rnd(arg) giving the random numbers.
+ * Records with target "." (service not offered) are moved to the end and
+ * *n lowered past them. */
+void dir_srv_order(struct dir_srv *v, size_t *n, uint32_t (*rnd)(void *), void *arg);
+
 /* --- the engine (directory.c) ----------------------------------------------------------------- */
 
 struct id_dir;
@@ -132,6 +144,7 @@ struct dir_conn_params {
 	char cacert[1024];
 	bool tls_require;
 	uint64_t timeout_ms;
+	char srv_domain[256]; /* uri "": discover servers by _ldap._tcp.srv_domain */
 };
 
 struct dir_conn;
@@ -140,8 +153,11 @@ struct dir_conn;
  * the loop when it finished.  0 or -errno. */
 int dir_conn_start(const struct dir_conn_params *p, struct dir_conn **out, int *done_fd);
 /* The result once done_fd is readable: 0 and *ld (an LDAP *, bound, its
- * socket non-blocking), or -errno with why (a line for the log).  Frees c. */
-int dir_conn_finish(struct dir_conn *c, void **ld, char *why, size_t whylen);
+ * socket non-blocking) and the URI it connected to in uri[urilen] (the
+ * one asked, or the one DNS SRV discovery found), or -errno with why (a
+ * line for the log).  Frees c. */
+int dir_conn_finish(struct dir_conn *c, void **ld, char *uri, size_t urilen, char *why,
+		    size_t whylen);
 /* Drop an attempt still running (the thread frees it when done). */
 void dir_conn_abandon(struct dir_conn *c);
 

@@ -201,6 +201,11 @@ static void dir_done(struct tevent_req *subreq)
 	id_publish_changed(id);
 }
 
+bool identity_directory_configured(const struct sectx_config *cfg)
+{
+	return cfg->directory.base[0] != '\0';
+}
+
 struct access_state {
 	bool ok;
 };
@@ -497,7 +502,7 @@ static int dir_configure(struct sectxd_identity *id, const struct sectx_config *
 	char *key;
 	int ret;
 
-	if (cfg->directory.n_uri == 0) {
+	if (!identity_directory_configured(cfg)) {
 		TALLOC_FREE(id->dir);
 		TALLOC_FREE(id->dir_key);
 		return 0;
@@ -536,7 +541,7 @@ static int build_store(struct sectxd_identity *id, const struct sectx_config *cf
 		snprintf(why, whylen, "invalid [identity] id_range or min_id");
 		return ret;
 	}
-	id_store_set_directory(st, cfg->directory.n_uri > 0);
+	id_store_set_directory(st, identity_directory_configured(cfg));
 	ret = id_store_load_static(st, why, whylen);
 	if (ret == 0) {
 		ret = id_store_load_mappings(st, id->state_dirfd, why, whylen);

@@ -51,7 +51,7 @@ struct acct_op {
 /* Must a directory user's entry match [directory] access_filter? */
 static bool filter_needed(const struct sectx_config *cfg)
 {
-	return cfg->directory.n_uri > 0 && cfg->directory.access_filter[0] != '\0';
+	return identity_directory_configured(cfg) && cfg->directory.access_filter[0] != '\0';
 }
 
 /* [access] without a lookup: 1 allowed (both lists empty, or the user is
@@ -81,7 +81,7 @@ static int access_by_groups(struct acct_op *op)
 	struct tevent_req *subreq;
 
 	/* with a directory the user may not be known yet: ask it */
-	subreq = op->req->hctx->cfg->directory.n_uri > 0
+	subreq = identity_directory_configured(op->req->hctx->cfg)
 		     ? identity_account_send(op, op->req->hctx, op->a.user)
 		     : identity_account_by_name_send(op, op->req->hctx, op->a.user);
 	if (subreq == NULL) {
@@ -150,7 +150,7 @@ static void acct_account_found(struct tevent_req *subreq)
 	struct acct_op *op = tevent_req_callback_data(subreq, struct acct_op);
 	int ret;
 
-	ret = op->req->hctx->cfg->directory.n_uri > 0
+	ret = identity_directory_configured(op->req->hctx->cfg)
 		  ? identity_account_recv(subreq, op, &op->acct)
 		  : identity_account_by_name_recv(subreq, op, &op->acct);
 	TALLOC_FREE(subreq);

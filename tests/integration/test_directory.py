@@ -18,6 +18,7 @@ from nss_support import passwd_line, subprocess_ok
 from slapd_harness import base_entries, ldif  # noqa: F401
 
 RANGE = (200000, 2000200000)
+RESOLV_WRAPPER = "/usr/lib/x86_64-linux-gnu/libresolv_wrapper.so"
 
 
 def test_lookups_through_glibc(dir_helper, slapd_factory):
@@ -204,3 +205,25 @@ def test_ad_shaped_tree_maps_ids(dir_helper, slapd_factory):
     assert {int(x) for x in r.stdout.split()} == {uid, gid}, subprocess_ok(r)
     # POSIX attributes win where they are
     assert h.probe1("getpwnam:dave")["entry"][2] == 7001
+
+
+def test_srv_discovery(dir_helper, slapd_factory, realm):
+    """No uri: the server from the _ldap._tcp SRV record of the realm's
+    domain, answered by resolv_wrapper (which serves one SRV record a name;
+    the ordering of several is tests/unit/test_directory_entry.c's)."""
+    s = slapd_factory()
+    h = dir_helper(s, start=False)
+    hosts = h.write("dns-hosts", f"SRV _ldap._tcp.sectx.test localhost {s.port} 1 10\n")
+    h.directory.pop("uri")
+    h.configure_directory(h.directory, identity={}, keytab=h.keytab)
+    h.d.env.update(LD_PRELOAD=RESOLV_WRAPPER, RESOLV_WRAPPER_HOSTS=hosts)
+    h.start()
+    r = h.probe1("getpwnam:alice")
+    assert r["status"] == SUCCESS, (r, h.d.log_tail())
+    assert f"connected to ldap://localhost:{s.port} (DNS SRV _ldap._tcp.sectx.test)" in \
+        h.d.log_text(), h.d.log_tail()
+    # no record: no server, and the module is told the directory is unavailable
+    h.write("dns-hosts", "A other.sectx.test 127.0.0.9\n")
+    s.kill()
+    h.ctl("cache", "flush")
+    assert h.probe1("getpwnam:nosuchuser")["status"] != SUCCESS
