@@ -131,7 +131,6 @@ struct sectx_config {
 		const char *tls_cacert;
 		uint64_t timeout_ms;
 		uint64_t backoff_ms;
-		unsigned page_size;
 		unsigned nesting_depth;
 		unsigned lookups_per_uid;
 		const char *user_filter; /* "" = the schema's */
@@ -146,7 +145,6 @@ struct sectx_config {
 		const char *attr_member_uid;
 		const char *attr_member;
 		const char *access_filter; /* "" = none */
-		bool enumerate;
 	} directory;
 	struct {
 		const char **allow_users; /* empty: every realm user */
