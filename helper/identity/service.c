@@ -689,6 +689,7 @@ static void identity_reloaded(struct sectxd_ctx *hctx)
 	/* Lookups waiting for a check re-run against the new store when it
 	 * answers: they hold no pointer into the old one. */
 	id_store_adopt(id->pending, id->store);
+	id_store_dir_adopt(id->pending, id->store);
 	talloc_free(id->retired);
 	id->retired = id->store;
 	id->store = id->pending;

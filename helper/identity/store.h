@@ -266,6 +266,9 @@ int id_store_dir_group(struct id_store *st, const struct id_dir_group *dg, int64
 /* The directory answered "no such entry" for what lk asked (an ID_CHECK
  * with check_dir) at now: cached negatively, and a stored entry dropped. */
 void id_store_dir_absent(struct id_store *st, int kind, const struct id_lookup *lk, int64_t now);
+/* Copy the directory users and groups of old (after a reload), as they
+ * were, expiry included: a reload while no server answers keeps them. */
+void id_store_dir_adopt(struct id_store *st, const struct id_store *old);
 /* Directory users and groups held (status, tests). */
 size_t id_store_n_dir_users(const struct id_store *st);
 

@@ -395,3 +395,40 @@ void id_store_dir_absent(struct id_store *st, int kind, const struct id_lookup *
 	}
 	st->version++;
 }
+
+void id_store_dir_adopt(struct id_store *st, const struct id_store *old)
+{
+	size_t i;
+
+	if (!st->directory || !old->directory) {
+		return;
+	}
+	for (i = 0; i < old->user_by_uid.nslots; i++) {
+		const struct id_user *u = old->user_by_uid.slots[i].val;
+		struct id_dir_user du;
+		struct id_name n;
+
+		if (u == NULL || !u->from_dir || id_name_parse(u->principal, old->realm, &n) != 0) {
+			continue;
+		}
+		du = (struct id_dir_user){.name = n.name,
+					  .uid = u->uid,
+					  .gid = u->gid,
+					  .gecos = u->gecos,
+					  .home = u->home,
+					  .shell = u->shell,
+					  .upg = u->upg};
+		(void)id_store_dir_user(st, &du, u->gids, u->ngids, u->verified_until);
+	}
+	for (i = 0; i < old->group_by_gid.nslots; i++) {
+		const struct id_group *g = old->group_by_gid.slots[i].val;
+		struct id_dir_group dg;
+
+		if (g == NULL || !g->from_dir) {
+			continue;
+		}
+		dg = (struct id_dir_group){
+		    .name = g->name, .gid = g->gid, .members = g->members, .nmem = g->nmem};
+		(void)id_store_dir_group(st, &dg, g->verified_until);
+	}
+}

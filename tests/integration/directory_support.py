@@ -10,7 +10,7 @@ import pytest
 from nss_support import Helper, host_keytab, nss_lib  # noqa: F401
 from slapd_harness import (ROOT_DN, ROOT_PW, Slapd, base_entries, group_dn, posix_group,
                            posix_user, user_dn)
-from sectx_harness import write_private
+from sectx_harness import wait_until, write_private
 
 # The standard tree: alice and bob with POSIX ids, nested groups
 # (devs contains alice by memberUid and bob by DN; ops contains the group
@@ -52,9 +52,12 @@ class DirHelper(Helper):
         return text
 
     def set_directory(self, **changes):
-        """Change [directory] keys and reload."""
+        """Change [directory] keys, reload, and wait until sectxd says it did."""
         self.directory.update(changes)
+        before = self.d.log_text().count("configuration reloaded")
         self.d.reload(self.config_text())
+        assert wait_until(lambda: self.d.log_text().count("configuration reloaded") > before,
+                          10.0), self.d.log_tail()
 
 
 def simple_bind(d, slapd, uris=None, **extra):

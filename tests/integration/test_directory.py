@@ -155,6 +155,11 @@ def test_directory_down_serves_cached(dir_helper, slapd_factory):
     # unknown and no server: not found is not claimed, the module says so
     r = h.probe1("getpwnam:carol")
     assert r["status"] != SUCCESS
+    # a reload while the directory is down keeps what was cached
+    h.set_directory(timeout="3s")
+    r = h.probe1("getpwnam:alice")
+    assert r["status"] == SUCCESS and r["entry"][2] == ALICE_UID, (r, h.d.log_tail())
+    assert h.probe1(f"getgrgid:{DEVS_GID}")["status"] == SUCCESS
     # the server back: the next answer refreshes
     s.start()
     h.ctl("cache", "flush")
