@@ -82,6 +82,7 @@ struct dir_op {
 	enum dir_stage stage;
 	int msgid; /* -1: not sent */
 	unsigned attempts;
+	unsigned waits; /* timeouts spent waiting for a connection */
 	unsigned level;
 	struct tevent_timer *timer;
 	struct id_dir_answer *ans;
@@ -94,6 +95,9 @@ struct dir_op {
 };
 
 #define ACCESS_KIND (-1)
+/* Timeouts an op waits for a connection attempt before it gives up (the
+ * attempt's connect, StartTLS and bind are each bounded by the timeout). */
+#define DIR_CONNECT_WAITS 4u
 
 static void op_send(struct dir_op *op);
 static void dir_connect_next(struct id_dir *d);
@@ -302,6 +306,12 @@ static void op_timeout(struct tevent_context *ev, struct tevent_timer *te, struc
 	op->timer = NULL;
 	if (d->state == DIR_UP && op->msgid >= 0) {
 		dir_server_failed(d, "no answer within the timeout");
+		return;
+	}
+	if (d->state == DIR_CONNECTING && ++op->waits > DIR_CONNECT_WAITS) {
+		/* an attempt that outlasts its bounds (a KDC that does not answer
+		 * the TGT request, say): this op stops waiting for it */
+		op_fail(op, EHOSTUNREACH);
 		return;
 	}
 	if (d->state == DIR_CONNECTING) {

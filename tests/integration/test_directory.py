@@ -6,6 +6,11 @@ failover to a second server, cached users served while no server answers,
 a plaintext-only server refused under tls_require, entries with uid 0 or
 below min_id refused, and an AD-shaped tree mapped to deterministic ids."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -138,6 +143,32 @@ def test_failover_to_second_server(dir_helper, slapd_factory):
     assert time.monotonic() - t0 < 5.0
     assert "(uid=bob)" in second.log_text()
     assert "directory server ldap://localhost:" in h.d.log_text()
+
+
+def test_hung_server_times_out_and_fails_over(dir_helper, slapd_factory):
+    """A server that keeps the connection but never answers (SIGSTOP): the
+    search times out, the next server answers, and the loop keeps serving
+    other requests meanwhile."""
+    first, second = slapd_factory(), slapd_factory()
+    h = dir_helper(first, uris=[first.uri, second.uri])
+    assert h.probe1("getpwnam:alice")["status"] == SUCCESS
+    os.kill(first.proc.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        lookup = subprocess.Popen([sys.executable, h.lib.probe, h.lib.path, "getpwnam:bob"],
+                                  env=h.env(), stdout=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        t1 = time.monotonic()
+        st = h.ctl("status")
+        assert st.returncode == 0 and time.monotonic() - t1 < 1.0, st
+        out, _ = lookup.communicate(timeout=30)
+        r = json.loads(out.splitlines()[0])
+        assert r["status"] == SUCCESS, (r, h.d.log_tail())
+        assert time.monotonic() - t0 < 5.0
+        assert "no answer within the timeout" in h.d.log_text()
+        assert "(uid=bob)" in second.log_text()
+    finally:
+        os.kill(first.proc.pid, signal.SIGCONT)
 
 
 def test_directory_down_serves_cached(dir_helper, slapd_factory):
