@@ -263,3 +263,13 @@ def test_srv_discovery(dir_helper, slapd_factory, realm):
     s.kill()
     h.ctl("cache", "flush")
     assert h.probe1("getpwnam:nosuchuser")["status"] != SUCCESS
+
+
+def test_attribute_and_filter_overrides(dir_helper, slapd_factory):
+    s = slapd_factory()
+    h = dir_helper(s, attr_gecos="uid",
+                   user_filter="(&(objectClass=posixAccount)(!(uid=bob)))")
+    r = h.probe1("getpwnam:alice")
+    assert r["status"] == SUCCESS and r["entry"][4] == "alice", (r, h.d.log_tail())
+    assert h.probe1("getpwnam:bob")["status"] == NOTFOUND
+    assert "(!(uid=bob))" in s.log_text()
