@@ -551,9 +551,22 @@ static int read_members(struct dir_op *op, LDAPMessage *e, struct id_dir_group *
 	return 0;
 }
 
+/* s as a log field: at most 255 bytes of printable ASCII ('?' for the rest). */
+static const char *log_field(char *buf, size_t size, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size && i < 255; i++) {
+		buf[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] <= 0x7e ? s[i] : '?';
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
 /* One entry of op's current search. */
 static int op_entry(struct dir_op *op, LDAPMessage *e)
 {
+	char dnbuf[256];
 	struct id_dir *d = op->d;
 	struct dir_entry ent;
 	uint32_t gid;
@@ -580,7 +593,7 @@ static int op_entry(struct dir_op *op, LDAPMessage *e)
 			if (ret != 0) {
 				SECTX_WARN("directory: user entry %s has no usable name or ids; "
 					   "ignored",
-					   ent.dn);
+					   log_field(dnbuf, sizeof(dnbuf), ent.dn));
 				return 0;
 			}
 			op->ans->found = true;
@@ -592,7 +605,7 @@ static int op_entry(struct dir_op *op, LDAPMessage *e)
 					  &op->ans->group.gid);
 		if (ret != 0) {
 			SECTX_WARN("directory: group entry %s has no usable name or gid; ignored",
-				   ent.dn);
+				   log_field(dnbuf, sizeof(dnbuf), ent.dn));
 			return 0;
 		}
 		op->ans->group.name = ent.name;

@@ -211,9 +211,15 @@ static void ldap_why(struct dir_conn *c, const char *what, int rc)
 	if (c->ld != NULL) {
 		ldap_get_option(c->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
 	}
-	snprintf(c->why, sizeof(c->why), "%s: %s%s%s", what, ldap_err2string(rc),
+	snprintf(c->why, sizeof(c->why), "%s: %s%s%.200s", what, ldap_err2string(rc),
 		 diag != NULL && diag[0] != '\0' ? ": " : "", diag != NULL ? diag : "");
 	ldap_memfree(diag);
+	/* the server's text goes to the log: printable ASCII only */
+	for (char *p = c->why; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+			*p = '?';
+		}
+	}
 }
 
 static int conn_open(struct dir_conn *c)
