@@ -158,6 +158,11 @@ def main():
               f"{r[0]['ms']:.1f} ms; initgroups {r[1]['ms']:.3f} ms, "
               f"{len(r[1].get('entry') or [])} groups returned "
               f"(status {r[1]['status']})")
+        wait_published(h, time.time() - 0.5)
+        time.sleep(1.5)
+        r = results(probe(h, ["initgroups:big:50000", "initgroups:big:50000"]))
+        print(f"big once published: initgroups {r[1]['ms']:.3f} ms (mmap), "
+              f"{len(r[1].get('entry') or [])} groups")
 
         # 1000 distinct uncached users from 16 processes at once
         fresh = [f"u{i:07d}" for i in range(1, args.users, 2) if (i % step) != 0][:1000]
