@@ -117,6 +117,11 @@ def test_name_collision_with_local_staff(dir_helper, slapd_factory):
     assert r["status"] == SUCCESS and r["entry"][0] == "staff", r
     r = h.probe1("getgrnam:staff")
     assert r["entry"][2] == STAFF_GID
+    # real glibc with "group: files sectx": the local staff wins by name
+    r = h.in_namespace("getent", "group", "staff")
+    assert r.returncode == 0 and r.stdout.split(":")[2] == "50", subprocess_ok(r)
+    r = h.in_namespace("getent", "group", str(STAFF_GID))
+    assert r.returncode == 0 and r.stdout.startswith(f"staff:*:{STAFF_GID}:"), subprocess_ok(r)
 
 
 def test_gssapi_bind_with_host_keytab(dir_helper, slapd_factory, realm):
