@@ -98,6 +98,9 @@ def test_uid_zero_and_low_ids_refused(dir_helper, slapd_factory):
     assert "user lowid@SECTX.TEST with uid 42 gid 42 refused" in log, log
     # and a uid 0 lookup never reaches the directory
     assert "(uidNumber=0)" not in s.log_text()
+    # the sysadmin sees the refusals in sectxctl id-map too
+    r = h.ctl("id-map")
+    assert "mallory@SECTX.TEST with uid 0 gid 0 refused" in r.stdout, r.stdout
 
 
 def test_filter_injection_escaped(dir_helper, slapd_factory):
