@@ -10,7 +10,8 @@ bench_libnss_sectxconst_la_SOURCES = bench/nss_constant.c
 bench_libnss_sectxconst_la_LDFLAGS = $(AM_LDFLAGS) -module -shared -version-info 2:0:0 \
 	-no-undefined -rpath $(abs_builddir)/bench
 dist_noinst_SCRIPTS += bench/nss_bench.py
-EXTRA_DIST += bench/README.md bench/login_bench.py bench/context_bench.py bench/offline_bench.py
+EXTRA_DIST += bench/README.md bench/login_bench.py bench/context_bench.py bench/offline_bench.py \
+	bench/directory_bench.py
 # The string-to-key micro-benchmark (issue 14): sectx's s2k.c against
 # libk5crypto's and OpenSSL's PBKDF2.
 noinst_PROGRAMS += bench/s2k_bench

@@ -116,6 +116,37 @@ struct sectx_config {
 		uint64_t probe_max_ms;	  /* probe interval doubles up to this */
 	} offline;
 	struct {
+		const char **uri; /* ldap:// (StartTLS) or ldaps://, tried in order */
+		size_t n_uri;
+		const char *base;	/* "": no directory */
+		const char *srv_domain; /* no uri: _ldap._tcp.<this> ("": the realm) */
+		const char *user_base;	/* "": base */
+		const char *group_base; /* "": base */
+		int schema;		/* enum sectx_dir_schema */
+		int bind;		/* enum sectx_dir_bind */
+		const char *bind_dn;	/* simple */
+		const char *bind_password_file;
+		const char *sasl_principal; /* gssapi: "" = the first keytab entry in the realm */
+		bool tls_require;
+		const char *tls_cacert;
+		uint64_t timeout_ms;
+		uint64_t backoff_ms;
+		unsigned nesting_depth;
+		unsigned lookups_per_uid;
+		const char *user_filter; /* "" = the schema's */
+		const char *group_filter;
+		const char *attr_uid; /* user name; "" = the schema's */
+		const char *attr_uid_number;
+		const char *attr_gid_number;
+		const char *attr_gecos;
+		const char *attr_home;
+		const char *attr_shell;
+		const char *attr_group_name;
+		const char *attr_member_uid;
+		const char *attr_member;
+		const char *access_filter; /* "" = none */
+	} directory;
+	struct {
 		const char **allow_users; /* empty: every realm user */
 		size_t n_allow_users;
 		const char **allow_groups;
@@ -127,6 +158,14 @@ struct sectx_config {
 	} pam;
 	struct sectx_config_service *services; /* talloc array */
 	size_t n_services;
+};
+
+/* [directory] schema and bind. */
+enum sectx_dir_schema { SECTX_DIR_RFC2307 = 0, SECTX_DIR_RFC2307BIS = 1, SECTX_DIR_AD = 2 };
+enum sectx_dir_bind {
+	SECTX_DIR_BIND_GSSAPI = 0,
+	SECTX_DIR_BIND_SIMPLE = 1,
+	SECTX_DIR_BIND_NONE = 2
 };
 
 struct sectx_config_error {

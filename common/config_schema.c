@@ -227,6 +227,67 @@ static const char *check_id_template(const char *value)
 	return NULL;
 }
 
+/* --- [directory] checks ------------------------------------------------------ */
+
+/* uri: ldap://host[:port] or ldaps://host[:port], no whitespace. */
+static const char *check_ldap_uri(const char *value)
+{
+	const char *p;
+
+	if (strncmp(value, "ldap://", 7) != 0 && strncmp(value, "ldaps://", 8) != 0) {
+		return "is not an LDAP URI (ldap://HOST[:PORT] or ldaps://HOST[:PORT])";
+	}
+	for (p = value; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '"') {
+			return "is not an LDAP URI (no whitespace or control characters)";
+		}
+	}
+	return NULL;
+}
+
+/* An LDAP filter as written in the config: empty, or parenthesised with
+ * balanced parentheses. */
+static const char *check_ldap_filter(const char *value)
+{
+	int depth = 0;
+	const char *p;
+
+	if (value[0] == '\0') {
+		return NULL;
+	}
+	if (value[0] != '(') {
+		return "is not an LDAP filter (it starts with '(')";
+	}
+	for (p = value; *p != '\0'; p++) {
+		if (*p == '(') {
+			depth++;
+		} else if (*p == ')' && --depth < 0) {
+			break;
+		}
+	}
+	if (depth != 0) {
+		return "is not an LDAP filter (unbalanced parentheses)";
+	}
+	return NULL;
+}
+
+/* An attribute name: letters, digits, '-' and ';' (empty: the schema's). */
+static const char *check_ldap_attr(const char *value)
+{
+	const char *p;
+
+	for (p = value; *p != '\0'; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == ';')) {
+			return "is not an attribute name (letters, digits, '-')";
+		}
+	}
+	return NULL;
+}
+
+static const char *const dir_schema_words[] = {"rfc2307", "rfc2307bis", "ad", NULL};
+static const char *const dir_bind_words[] = {"gssapi", "simple", "none", NULL};
+
 /* host_principal: empty or a principal name without whitespace or ':'. */
 static const char *check_principal(const char *value)
 {
@@ -257,6 +318,7 @@ const struct sectx_config_section sectx_config_sections[] = {
     {"kerberos", false, "the realm and how logins are checked against it"},
     {"identity", false, "where users and groups come from"},
     {"offline", false, "logins while the realm cannot be reached"},
+    {"directory", false, "users and groups from an LDAP directory (OpenLDAP, Active Directory)"},
     {"access", false, "which users and groups may log in"},
     {"pam", false, "services that may authenticate by tickets the user already holds"},
     {"service", true, "what one local service (by uid) may do with the host keytab"},
@@ -314,6 +376,34 @@ const struct sectx_config_key sectx_config_keys[] = {
 	KEY_UINT_OR_0("offline", "kdf_iterations", CFG_, offline.kdf_iterations, "0", SECTX_CONFIG_KDF_ITER_MIN, 100000000, "PBKDF2-HMAC-SHA512 iterations for new cached credentials (0: calibrated at start to about 20 ms)"),
 	KEY_DURATION("offline", "offline_probe", CFG_, offline.probe_ms, "30s", 100 * MS, 1 * HOUR, "an unreachable realm is probed after this, the interval doubling each time"),
 	KEY_DURATION("offline", "offline_probe_max", CFG_, offline.probe_max_ms, "5m", 100 * MS, 1 * DAY, "longest interval between probes of an unreachable realm"),
+	KEY_LIST("directory", "uri", CFG_, directory.uri, directory.n_uri, "", check_ldap_uri, "directory servers, tried in order with failover: ldap:// (StartTLS) or ldaps:// (empty: found by DNS SRV _ldap._tcp records)"),
+	KEY_STRING("directory", "base", CFG_, directory.base, "", NULL, "search base of users and groups, e.g. dc=example,dc=org (empty: no directory)"),
+	KEY_STRING("directory", "srv_domain", CFG_, directory.srv_domain, "", check_principal, "with no uri: the DNS domain of the _ldap._tcp SRV records (empty: the realm, in lower case)"),
+	KEY_STRING("directory", "user_base", CFG_, directory.user_base, "", NULL, "search base of users (empty: base)"),
+	KEY_STRING("directory", "group_base", CFG_, directory.group_base, "", NULL, "search base of groups (empty: base)"),
+	KEY_ENUM("directory", "schema", CFG_, directory.schema, "rfc2307bis", dir_schema_words, "rfc2307 (memberUid), rfc2307bis (member DNs, nested groups) or ad (sAMAccountName; ids mapped when uidNumber is absent)"),
+	KEY_ENUM("directory", "bind", CFG_, directory.bind, "gssapi", dir_bind_words, "gssapi: SASL/GSSAPI with the host keytab (a MEMORY ccache); simple: bind_dn and bind_password_file; none: anonymous"),
+	KEY_STRING("directory", "bind_dn", CFG_, directory.bind_dn, "", NULL, "DN of a simple bind"),
+	KEY_STRING("directory", "bind_password_file", CFG_, directory.bind_password_file, "", check_optional_path, "file holding the simple bind's password (root-owned, not readable by others)"),
+	KEY_STRING("directory", "sasl_principal", CFG_, directory.sasl_principal, "", check_principal, "keytab principal of the GSSAPI bind (empty: the first keytab entry in the realm)"),
+	KEY_BOOL("directory", "tls_require", CFG_, directory.tls_require, "true", "no bind or search without TLS (ldaps:// or StartTLS)"),
+	KEY_STRING("directory", "tls_cacert", CFG_, directory.tls_cacert, "", check_optional_path, "CA certificates the servers' certificates are checked against (empty: the system's)"),
+	KEY_DURATION("directory", "timeout", CFG_, directory.timeout_ms, "5s", 100 * MS, 5 * MIN, "a server that does not connect or answer within this is skipped for the next"),
+	KEY_DURATION("directory", "backoff", CFG_, directory.backoff_ms, "30s", 100 * MS, 1 * HOUR, "a server that failed is not tried again for this long (unless no other is left)"),
+	KEY_UINT("directory", "nesting_depth", CFG_, directory.nesting_depth, "4", 0, 32, "levels of nested groups followed by initgroups (rfc2307bis, ad)"),
+	KEY_UINT("directory", "lookups_per_uid", CFG_, directory.lookups_per_uid, "1000", 1, 1000000, "directory searches one caller uid may cause per second (bursts of twice that)"),
+	KEY_STRING("directory", "user_filter", CFG_, directory.user_filter, "", check_ldap_filter, "filter every user entry matches (empty: the schema's objectClass)"),
+	KEY_STRING("directory", "group_filter", CFG_, directory.group_filter, "", check_ldap_filter, "filter every group entry matches (empty: the schema's objectClass)"),
+	KEY_STRING("directory", "attr_uid", CFG_, directory.attr_uid, "", check_ldap_attr, "attribute of the user name (empty: uid, or sAMAccountName for ad)"),
+	KEY_STRING("directory", "attr_uid_number", CFG_, directory.attr_uid_number, "", check_ldap_attr, "attribute of the uid (empty: uidNumber)"),
+	KEY_STRING("directory", "attr_gid_number", CFG_, directory.attr_gid_number, "", check_ldap_attr, "attribute of the primary gid and of a group's gid (empty: gidNumber)"),
+	KEY_STRING("directory", "attr_gecos", CFG_, directory.attr_gecos, "", check_ldap_attr, "attribute of the GECOS field (empty: gecos, else cn)"),
+	KEY_STRING("directory", "attr_home", CFG_, directory.attr_home, "", check_ldap_attr, "attribute of the home directory (empty: homeDirectory; none: [identity] home)"),
+	KEY_STRING("directory", "attr_shell", CFG_, directory.attr_shell, "", check_ldap_attr, "attribute of the login shell (empty: loginShell; none: [identity] shell)"),
+	KEY_STRING("directory", "attr_group_name", CFG_, directory.attr_group_name, "", check_ldap_attr, "attribute of a group's name (empty: cn)"),
+	KEY_STRING("directory", "attr_member_uid", CFG_, directory.attr_member_uid, "", check_ldap_attr, "attribute of members by name (empty: memberUid)"),
+	KEY_STRING("directory", "attr_member", CFG_, directory.attr_member, "", check_ldap_attr, "attribute of members by DN (empty: member)"),
+	KEY_STRING("directory", "access_filter", CFG_, directory.access_filter, "", check_ldap_filter, "an LDAP filter a directory user's entry must match to log in (empty: none)"),
 	KEY_LIST("access", "allow_users", CFG_, access.allow_users, access.n_allow_users, "", check_name, "users who may log in (empty: every realm user)"),
 	KEY_LIST("access", "allow_groups", CFG_, access.allow_groups, access.n_allow_groups, "", check_name, "members of these groups may log in (empty: no group restriction)"),
 	KEY_LIST("service", "uid", SVC_, uid, n_uid, "", check_name, "users (names or numeric uids) that may use this service's contexts; root always may"),

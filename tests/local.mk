@@ -47,7 +47,9 @@ EXTRA_DIST += \
 	tests/integration/test_privileges.py tests/integration/test_login_valgrind.py \
 	tests/integration/test_samples.py tests/integration/test_session_krb5_conf.py \
 	tests/integration/test_slow_nss.py tests/integration/test_sshd.py \
-	tests/integration/test_s2k.py tests/integration/test_s2k_heimdal.py
+	tests/integration/test_s2k.py tests/integration/test_s2k_heimdal.py \
+	tests/integration/slapd_harness.py tests/integration/directory_support.py \
+	tests/integration/test_directory.py tests/integration/test_directory_login.py
 AM_TESTS_ENVIRONMENT = \
 	SECTX_BUILDDIR='$(abs_top_builddir)'; export SECTX_BUILDDIR; \
 	SECTX_SRCDIR='$(abs_top_srcdir)'; export SECTX_SRCDIR;

@@ -15,4 +15,5 @@ sectxd_CFLAGS = $(AM_CFLAGS) $(TALLOC_CFLAGS) $(TEVENT_CFLAGS) $(KRB5_CFLAGS) $(
 SECTX_S2K_EXPORT = -Wl,--export-dynamic-symbol=krb5_c_string_to_key_with_params
 sectxd_LDFLAGS = $(AM_LDFLAGS) $(SECTX_S2K_EXPORT)
 sectxd_LDADD = libsectx_gss.la libsectx_helper.la libsectx_base.la $(TEVENT_LIBS) \
-	$(TALLOC_LIBS) $(KRB5_LIBS) $(GSSAPI_LIBS) $(CRYPTO_LIBS) -ldl -lpthread
+	$(TALLOC_LIBS) $(KRB5_LIBS) $(GSSAPI_LIBS) $(CRYPTO_LIBS) $(LDAP_LIBS) -lresolv -ldl \
+	-lpthread

@@ -143,6 +143,17 @@ struct tevent_req *identity_account_send(TALLOC_CTX *mem_ctx, struct sectxd_ctx 
 int identity_account_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx,
 			  struct identity_account **out);
 
+/* Is a directory configured ([directory] base set)? */
+bool identity_directory_configured(const struct sectx_config *cfg);
+
+/* Does the directory entry of user name match [directory] access_filter?
+ * NULL when out of memory; without a directory or a filter it matches. */
+struct tevent_req *identity_access_filter_send(TALLOC_CTX *mem_ctx, struct sectxd_ctx *hctx,
+					       const char *name);
+/* 0 with *ok; -EHOSTUNREACH (no directory server answered), -EPROTO,
+ * -ENOMEM. */
+int identity_access_filter_recv(struct tevent_req *req, bool *ok);
+
 /* What the lookup threads are doing (status, tests). */
 struct identity_account_stats {
 	unsigned threads;   /* started and not exited */

@@ -113,6 +113,10 @@ struct id_store {
 	size_t n_memberships;
 
 	struct neg_cache neg_names, neg_uids, neg_gids;
+	struct neg_cache neg_gnames; /* directory group names */
+	bool directory;
+	size_t n_dir_users, n_dir_groups;
+	TALLOC_CTX *dir_retired; /* replaced directory entries, freed at the next change */
 
 	struct id_collision *collisions;
 	size_t n_collisions;
@@ -200,6 +204,7 @@ struct flush_waiter;
 struct id_cache_pub;
 struct sectxd_ctx;
 struct id_s4u;
+struct id_dir;
 struct identity_account_pool;
 struct tevent_fd;
 struct tevent_timer;
@@ -240,6 +245,10 @@ struct sectxd_identity {
 	struct rate_bucket rate[RATE_BUCKETS];
 
 	struct identity_account_pool *accounts; /* account_threads.c: set up on first use */
+
+	struct id_dir *dir; /* [directory] uri set (directory.c) */
+	char *dir_key;	    /* what dir was made from (id_dir_key) */
+	struct rate_bucket dir_rate[RATE_BUCKETS];
 };
 
 /* CLOCK_REALTIME seconds: the clock of the store's expiry times. */

@@ -5,6 +5,7 @@ IDENTITY_STORE_SOURCES = \
 	helper/identity/store.h helper/identity/store.c \
 	helper/identity/index.c helper/identity/negative.c \
 	helper/identity/static_files.c helper/identity/mappings.c \
+	helper/identity/store_directory.c \
 	helper/identity/names.c helper/identity/wire.c \
 	helper/identity/nss_cache_writer.c helper/identity/nss_cache_writer.h \
 	helper/identity/nss_cache_file.c \
@@ -18,7 +19,10 @@ sectxd_SOURCES += \
 	helper/identity/names.c helper/identity/wire.c \
 	helper/identity/nss_cache_writer.c helper/identity/nss_cache_writer.h \
 	helper/identity/nss_cache_file.c helper/identity/nss_cache_pub.c \
-	helper/identity/s4u.c helper/identity/s4u.h helper/identity/s4u_worker.c
+	helper/identity/s4u.c helper/identity/s4u.h helper/identity/s4u_worker.c \
+	helper/identity/store_directory.c helper/identity/directory_int.h \
+	helper/identity/directory.c helper/identity/directory_conn.c \
+	helper/identity/directory_entry.c
 
 # The private wire formats (wire.c) and the store's reading of the id map.
 check_PROGRAMS += tests/unit/test_identity_wire
@@ -54,3 +58,11 @@ tests_unit_test_identity_rate_SOURCES = tests/unit/test_identity_rate.c helper/i
 tests_unit_test_identity_rate_CPPFLAGS = $(HELPER_CPPFLAGS)
 tests_unit_test_identity_rate_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_identity_rate_LDADD = libsectx_helper.la libsectx_base.la $(UNIT_LIBS)
+
+# The directory source's pure parts: entries to users, filter escaping, RDNs.
+check_PROGRAMS += tests/unit/test_directory_entry
+tests_unit_test_directory_entry_SOURCES = tests/unit/test_directory_entry.c \
+	helper/identity/directory_entry.c $(IDENTITY_STORE_SOURCES)
+tests_unit_test_directory_entry_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_unit_test_directory_entry_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_directory_entry_LDADD = libsectx_helper.la libsectx_base.la $(UNIT_LIBS)

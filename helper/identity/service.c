@@ -20,6 +20,7 @@
 
 #include "atomic_file.h"
 #include "clock.h"
+#include "identity/directory_int.h"
 #include "identity/identity_int.h"
 #include "identity/nss_cache_writer.h"
 #include "identity/s4u.h"
@@ -107,6 +108,162 @@ static void lookup_finish(struct tevent_req *req, struct lookup_state *s, enum i
 		tevent_req_error(req, unavailable_err);
 		break;
 	}
+}
+
+/* --- the directory -------------------------------------------------------------------------- */
+
+static void dir_done(struct tevent_req *subreq);
+
+/* Ask the directory what s's store lookup could not answer (lk.check_dir). */
+static void lookup_ask_directory(struct tevent_req *req, struct lookup_state *s, uid_t caller)
+{
+	struct sectxd_identity *id = s->id;
+	const char *name = NULL;
+	struct tevent_req *subreq;
+	struct id_name n;
+
+	if (id->dir == NULL) {
+		lookup_finish(req, s, run_lookup(id, s, true), EHOSTUNREACH);
+		return;
+	}
+	if (!id_rate_take(id->dir_rate, RATE_BUCKETS, caller,
+			  (double)id->hctx->cfg->directory.lookups_per_uid, sectx_now_ms())) {
+		SECTX_INFO("directory lookup for uid %u refused: over lookups_per_uid",
+			   (unsigned)caller);
+		tevent_req_error(req, EBUSY);
+		return;
+	}
+	switch (s->kind) {
+	case IDENTITY_USER_BY_NAME:
+		if (id_name_parse(s->lk.check_principal, id->store->realm, &n) != 0) {
+			tevent_req_error(req, ENOENT);
+			return;
+		}
+		name = n.name;
+		break;
+	case IDENTITY_GROUP_BY_NAME:
+		name = s->lk.check_name;
+		break;
+	case IDENTITY_USER_BY_UID:
+	case IDENTITY_GROUP_BY_GID:
+		break;
+	}
+	if (s->kind == IDENTITY_USER_BY_NAME && s->lk.check_name[0] == '\0') {
+		snprintf(s->lk.check_name, sizeof(s->lk.check_name), "%s", name);
+	}
+	subreq = id_dir_lookup_send(s, id->dir, (int)s->kind, name, s->lk.check_id);
+	if (subreq == NULL) {
+		tevent_req_error(req, ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(subreq, dir_done, req);
+}
+
+static void dir_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
+	struct lookup_state *s = tevent_req_data(req, struct lookup_state);
+	struct sectxd_identity *id = s->id;
+	struct id_store *st = id->store;
+	int64_t now = id_realtime_now();
+	struct id_dir_answer *ans = NULL;
+	struct id_lookup asked = s->lk;
+	enum id_result r;
+	int ret;
+
+	ret = id_dir_lookup_recv(subreq, s, &ans);
+	talloc_free(subreq);
+	if (ret != 0) {
+		/* no server answered: what the store knew, stale */
+		lookup_finish(req, s, run_lookup(id, s, true), EHOSTUNREACH);
+		id_publish_changed(id);
+		return;
+	}
+	if (ans->found && ans->is_user) {
+		ret = id_store_dir_user(st, &ans->user, ans->gids, ans->ngids, now + st->pos_ttl);
+		for (size_t i = 0; ret == 0 && i < ans->ngroups; i++) {
+			/* a group refused (a static gid, id 0) is logged and left out */
+			(void)id_store_dir_group(st, &ans->groups[i], now + st->pos_ttl);
+		}
+	} else if (ans->found) {
+		ret = id_store_dir_group(st, &ans->group, now + st->pos_ttl);
+	}
+	if (!ans->found || ret == -EPERM) {
+		id_store_dir_absent(st, (int)s->kind, &asked, now);
+	}
+	r = run_lookup(id, s, false);
+	if (r == ID_CHECK) {
+		/* the directory answered with another entry (another case of the
+		 * name): not this one */
+		r = ID_NOTFOUND;
+	}
+	lookup_finish(req, s, r, EHOSTUNREACH);
+	id_publish_changed(id);
+}
+
+bool identity_directory_configured(const struct sectx_config *cfg)
+{
+	return cfg->directory.base[0] != '\0';
+}
+
+struct access_state {
+	bool ok;
+};
+
+static void access_filter_done(struct tevent_req *subreq)
+{
+	struct tevent_req *req = tevent_req_callback_data(subreq, struct tevent_req);
+	struct access_state *s = tevent_req_data(req, struct access_state);
+	int ret = id_dir_access_recv(subreq, &s->ok);
+
+	talloc_free(subreq);
+	if (ret != 0) {
+		tevent_req_error(req, -ret);
+		return;
+	}
+	tevent_req_done(req);
+}
+
+struct tevent_req *identity_access_filter_send(TALLOC_CTX *mem_ctx, struct sectxd_ctx *hctx,
+					       const char *name)
+{
+	struct sectxd_identity *id = ident(hctx);
+	struct tevent_req *req, *subreq;
+	struct access_state *s;
+	struct id_name n;
+
+	req = tevent_req_create(mem_ctx, &s, struct access_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	if (id == NULL || id->dir == NULL || hctx->cfg->directory.access_filter[0] == '\0') {
+		s->ok = true;
+		tevent_req_done(req);
+		return tevent_req_post(req, hctx->ev);
+	}
+	if (id_name_parse(name, id->store->realm, &n) != 0 || !n.has_short) {
+		s->ok = false;
+		tevent_req_done(req);
+		return tevent_req_post(req, hctx->ev);
+	}
+	subreq = id_dir_access_send(s, id->dir, n.name);
+	if (tevent_req_nomem(subreq, req)) {
+		return tevent_req_post(req, hctx->ev);
+	}
+	tevent_req_set_callback(subreq, access_filter_done, req);
+	return req;
+}
+
+int identity_access_filter_recv(struct tevent_req *req, bool *ok)
+{
+	struct access_state *s = tevent_req_data(req, struct access_state);
+	int err;
+
+	if (sectx_req_failed(req, &err)) {
+		return -err;
+	}
+	*ok = s->ok;
+	return 0;
 }
 
 /* May caller start another existence check now?  Its own token bucket,
@@ -228,6 +385,13 @@ struct tevent_req *identity_lookup_send(TALLOC_CTX *mem_ctx, struct sectxd_ctx *
 		lookup_finish(req, s, r, EHOSTUNREACH);
 		return tevent_req_post(req, hctx->ev);
 	}
+	if (s->lk.check_dir) {
+		lookup_ask_directory(req, s, caller);
+		if (!tevent_req_is_in_progress(req)) {
+			return tevent_req_post(req, hctx->ev);
+		}
+		return req;
+	}
 	for (c = id->checks; c != NULL; c = c->next) {
 		if (strcmp(c->principal, s->lk.check_principal) == 0) {
 			break;
@@ -330,6 +494,37 @@ static int s4u_configure(struct sectxd_identity *id, const struct sectx_config *
 	return ret;
 }
 
+/* Start, restart or stop the directory engine to match cfg. */
+static int dir_configure(struct sectxd_identity *id, const struct sectx_config *cfg,
+			 const char *realm)
+{
+	char why[256] = "";
+	char *key;
+	int ret;
+
+	if (!identity_directory_configured(cfg)) {
+		TALLOC_FREE(id->dir);
+		TALLOC_FREE(id->dir_key);
+		return 0;
+	}
+	key = id_dir_key(id, cfg, realm);
+	if (key == NULL) {
+		return -ENOMEM;
+	}
+	if (id->dir != NULL && id->dir_key != NULL && strcmp(key, id->dir_key) == 0) {
+		talloc_free(key);
+		return 0;
+	}
+	TALLOC_FREE(id->dir);
+	talloc_free(id->dir_key);
+	id->dir_key = key;
+	ret = id_dir_new(id, id->hctx->ev, cfg, realm, &id->dir, why, sizeof(why));
+	if (ret != 0) {
+		SECTX_ERROR("directory: %s", why[0] != '\0' ? why : strerror(-ret));
+	}
+	return ret;
+}
+
 /* A store for cfg, loaded from the static files and the map file. */
 static int build_store(struct sectxd_identity *id, const struct sectx_config *cfg,
 		       const char *realm, struct id_store **out, char *why, size_t whylen)
@@ -346,6 +541,7 @@ static int build_store(struct sectxd_identity *id, const struct sectx_config *cf
 		snprintf(why, whylen, "invalid [identity] id_range or min_id");
 		return ret;
 	}
+	id_store_set_directory(st, identity_directory_configured(cfg));
 	ret = id_store_load_static(st, why, whylen);
 	if (ret == 0) {
 		ret = id_store_load_mappings(st, id->state_dirfd, why, whylen);
@@ -420,6 +616,9 @@ static int identity_start(struct sectxd_ctx *hctx)
 		nss_cache_unmap(&old);
 	}
 	ret = s4u_configure(id, cfg, hctx->realm);
+	if (ret == 0) {
+		ret = dir_configure(id, cfg, hctx->realm);
+	}
 	if (ret != 0) {
 		goto done;
 	}
@@ -490,11 +689,13 @@ static void identity_reloaded(struct sectxd_ctx *hctx)
 	/* Lookups waiting for a check re-run against the new store when it
 	 * answers: they hold no pointer into the old one. */
 	id_store_adopt(id->pending, id->store);
+	id_store_dir_adopt(id->pending, id->store);
 	talloc_free(id->retired);
 	id->retired = id->store;
 	id->store = id->pending;
 	id->pending = NULL;
 	(void)s4u_configure(id, hctx->cfg, hctx->realm);
+	(void)dir_configure(id, hctx->cfg, hctx->realm);
 	id->scheduled_version = id_store_version(id->store);
 	id_publish_schedule(id, true);
 	id_publish_refresh_arm(id);

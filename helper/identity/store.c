@@ -131,7 +131,8 @@ int id_store_new(TALLOC_CTX *mem_ctx, const struct sectx_config *cfg, const char
 	    id_ix_init(st, &st->memberships, 64) != 0 ||
 	    id_neg_init(st, &st->neg_names, false) != 0 ||
 	    id_neg_init(st, &st->neg_uids, true) != 0 ||
-	    id_neg_init(st, &st->neg_gids, true) != 0) {
+	    id_neg_init(st, &st->neg_gids, true) != 0 ||
+	    id_neg_init(st, &st->neg_gnames, false) != 0) {
 		goto done;
 	}
 	*out = st;
@@ -227,6 +228,7 @@ void id_store_flush(struct id_store *st)
 	id_neg_clear(st, &st->neg_names);
 	id_neg_clear(st, &st->neg_uids);
 	id_neg_clear(st, &st->neg_gids);
+	id_neg_clear(st, &st->neg_gnames);
 	st->version++;
 }
 
@@ -243,7 +245,31 @@ static enum id_result serve_auto(const struct id_user *u, int64_t now, bool allo
 		return ID_FOUND;
 	}
 	snprintf(lk->check_principal, sizeof(lk->check_principal), "%s", u->principal);
+	lk->check_dir = u->from_dir;
+	lk->check_id = u->uid;
 	return ID_CHECK;
+}
+
+/* Serve directory group g, or ask the directory again when it expired. */
+static enum id_result serve_dir_group(const struct id_group *g, int64_t now, bool allow_stale,
+				      struct id_lookup *lk)
+{
+	if (g->verified_until > now || allow_stale) {
+		lk->group = g;
+		lk->stale = g->verified_until <= now;
+		return ID_FOUND;
+	}
+	snprintf(lk->check_name, sizeof(lk->check_name), "%s", g->name);
+	lk->check_dir = true;
+	lk->check_id = g->gid;
+	return ID_CHECK;
+}
+
+/* Does u have a user private group (auto users, directory users whose ids
+ * are mapped)? */
+static bool has_upg(const struct id_user *u)
+{
+	return !u->is_static && (!u->from_dir || u->upg);
 }
 
 enum id_result id_store_user_by_name(struct id_store *st, const char *name, int64_t now,
@@ -267,6 +293,11 @@ enum id_result id_store_user_by_name(struct id_store *st, const char *name, int6
 	}
 	if (u != NULL) {
 		return serve_auto(u, now, allow_stale, lk);
+	}
+	if (st->directory && n.has_short) {
+		snprintf(lk->check_principal, sizeof(lk->check_principal), "%s", n.principal);
+		lk->check_dir = true;
+		return ID_CHECK;
 	}
 	if (!st->auto_id || !n.has_short) {
 		/* only static entries could have it: it does not exist */
@@ -297,9 +328,15 @@ enum id_result id_store_user_by_uid(struct id_store *st, uint32_t uid, int64_t n
 		}
 		return serve_auto(u, now, allow_stale, lk);
 	}
-	if (!id_neg_has(st, &st->neg_uids, NULL, uid, now)) {
-		id_neg_add(st, &st->neg_uids, NULL, uid, now);
+	if (id_neg_has(st, &st->neg_uids, NULL, uid, now)) {
+		return ID_NOTFOUND;
 	}
+	if (st->directory) {
+		lk->check_dir = true;
+		lk->check_id = uid;
+		return ID_CHECK;
+	}
+	id_neg_add(st, &st->neg_uids, NULL, uid, now);
 	return ID_NOTFOUND;
 }
 
@@ -325,14 +362,39 @@ enum id_result id_store_group_by_name(struct id_store *st, const char *name, int
 		return ID_NOTFOUND;
 	}
 	g = id_ix_get(&st->group_by_name, id_str_hash(st, name), id_eq_group_name, name);
+	if (g != NULL && g->from_dir) {
+		return serve_dir_group(g, now, allow_stale, lk);
+	}
 	if (g != NULL) {
 		lk->group = g;
 		return ID_FOUND;
 	}
+	if (st->directory) {
+		struct id_name n;
+		const struct id_user *u = NULL;
+
+		if (id_name_parse(name, st->realm, &n) == 0) {
+			u = id_ix_get(&st->user_by_principal, id_str_hash(st, n.principal),
+				      id_eq_user_principal, n.principal);
+		}
+		if (u != NULL && has_upg(u)) {
+			r = serve_auto(u, now, allow_stale, lk);
+			if (r == ID_FOUND) {
+				make_upg(u, lk);
+			}
+			return r;
+		}
+		if (id_neg_has(st, &st->neg_gnames, name, 0, now)) {
+			return ID_NOTFOUND;
+		}
+		snprintf(lk->check_name, sizeof(lk->check_name), "%s", name);
+		lk->check_dir = true;
+		return ID_CHECK;
+	}
 	/* a user private group: named like its (auto) user */
 	r = id_store_user_by_name(st, name, now, allow_stale, lk);
 	if (r == ID_FOUND) {
-		if (lk->user->is_static) {
+		if (!has_upg(lk->user)) {
 			return ID_NOTFOUND;
 		}
 		make_upg(lk->user, lk);
@@ -352,12 +414,15 @@ enum id_result id_store_group_by_gid(struct id_store *st, uint32_t gid, int64_t 
 		return ID_NOTFOUND;
 	}
 	g = id_ix_get(&st->group_by_gid, id_hash(st, gid), id_eq_group_gid, &gid);
+	if (g != NULL && g->from_dir) {
+		return serve_dir_group(g, now, allow_stale, lk);
+	}
 	if (g != NULL) {
 		lk->group = g;
 		return ID_FOUND;
 	}
 	u = id_ix_get(&st->user_by_uid, id_hash(st, gid), id_eq_user_uid, &gid);
-	if (u != NULL && !u->is_static) {
+	if (u != NULL && has_upg(u)) {
 		if (id_neg_has(st, &st->neg_names, u->principal, 0, now)) {
 			return ID_NOTFOUND;
 		}
@@ -367,9 +432,15 @@ enum id_result id_store_group_by_gid(struct id_store *st, uint32_t gid, int64_t 
 		}
 		return r;
 	}
-	if (!id_neg_has(st, &st->neg_gids, NULL, gid, now)) {
-		id_neg_add(st, &st->neg_gids, NULL, gid, now);
+	if (id_neg_has(st, &st->neg_gids, NULL, gid, now)) {
+		return ID_NOTFOUND;
 	}
+	if (st->directory) {
+		lk->check_dir = true;
+		lk->check_id = gid;
+		return ID_CHECK;
+	}
+	id_neg_add(st, &st->neg_gids, NULL, gid, now);
 	return ID_NOTFOUND;
 }
 
@@ -383,6 +454,17 @@ enum id_result id_store_groups_of(struct id_store *st, const char *name, const u
 	*n = 0;
 	if (id_name_parse(name, st->realm, &nm) != 0) {
 		return ID_NOTFOUND;
+	}
+	if (st->directory) {
+		const struct id_user *u =
+		    id_ix_get(&st->user_by_principal, id_str_hash(st, nm.principal),
+			      id_eq_user_principal, nm.principal);
+
+		if (u != NULL && u->from_dir) {
+			*gids = u->gids;
+			*n = u->ngids;
+			return u->ngids > 0 ? ID_FOUND : ID_NOTFOUND;
+		}
 	}
 	m = id_ix_get(&st->memberships, id_str_hash(st, nm.principal), id_eq_membership,
 		      nm.principal);
@@ -490,6 +572,53 @@ static bool name_is_positive(struct id_store *st, const char *name)
 			 n.principal) != NULL;
 }
 
+/* Directory users (and their private groups) and groups still valid at now. */
+static int build_dir_records(struct id_store *st, struct nss_cache_builder *b, int64_t now)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < st->user_by_uid.nslots && ret == 0; i++) {
+		const struct id_user *u = st->user_by_uid.slots[i].val;
+
+		if (u == NULL || !u->from_dir || u->verified_until <= now) {
+			continue;
+		}
+		ret = add_user_rec(b, u, u->verified_until);
+		if (ret == 0 && u->ngids > 0) {
+			ret = nss_cache_add_membership(b, u->display, u->alias, u->gids, u->ngids,
+						       u->verified_until);
+		}
+		if (ret == 0 && u->upg && upg_ok(st, u)) {
+			struct nss_cache_group cg = {
+			    .name = u->display,
+			    .alias = u->alias,
+			    .gid = u->uid,
+			    .expires = u->verified_until,
+			};
+
+			ret = nss_cache_add_group(b, &cg);
+		}
+	}
+	for (i = 0; i < st->group_by_gid.nslots && ret == 0; i++) {
+		const struct id_group *g = st->group_by_gid.slots[i].val;
+
+		if (g == NULL || !g->from_dir || g->verified_until <= now) {
+			continue;
+		}
+		struct nss_cache_group cg = {
+		    .name = g->name,
+		    .gid = g->gid,
+		    .members = g->members,
+		    .nmem = g->nmem,
+		    .expires = g->verified_until,
+		};
+
+		ret = nss_cache_add_group(b, &cg);
+	}
+	return ret;
+}
+
 int id_store_build_cache(struct id_store *st, struct nss_cache_builder *b, int64_t now)
 {
 	int64_t static_until = now + st->pos_ttl;
@@ -543,6 +672,10 @@ int id_store_build_cache(struct id_store *st, struct nss_cache_builder *b, int64
 			return ret;
 		}
 	}
+	ret = build_dir_records(st, b, now);
+	if (ret != 0) {
+		return ret;
+	}
 	for (i = 0; i < st->n_memberships; i++) {
 		const struct membership *m = st->membership_list[i];
 		const char *display, *alias;
@@ -574,7 +707,8 @@ int id_store_build_cache(struct id_store *st, struct nss_cache_builder *b, int64
 			}
 			ret =
 			    nss_cache_add_negative(b, SECTX_NSS_TABLE_PW_NAME, key, 0, e->expires);
-			if (ret == 0) {
+			if (ret == 0 && !st->directory) {
+				/* with a directory, groups have names of their own */
 				ret = nss_cache_add_negative(b, SECTX_NSS_TABLE_GR_NAME, key, 0,
 							     e->expires);
 			}
@@ -607,9 +741,11 @@ int id_store_build_cache(struct id_store *st, struct nss_cache_builder *b, int64
 		}
 	}
 	{
-		uint32_t complete = SECTX_NSS_COMPLETE(SECTX_NSS_TABLE_INITGR);
+		/* with a directory, a user's groups arrive with the user: a
+		 * miss may be a user the cache has not seen yet */
+		uint32_t complete = st->directory ? 0 : SECTX_NSS_COMPLETE(SECTX_NSS_TABLE_INITGR);
 
-		if (!st->auto_id) {
+		if (!st->auto_id && !st->directory) {
 			complete |= SECTX_NSS_COMPLETE(SECTX_NSS_TABLE_PW_NAME) |
 				    SECTX_NSS_COMPLETE(SECTX_NSS_TABLE_PW_UID) |
 				    SECTX_NSS_COMPLETE(SECTX_NSS_TABLE_GR_NAME) |

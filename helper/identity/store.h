@@ -117,9 +117,13 @@ struct id_user {
 	const char *home;
 	const char *shell;
 	uint32_t uid, gid;
+	int64_t verified_until; /* auto, directory: existence known until (CLOCK_REALTIME s) */
+	const uint32_t *gids;	/* directory: its groups (in the same chunk) */
+	uint32_t ngids;
 	bool is_static;
-	bool shadowed;		/* auto mapping whose id a static entry now holds */
-	int64_t verified_until; /* auto: existence known until (CLOCK_REALTIME s) */
+	bool shadowed; /* auto mapping whose id a static entry now holds */
+	bool from_dir; /* from the directory (store_directory.c) */
+	bool upg;      /* directory: its gid is a user private group of its own */
 };
 
 struct id_group {
@@ -129,6 +133,8 @@ struct id_group {
 	const char **members; /* display names */
 	size_t nmem;
 	const struct id_user *upg_of; /* user private group of an auto user */
+	bool from_dir;
+	int64_t verified_until; /* directory groups */
 };
 
 struct id_store;
@@ -145,7 +151,11 @@ struct id_lookup {
 	const struct id_group *group; /* ID_FOUND for groups */
 	struct id_group upg;	      /* storage when group is a user private group */
 	char check_principal[SECTX_NAME_MAX + 1];
-	bool stale; /* served past verified_until (realm unreachable) */
+	bool check_dir; /* ID_CHECK: ask the directory (by check_principal, check_name or
+			 * check_id) rather than the realm */
+	char check_name[SECTX_NAME_MAX + 1]; /* directory group by name */
+	uint32_t check_id;		     /* directory uid or gid */
+	bool stale;			     /* served past verified_until (realm unreachable) */
 };
 
 /* A new store for cfg and the effective realm.  0, -EINVAL (id_range, or
@@ -224,6 +234,43 @@ size_t id_store_n_problems(const struct id_store *st);
 const char *id_store_problem_at(const struct id_store *st, size_t i);
 const char *id_store_range(const struct id_store *st); /* "MIN-MAX" */
 size_t id_store_n_static_users(const struct id_store *st);
+
+/* --- directory entries (store_directory.c) ---------------------------------------------------- */
+
+/* A user or group as the directory returned it (strings owned by the caller). */
+struct id_dir_user {
+	const char *name; /* short name (the directory's uid / sAMAccountName) */
+	uint32_t uid, gid;
+	const char *gecos, *home, *shell;
+	bool upg; /* gid is a user private group (ids mapped, AD) */
+};
+struct id_dir_group {
+	const char *name;
+	uint32_t gid;
+	const char **members; /* short names */
+	size_t nmem;
+};
+
+/* Is a directory configured (lookups of unknown names and ids ask it)? */
+void id_store_set_directory(struct id_store *st, bool on);
+/* Store a directory user in the groups gids[n] (copied; at most
+ * SECTX_NSS_CACHE_MAX_MEMBERS kept) valid until until, replacing what the
+ * store had for the same name (in one allocation: a cached user costs its
+ * strings, its gids and two index slots).  0; -EPERM for an entry refused (id 0, below min_id,
+ * held by a static entry or another user, a name that is not valid or is a
+ * static user's): logged and listed as a problem; -ENOMEM. */
+int id_store_dir_user(struct id_store *st, const struct id_dir_user *du, const uint32_t *gids,
+		      size_t n, int64_t until);
+/* The same for a group. */
+int id_store_dir_group(struct id_store *st, const struct id_dir_group *dg, int64_t until);
+/* The directory answered "no such entry" for what lk asked (an ID_CHECK
+ * with check_dir) at now: cached negatively, and a stored entry dropped. */
+void id_store_dir_absent(struct id_store *st, int kind, const struct id_lookup *lk, int64_t now);
+/* Copy the directory users and groups of old (after a reload), as they
+ * were, expiry included: a reload while no server answers keeps them. */
+void id_store_dir_adopt(struct id_store *st, const struct id_store *old);
+/* Directory users and groups held (status, tests). */
+size_t id_store_n_dir_users(const struct id_store *st);
 
 /* Seed verified_until of auto users from a previous cache file (a restart
  * keeps valid existence checks). */

@@ -45,7 +45,14 @@ struct acct_op {
 	struct identity_account *acct;
 	gid_t *groups;
 	size_t n_groups;
+	int at_once; /* access_at_once's answer */
 };
+
+/* Must a directory user's entry match [directory] access_filter? */
+static bool filter_needed(const struct sectx_config *cfg)
+{
+	return identity_directory_configured(cfg) && cfg->directory.access_filter[0] != '\0';
+}
 
 /* [access] without a lookup: 1 allowed (both lists empty, or the user is
  * listed), 0 not (no group list), -1 its groups decide. */
@@ -64,6 +71,7 @@ static void acct_account_found(struct tevent_req *subreq);
 static void acct_groups_found(struct tevent_req *subreq);
 static void acct_group_names_found(struct tevent_req *subreq);
 static void acct_reply(struct acct_op *op, bool allowed);
+static void acct_filter_checked(struct tevent_req *subreq);
 
 /* [access] by the user's groups: the account, its groups, their names
  * (identity/account.c: the local databases on a thread, then the store),
@@ -72,7 +80,10 @@ static int access_by_groups(struct acct_op *op)
 {
 	struct tevent_req *subreq;
 
-	subreq = identity_account_by_name_send(op, op->req->hctx, op->a.user);
+	/* with a directory the user may not be known yet: ask it */
+	subreq = identity_directory_configured(op->req->hctx->cfg)
+		     ? identity_account_send(op, op->req->hctx, op->a.user)
+		     : identity_account_by_name_send(op, op->req->hctx, op->a.user);
 	if (subreq == NULL) {
 		return SECTX_E_INTERNAL;
 	}
@@ -85,15 +96,53 @@ static int access_by_groups(struct acct_op *op)
  * in time is not an answer. */
 static void access_failed(struct acct_op *op, int ret)
 {
-	if (ret == -ETIMEDOUT || ret == -EBUSY || ret == -ECANCELED) {
+	if (ret == -ETIMEDOUT || ret == -EBUSY || ret == -ECANCELED || ret == -EHOSTUNREACH ||
+	    ret == -EPROTO) {
 		SECTX_WARN("[access] of %s for %s cannot be checked: %s", op->a.user, op->a.service,
 			   ret == -ETIMEDOUT ? "the user and group databases did not answer in time"
 			   : ret == -EBUSY   ? "too many account lookups waiting"
-					     : strerror(-ret));
+			   : ret == -EHOSTUNREACH ? "no directory server answered"
+						  : strerror(-ret));
 		sectx_request_reply_status(op->req, SECTX_E_UNAVAIL, NULL);
 		return;
 	}
 	acct_reply(op, false);
+}
+
+/* The user passed [access]: a directory user must also match
+ * access_filter (a local account is not the directory's to judge). */
+static void acct_check_filter(struct acct_op *op)
+{
+	struct tevent_req *subreq;
+
+	if (!filter_needed(op->req->hctx->cfg) || op->acct->local) {
+		acct_reply(op, true);
+		return;
+	}
+	subreq = identity_access_filter_send(op, op->req->hctx, op->acct->name);
+	if (subreq == NULL) {
+		access_failed(op, -ENOMEM);
+		return;
+	}
+	tevent_req_set_callback(subreq, acct_filter_checked, op);
+}
+
+static void acct_filter_checked(struct tevent_req *subreq)
+{
+	struct acct_op *op = tevent_req_callback_data(subreq, struct acct_op);
+	bool ok = false;
+	int ret;
+
+	ret = identity_access_filter_recv(subreq, &ok);
+	TALLOC_FREE(subreq);
+	if (ret != 0) {
+		access_failed(op, ret);
+		return;
+	}
+	if (!ok) {
+		SECTX_INFO("%s does not match [directory] access_filter", op->a.user);
+	}
+	acct_reply(op, ok);
 }
 
 static void acct_account_found(struct tevent_req *subreq)
@@ -101,10 +150,16 @@ static void acct_account_found(struct tevent_req *subreq)
 	struct acct_op *op = tevent_req_callback_data(subreq, struct acct_op);
 	int ret;
 
-	ret = identity_account_by_name_recv(subreq, op, &op->acct);
+	ret = identity_directory_configured(op->req->hctx->cfg)
+		  ? identity_account_recv(subreq, op, &op->acct)
+		  : identity_account_by_name_recv(subreq, op, &op->acct);
 	TALLOC_FREE(subreq);
 	if (ret != 0) {
 		access_failed(op, ret);
+		return;
+	}
+	if (op->at_once == 1) {
+		acct_check_filter(op);
 		return;
 	}
 	subreq = identity_account_groups_send(op, op->req->hctx, op->acct);
@@ -155,7 +210,11 @@ static void acct_group_names_found(struct tevent_req *subreq)
 		allowed = names[i] != NULL &&
 			  in_list(cfg->access.allow_groups, cfg->access.n_allow_groups, names[i]);
 	}
-	acct_reply(op, allowed);
+	if (!allowed) {
+		acct_reply(op, false);
+		return;
+	}
+	acct_check_filter(op);
 }
 
 /* The caller may act for op's user: is it a login sectx made, may the user
@@ -171,7 +230,8 @@ static int acct_authorised(void *private_data)
 		return 0;
 	}
 	at_once = access_at_once(req->hctx->cfg, op->a.user);
-	if (at_once < 0) {
+	op->at_once = at_once;
+	if (at_once < 0 || (at_once == 1 && filter_needed(req->hctx->cfg))) {
 		return access_by_groups(op);
 	}
 	acct_reply(op, at_once == 1);
