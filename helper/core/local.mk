@@ -2,7 +2,8 @@
 sectxd_SOURCES += \
 	helper/core/daemon.h helper/core/daemon.c \
 	helper/core/worker.c helper/core/worker.h \
-	helper/core/state_file.c helper/core/state_file.h
+	helper/core/state_file.c helper/core/state_file.h \
+	helper/core/log_ring.c helper/core/log_ring.h
 
 check_PROGRAMS += tests/unit/test_state_file
 tests_unit_test_state_file_SOURCES = tests/unit/test_state_file.c helper/core/state_file.c
