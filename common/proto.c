@@ -503,6 +503,12 @@ const char *sectx_op_name(uint16_t op)
 		return "cache-flush";
 	case SECTX_OP_ID_MAP:
 		return "id-map";
+	case SECTX_OP_ID_INFO:
+		return "id-info";
+	case SECTX_OP_TICKETS:
+		return "tickets";
+	case SECTX_OP_LOG_TAIL:
+		return "log-tail";
 	case SECTX_OP_NSS_GETPWNAM:
 		return "getpwnam";
 	case SECTX_OP_NSS_GETPWUID:

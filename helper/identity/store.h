@@ -225,6 +225,19 @@ const char *id_store_problem_at(const struct id_store *st, size_t i);
 const char *id_store_range(const struct id_store *st); /* "MIN-MAX" */
 size_t id_store_n_static_users(const struct id_store *st);
 
+/* What the store holds (store_query.c), for status. */
+struct id_store_counts {
+	size_t users;	 /* static users and auto mappings served */
+	size_t groups;	 /* static groups and user private groups */
+	size_t negative; /* negative cache entries, expired or not */
+};
+void id_store_counts(const struct id_store *st, struct id_store_counts *c);
+
+/* Until when (CLOCK_REALTIME s) a name (by_id false) or a uid/gid (by_id,
+ * group telling which) is cached as not existing at now; 0 if it is not. */
+int64_t id_store_negative_until(struct id_store *st, bool by_id, const char *name, uint32_t id,
+				bool group, int64_t now);
+
 /* Seed verified_until of auto users from a previous cache file (a restart
  * keeps valid existence checks). */
 void id_store_seed_from_cache(struct id_store *st, const struct sectx_nss_cache_map *m,

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "log.h"
 #include "server/server.h"
+#include "sessions/sessions.h"
 
 static int op_ping(struct sectx_request *req)
 {
@@ -41,6 +42,7 @@ static int op_status(struct sectx_request *req)
 	sectx_put_u32(&w, SECTX_TAG_CONN_PAM, st.conn_pam);
 	sectx_put_u64(&w, SECTX_TAG_REQUESTS, st.requests);
 	sectx_put_u64(&w, SECTX_TAG_CONN_REFUSED, st.refused);
+	sectx_put_u32(&w, SECTX_TAG_LOGIN_HANDLES, (uint32_t)sectx_handles_count(hctx));
 	for (size_t i = 0; i < hctx->n_subsystems; i++) {
 		if (hctx->subsystems[i] != NULL && hctx->subsystems[i]->status != NULL) {
 			hctx->subsystems[i]->status(hctx, &w);
