@@ -60,6 +60,13 @@ enum sectx_op {
 	 * last one; without SEQ, only the SEQ of the newest line.  pam.sock,
 	 * root only (log lines name users and hosts). */
 	SECTX_OP_LOG_TAIL = 0x0008,
+	/* -> repeated CACHE_ENTRY: auto users with their existence check's end,
+	 * negative entries, offline credentials.  pam.sock, root only. */
+	SECTX_OP_CACHE_LIST = 0x0009,
+	/* [NAME]: forget NAME's existence check, negative entry and offline
+	 * credential; without NAME every offline credential -> COUNT deleted.
+	 * pam.sock, root only. */
+	SECTX_OP_CACHE_DROP = 0x000a,
 
 	/* NSS: requests carry NAME or UID/GID; replies the entry and its TTL. */
 	SECTX_OP_NSS_GETPWNAM = 0x0101,
@@ -194,6 +201,10 @@ enum sectx_tag {
 	SECTX_TAG_LOGIN_HANDLES = 0x0129,  /* u32: live login handles (status) */
 	SECTX_TAG_NSS_CACHE_FILE = 0x012a, /* string: the published NSS cache file (status) */
 	SECTX_TAG_MEMBER_GID = 0x012b,	   /* u32, repeated: supplementary groups (ID_INFO) */
+	SECTX_TAG_CACHE_ENTRY = 0x012c,	   /* string "KIND TIME NAME", repeated (CACHE_LIST):
+					    * KIND auto (TIME: checked until), negative
+					    * (expires), offline (stored) */
+	SECTX_TAG_COUNT = 0x012d,	   /* u32: entries deleted (CACHE_DROP) */
 
 	/* PAM (0x02xx) */
 	SECTX_TAG_USER = 0x0201,	  /* string: PAM_USER */

@@ -58,6 +58,64 @@ int64_t id_store_negative_until(struct id_store *st, bool by_id, const char *nam
 	return e != NULL && e->expires > now ? e->expires : 0;
 }
 
+void id_store_walk(const struct id_store *st, id_store_walk_fn fn, void *arg)
+{
+	const struct neg_cache *const negs[] = {&st->neg_names, &st->neg_uids, &st->neg_gids};
+	const struct neg_ent *e;
+	char id[16];
+	size_t i;
+
+	for (i = 0; i < st->n_auto_users; i++) {
+		if (!st->auto_users[i]->shadowed) {
+			fn(arg, "auto", st->auto_users[i]->principal,
+			   st->auto_users[i]->verified_until);
+		}
+	}
+	for (i = 0; i < sizeof(negs) / sizeof(negs[0]); i++) {
+		for (e = negs[i]->head; e != NULL; e = e->next) {
+			if (negs[i]->by_id) {
+				snprintf(id, sizeof(id), "%s%u",
+					 i == 1 ? "uid:" : "gid:", (unsigned)e->id);
+			}
+			fn(arg, "negative", negs[i]->by_id ? id : e->key, e->expires);
+		}
+	}
+}
+
+bool id_store_forget(struct id_store *st, const char *name)
+{
+	struct id_user *u;
+	struct id_name n;
+	bool known;
+
+	if (id_name_parse(name, st->realm, &n) != 0) {
+		return false;
+	}
+	known = id_neg_find(st, &st->neg_names, n.principal, 0) != NULL;
+	id_neg_del(st, &st->neg_names, n.principal, 0);
+	u = id_ix_get(&st->user_by_principal, id_str_hash(st, n.principal), id_eq_user_principal,
+		      n.principal);
+	if (u != NULL && !u->is_static) {
+		u->verified_until = 0;
+		known = true;
+	}
+	st->version++;
+	return known;
+}
+
+bool identity_forget(struct sectxd_ctx *hctx, const char *name)
+{
+	struct sectxd_identity *id = hctx->identity;
+	bool known;
+
+	if (id == NULL || id->store == NULL) {
+		return false;
+	}
+	known = id_store_forget(id->store, name);
+	id_publish_changed(id);
+	return known;
+}
+
 void identity_status_fields(struct sectxd_ctx *hctx, struct sectx_wbuf *w)
 {
 	struct sectxd_identity *id = hctx->identity;
