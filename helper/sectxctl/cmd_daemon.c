@@ -226,33 +226,108 @@ static int cmd_debug_level(struct ctl *ctl, int argc, char **argv)
 	return ret;
 }
 
+/* cache list: one CACHE_ENTRY "KIND TIME NAME" per entry. */
+static int cache_list(struct ctl *ctl, bool json)
+{
+	char text[SECTX_STRING_MAX + 1], kind[16], name[SECTX_NAME_MAX + 1];
+	struct sectx_field f;
+	long long t;
+	struct out o;
+	size_t pos, n = 0;
+	int ret = ctl_simple(ctl, SECTX_OP_CACHE_LIST);
+
+	if (ret != EXIT_OK) {
+		return ret;
+	}
+	out_begin(&o, stdout, json);
+	out_arr_begin(&o, "entries");
+	for (pos = 0; sectx_msg_next(&ctl->reply, SECTX_TAG_CACHE_ENTRY, &pos, &f) == 0;) {
+		if (sectx_field_string(&f, text, sizeof(text), SECTX_STRING_MAX) != 0 ||
+		    sscanf(text, "%15s %lld %256s", kind, &t, name) != 3) {
+			continue;
+		}
+		out_obj_begin(&o, NULL);
+		out_str(&o, "cache", kind);
+		out_str(&o, "name", name);
+		out_time(&o, strcmp(kind, "offline") == 0 ? "stored" : "expires", t);
+		out_obj_end(&o);
+		n++;
+	}
+	out_arr_end(&o);
+	out_uint(&o, "count", n);
+	out_end(&o);
+	return EXIT_OK;
+}
+
+/* cache flush [--user NAME] and cache expire. */
+static int cache_drop(struct ctl *ctl, bool json, const char *user, bool expire)
+{
+	struct sectx_wbuf w;
+	uint64_t gen = 0;
+	uint32_t count = 0;
+	struct out o;
+	int ret;
+
+	if (user == NULL) {
+		/* every existence check and negative entry; a new NSS cache */
+		ret = ctl_simple(ctl, SECTX_OP_CACHE_FLUSH);
+		if (ret != EXIT_OK) {
+			return ret;
+		}
+		(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_GENERATION, &gen);
+	}
+	if (!expire) {
+		ctl_begin(ctl, &w, SECTX_OP_CACHE_DROP);
+		if (user != NULL) {
+			sectx_put_string(&w, SECTX_TAG_NAME, user);
+		}
+		ret = ctl_finish(ctl, &w);
+		if (ret != EXIT_OK) {
+			return ret;
+		}
+		(void)sectx_msg_get_u32(&ctl->reply, SECTX_TAG_COUNT, &count);
+	}
+	if (json) {
+		out_begin(&o, stdout, true);
+		out_str(&o, "action", expire ? "expire" : "flush");
+		out_str(&o, "user", user);
+		out_uint(&o, "generation", gen);
+		out_uint(&o, user != NULL ? "identity_entries" : "offline_credentials", count);
+		out_end(&o);
+	} else if (user != NULL) {
+		printf("cached identity, negative entry and offline credential of %s forgotten\n",
+		       user);
+	} else {
+		printf("NSS cache flushed (generation %llu)\n", (unsigned long long)gen);
+		if (!expire) {
+			printf("offline credentials deleted: %u\n", count);
+		}
+	}
+	return EXIT_OK;
+}
+
 static int cmd_cache(struct ctl *ctl, int argc, char **argv)
 {
-	uint64_t gen = 0;
-	struct out o;
 	bool json;
-	int ret = ctl_opts_args(ctl, &argc, argv, &json, 1, 1, "the only action is flush");
+	int ret =
+	    ctl_opts_args(ctl, &argc, argv, &json, 1, 3, "list, flush [--user NAME] or expire");
 
 	if (ret >= 0) {
 		return ret;
 	}
-	if (strcmp(argv[1], "flush") != 0) {
-		return ctl_usage_error(ctl, "the only action is flush");
+	if (strcmp(argv[1], "list") == 0 && argc == 2) {
+		return cache_list(ctl, json);
 	}
-	ret = ctl_simple(ctl, SECTX_OP_CACHE_FLUSH);
-	if (ret != EXIT_OK) {
-		return ret;
+	if (strcmp(argv[1], "expire") == 0 && argc == 2) {
+		return cache_drop(ctl, json, NULL, true);
 	}
-	(void)sectx_msg_get_u64(&ctl->reply, SECTX_TAG_GENERATION, &gen);
-	if (json) {
-		out_begin(&o, stdout, true);
-		out_bool(&o, "flushed", true);
-		out_uint(&o, "generation", gen);
-		out_end(&o);
-	} else {
-		printf("NSS cache flushed (generation %llu)\n", (unsigned long long)gen);
+	if (strcmp(argv[1], "flush") == 0 && argc == 2) {
+		return cache_drop(ctl, json, NULL, false);
 	}
-	return EXIT_OK;
+	if (strcmp(argv[1], "flush") == 0 && argc == 4 && strcmp(argv[2], "--user") == 0) {
+		return cache_drop(ctl, json, argv[3], false);
+	}
+	return ctl_usage_error(ctl, "list, flush [--user NAME] or expire");
 }
 
 /* One page of id-map entries: a repeated string field, printed text or JSON. */
@@ -416,9 +491,13 @@ const struct command sectxctl_daemon_commands[] = {
      cmd_check_config},
     {"config-keys", "config-keys", "List every configuration key with its type and default.\n",
      cmd_config_keys},
-    {"cache", "cache flush [--json]",
-     "Forget existence checks and negative entries of the identity cache and publish a\n"
-     "new NSS cache (root only).\n",
+    {"cache", "cache [--json] list|flush [--user NAME]|expire",
+     "Root only.  list: the identity cache's auto users (with the end of their existence\n"
+     "check), its negative entries (with their expiry) and the offline credentials (with\n"
+     "when they were stored).  expire: every existence check and negative entry expires\n"
+     "and a new NSS cache is published.  flush: expire, and delete every offline\n"
+     "credential.  flush --user NAME: forget only NAME's existence check, negative entry\n"
+     "and offline credential.\n",
      cmd_cache},
     {"id-map", "id-map [--json]",
      "List id mappings, collisions and refused static entries (root only).\n", cmd_id_map},

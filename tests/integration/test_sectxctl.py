@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from nss_support import make_helper, nss_lib  # noqa: F401  (fixture)
+from nss_support import Helper, nss_lib  # noqa: F401  (fixture)
 from pam_fixtures import *  # noqa: F401,F403  (fixtures)
 from pam_harness import PamStack
-from sectx_harness import run
+from sectx_harness import run, wait_until, write_private
 
 USERS = """\
 alice:5001:5001:Alice Example:/home/alice:/bin/bash
@@ -36,9 +36,12 @@ COMMANDS = ["status", "ping", "debug-level", "check-config", "config-keys", "cac
 
 @pytest.fixture
 def helper(sectxd_factory, nss_lib, realm, host_keytab):  # noqa: F811
-    """A sectxd with static users and groups that can also log realm users in."""
-    return make_helper(sectxd_factory, nss_lib, realm=realm, users=USERS, groups=GROUPS,
-                       keytab=host_keytab)
+    """A sectxd with static users and groups that can also log realm users in,
+    caching their credentials for offline logins."""
+    h = Helper(sectxd_factory(start=False, env=realm.env()), nss_lib, realm)
+    h.configure(users=USERS, groups=GROUPS, keytab=host_keytab)
+    write_private(h.d.config_file, h.config_text() + "\n[offline]\ncache_credentials = true\n")
+    return h.start()
 
 
 @pytest.fixture
@@ -84,10 +87,8 @@ def test_status_json_counts(helper):
     assert all(": " in line for line in text.splitlines() if line.strip()), text
 
 
-def test_ping_cache_id_map_check_config_json(helper):
+def test_ping_id_map_check_config_json(helper):
     assert ctl_json(helper, "ping") == {"answering": True}
-    flushed = ctl_json(helper, "cache", "flush")
-    assert flushed["flushed"] is True and flushed["generation"] >= 2, flushed
     m = ctl_json(helper, "id-map")
     assert {"kind": "refused", "entry": m["entries"][0]["entry"]} in m["entries"], m
     assert any("root2@SECTX.TEST" in e["entry"] for e in m["entries"]), m
@@ -127,6 +128,43 @@ def test_group_and_groups(helper):
     assert ctl_json(helper, "group", "6001")["name"] == "ops"
     gs = ctl_json(helper, "groups", "bob")
     assert gs["primary_gid"] == 5002 and sorted(gs["groups"]) == [6000, 6001], gs
+
+
+# --- caches -------------------------------------------------------------------------
+
+
+def test_cache_list_flush_expire(helper, stack, users, nobody):
+    user = users()
+    r = stack.run(user.name, "authenticate", answers=[user.password])
+    assert r.code("authenticate") == "PAM_SUCCESS", r
+    ctl_json(helper, "user", "nosuchuser", rc=1)
+
+    def entries():
+        return {(e["cache"], e["name"]) for e in ctl_json(helper, "cache", "list")["entries"]}
+
+    assert wait_until(lambda: ("offline", user.name) in entries(), 10), entries()
+    assert ("negative", "nosuchuser@SECTX.TEST") in entries(), entries()
+    listed = ctl_json(helper, "cache", "list")
+    off = [e for e in listed["entries"] if e["cache"] == "offline"][0]
+    assert off["stored"] <= time.time() + 1 and listed["count"] == len(listed["entries"])
+
+    e = ctl_json(helper, "cache", "expire")
+    assert e["action"] == "expire" and e["generation"] >= 2, e
+    assert ("negative", "nosuchuser@SECTX.TEST") not in entries()
+    assert ("offline", user.name) in entries(), "expire must keep offline credentials"
+
+    f = ctl_json(helper, "cache", "flush", "--user", user.name)
+    assert f["user"] == user.name, f
+    assert ("offline", user.name) not in entries()
+
+    r = stack.run(user.name, "authenticate", answers=[user.password])
+    assert wait_until(lambda: ("offline", user.name) in entries(), 10), entries()
+    f = ctl_json(helper, "cache", "flush")
+    assert f["offline_credentials"] == 1 and f["generation"] >= 3, f
+    assert entries() == set(), entries()
+    r = helper.d.ctl("cache", "list", uid=nobody)
+    assert r.returncode == 1 and "permission denied" in r.stderr, r
+    assert helper.d.ctl("cache", "bogus").returncode == 2
 
 
 # --- tickets ------------------------------------------------------------------------
