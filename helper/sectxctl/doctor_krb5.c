@@ -162,6 +162,20 @@ static krb5_error_code find_host(struct doctor *d, struct dk *k)
 	return code;
 }
 
+/* The newest kvno of the host principal in the keytab (0: none). */
+static unsigned keytab_kvno(struct dk *k)
+{
+	krb5_keytab_entry e;
+	unsigned kvno;
+
+	if (krb5_kt_get_entry(k->ctx, k->kt, k->host, 0, 0, &e) != 0) {
+		return 0;
+	}
+	kvno = e.vno;
+	krb5_free_keytab_entry_contents(k->ctx, &e);
+	return kvno;
+}
+
 /* The AS exchange with the host key: the KDC, the clocks, the keytab. */
 static bool step_as(struct doctor *d, struct dk *k)
 {
@@ -209,10 +223,12 @@ static bool step_as(struct doctor *d, struct dk *k)
 	if (code != 0) {
 		doctor_report(d, "clock", DOCTOR_SKIP, NULL,
 			      "not compared: no AS reply we could read");
-		return doctor_report(d, "kvno", DOCTOR_FAIL, fix,
-				     "the KDC refuses the keytab's key of %s (%s): the key was "
-				     "changed at the KDC since the keytab was written",
-				     k->host_name, msg);
+		return doctor_report(
+		    d, "kvno", DOCTOR_FAIL, fix,
+		    "the KDC refuses the keytab's key of %s (kvno %u in the keytab: "
+		    "%s): the key was changed at the KDC since the keytab was "
+		    "written",
+		    k->host_name, keytab_kvno(k), msg);
 	}
 	k->have_creds = true;
 	skew = (int64_t)k->creds.times.authtime - (int64_t)time(NULL);

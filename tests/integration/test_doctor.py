@@ -171,6 +171,7 @@ def test_wrong_keytab_kvno(setup, realm):
         shutil.rmtree(directory, ignore_errors=True)
     assert rc == 1 and failed(out)["step"] == "kvno", out
     assert principal in failed(out)["detail"] and "ktadd" in failed(out)["fix"], out
+    assert "kvno 1 in the keytab" in failed(out)["detail"], out
     assert results(out)["kdc"] == "ok", out
 
 
