@@ -205,6 +205,7 @@ enum sectx_tag {
 					    * KIND auto (TIME: checked until), negative
 					    * (expires), offline (stored) */
 	SECTX_TAG_COUNT = 0x012d,	   /* u32: entries deleted (CACHE_DROP) */
+	SECTX_TAG_SESSIONS_OPEN = 0x012e,  /* u32: open sessions, renewed or not (status) */
 
 	/* PAM (0x02xx) */
 	SECTX_TAG_USER = 0x0201,	  /* string: PAM_USER */

@@ -21,7 +21,7 @@ struct status {
 	char kdc_error[SECTX_STRING_MAX + 1], realm_state[16], renew_last[SECTX_STRING_MAX + 1];
 	char nss_cache_file[SECTX_STRING_MAX + 1];
 	uint32_t pid, level, nss, pam, contexts, offline_users, renewing;
-	uint32_t users, groups, negative, handles;
+	uint32_t users, groups, negative, handles, sessions;
 	uint64_t uptime, requests, refused, realm_since, next_probe, renewed, renew_failed;
 	uint64_t generation;
 	bool has_probe, has_cached, has_identity;
@@ -61,6 +61,7 @@ static int read_status(struct ctl *ctl, struct status *s)
 	(void)sectx_msg_get_u64(m, SECTX_TAG_RENEW_FAILED, &s->renew_failed);
 	ctl_reply_string(ctl, SECTX_TAG_RENEW_LAST, s->renew_last, sizeof(s->renew_last));
 	(void)sectx_msg_get_u32(m, SECTX_TAG_LOGIN_HANDLES, &s->handles);
+	(void)sectx_msg_get_u32(m, SECTX_TAG_SESSIONS_OPEN, &s->sessions);
 	s->has_identity = sectx_msg_get_u32(m, SECTX_TAG_CACHED_USERS, &s->users) == 0;
 	(void)sectx_msg_get_u32(m, SECTX_TAG_CACHED_GROUPS, &s->groups);
 	(void)sectx_msg_get_u32(m, SECTX_TAG_NEGATIVE, &s->negative);
@@ -106,7 +107,7 @@ static void print_status_json(const struct ctl *ctl, const struct status *s)
 	out_str(&o, "last", s->renew_last);
 	out_obj_end(&o);
 	out_uint(&o, "login_handles", s->handles);
-	out_uint(&o, "sessions_open", s->renewing);
+	out_uint(&o, "sessions_open", s->sessions);
 	if (s->has_identity) {
 		out_obj_begin(&o, "identity");
 		out_uint(&o, "users", s->users);
@@ -147,7 +148,7 @@ static void print_status_text(const struct ctl *ctl, const struct status *s)
 	printf("renewal: %u session(s), %llu renewed, %llu failed\nrenewal_last: %s\n", s->renewing,
 	       (unsigned long long)s->renewed, (unsigned long long)s->renew_failed,
 	       s->renew_last[0] != '\0' ? s->renew_last : "(none yet)");
-	printf("login_handles: %u\n", s->handles);
+	printf("login_handles: %u\nsessions_open: %u\n", s->handles, s->sessions);
 	if (s->has_identity) {
 		printf("identity: %u user(s), %u group(s), %u negative\n", s->users, s->groups,
 		       s->negative);

@@ -188,7 +188,8 @@ def test_tickets_root_sees_all_a_user_only_own(helper, stack, users, nobody):
     assert ctl_json(helper, "tickets", uid=nobody)["count"] == 0
     r = helper.d.ctl("tickets", user.name, uid=nobody)
     assert r.returncode == 1 and "permission denied" in r.stderr, r
-    assert ctl_json(helper, "status")["login_handles"] == 1
+    st = ctl_json(helper, "status")
+    assert st["login_handles"] == 1 and st["sessions_open"] == 1, st
 
 
 # --- auth-test ----------------------------------------------------------------------
