@@ -19,3 +19,11 @@ tests_unit_test_sectxctl_output_SOURCES = tests/unit/test_sectxctl_output.c \
 tests_unit_test_sectxctl_output_CPPFLAGS = $(HELPER_CPPFLAGS) -I$(srcdir)/helper/sectxctl
 tests_unit_test_sectxctl_output_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sectxctl_output_LDADD = $(UNIT_LIBS)
+
+# The options every command shares.
+check_PROGRAMS += tests/unit/test_sectxctl_args
+tests_unit_test_sectxctl_args_SOURCES = tests/unit/test_sectxctl_args.c \
+	helper/sectxctl/client.c
+tests_unit_test_sectxctl_args_CPPFLAGS = $(HELPER_CPPFLAGS) -I$(srcdir)/helper/sectxctl
+tests_unit_test_sectxctl_args_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sectxctl_args_LDADD = libsectx_base.la $(UNIT_LIBS)
