@@ -18,7 +18,10 @@
 
 #include "sectxctl.h"
 
-#define ANSWER_MAX 1024
+#define ANSWER_MAX	1024
+#define LOG_POLL_MS	50   /* between two LOG_TAIL requests */
+#define LOG_QUIET_MS	300  /* no new line for this long: the call's lines are all in */
+#define LOG_WAIT_MAX_MS 3000 /* at most this long after a call */
 
 struct auth_test {
 	struct ctl *ctl;
@@ -168,21 +171,36 @@ static void log_show(struct auth_test *t)
 	char line[SECTX_STRING_MAX + 1];
 	struct sectx_field f;
 	struct sectx_wbuf w;
+	int quiet_ms = 0, waited_ms = 0;
+	bool got;
 	size_t pos;
 
 	if (!t->log_ok) {
 		return;
 	}
-	ctl_begin(t->ctl, &w, SECTX_OP_LOG_TAIL);
-	sectx_put_u64(&w, SECTX_TAG_SEQ, t->seq);
-	if (ctl_finish(t->ctl, &w) != EXIT_OK) {
-		return;
-	}
 	out_arr_begin(&t->o, "sectxd_log");
-	for (pos = 0; sectx_msg_next(&t->ctl->reply, SECTX_TAG_LOG_LINE, &pos, &f) == 0;) {
-		if (sectx_field_string(&f, line, sizeof(line), SECTX_STRING_MAX) == 0) {
-			out_str(&t->o, NULL, line);
+	/* sectxd may log after it replied: take lines until none has come for
+	 * LOG_QUIET_MS (at most LOG_WAIT_MAX_MS) */
+	while (waited_ms < LOG_WAIT_MAX_MS) {
+		ctl_begin(t->ctl, &w, SECTX_OP_LOG_TAIL);
+		sectx_put_u64(&w, SECTX_TAG_SEQ, t->seq);
+		if (ctl_finish(t->ctl, &w) != EXIT_OK) {
+			break;
 		}
+		got = false;
+		for (pos = 0; sectx_msg_next(&t->ctl->reply, SECTX_TAG_LOG_LINE, &pos, &f) == 0;) {
+			if (sectx_field_string(&f, line, sizeof(line), SECTX_STRING_MAX) == 0) {
+				out_str(&t->o, NULL, line);
+				got = true;
+			}
+		}
+		(void)sectx_msg_get_u64(&t->ctl->reply, SECTX_TAG_SEQ, &t->seq);
+		quiet_ms = got ? 0 : quiet_ms + LOG_POLL_MS;
+		if (quiet_ms >= LOG_QUIET_MS) {
+			break;
+		}
+		usleep(LOG_POLL_MS * 1000);
+		waited_ms += LOG_POLL_MS;
 	}
 	out_arr_end(&t->o);
 }
@@ -195,10 +213,6 @@ static int step(struct auth_test *t, pam_handle_t *pamh, const char *name,
 
 	log_mark(t);
 	code = fn(pamh, flags);
-	/* sectxd logs after it replies: give its loop a moment to write */
-	if (t->log_ok) {
-		usleep(100000);
-	}
 	if (t->json) {
 		out_obj_begin(&t->o, NULL);
 		out_str(&t->o, "call", name);

@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from pam_fixtures import *  # noqa: F401,F403  (fixtures)
-from pam_harness import write_keytab
+from pam_harness import _needed_asan, write_keytab
 from sectx_harness import make_public_tmpdir, run, write_private
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -176,8 +176,10 @@ def test_wrong_keytab_kvno(setup, realm):
 
 
 @pytest.mark.skipif(not os.path.exists(FAKETIME_LIB), reason="libfaketime is not installed")
-def test_clock_skew(setup):
-    rc, out = setup(env={"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": "+2h",
+def test_clock_skew(setup, bins):
+    # an ASan build's runtime must come first in the preload list
+    preload = [p for p in (_needed_asan(bins.sectxctl), FAKETIME_LIB) if p]
+    rc, out = setup(env={"LD_PRELOAD": " ".join(preload), "FAKETIME": "+2h",
                          "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
     assert rc == 1 and failed(out)["step"] == "clock", out
     assert results(out)["kdc"] == "ok", out

@@ -234,7 +234,8 @@ def test_auth_test_on_a_pty(helper, stack, users, bins):
     assert rc == 0, shown
     assert "pam_authenticate: PAM_SUCCESS" in shown and "pam_acct_mgmt: PAM_SUCCESS" in shown
     assert user.password not in shown, "the password was echoed"
-    assert "sectxd_log:" in shown and f"{user.name}" in shown.split("pam_acct_mgmt")[0], shown
+    auth_part = shown.split("pam_authenticate:")[1].split("pam_acct_mgmt:")[0]
+    assert "sectxd_log:" in auth_part and user.name in auth_part, shown
 
     rc, shown = pty_run(argv, stack.env(), "wrong-" + user.password)
     assert rc == 1 and "pam_authenticate: PAM_AUTH_ERR" in shown, shown
