@@ -26,6 +26,7 @@
 static int g_level = SECTX_LOG_WARNING;
 static int g_to_stderr;
 static const char *g_ident = "sectx";
+static sectx_log_tap_fn g_tap;
 
 static const char *const level_names[] = {"error", "warning", "info", "debug", "trace"};
 static const int level_syslog[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG, LOG_DEBUG};
@@ -49,6 +50,11 @@ void sectx_log_set_level(int level)
 		level = SECTX_LOG_LEVEL_MAX;
 	}
 	__atomic_store_n(&g_level, level, __ATOMIC_RELAXED);
+}
+
+void sectx_log_set_tap(sectx_log_tap_fn tap)
+{
+	__atomic_store_n(&g_tap, tap, __ATOMIC_RELEASE);
 }
 
 int sectx_log_get_level(void)
@@ -84,9 +90,13 @@ int sectx_log_level_parse(const char *s)
 
 static void log_v(int level, const char *fmt, va_list ap)
 {
+	sectx_log_tap_fn tap = __atomic_load_n(&g_tap, __ATOMIC_ACQUIRE);
 	char line[LOG_LINE_MAX];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (tap != NULL) {
+		tap(level, line);
+	}
 	if (__atomic_load_n(&g_to_stderr, __ATOMIC_RELAXED)) {
 		struct timespec ts;
 		struct tm tm;

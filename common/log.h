@@ -30,6 +30,12 @@ void sectx_log_init(const char *ident, int to_stderr, int level);
 void sectx_log_set_level(int level);
 int sectx_log_get_level(void);
 
+/* A tap sees every line logged (after the level check), formatted, without
+ * the timestamp: sectxd keeps the last lines for `sectxctl auth-test`.  It
+ * must not log itself, and may be called from any thread.  NULL removes it. */
+typedef void (*sectx_log_tap_fn)(int level, const char *line);
+void sectx_log_set_tap(sectx_log_tap_fn tap);
+
 /* Log at level if it is enabled. */
 void sectx_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -503,6 +503,16 @@ const char *sectx_op_name(uint16_t op)
 		return "cache-flush";
 	case SECTX_OP_ID_MAP:
 		return "id-map";
+	case SECTX_OP_ID_INFO:
+		return "id-info";
+	case SECTX_OP_TICKETS:
+		return "tickets";
+	case SECTX_OP_LOG_TAIL:
+		return "log-tail";
+	case SECTX_OP_CACHE_LIST:
+		return "cache-list";
+	case SECTX_OP_CACHE_DROP:
+		return "cache-drop";
 	case SECTX_OP_NSS_GETPWNAM:
 		return "getpwnam";
 	case SECTX_OP_NSS_GETPWUID:

@@ -49,6 +49,24 @@ enum sectx_op {
 	SECTX_OP_DEBUG_LEVEL = 0x0003, /* pam.sock, root only */
 	SECTX_OP_CACHE_FLUSH = 0x0004, /* pam.sock, root only: drop cached identities */
 	SECTX_OP_ID_MAP = 0x0005,      /* pam.sock, root only: list mappings and collisions */
+	/* KIND (SECTX_ID_INFO_*) and NAME or UID/GID -> the entry as NSS would
+	 * return it, its SOURCE and EXPIRES; for groups-of, repeated GID.
+	 * pam.sock, anyone (what getpwnam already tells). */
+	SECTX_OP_ID_INFO = 0x0006,
+	/* [UID] -> repeated SESSION: open sessions; a non-root caller sees its
+	 * own only, whatever it asks.  pam.sock, anyone. */
+	SECTX_OP_TICKETS = 0x0007,
+	/* SEQ -> repeated LOG_LINE logged after line SEQ, and the SEQ of the
+	 * last one; without SEQ, only the SEQ of the newest line.  pam.sock,
+	 * root only (log lines name users and hosts). */
+	SECTX_OP_LOG_TAIL = 0x0008,
+	/* -> repeated CACHE_ENTRY: auto users with their existence check's end,
+	 * negative entries, offline credentials.  pam.sock, root only. */
+	SECTX_OP_CACHE_LIST = 0x0009,
+	/* [NAME]: forget NAME's existence check, negative entry and offline
+	 * credential; without NAME every offline credential -> COUNT deleted.
+	 * pam.sock, root only. */
+	SECTX_OP_CACHE_DROP = 0x000a,
 
 	/* NSS: requests carry NAME or UID/GID; replies the entry and its TTL. */
 	SECTX_OP_NSS_GETPWNAM = 0x0101,
@@ -169,6 +187,27 @@ enum sectx_tag {
 	SECTX_TAG_ID_PROBLEM = 0x0113, /* string "FILE:LINE: reason", repeated (id-map) */
 	SECTX_TAG_NEXT_INDEX = 0x0114, /* u32: id-map continues at this INDEX (absent: done) */
 	SECTX_TAG_GENERATION = 0x0115, /* u64: NSS cache generation (cache flush, NSS_CACHE_FD) */
+	/* 0x0120-0x012f: sectxctl's queries (ID_INFO, TICKETS, LOG_TAIL, status) */
+	SECTX_TAG_ID_KIND = 0x0120,	   /* u32 SECTX_ID_INFO_* */
+	SECTX_TAG_SOURCE = 0x0121,	   /* string: static, auto, directory, negative, none */
+	SECTX_TAG_EXPIRES = 0x0122,	   /* u64: seconds since the epoch; 0: never */
+	SECTX_TAG_SESSION = 0x0123,	   /* string "UID USER CCACHE PRINCIPAL END RENEW_TILL
+					    * LAST_RENEWAL SERVICE", repeated (TICKETS) */
+	SECTX_TAG_LOG_LINE = 0x0124,	   /* string, repeated (LOG_TAIL) */
+	SECTX_TAG_SEQ = 0x0125,		   /* u64: log line sequence number */
+	SECTX_TAG_CACHED_USERS = 0x0126,   /* u32: users the identity store serves (status) */
+	SECTX_TAG_CACHED_GROUPS = 0x0127,  /* u32: groups the identity store serves (status) */
+	SECTX_TAG_NEGATIVE = 0x0128,	   /* u32: negative cache entries (status) */
+	SECTX_TAG_LOGIN_HANDLES = 0x0129,  /* u32: live login handles (status) */
+	SECTX_TAG_NSS_CACHE_FILE = 0x012a, /* string: the published NSS cache file (status) */
+	SECTX_TAG_MEMBER_GID = 0x012b,	   /* u32, repeated: supplementary groups (ID_INFO) */
+	SECTX_TAG_CACHE_ENTRY = 0x012c,	   /* string "KIND TIME NAME", repeated (CACHE_LIST):
+					    * KIND auto (TIME: checked until), negative
+					    * (expires), offline (stored) */
+	SECTX_TAG_COUNT = 0x012d,	   /* u32: entries deleted (CACHE_DROP) */
+	SECTX_TAG_SESSIONS_OPEN = 0x012e,  /* u32: open sessions, renewed or not (status) */
+	SECTX_TAG_STALE = 0x012f,	   /* u32 1: served past its expiry, no server answered
+					      (ID_INFO) */
 
 	/* PAM (0x02xx) */
 	SECTX_TAG_USER = 0x0201,	  /* string: PAM_USER */
@@ -227,6 +266,13 @@ enum sectx_tag {
 #define SECTX_CLIENT_TIMEOUT_DEFAULT_MS 10000u	/* SECTX_TAG_TIMEOUT when absent */
 #define SECTX_CLIENT_TIMEOUT_MAX_MS	120000u /* a larger SECTX_TAG_TIMEOUT counts as this */
 #define SECTX_HANDLE_LEN		64u	/* hex digits of a login handle (256 bits) */
+
+/* Values of SECTX_TAG_ID_KIND. */
+enum {
+	SECTX_ID_INFO_USER = 1,	  /* NAME or UID */
+	SECTX_ID_INFO_GROUP = 2,  /* NAME or GID */
+	SECTX_ID_INFO_GROUPS = 3, /* NAME: the groups it is a member of */
+};
 
 /* Values of SECTX_TAG_CTX_STATE. */
 enum sectx_ctx_state { SECTX_CTX_CONTINUE = 0, SECTX_CTX_COMPLETE = 1, SECTX_CTX_FAILED = 2 };

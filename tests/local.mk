@@ -49,7 +49,8 @@ EXTRA_DIST += \
 	tests/integration/test_slow_nss.py tests/integration/test_sshd.py \
 	tests/integration/test_s2k.py tests/integration/test_s2k_heimdal.py \
 	tests/integration/slapd_harness.py tests/integration/directory_support.py \
-	tests/integration/test_directory.py tests/integration/test_directory_login.py
+	tests/integration/test_directory.py tests/integration/test_directory_login.py \
+	tests/integration/test_sectxctl.py tests/integration/test_doctor.py
 AM_TESTS_ENVIRONMENT = \
 	SECTX_BUILDDIR='$(abs_top_builddir)'; export SECTX_BUILDDIR; \
 	SECTX_SRCDIR='$(abs_top_srcdir)'; export SECTX_SRCDIR;

@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "log.h"
 #include "daemon/daemon_int.h"
+#include "core/log_ring.h"
 #include "daemon/sd_notify.h"
 #include "server/server.h"
 
@@ -283,6 +284,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sectx_log_init("sectxd", opt.foreground, SECTX_LOG_INFO);
+	sectx_log_ring_install();
 	signal(SIGPIPE, SIG_IGN);
 
 	top = talloc_new(NULL);

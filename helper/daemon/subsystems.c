@@ -27,6 +27,7 @@ const struct sectxd_subsystem *const sectxd_subsystems[] = {
 const size_t sectxd_n_subsystems = sizeof(sectxd_subsystems) / sizeof(sectxd_subsystems[0]);
 
 const struct sectx_op_table *const sectxd_op_tables[] = {
-    &sectxd_admin_ops, &sectxd_pam_ops, &sectxd_pam_gss_ops, &sectxd_nss_ops, &sectxd_ctx_ops,
+    &sectxd_admin_ops, &sectxd_pam_ops,	  &sectxd_pam_gss_ops, &sectxd_nss_ops,
+    &sectxd_ctx_ops,   &sectxd_query_ops, &sectxd_cache_ops,
 };
 const size_t sectxd_n_op_tables = sizeof(sectxd_op_tables) / sizeof(sectxd_op_tables[0]);

@@ -48,6 +48,10 @@ struct tevent_req *identity_flush_send(TALLOC_CTX *mem_ctx, struct sectxd_ctx *h
 /* 0 with the generation published, or -errno. */
 int identity_flush_recv(struct tevent_req *req, uint64_t *generation);
 
+/* id_store_forget on the current store, and publish the change.  Returns
+ * true if the store had anything cached about name (store_query.c). */
+bool identity_forget(struct sectxd_ctx *hctx, const char *name);
+
 /* --- the account resolver (account.c, its threads account_threads.c) ------------------ */
 
 /*

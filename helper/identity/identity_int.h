@@ -403,4 +403,8 @@ bool id_wire_map_done(const struct id_map_reader *r);
  * cannot be trusted. */
 int id_wire_map_next(struct id_map_reader *r, struct id_map_rec *rec);
 
+/* The identity subsystem's status fields (store_query.c): users, groups and
+ * negative entries held, the NSS cache's generation and file. */
+void identity_status_fields(struct sectxd_ctx *hctx, struct sectx_wbuf *w);
+
 #endif /* SECTX_IDENTITY_INT_H */

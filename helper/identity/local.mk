@@ -12,7 +12,7 @@ IDENTITY_STORE_SOURCES = \
 	helper/core/state_file.c
 sectxd_SOURCES += \
 	helper/identity/identity.h helper/identity/identity_int.h \
-	helper/identity/service.c helper/identity/publish.c \
+	helper/identity/service.c helper/identity/publish.c helper/identity/store_query.c \
 	helper/identity/store.h helper/identity/store.c \
 	helper/identity/index.c helper/identity/negative.c \
 	helper/identity/static_files.c helper/identity/mappings.c \

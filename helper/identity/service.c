@@ -711,6 +711,6 @@ const struct sectxd_subsystem sectxd_identity_subsystem = {
     .start = identity_start,
     .check_reload = identity_check_reload,
     .reloaded = identity_reloaded,
-    .status = NULL,
+    .status = identity_status_fields,
     .stop = identity_stop,
 };

@@ -272,6 +272,29 @@ void id_store_dir_adopt(struct id_store *st, const struct id_store *old);
 /* Directory users and groups held (status, tests). */
 size_t id_store_n_dir_users(const struct id_store *st);
 
+/* What the store holds (store_query.c), for status. */
+struct id_store_counts {
+	size_t users;	 /* static users and auto mappings served */
+	size_t groups;	 /* static groups and user private groups */
+	size_t negative; /* negative cache entries, expired or not */
+};
+void id_store_counts(const struct id_store *st, struct id_store_counts *c);
+
+/* Until when (CLOCK_REALTIME s) a name (by_id false) or a uid/gid (by_id,
+ * group telling which) is cached as not existing at now; 0 if it is not. */
+int64_t id_store_negative_until(struct id_store *st, bool by_id, const char *name, uint32_t id,
+				bool group, int64_t now);
+
+/* Call fn for each auto user (time: its existence check's end) and each
+ * negative entry (time: its expiry; uids and gids named "uid:N", "gid:N"). */
+typedef void (*id_store_walk_fn)(void *arg, const char *kind, const char *name, int64_t time);
+void id_store_walk(const struct id_store *st, id_store_walk_fn fn, void *arg);
+
+/* Forget what the store cached about name: its negative entry, and the
+ * existence check of an auto user (asked again at the next lookup).
+ * Returns true if there was anything. */
+bool id_store_forget(struct id_store *st, const char *name);
+
 /* Seed verified_until of auto users from a previous cache file (a restart
  * keeps valid existence checks). */
 void id_store_seed_from_cache(struct id_store *st, const struct sectx_nss_cache_map *m,

@@ -4,6 +4,7 @@ sectxd_SOURCES += \
 	helper/offline/offline_int.h \
 	helper/offline/realm_state.c \
 	helper/offline/offline_cache.c \
+	helper/offline/offline_query.c \
 	helper/offline/kdf.c \
 	helper/offline/cache_file.c
 

@@ -126,4 +126,15 @@ struct tevent_req *sectx_offline_verify_send(TALLOC_CTX *mem_ctx, struct tevent_
 int sectx_offline_verify_recv(struct tevent_req *req, enum sectx_offline_result *result,
 			      int64_t *retry_ms, time_t *stored);
 
+/* --- queries (offline_query.c) --------------------------------------------- */
+
+/* Call fn for each user with a cached credential and the time it was stored
+ * (seconds since the epoch).  Returns how many. */
+typedef void (*sectx_offline_list_fn)(void *arg, const char *user, int64_t stored);
+size_t sectx_offline_list(struct sectxd_ctx *hctx, sectx_offline_list_fn fn, void *arg);
+
+/* Delete every cached credential (sectx_offline_forget for each), logging
+ * why.  Returns how many were deleted. */
+size_t sectx_offline_forget_all(struct sectxd_ctx *hctx, const char *why);
+
 #endif /* SECTX_OFFLINE_H */

@@ -13,11 +13,18 @@
 #include "clock.h"
 #include "log.h"
 #include "server/server.h"
+#include "sessions/sessions.h"
 
 static int op_ping(struct sectx_request *req)
 {
 	sectx_request_reply_status(req, SECTX_OK, NULL);
 	return 0;
+}
+
+static void count_session(void *arg, const struct sectx_session_info *si)
+{
+	(void)arg;
+	(void)si;
 }
 
 static int op_status(struct sectx_request *req)
@@ -41,6 +48,9 @@ static int op_status(struct sectx_request *req)
 	sectx_put_u32(&w, SECTX_TAG_CONN_PAM, st.conn_pam);
 	sectx_put_u64(&w, SECTX_TAG_REQUESTS, st.requests);
 	sectx_put_u64(&w, SECTX_TAG_CONN_REFUSED, st.refused);
+	sectx_put_u32(&w, SECTX_TAG_LOGIN_HANDLES, (uint32_t)sectx_handles_count(hctx));
+	sectx_put_u32(&w, SECTX_TAG_SESSIONS_OPEN,
+		      (uint32_t)sectx_sessions_list(hctx, count_session, NULL));
 	for (size_t i = 0; i < hctx->n_subsystems; i++) {
 		if (hctx->subsystems[i] != NULL && hctx->subsystems[i]->status != NULL) {
 			hctx->subsystems[i]->status(hctx, &w);

@@ -1,7 +1,7 @@
 # helper/ops/local.mk - the operation groups: one file per group and per PAM group.
 sectxd_SOURCES += \
 	helper/ops/ops.h \
-	helper/ops/admin.c \
+	helper/ops/admin.c helper/ops/admin_query.c helper/ops/admin_cache.c \
 	helper/ops/nss.c \
 	helper/ops/ctx_int.h helper/ops/ctx.c helper/ops/ctx_policy.c helper/ops/ctx_state.c \
 	helper/ops/pam_int.h helper/ops/pam.c helper/ops/pam_common.c \

@@ -1,7 +1,8 @@
 /*
  * ops/nss.c - the NSS operations on nss.sock (users, groups, initgroups,
  * enumeration) and the identity admin operations on pam.sock (cache flush,
- * id-map).
+ * id-map, and id-info: a lookup as NSS answers it, with its source and
+ * expiry, for anyone, charged to the caller's rate of existence checks).
  *
  * Who reaches this: any local process through nss.sock, with names and ids
  * of its choosing; root only for flush and id-map (the dispatch table marks
@@ -232,6 +233,127 @@ static int op_enum_groups(struct sectx_request *req)
 	return 0;
 }
 
+/* --- ID_INFO: a lookup as NSS would answer it, with its source ---------------------------------
+ */
+
+struct id_info {
+	struct sectx_request *req;
+	uint32_t kind;
+	bool by_id;
+	char name[SECTX_NAME_MAX + 1];
+	uint32_t id;
+};
+
+static void put_source(struct sectx_wbuf *w, const struct id_user *u)
+{
+	sectx_put_string(w, SECTX_TAG_SOURCE,
+			 u->is_static  ? "static"
+			 : u->from_dir ? "directory"
+				       : "auto");
+	sectx_put_u64(w, SECTX_TAG_EXPIRES,
+		      u->is_static || u->verified_until < 0 ? 0 : (uint64_t)u->verified_until);
+}
+
+static void info_done(struct tevent_req *subreq)
+{
+	struct id_info *ii = tevent_req_callback_data(subreq, struct id_info);
+	struct sectx_request *req = ii->req;
+	struct id_store *st = identity_store(req->hctx);
+	int64_t now = (int64_t)time(NULL), neg;
+	const uint32_t *gids;
+	struct sectx_wbuf w;
+	struct id_lookup lk;
+	uint32_t ttl = 0;
+	size_t n, i;
+	int ret;
+
+	ret = identity_lookup_recv(subreq, &lk, &ttl);
+	if (ret != 0 && ret != -ENOENT) {
+		sectx_request_reply_status(req, lookup_status(ret), NULL);
+		return;
+	}
+	if (sectx_request_reply_begin(req, SECTX_FRAME_MAX, &w) != 0) {
+		sectx_request_reply_status(req, SECTX_E_INTERNAL, NULL);
+		return;
+	}
+	if (ret == -ENOENT) {
+		neg = st != NULL ? id_store_negative_until(st, ii->by_id, ii->name, ii->id,
+							   ii->kind == SECTX_ID_INFO_GROUP, now)
+				 : 0;
+		sectx_put_string(&w, SECTX_TAG_SOURCE, neg > 0 ? "negative" : "none");
+		sectx_put_u64(&w, SECTX_TAG_EXPIRES, neg > 0 ? (uint64_t)neg : 0);
+	} else if (ii->kind == SECTX_ID_INFO_GROUP) {
+		put_group(&w, lk.group, ttl);
+		if (lk.group->upg_of != NULL) {
+			put_source(&w, lk.group->upg_of);
+		} else if (lk.group->from_dir) {
+			sectx_put_string(&w, SECTX_TAG_SOURCE, "directory");
+			sectx_put_u64(
+			    &w, SECTX_TAG_EXPIRES,
+			    lk.group->verified_until < 0 ? 0 : (uint64_t)lk.group->verified_until);
+		} else {
+			sectx_put_string(&w, SECTX_TAG_SOURCE, "static");
+			sectx_put_u64(&w, SECTX_TAG_EXPIRES, 0);
+		}
+	} else {
+		put_user(&w, lk.user, ttl);
+		put_source(&w, lk.user);
+		if (ii->kind == SECTX_ID_INFO_GROUPS && st != NULL &&
+		    id_store_groups_of(st, lk.user->principal, &gids, &n) == ID_FOUND) {
+			for (i = 0; i < n; i++) {
+				sectx_put_u32(&w, SECTX_TAG_MEMBER_GID, gids[i]);
+			}
+		}
+	}
+	if (ret == 0 && lk.stale) {
+		sectx_put_u32(&w, SECTX_TAG_STALE, 1);
+	}
+	sectx_request_reply(req, &w); /* frees req, and ii and subreq with it */
+}
+
+static int op_id_info(struct sectx_request *req)
+{
+	struct id_info *ii = talloc_zero(req, struct id_info);
+	enum identity_kind kind;
+	struct tevent_req *subreq;
+	uint32_t status;
+	uint16_t id_tag;
+
+	if (ii == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	ii->req = req;
+	if (sectx_msg_get_u32(&req->msg, SECTX_TAG_ID_KIND, &ii->kind) != 0) {
+		return SECTX_E_PROTO;
+	}
+	id_tag = ii->kind == SECTX_ID_INFO_GROUP ? SECTX_TAG_GID : SECTX_TAG_UID;
+	ii->by_id = sectx_msg_get_u32(&req->msg, id_tag, &ii->id) == 0;
+	if (!ii->by_id) {
+		status = request_name(req, ii->name, sizeof(ii->name));
+		if (status != 0) {
+			return (int)status;
+		}
+	}
+	switch (ii->kind) {
+	case SECTX_ID_INFO_USER:
+	case SECTX_ID_INFO_GROUPS:
+		kind = ii->by_id ? IDENTITY_USER_BY_UID : IDENTITY_USER_BY_NAME;
+		break;
+	case SECTX_ID_INFO_GROUP:
+		kind = ii->by_id ? IDENTITY_GROUP_BY_GID : IDENTITY_GROUP_BY_NAME;
+		break;
+	default:
+		return SECTX_E_INVAL;
+	}
+	subreq = identity_lookup_send(ii, req->hctx, kind, ii->by_id ? NULL : ii->name, ii->id,
+				      req->uid);
+	if (subreq == NULL) {
+		return SECTX_E_INTERNAL;
+	}
+	tevent_req_set_callback(subreq, info_done, ii);
+	return 0;
+}
+
 /* --- admin ------------------------------------------------------------------------------------ */
 
 static void flush_done(struct tevent_req *subreq)
@@ -329,5 +451,6 @@ static const struct sectx_op_def nss_ops[] = {
     {SECTX_OP_NSS_ENUM_GROUPS, SECTX_SOCK_NSS, false, op_enum_groups},
     {SECTX_OP_CACHE_FLUSH, SECTX_SOCK_PAM, true, op_cache_flush},
     {SECTX_OP_ID_MAP, SECTX_SOCK_PAM, true, op_id_map},
+    {SECTX_OP_ID_INFO, SECTX_SOCK_PAM, false, op_id_info},
 };
 const struct sectx_op_table sectxd_nss_ops = SECTX_OP_TABLE(nss_ops);

@@ -17,6 +17,8 @@ extern const struct sectx_op_table sectxd_nss_ops;     /* nss.c: identity reads 
 extern const struct sectx_op_table sectxd_pam_ops;     /* pam.c: the PAM groups */
 extern const struct sectx_op_table sectxd_pam_gss_ops; /* pam_tickets.c: auth by tickets */
 extern const struct sectx_op_table sectxd_ctx_ops;     /* ctx.c: security contexts */
+extern const struct sectx_op_table sectxd_query_ops;   /* admin_query.c: tickets, log tail */
+extern const struct sectx_op_table sectxd_cache_ops;   /* admin_cache.c: cache list, drop */
 
 /* ctx_state.c: the contexts' accounting (hctx->contexts) is a subsystem of
  * its own. */

@@ -32,6 +32,16 @@ struct sectxd_creds {
 
 /* --- handles --------------------------------------------------------------- */
 
+struct sectx_handle *sectx_handles_head(struct sectxd_ctx *hctx)
+{
+	return hctx->creds != NULL ? hctx->creds->head : NULL;
+}
+
+size_t sectx_handles_count(struct sectxd_ctx *hctx)
+{
+	return hctx->creds != NULL ? hctx->creds->n : 0;
+}
+
 static void handle_free_krb5(struct sectxd_ctx *hctx, struct sectx_handle *h)
 {
 	if (h->creds != NULL) {

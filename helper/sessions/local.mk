@@ -7,7 +7,7 @@ SESSIONS_RENEWAL_SOURCES = \
 	helper/sessions/sessions_file.c
 sectxd_SOURCES += \
 	helper/sessions/sessions.h \
-	helper/sessions/handles.c \
+	helper/sessions/handles.c helper/sessions/sessions_query.c \
 	$(SESSIONS_RENEWAL_SOURCES)
 
 # When the next renewal is due, the renewal worker's answer frame and the

@@ -268,6 +268,7 @@ static void cycle_written(struct tevent_req *subreq)
 	}
 	TALLOC_FREE(s->cycle);
 	s->failures = 0;
+	s->last_renewal = (int64_t)time(NULL);
 	rn->renewed++;
 	sectx_renew_fmt_time(s->endtime, until, sizeof(until));
 	SECTX_INFO("TGT of %s renewed until %s; ccache %s rewritten", s->user, until, s->ccache);

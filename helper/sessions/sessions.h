@@ -66,6 +66,9 @@ void sectx_handle_set_creds(struct sectxd_ctx *hctx, struct sectx_handle *h, krb
 void sectx_handle_claim(struct sectx_handle *h);
 /* Forget h and its credentials. */
 void sectx_handle_drop(struct sectxd_ctx *hctx, struct sectx_handle *h);
+/* The live handles, oldest first (follow ->next), or NULL; and how many. */
+struct sectx_handle *sectx_handles_head(struct sectxd_ctx *hctx);
+size_t sectx_handles_count(struct sectxd_ctx *hctx);
 
 /* --- renewal (renewal.c) ----------------------------------------------------- */
 /*
@@ -136,5 +139,21 @@ struct tevent_req *sectx_renewal_close_send(TALLOC_CTX *mem_ctx, struct sectxd_c
 
 /* 0 (closed; the cache destroyed, kept, or already gone) or -errno. */
 int sectx_renewal_close_recv(struct tevent_req *req);
+
+/* --- queries (sessions_query.c) --------------------------------------------- */
+
+/* One open session as sectxctl tickets shows it; strings valid during the
+ * callback only. */
+struct sectx_session_info {
+	uid_t uid;
+	const char *user, *service, *ccache, *principal;
+	int64_t endtime, renew_till; /* seconds since the epoch; 0: unknown */
+	int64_t last_renewal;	     /* 0: not renewed yet by this sectxd */
+};
+typedef void (*sectx_session_fn)(void *arg, const struct sectx_session_info *si);
+
+/* Call fn for every open session: those registered for renewal, then the
+ * claimed handles of sessions that are not.  Returns how many. */
+size_t sectx_sessions_list(struct sectxd_ctx *hctx, sectx_session_fn fn, void *arg);
 
 #endif /* SECTX_SESSIONS_H */

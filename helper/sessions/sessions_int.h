@@ -43,6 +43,7 @@ struct renew_session {
 	gid_t *groups;
 	size_t n_groups;
 	int64_t endtime, renew_till; /* seconds since the epoch */
+	int64_t last_renewal;	     /* the last renewal by this sectxd, or 0 */
 	krb5_creds *tgt;	     /* memory only; NULL until read back after a restart */
 	unsigned failures;
 	bool done;		 /* nothing left to renew: kept until endtime for close */

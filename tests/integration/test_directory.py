@@ -179,18 +179,31 @@ def test_hung_server_times_out_and_fails_over(dir_helper, slapd_factory):
         os.kill(first.proc.pid, signal.SIGCONT)
 
 
+def user_info(h, what, kind="user"):
+    """`sectxctl KIND --json WHAT`, parsed."""
+    r = h.ctl(kind, "--json", what)
+    assert r.returncode == 0, subprocess_ok(r)
+    return json.loads(r.stdout)
+
+
 def test_directory_down_serves_cached(dir_helper, slapd_factory):
     s = slapd_factory()
     h = dir_helper(s)
     assert h.probe1("getpwnam:alice")["status"] == SUCCESS
     assert h.probe1(f"getgrgid:{DEVS_GID}")["status"] == SUCCESS
+    fresh = user_info(h, "alice")
+    assert fresh["source"] == "directory" and not fresh["stale"], fresh
+    assert user_info(h, str(DEVS_GID), "group")["source"] == "directory"
     s.kill()
-    h.ctl("cache", "flush")  # every entry must be checked again: none can be
+    h.ctl("cache", "expire")  # every entry must be checked again: none can be
     r = h.wrapped("getent", "passwd", "alice")
     assert r.returncode == 0 and r.stdout.startswith(f"alice:*:{ALICE_UID}:"), \
         subprocess_ok(r) + h.d.log_tail()
     r = h.wrapped("getent", "group", str(DEVS_GID))
     assert r.returncode == 0 and r.stdout.startswith("devs:"), subprocess_ok(r)
+    # the sysadmin sees it served from the cache past its expiry
+    stale = user_info(h, "alice")
+    assert stale["source"] == "directory" and stale["stale"] and stale["uid"] == ALICE_UID, stale
     # unknown and no server: not found is not claimed, the module says so
     r = h.probe1("getpwnam:carol")
     assert r["status"] != SUCCESS
@@ -201,7 +214,7 @@ def test_directory_down_serves_cached(dir_helper, slapd_factory):
     assert h.probe1(f"getgrgid:{DEVS_GID}")["status"] == SUCCESS
     # the server back: the next answer refreshes
     s.start()
-    h.ctl("cache", "flush")
+    h.ctl("cache", "expire")
     assert h.probe1("getpwnam:bob")["status"] == SUCCESS
 
 
@@ -269,7 +282,7 @@ def test_srv_discovery(dir_helper, slapd_factory, realm):
     # no record: no server, and the module is told the directory is unavailable
     h.write("dns-hosts", "A other.sectx.test 127.0.0.9\n")
     s.kill()
-    h.ctl("cache", "flush")
+    h.ctl("cache", "expire")
     assert h.probe1("getpwnam:nosuchuser")["status"] != SUCCESS
 
 
