@@ -225,6 +225,22 @@ void id_store_flush(struct id_store *st)
 	for (i = 0; i < st->n_auto_users; i++) {
 		st->auto_users[i]->verified_until = 0;
 	}
+	/* directory entries: asked again at their next lookup, and served
+	 * stale meanwhile only if no server answers */
+	for (i = 0; st->directory && i < st->user_by_uid.nslots; i++) {
+		struct id_user *u = st->user_by_uid.slots[i].val;
+
+		if (u != NULL && u->from_dir) {
+			u->verified_until = 0;
+		}
+	}
+	for (i = 0; st->directory && i < st->group_by_gid.nslots; i++) {
+		struct id_group *g = st->group_by_gid.slots[i].val;
+
+		if (g != NULL && g->from_dir) {
+			g->verified_until = 0;
+		}
+	}
 	id_neg_clear(st, &st->neg_names);
 	id_neg_clear(st, &st->neg_uids);
 	id_neg_clear(st, &st->neg_gids);

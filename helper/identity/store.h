@@ -202,7 +202,8 @@ enum id_result id_store_groups_of(struct id_store *st, const char *name, const u
 int id_store_check_result(struct id_store *st, const char *principal, bool exists, int64_t now,
 			  int dirfd);
 
-/* Forget every existence check and negative entry (cache flush). */
+/* Forget every existence check, negative entry and directory expiry (cache
+ * expire): each entry is asked again at its next lookup. */
 void id_store_flush(struct id_store *st);
 
 /* Entries for enumeration: the index-th user and group (static first, then
