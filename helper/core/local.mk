@@ -2,7 +2,8 @@
 sectxd_SOURCES += \
 	helper/core/daemon.h helper/core/daemon.c \
 	helper/core/worker.c helper/core/worker.h \
-	helper/core/state_file.c helper/core/state_file.h
+	helper/core/state_file.c helper/core/state_file.h \
+	helper/core/dns_srv.c helper/core/dns_srv.h
 
 check_PROGRAMS += tests/unit/test_state_file
 tests_unit_test_state_file_SOURCES = tests/unit/test_state_file.c helper/core/state_file.c
@@ -16,3 +17,10 @@ tests_unit_test_worker_SOURCES = tests/unit/test_worker.c helper/core/worker.c
 tests_unit_test_worker_CPPFLAGS = $(HELPER_CPPFLAGS)
 tests_unit_test_worker_CFLAGS = $(UNIT_CFLAGS) $(TEVENT_CFLAGS)
 tests_unit_test_worker_LDADD = libsectx_helper.la libsectx_base.la $(TEVENT_LIBS) $(UNIT_LIBS)
+
+# The order of DNS SRV records (RFC 2782).
+check_PROGRAMS += tests/unit/test_dns_srv
+tests_unit_test_dns_srv_SOURCES = tests/unit/test_dns_srv.c helper/core/dns_srv.c
+tests_unit_test_dns_srv_CPPFLAGS = $(HELPER_CPPFLAGS)
+tests_unit_test_dns_srv_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_dns_srv_LDADD = $(UNIT_LIBS) -lresolv

@@ -77,18 +77,6 @@ int dir_entry_to_user(const struct dir_entry *e, int schema, const char *realm, 
 int dir_entry_group_gid(const struct dir_entry *e, int schema, const char *realm,
 			uint32_t range_min, uint32_t range_max, uint32_t *gid);
 
-/* One SRV record (RFC 2782). */
-struct dir_srv {
-	char target[256];
-	uint16_t port, prio, weight;
-};
-
-/* Order v[n] for trying: by priority, lowest first; within one priority by
- * RFC 2782's weighted random choice, rnd(arg) giving the random numbers.
- * Records with target "." (service not offered) are moved to the end and
- * *n lowered past them. */
-void dir_srv_order(struct dir_srv *v, size_t *n, uint32_t (*rnd)(void *), void *arg);
-
 /* --- the engine (directory.c) ----------------------------------------------------------------- */
 
 struct id_dir;
