@@ -28,7 +28,9 @@
  * job the same timer polls; the realm and the job each hold a reference, so
  * a realm dropped meanwhile leaves the job to free itself.  The realm name
  * comes from libkrb5 (it may be a user's principal's): only letters,
- * digits, '-', '_' and '.' go into a DNS query.
+ * digits, '-', '_' and '.' go into a DNS query, and at most
+ * KDC_SRV_THREADS_MAX lookups run at once (more: no KDC, logged), so that
+ * logins naming many realms cannot pile up threads.
  */
 #include "login/login_int.h"
 
@@ -48,9 +50,12 @@
 #include "core/dns_srv.h"
 #include "log.h"
 
-#define KDC_DEFAULT_PORT "88"
-#define POLL_FIRST_MS	 1
-#define POLL_MAX_MS	 50
+#define KDC_DEFAULT_PORT    "88"
+#define POLL_FIRST_MS	    1
+#define POLL_MAX_MS	    50
+#define KDC_SRV_THREADS_MAX 8
+
+static atomic_int srv_threads; /* SRV lookups running */
 
 /* Doubly linked lists of realms and of waiters (head, element). */
 #define KDC_LIST_ADD(head, p)                                                                      \
@@ -245,6 +250,7 @@ static void *srv_job_thread(void *arg)
 	srv_job_add(j, qname);
 	atomic_store(&j->done, true);
 	srv_job_unref(j);
+	atomic_fetch_sub(&srv_threads, 1);
 	return NULL;
 }
 
@@ -259,8 +265,15 @@ static int realm_start_srv(struct kdc_realm *r)
 	if (!realm_dns_safe(r->name)) {
 		return -ENOENT;
 	}
+	if (atomic_fetch_add(&srv_threads, 1) >= KDC_SRV_THREADS_MAX) {
+		atomic_fetch_sub(&srv_threads, 1);
+		SECTX_WARN("too many DNS SRV lookups of KDCs running; realm %s not looked up",
+			   r->name);
+		return -EAGAIN;
+	}
 	j = calloc(1, sizeof(*j));
 	if (j == NULL) {
+		atomic_fetch_sub(&srv_threads, 1);
 		return -ENOMEM;
 	}
 	snprintf(j->realm, sizeof(j->realm), "%s", r->name);
@@ -273,6 +286,7 @@ static int realm_start_srv(struct kdc_realm *r)
 		pthread_attr_destroy(&attr);
 	}
 	if (ret != 0) {
+		atomic_fetch_sub(&srv_threads, 1);
 		free(j);
 		return -ret;
 	}
