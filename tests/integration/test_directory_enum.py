@@ -1,21 +1,23 @@
 """[directory] enumerate against a real slapd (slapd_harness.py): every
 user and group fetched with paged searches (RFC 2696 simple paged results,
-page_size entries a page) at start, stored as lookups store them, and
-listed by getent passwd / getent group through real glibc NSS (nss_wrapper
-routing to libnss_sectx's setpwent/getpwent_r).  Without it, enumeration
-lists only the directory entries some lookup fetched."""
+page_size entries a page) at start and every enumerate_interval, stored as
+lookups store them, and listed by getent passwd / getent group through real
+glibc NSS (nss_wrapper routing to libnss_sectx's setpwent/getpwent_r).
+Without it, enumeration lists only the directory entries some lookup
+fetched."""
 
 import time
 
 from directory_support import (ALICE_UID, ALL_GID, BOB_UID, DEVS_GID, STAFF_GID,  # noqa: F401
                                USERS_GID, dir_helper, slapd_factory)
 from nss_support import SUCCESS, nss_lib, subprocess_ok  # noqa: F401
+from slapd_harness import posix_user
 
 
-def wait_enumerated(h, timeout=15.0):
+def wait_enumerated(h, timeout=15.0, count=1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if "directory: enumerated " in h.d.log_text():
+        if h.d.log_text().count("directory: enumerated ") >= count:
             return
         time.sleep(0.05)
     raise AssertionError("no enumeration: " + h.d.log_tail(60))
@@ -68,3 +70,20 @@ def test_without_enumerate_only_looked_up_entries_are_listed(dir_helper, slapd_f
     r = h.wrapped("getent", "passwd")
     assert names(r.stdout) == {"root", "alice"}, r.stdout  # not bob
     assert "directory: enumerated" not in h.d.log_text()
+
+
+def test_enumeration_runs_again_every_interval(dir_helper, slapd_factory):
+    """A user added to the directory is listed after the next run; the
+    server restarted meanwhile (the connection the first run used is gone)."""
+    s = slapd_factory()
+    h = dir_helper(s, enumerate="true", enumerate_interval="10s")
+    wait_enumerated(h)
+    assert "carol" not in names(h.wrapped("getent", "passwd").stdout)
+    s.stop_server()
+    s.load([posix_user("carol", 5003, USERS_GID)])
+    s.start()
+    wait_enumerated(h, timeout=25.0, count=2)
+    assert "directory: enumerated 5 users and 5 groups (3 and 5 stored)" in h.d.log_text(), \
+        h.d.log_tail()
+    r = h.wrapped("getent", "passwd")
+    assert names(r.stdout) == {"root", "alice", "bob", "carol"}, subprocess_ok(r)
