@@ -145,6 +145,9 @@ struct sectx_config {
 		const char *attr_member_uid;
 		const char *attr_member;
 		const char *access_filter; /* "" = none */
+		bool enumerate;		   /* list every user and group (paged searches) */
+		unsigned page_size;	   /* entries a page of those searches */
+		uint64_t enumerate_interval_ms;
 	} directory;
 	struct {
 		const char **allow_users; /* empty: every realm user */

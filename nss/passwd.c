@@ -7,7 +7,8 @@
  * buffer; a buffer too small is NSS_STATUS_TRYAGAIN with ERANGE so glibc
  * retries with a bigger one.  uid 0 is never a sectx user and is answered
  * NOTFOUND without asking anyone.  Enumeration walks the helper's list by
- * index (the helper answers nothing unless [identity] enumerate = true).
+ * index (the helper answers nothing unless [identity] enumerate or
+ * [directory] enumerate is true).
  * Must never block past the deadline, or write outside the caller's buffer.
  */
 #include "nss_sectx.h"

@@ -37,6 +37,7 @@ EXTRA_DIST += \
 	tests/integration/test_ccache_writer.py tests/integration/test_check_config.py \
 	tests/integration/test_contexts.py tests/integration/test_daemon.py \
 	tests/integration/test_failover.py tests/integration/test_login_engine.py \
+	tests/integration/test_kdc_srv.py tests/integration/test_directory_enum.py \
 	tests/integration/test_hostile_clients.py tests/integration/test_hostile_logins.py \
 	tests/integration/test_nss_auto.py tests/integration/test_nss_static.py \
 	tests/integration/test_offline.py tests/integration/test_offline_foreign_realm.py \

@@ -12,7 +12,10 @@
  * A user lookup is a search for the user, then one for its groups (by
  * memberUid, or by member DN for rfc2307bis and ad), then one per level of
  * nesting (groups whose member is a group already found) up to
- * nesting_depth.  A group lookup is one search.
+ * nesting_depth.  A group lookup is one search.  An enumeration ([directory]
+ * enumerate) is one search of every user or every group, read page by page
+ * (RFC 2696 simple paged results, page_size entries each); a server that
+ * fails meanwhile makes it start again on the next (cookies are per server).
  *
  * Who reaches this: service.c, for lookups any local user may cause (rate-
  * limited there per uid).  Names reach filters escaped only.  Must never:
@@ -56,6 +59,7 @@ struct id_dir {
 	uint32_t range_min, range_max;
 	unsigned nesting_depth;
 	uint64_t timeout_ms, backoff_ms;
+	unsigned page_size;
 	struct dir_server *servers;
 	size_t nservers;
 
@@ -92,9 +96,14 @@ struct dir_op {
 	char **seen_dns;
 	size_t nseen;
 	size_t exp_start, exp_end; /* the DNs the nested search being made expands */
+	struct berval *cookie;	   /* enumerations: the next page's, or NULL */
+	size_t cap;		   /* enumerations: room in ans->users or ans->groups */
 };
 
-#define ACCESS_KIND (-1)
+#define ACCESS_KIND	 (-1)
+#define ENUM_USERS_KIND	 (-2)
+#define ENUM_GROUPS_KIND (-3)
+#define IS_ENUM(op)	 ((op)->kind == ENUM_USERS_KIND || (op)->kind == ENUM_GROUPS_KIND)
 /* Timeouts an op waits for a connection attempt before it gives up (the
  * attempt's connect, StartTLS and bind are each bounded by the timeout). */
 #define DIR_CONNECT_WAITS 4u
@@ -121,6 +130,10 @@ static void op_unlink(struct dir_op *op)
 
 static int op_destructor(struct dir_op *op)
 {
+	if (op->cookie != NULL) {
+		ber_bvfree(op->cookie);
+		op->cookie = NULL;
+	}
 	if (op->d != NULL && op->d->ld != NULL && op->msgid >= 0) {
 		ldap_abandon_ext(op->d->ld, op->msgid, NULL, NULL);
 	}
@@ -179,6 +192,10 @@ static void dir_server_failed(struct id_dir *d, const char *why)
 			continue;
 		}
 		op->msgid = -1;
+		if (op->cookie != NULL) {
+			ber_bvfree(op->cookie); /* the failed server's: start again */
+			op->cookie = NULL;
+		}
 	}
 	d->cur = (d->cur + 1) % d->nservers;
 	dir_connect_next(d);
@@ -363,6 +380,11 @@ static char *op_filter(TALLOC_CTX *tmp, struct dir_op *op, bool *users, const ch
 
 	switch (op->stage) {
 	case ST_ENTRY:
+		if (IS_ENUM(op)) {
+			*users = op->kind == ENUM_USERS_KIND;
+			*attrs = *users ? user_attrs : group_attrs;
+			return talloc_strdup(tmp, *users ? s->user_filter : s->group_filter);
+		}
 		*users = op->kind == IDENTITY_USER_BY_NAME || op->kind == IDENTITY_USER_BY_UID ||
 			 op->kind == ACCESS_KIND;
 		*attrs = *users ? user_attrs : group_attrs;
@@ -433,9 +455,21 @@ static void op_send(struct dir_op *op)
 		return;
 	}
 	op->entries = 0;
-	rc = ldap_search_ext(d->ld, op_base(op, users), LDAP_SCOPE_SUBTREE, filter, (char **)attrs,
-			     0, NULL, NULL, NULL, op->stage == ST_ENTRY ? 2 : (int)DIR_GROUPS_MAX,
-			     &msgid);
+	if (IS_ENUM(op)) {
+		LDAPControl *ctrl = NULL, *ctrls[2] = {NULL, NULL};
+
+		rc = ldap_create_page_control(d->ld, (ber_int_t)d->page_size, op->cookie, 0, &ctrl);
+		if (rc == LDAP_SUCCESS) {
+			ctrls[0] = ctrl;
+			rc = ldap_search_ext(d->ld, op_base(op, users), LDAP_SCOPE_SUBTREE, filter,
+					     (char **)attrs, 0, ctrls, NULL, NULL, 0, &msgid);
+			ldap_control_free(ctrl);
+		}
+	} else {
+		rc = ldap_search_ext(d->ld, op_base(op, users), LDAP_SCOPE_SUBTREE, filter,
+				     (char **)attrs, 0, NULL, NULL, NULL,
+				     op->stage == ST_ENTRY ? 2 : (int)DIR_GROUPS_MAX, &msgid);
+	}
 	SECTX_DEBUG("directory: search %s in %s: %s", filter, op_base(op, users),
 		    ldap_err2string(rc));
 	talloc_free(tmp);
@@ -563,6 +597,61 @@ static const char *log_field(char *buf, size_t size, const char *s)
 	return buf;
 }
 
+/* One entry of an enumeration: appended to ans->users or ans->groups. */
+static int enum_entry(struct dir_op *op, LDAPMessage *e)
+{
+	const struct id_dir *d = op->d;
+	bool user = op->kind == ENUM_USERS_KIND;
+	size_t *n = user ? &op->ans->nusers : &op->ans->ngroups;
+	char dnbuf[256];
+	struct dir_entry ent;
+	int ret;
+
+	if (*n == op->cap) {
+		size_t cap = op->cap == 0 ? 64 : op->cap * 2;
+
+		if (user) {
+			op->ans->users =
+			    talloc_realloc(op->ans, op->ans->users, struct id_dir_user, cap);
+		} else {
+			op->ans->groups =
+			    talloc_realloc(op->ans, op->ans->groups, struct id_dir_group, cap);
+		}
+		if ((user ? (void *)op->ans->users : (void *)op->ans->groups) == NULL) {
+			return -ENOMEM;
+		}
+		op->cap = cap;
+	}
+	ret = read_entry(op->ans, op, e, user, &ent);
+	if (ret != 0) {
+		return ret;
+	}
+	if (user) {
+		ret = dir_entry_to_user(&ent, d->sch.schema, d->realm, d->range_min, d->range_max,
+					&op->ans->users[*n]);
+	} else {
+		struct id_dir_group *g = &op->ans->groups[*n];
+
+		memset(g, 0, sizeof(*g));
+		g->name = ent.name;
+		ret = dir_entry_group_gid(&ent, d->sch.schema, d->realm, d->range_min, d->range_max,
+					  &g->gid);
+		if (ret == 0) {
+			ret = read_members(op, e, g);
+			if (ret != 0) {
+				return ret;
+			}
+		}
+	}
+	if (ret != 0) {
+		SECTX_WARN("directory: %s entry %s has no usable name or ids; ignored",
+			   user ? "user" : "group", log_field(dnbuf, sizeof(dnbuf), ent.dn));
+		return 0;
+	}
+	(*n)++;
+	return 0;
+}
+
 /* One entry of op's current search. */
 static int op_entry(struct dir_op *op, LDAPMessage *e)
 {
@@ -573,6 +662,9 @@ static int op_entry(struct dir_op *op, LDAPMessage *e)
 	int ret;
 
 	op->entries++;
+	if (IS_ENUM(op)) {
+		return enum_entry(op, e);
+	}
 	if (op->stage == ST_ENTRY) {
 		bool user = op->kind != IDENTITY_GROUP_BY_NAME && op->kind != IDENTITY_GROUP_BY_GID;
 
@@ -665,6 +757,14 @@ static void op_result(struct dir_op *op, int rc)
 		op_fail(op, EPROTO);
 		return;
 	}
+	if (IS_ENUM(op)) {
+		if (op->cookie != NULL && op->cookie->bv_len > 0) {
+			op_send(op); /* the next page */
+			return;
+		}
+		op_done(op);
+		return;
+	}
 	if (op->stage == ST_ENTRY) {
 		if (op->entries > 1) {
 			SECTX_WARN("directory: %s %s%s matches %u entries; refused as ambiguous",
@@ -702,6 +802,28 @@ static void op_result(struct dir_op *op, int rc)
 	op_done(op);
 }
 
+/* The cookie of an enumeration's next page from a page's result controls
+ * (none, or an empty one: that was the last page). */
+static void enum_cookie(struct dir_op *op, LDAPControl **ctrls)
+{
+	LDAPControl *c = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, ctrls, NULL);
+	struct berval cookie = {0, NULL};
+	ber_int_t count = 0;
+
+	if (op->cookie != NULL) {
+		ber_bvfree(op->cookie);
+		op->cookie = NULL;
+	}
+	if (c == NULL ||
+	    ldap_parse_pageresponse_control(op->d->ld, c, &count, &cookie) != LDAP_SUCCESS) {
+		return;
+	}
+	if (cookie.bv_len > 0) {
+		op->cookie = ber_bvdup(&cookie);
+	}
+	ber_memfree(cookie.bv_val);
+}
+
 static void dir_read(struct tevent_context *ev, struct tevent_fd *fde, uint16_t flags, void *pvt)
 {
 	struct id_dir *d = pvt;
@@ -736,11 +858,16 @@ static void dir_read(struct tevent_context *ev, struct tevent_fd *fde, uint16_t 
 				op_fail(op, ENOMEM);
 			}
 		} else if (type == LDAP_RES_SEARCH_RESULT) {
+			LDAPControl **ctrls = NULL;
 			int code = LDAP_OTHER;
 
-			if (ldap_parse_result(d->ld, msg, &code, NULL, NULL, NULL, NULL, 0) !=
-			    LDAP_SUCCESS) {
+			if (ldap_parse_result(d->ld, msg, &code, NULL, NULL, NULL,
+					      IS_ENUM(op) ? &ctrls : NULL, 0) != LDAP_SUCCESS) {
 				code = LDAP_OTHER;
+			}
+			if (IS_ENUM(op)) {
+				enum_cookie(op, ctrls);
+				ldap_controls_free(ctrls);
 			}
 			op_result(op, code);
 		}
@@ -815,6 +942,16 @@ int id_dir_lookup_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct id_di
 	return 0;
 }
 
+struct tevent_req *id_dir_enum_send(TALLOC_CTX *mem_ctx, struct id_dir *d, bool users)
+{
+	return op_start(mem_ctx, d, users ? ENUM_USERS_KIND : ENUM_GROUPS_KIND, NULL, 0);
+}
+
+int id_dir_enum_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct id_dir_answer **out)
+{
+	return id_dir_lookup_recv(req, mem_ctx, out);
+}
+
 struct tevent_req *id_dir_access_send(TALLOC_CTX *mem_ctx, struct id_dir *d, const char *name)
 {
 	return op_start(mem_ctx, d, ACCESS_KIND, name, 0);
@@ -862,7 +999,8 @@ char *id_dir_key(TALLOC_CTX *mem_ctx, const struct sectx_config *cfg, const char
 	    (unsigned long long)cfg->directory.backoff_ms, cfg->directory.nesting_depth,
 	    cfg->directory.user_base, cfg->directory.group_base, cfg->directory.access_filter);
 	if (k != NULL) {
-		k = talloc_asprintf_append(k, "|%s", cfg->directory.srv_domain);
+		k = talloc_asprintf_append(k, "|%s|%u", cfg->directory.srv_domain,
+					   cfg->directory.page_size);
 	}
 	size_t i;
 
@@ -920,6 +1058,7 @@ int id_dir_new(TALLOC_CTX *mem_ctx, struct tevent_context *ev, const struct sect
 	d->nesting_depth = c->directory.nesting_depth;
 	d->timeout_ms = c->directory.timeout_ms;
 	d->backoff_ms = c->directory.backoff_ms;
+	d->page_size = c->directory.page_size > 0 ? c->directory.page_size : 500;
 	d->params.bind = c->directory.bind;
 	d->params.tls_require = c->directory.tls_require;
 	d->params.timeout_ms = c->directory.timeout_ms;

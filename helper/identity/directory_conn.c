@@ -21,9 +21,6 @@
 #include <fcntl.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
-#include <arpa/nameser.h>
-#include <netinet/in.h>
-#include <resolv.h>
 #include <ldap.h>
 #include <pthread.h>
 #include <sasl/sasl.h>
@@ -32,16 +29,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/dns_srv.h"
 #include "log.h"
 
 #define DIR_CCACHE	 "MEMORY:sectxd_directory"
 #define DIR_PASSWORD_MAX 1024u
-#define DIR_SRV_MAX	 32u
 
 struct dir_conn {
 	struct dir_conn_params p;
@@ -322,72 +318,26 @@ static int conn_open(struct dir_conn *c)
 	return 0;
 }
 
-static uint32_t srv_random(void *arg)
-{
-	uint32_t r = 0;
-
-	(void)arg;
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		r = (uint32_t)time(NULL);
-	}
-	return r;
-}
-
 /* The servers _ldap._tcp.<srv_domain> names, in the order to try them. */
-static int srv_lookup(struct dir_conn *c, struct dir_srv *out, size_t *n)
+static int srv_lookup(struct dir_conn *c, struct sectx_srv *out, size_t *n)
 {
-	unsigned char answer[8192];
 	char qname[300];
-	struct __res_state rs;
-	ns_msg msg;
-	ns_rr rr;
-	int len, i, count;
+	int ret;
 
-	*n = 0;
 	snprintf(qname, sizeof(qname), "_ldap._tcp.%s", c->p.srv_domain);
-	memset(&rs, 0, sizeof(rs));
-	if (res_ninit(&rs) != 0) {
+	ret = sectx_srv_query(qname, out, SECTX_SRV_MAX, n);
+	if (ret == -EIO) {
 		snprintf(c->why, sizeof(c->why), "cannot initialise the resolver");
-		return -EIO;
-	}
-	len = res_nquery(&rs, qname, ns_c_in, ns_t_srv, answer, sizeof(answer));
-	res_nclose(&rs);
-	if (len < 0 || ns_initparse(answer, len, &msg) != 0) {
-		snprintf(c->why, sizeof(c->why), "no DNS SRV records for %s", qname);
-		return -EHOSTUNREACH;
-	}
-	count = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < count && *n < DIR_SRV_MAX; i++) {
-		const unsigned char *rd;
-		struct dir_srv *s = &out[*n];
-
-		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_srv ||
-		    ns_rr_rdlen(rr) < 7) {
-			continue;
-		}
-		rd = ns_rr_rdata(rr);
-		s->prio = (uint16_t)(rd[0] << 8 | rd[1]);
-		s->weight = (uint16_t)(rd[2] << 8 | rd[3]);
-		s->port = (uint16_t)(rd[4] << 8 | rd[5]);
-		if (ns_name_uncompress(ns_msg_base(msg), ns_msg_end(msg), rd + 6, s->target,
-				       sizeof(s->target)) < 0 ||
-		    strpbrk(s->target, " /\"'") != NULL) {
-			continue;
-		}
-		(*n)++;
-	}
-	dir_srv_order(out, n, srv_random, NULL);
-	if (*n == 0) {
+	} else if (ret != 0) {
 		snprintf(c->why, sizeof(c->why), "no usable DNS SRV records for %s", qname);
-		return -EHOSTUNREACH;
 	}
-	return 0;
+	return ret;
 }
 
 /* Discovery: each server SRV names, in order, until one binds. */
 static int conn_discover(struct dir_conn *c)
 {
-	struct dir_srv srv[DIR_SRV_MAX];
+	struct sectx_srv srv[SECTX_SRV_MAX];
 	size_t n = 0, i;
 	int ret = srv_lookup(c, srv, &n);
 

@@ -77,18 +77,6 @@ int dir_entry_to_user(const struct dir_entry *e, int schema, const char *realm, 
 int dir_entry_group_gid(const struct dir_entry *e, int schema, const char *realm,
 			uint32_t range_min, uint32_t range_max, uint32_t *gid);
 
-/* One SRV record (RFC 2782). */
-struct dir_srv {
-	char target[256];
-	uint16_t port, prio, weight;
-};
-
-/* Order v[n] for trying: by priority, lowest first; within one priority by
- * RFC 2782's weighted random choice, rnd(arg) giving the random numbers.
- * Records with target "." (service not offered) are moved to the end and
- * *n lowered past them. */
-void dir_srv_order(struct dir_srv *v, size_t *n, uint32_t (*rnd)(void *), void *arg);
-
 /* --- the engine (directory.c) ----------------------------------------------------------------- */
 
 struct id_dir;
@@ -112,7 +100,9 @@ struct id_dir_answer {
 	struct id_dir_group group;
 	struct id_dir_group *groups; /* a user's groups, whole (to name them and serve them) */
 	size_t ngroups;
-	bool access_ok; /* access lookups: the entry matched access_filter */
+	bool access_ok;		   /* access lookups: the entry matched access_filter */
+	struct id_dir_user *users; /* an enumeration's users (its groups: groups) */
+	size_t nusers;
 };
 
 /* Ask the directory for a user (by name or uid) or a group (by name or
@@ -124,6 +114,14 @@ struct tevent_req *id_dir_lookup_send(TALLOC_CTX *mem_ctx, struct id_dir *d, int
  * (no server answered within the timeouts), -EPROTO (a server refused the
  * search), -ENOMEM. */
 int id_dir_lookup_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct id_dir_answer **out);
+
+/* Enumerate every user (users true) or every group of the directory: one
+ * search with the simple paged results control (RFC 2696, page_size entries
+ * a page), each page bounded by the timeout.  Entries without a usable name
+ * or id are left out (logged). */
+struct tevent_req *id_dir_enum_send(TALLOC_CTX *mem_ctx, struct id_dir *d, bool users);
+/* 0 and *out (users, nusers or groups, ngroups), or as id_dir_lookup_recv. */
+int id_dir_enum_recv(struct tevent_req *req, TALLOC_CTX *mem_ctx, struct id_dir_answer **out);
 
 /* Does user name's entry match access_filter?  As id_dir_lookup_recv, with
  * access_ok set. */

@@ -116,6 +116,14 @@ struct id_store {
 	struct neg_cache neg_gnames; /* directory group names */
 	bool directory;
 	size_t n_dir_users, n_dir_groups;
+	/* where the last enumeration step stopped in user_by_uid and
+	 * group_by_gid (the index-th served directory entry at slot), valid
+	 * while version is unchanged: a whole getpwent walk is linear */
+	struct dir_cursor {
+		uint64_t version;
+		uint32_t index;
+		size_t slot;
+	} dir_ucur, dir_gcur;
 	TALLOC_CTX *dir_retired; /* replaced directory entries, freed at the next change */
 
 	struct id_collision *collisions;
@@ -246,8 +254,9 @@ struct sectxd_identity {
 
 	struct identity_account_pool *accounts; /* account_threads.c: set up on first use */
 
-	struct id_dir *dir; /* [directory] uri set (directory.c) */
-	char *dir_key;	    /* what dir was made from (id_dir_key) */
+	struct id_dir *dir;	      /* [directory] uri set (directory.c) */
+	char *dir_key;		      /* what dir was made from (id_dir_key) */
+	struct id_dir_enum *dir_enum; /* [directory] enumerate (directory_enum.c) */
 	struct rate_bucket dir_rate[RATE_BUCKETS];
 };
 
@@ -267,6 +276,11 @@ int id_publish_write(struct sectxd_identity *id, uint64_t gen, size_t *size);
 void id_publish_schedule(struct sectxd_identity *id, bool urgent);
 /* Publish if the store changed since the last publication started. */
 void id_publish_changed(struct sectxd_identity *id);
+
+/* Start, keep or stop the directory's enumeration to match cfg and id->dir
+ * (directory_enum.c): a new engine enumerates at once, then every
+ * enumerate_interval. */
+void id_dir_enum_configure(struct sectxd_identity *id, const struct sectx_config *cfg);
 /* (Re)arm the timer that republishes before published records expire. */
 void id_publish_refresh_arm(struct sectxd_identity *id);
 /* Open (creating) <socket_dir>/nss-cache, root 0755, into id->cache_dirfd,

@@ -22,7 +22,7 @@ sectxd_SOURCES += \
 	helper/identity/s4u.c helper/identity/s4u.h helper/identity/s4u_worker.c \
 	helper/identity/store_directory.c helper/identity/directory_int.h \
 	helper/identity/directory.c helper/identity/directory_conn.c \
-	helper/identity/directory_entry.c
+	helper/identity/directory_entry.c helper/identity/directory_enum.c
 
 # The private wire formats (wire.c) and the store's reading of the id map.
 check_PROGRAMS += tests/unit/test_identity_wire

@@ -619,6 +619,9 @@ static int identity_start(struct sectxd_ctx *hctx)
 	if (ret == 0) {
 		ret = dir_configure(id, cfg, hctx->realm);
 	}
+	if (ret == 0) {
+		id_dir_enum_configure(id, cfg);
+	}
 	if (ret != 0) {
 		goto done;
 	}
@@ -696,6 +699,7 @@ static void identity_reloaded(struct sectxd_ctx *hctx)
 	id->pending = NULL;
 	(void)s4u_configure(id, hctx->cfg, hctx->realm);
 	(void)dir_configure(id, hctx->cfg, hctx->realm);
+	id_dir_enum_configure(id, hctx->cfg);
 	id->scheduled_version = id_store_version(id->store);
 	id_publish_schedule(id, true);
 	id_publish_refresh_arm(id);

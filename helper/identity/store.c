@@ -100,7 +100,9 @@ int id_store_new(TALLOC_CTX *mem_ctx, const struct sectx_config *cfg, const char
 	st->realm = talloc_strdup(st, realm != NULL ? realm : "");
 	st->fqn = cfg->identity.use_fully_qualified_names;
 	st->auto_id = cfg->identity.auto_id;
-	st->enumerate = cfg->identity.enumerate;
+	/* [directory] enumerate lists what it fetched: enumeration on */
+	st->enumerate =
+	    cfg->identity.enumerate || (cfg->directory.enumerate && cfg->directory.base[0] != '\0');
 	st->min_id = cfg->identity.min_id;
 	st->range = talloc_strdup(st, cfg->identity.id_range);
 	st->home_tmpl = talloc_strdup(st, cfg->identity.home);
@@ -514,7 +516,7 @@ const struct id_user *id_store_user_at(struct id_store *st, uint32_t index, int6
 			return st->auto_users[i];
 		}
 	}
-	return NULL;
+	return id_store_dir_user_at(st, index, now);
 }
 
 /* May the UPG of u be published under its names (no static group has one)? */
@@ -550,7 +552,7 @@ const struct id_group *id_store_group_at(struct id_store *st, uint32_t index, in
 			return upg;
 		}
 	}
-	return NULL;
+	return id_store_dir_group_at(st, index, now);
 }
 
 /* --- the published view ----------------------------------------------------------------------- */

@@ -272,6 +272,15 @@ void id_store_dir_absent(struct id_store *st, int kind, const struct id_lookup *
 void id_store_dir_adopt(struct id_store *st, const struct id_store *old);
 /* Directory users and groups held (status, tests). */
 size_t id_store_n_dir_users(const struct id_store *st);
+/* Enumeration of the directory entries served at now: the index-th user
+ * (group), or NULL past the end.  A walk by rising index is linear in all. */
+const struct id_user *id_store_dir_user_at(struct id_store *st, uint32_t index, int64_t now);
+const struct id_group *id_store_dir_group_at(struct id_store *st, uint32_t index, int64_t now);
+/* The groups the store holds for the directory user name (a lookup found
+ * them, nested ones included): true with *gids, *n; false when it holds
+ * no such directory user. */
+bool id_store_dir_user_gids(struct id_store *st, const char *name, const uint32_t **gids,
+			    size_t *n);
 
 /* What the store holds (store_query.c), for status. */
 struct id_store_counts {

@@ -33,6 +33,76 @@ size_t id_store_n_dir_users(const struct id_store *st)
 	return st->n_dir_users;
 }
 
+/* The slot of the index-th served directory entry of ix (users or groups),
+ * from cur on when it is still valid for index. */
+static void *dir_entry_at(struct id_store *st, struct id_index *ix, struct dir_cursor *cur,
+			  uint32_t index, int64_t now, bool users)
+{
+	uint32_t k = 0;
+	size_t i = 0;
+
+	if (cur->version == st->version && cur->index <= index) {
+		k = cur->index;
+		i = cur->slot;
+	}
+	for (; i < ix->nslots; i++) {
+		void *v = ix->slots[i].val;
+		bool served;
+
+		if (v == NULL) {
+			continue;
+		}
+		if (users) {
+			const struct id_user *u = v;
+
+			served = u->from_dir && u->verified_until > now;
+		} else {
+			const struct id_group *g = v;
+
+			served = g->from_dir && g->verified_until > now;
+		}
+		if (!served) {
+			continue;
+		}
+		if (k == index) {
+			cur->version = st->version;
+			cur->index = index;
+			cur->slot = i;
+			return v;
+		}
+		k++;
+	}
+	return NULL;
+}
+
+const struct id_user *id_store_dir_user_at(struct id_store *st, uint32_t index, int64_t now)
+{
+	return dir_entry_at(st, &st->user_by_uid, &st->dir_ucur, index, now, true);
+}
+
+const struct id_group *id_store_dir_group_at(struct id_store *st, uint32_t index, int64_t now)
+{
+	return dir_entry_at(st, &st->group_by_gid, &st->dir_gcur, index, now, false);
+}
+
+bool id_store_dir_user_gids(struct id_store *st, const char *name, const uint32_t **gids, size_t *n)
+{
+	const struct id_user *u;
+	struct id_name nm;
+
+	if (id_name_parse(name, st->realm, &nm) != 0) {
+		return false;
+	}
+	u = id_ix_get(&st->user_by_principal, id_str_hash(st, nm.principal), id_eq_user_principal,
+		      nm.principal);
+	if (u == NULL || !u->from_dir) {
+		return false;
+	}
+	*gids = u->gids;
+	*n = u->ngids;
+	return true;
+}
+
 /* Entries replaced by the previous change may go now: every answer posted
  * since has been sent (posted answers run before the loop's next event). */
 static int retire_begin(struct id_store *st)

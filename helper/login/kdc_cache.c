@@ -19,23 +19,43 @@
  * here (the resolver's timeouts are), and a resolution that is still running
  * when its entry is dropped is cancelled, or left to finish into memory that
  * is deliberately never freed (gai_cancel cannot always stop it).
+ *
+ * A realm krb5.conf names no KDC for (and dns_lookup_kdc not false) is
+ * looked up in DNS: the SRV records _kerberos._tcp.REALM, then
+ * _kerberos._udp.REALM (RFC 4120 7.2.3), each set ordered by priority and
+ * weight (RFC 2782, core/dns_srv.c), their targets resolved.  libresolv has
+ * no asynchronous query, so that runs on a detached thread of its own whose
+ * job the same timer polls; the realm and the job each hold a reference, so
+ * a realm dropped meanwhile leaves the job to free itself.  The realm name
+ * comes from libkrb5 (it may be a user's principal's): only letters,
+ * digits, '-', '_' and '.' go into a DNS query, and at most
+ * KDC_SRV_THREADS_MAX lookups run at once (more: no KDC, logged), so that
+ * logins naming many realms cannot pile up threads.
  */
 #include "login/login_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <profile.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "core/dns_srv.h"
 #include "log.h"
 
-#define KDC_DEFAULT_PORT "88"
-#define POLL_FIRST_MS	 1
-#define POLL_MAX_MS	 50
+#define KDC_DEFAULT_PORT    "88"
+#define POLL_FIRST_MS	    1
+#define POLL_MAX_MS	    50
+#define KDC_SRV_THREADS_MAX 8
+
+static atomic_int srv_threads; /* SRV lookups running */
 
 /* Doubly linked lists of realms and of waiters (head, element). */
 #define KDC_LIST_ADD(head, p)                                                                      \
@@ -71,6 +91,17 @@ struct kdc_host {
 
 struct kdc_waiter;
 
+/* A DNS SRV lookup on its thread: the thread writes targets and n, then
+ * sets done; the loop reads them only after seeing done. */
+struct kdc_srv_job {
+	atomic_int refs; /* the thread and the realm */
+	atomic_bool done;
+	char realm[256];
+	struct sectx_kdc_target targets[SECTX_KDC_MAX_TARGETS];
+	size_t n;
+	int err; /* -errno of the last SRV query that found nothing */
+};
+
 struct kdc_realm {
 	struct kdc_realm *prev, *next;
 	struct sectx_kdc_cache *cache;
@@ -82,6 +113,7 @@ struct kdc_realm {
 	size_t n_targets;
 	struct kdc_host *hosts; /* the profile's entries, in order */
 	size_t n_hosts;
+	struct kdc_srv_job *srv; /* no kdc in krb5.conf: the DNS SRV lookup */
 	struct tevent_timer *poll;
 	unsigned poll_ms;
 	struct kdc_waiter *waiters;
@@ -136,6 +168,132 @@ static int split_host_port(char *entry, char **host, const char **port)
 	return 0;
 }
 
+/* --- DNS SRV discovery ----------------------------------------------------------- */
+
+static void srv_job_unref(struct kdc_srv_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) == 1) {
+		free(j);
+	}
+}
+
+/* A realm name that may go into a DNS query as it is. */
+static bool realm_dns_safe(const char *realm)
+{
+	size_t i;
+
+	for (i = 0; realm[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)realm[i];
+
+		if (!isalnum(ch) && ch != '-' && ch != '_' && ch != '.') {
+			return false;
+		}
+	}
+	return i > 0 && i < 200 && realm[0] != '.';
+}
+
+/* Append the addresses of the SRV records of qname to j's targets. */
+static void srv_job_add(struct kdc_srv_job *j, const char *qname)
+{
+	struct sectx_srv srv[SECTX_SRV_MAX];
+	size_t n = 0;
+	int ret = sectx_srv_query(qname, srv, SECTX_SRV_MAX, &n);
+
+	if (ret != 0) {
+		j->err = ret;
+		return;
+	}
+	for (size_t i = 0; i < n && j->n < SECTX_KDC_MAX_TARGETS; i++) {
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+		struct addrinfo *res = NULL;
+		char port[8], desc[sizeof(j->targets[0].desc)];
+		size_t len = strlen(srv[i].target);
+		bool seen = false;
+
+		if (len > 0 && srv[i].target[len - 1] == '.') {
+			srv[i].target[len - 1] = '\0';
+		}
+		snprintf(port, sizeof(port), "%u", (unsigned)srv[i].port);
+		snprintf(desc, sizeof(desc), "%s:%s", srv[i].target, port);
+		for (size_t k = 0; k < j->n; k++) {
+			seen |= strcmp(j->targets[k].desc, desc) == 0;
+		}
+		if (seen || srv[i].port == 0 ||
+		    getaddrinfo(srv[i].target, port, &hints, &res) != 0) {
+			continue; /* the same KDC by TCP and UDP, or no address */
+		}
+		for (struct addrinfo *ai = res; ai != NULL && j->n < SECTX_KDC_MAX_TARGETS;
+		     ai = ai->ai_next) {
+			struct sectx_kdc_target *t = &j->targets[j->n];
+
+			if (ai->ai_addrlen > sizeof(t->ss)) {
+				continue;
+			}
+			memcpy(&t->ss, ai->ai_addr, ai->ai_addrlen);
+			t->len = ai->ai_addrlen;
+			t->socktype = SOCK_STREAM;
+			memcpy(t->desc, desc, sizeof(desc));
+			j->n++;
+		}
+		freeaddrinfo(res);
+	}
+}
+
+static void *srv_job_thread(void *arg)
+{
+	struct kdc_srv_job *j = arg;
+	char qname[300];
+
+	snprintf(qname, sizeof(qname), "_kerberos._tcp.%s", j->realm);
+	srv_job_add(j, qname);
+	snprintf(qname, sizeof(qname), "_kerberos._udp.%s", j->realm);
+	srv_job_add(j, qname);
+	atomic_store(&j->done, true);
+	srv_job_unref(j);
+	atomic_fetch_sub(&srv_threads, 1);
+	return NULL;
+}
+
+/* Start looking r's KDCs up in DNS.  0 (r->srv set) or -errno. */
+static int realm_start_srv(struct kdc_realm *r)
+{
+	struct kdc_srv_job *j;
+	pthread_attr_t attr;
+	pthread_t tid;
+	int ret;
+
+	if (!realm_dns_safe(r->name)) {
+		return -ENOENT;
+	}
+	if (atomic_fetch_add(&srv_threads, 1) >= KDC_SRV_THREADS_MAX) {
+		atomic_fetch_sub(&srv_threads, 1);
+		SECTX_WARN("too many DNS SRV lookups of KDCs running; realm %s not looked up",
+			   r->name);
+		return -EAGAIN;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		atomic_fetch_sub(&srv_threads, 1);
+		return -ENOMEM;
+	}
+	snprintf(j->realm, sizeof(j->realm), "%s", r->name);
+	atomic_init(&j->refs, 2);
+	atomic_init(&j->done, false);
+	ret = pthread_attr_init(&attr);
+	if (ret == 0) {
+		(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ret = pthread_create(&tid, &attr, srv_job_thread, j);
+		pthread_attr_destroy(&attr);
+	}
+	if (ret != 0) {
+		atomic_fetch_sub(&srv_threads, 1);
+		free(j);
+		return -ret;
+	}
+	r->srv = j;
+	return 0;
+}
+
 /* --- an entry's life --------------------------------------------------------- */
 
 static int realm_destructor(struct kdc_realm *r)
@@ -160,6 +318,10 @@ static int realm_destructor(struct kdc_realm *r)
 	}
 	if (leak && r->hosts != NULL) {
 		talloc_steal(NULL, r->hosts); /* never freed: see the file's header */
+	}
+	if (r->srv != NULL) {
+		srv_job_unref(r->srv);
+		r->srv = NULL;
 	}
 	if (r->cache != NULL) {
 		KDC_LIST_REMOVE(r->cache->realms, r);
@@ -198,6 +360,21 @@ static void realm_collect(struct kdc_realm *r)
 			freeaddrinfo(h->res);
 			h->res = NULL;
 		}
+	}
+	if (r->srv != NULL) {
+		if (r->srv->n == 0) {
+			SECTX_WARN("no KDC for realm %s in krb5.conf nor in DNS SRV records",
+				   r->name);
+		}
+		for (size_t i = 0; i < r->srv->n && n < SECTX_KDC_MAX_TARGETS; i++) {
+			r->targets[n++] = r->srv->targets[i];
+		}
+		if (r->srv->n > 0) {
+			SECTX_INFO("KDCs of realm %s from DNS SRV records: %s first", r->name,
+				   r->srv->targets[0].desc);
+		}
+		srv_job_unref(r->srv);
+		r->srv = NULL;
 	}
 	r->n_targets = n;
 }
@@ -246,6 +423,9 @@ static void realm_poll(struct tevent_context *ev, struct tevent_timer *te, struc
 	bool left = false;
 
 	r->poll = NULL;
+	if (r->srv != NULL && !atomic_load(&r->srv->done)) {
+		left = true;
+	}
 	for (size_t i = 0; i < r->n_hosts; i++) {
 		struct kdc_host *h = &r->hosts[i];
 		int err;
@@ -294,10 +474,22 @@ static int realm_start(struct kdc_realm *r, struct sectxd_krb5 *k)
 	size_t n_names = 0;
 	int ret;
 
-	if (krb5_get_profile(k->ctx, &profile) != 0 ||
-	    profile_get_values(profile, names, &values) != 0 || values == NULL) {
-		SECTX_WARN("no KDC configured for realm %s in krb5.conf", r->name);
+	if (krb5_get_profile(k->ctx, &profile) != 0) {
+		SECTX_WARN("cannot read krb5.conf for the KDCs of realm %s", r->name);
 		ret = -ENOENT;
+		goto done;
+	}
+	if (profile_get_values(profile, names, &values) != 0 || values == NULL) {
+		int dns = 1;
+
+		values = NULL;
+		(void)profile_get_boolean(profile, "libdefaults", "dns_lookup_kdc", NULL, 1, &dns);
+		ret = dns ? realm_start_srv(r) : -ENOENT;
+		if (ret != 0) {
+			SECTX_WARN("no KDC configured for realm %s in krb5.conf%s", r->name,
+				   dns ? "" : " (and dns_lookup_kdc = false)");
+			ret = -ENOENT;
+		}
 		goto done;
 	}
 	for (r->n_hosts = 0; values[r->n_hosts] != NULL; r->n_hosts++) {
@@ -438,6 +630,7 @@ struct tevent_req *sectx_kdc_list_send(TALLOC_CTX *mem_ctx, struct tevent_contex
 			return tevent_req_post(req, ev);
 		}
 		created = true;
+		pending = r->srv != NULL;
 		for (size_t i = 0; i < r->n_hosts; i++) {
 			pending |= r->hosts[i].pending;
 		}

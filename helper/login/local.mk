@@ -65,8 +65,9 @@ tests_unit_test_s2k_interpose_LDADD = libsectx_base.la $(KRB5_LIBS) $(CRYPTO_LIB
 # A realm's KDC addresses: the profile read once per realm (flush, TTL),
 # numeric addresses and names (getaddrinfo_a, polled on a tevent loop).
 check_PROGRAMS += tests/unit/test_kdc_cache
-tests_unit_test_kdc_cache_SOURCES = tests/unit/test_kdc_cache.c helper/login/kdc_cache.c
+tests_unit_test_kdc_cache_SOURCES = tests/unit/test_kdc_cache.c helper/login/kdc_cache.c \
+	helper/core/dns_srv.c
 tests_unit_test_kdc_cache_CPPFLAGS = $(HELPER_CPPFLAGS)
 tests_unit_test_kdc_cache_CFLAGS = $(UNIT_CFLAGS) $(KRB5_CFLAGS) $(TEVENT_CFLAGS)
 tests_unit_test_kdc_cache_LDFLAGS = -Wl,--wrap=sectx_now_ms
-tests_unit_test_kdc_cache_LDADD = libsectx_base.la $(KRB5_LIBS) $(TEVENT_LIBS) $(UNIT_LIBS)
+tests_unit_test_kdc_cache_LDADD = libsectx_base.la $(KRB5_LIBS) $(TEVENT_LIBS) $(UNIT_LIBS) -lresolv -lpthread

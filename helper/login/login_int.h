@@ -64,7 +64,9 @@ struct sectx_kdc_target {
 
 /* The addresses of realm's KDCs ([realms] REALM kdc = ... in the krb5.conf
  * profile), in the profile's order, every address of each entry, each
- * SOCK_STREAM.  Served from k's cache (read once per realm, kept
+ * SOCK_STREAM; for a realm with none there (and dns_lookup_kdc not false),
+ * from its DNS SRV records (_kerberos._tcp, then _udp), looked up on a
+ * thread.  Served from k's cache (read once per realm, kept
  * SECTX_KDC_CACHE_TTL_MS); host names are resolved with getaddrinfo_a,
  * which the loop polls, never waits on.  NULL only when out of memory. */
 struct tevent_req *sectx_kdc_list_send(TALLOC_CTX *mem_ctx, struct tevent_context *ev,

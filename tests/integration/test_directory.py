@@ -267,7 +267,7 @@ def test_ad_shaped_tree_maps_ids(dir_helper, slapd_factory):
 def test_srv_discovery(dir_helper, slapd_factory, realm):
     """No uri: the server from the _ldap._tcp SRV record of the realm's
     domain, answered by resolv_wrapper (which serves one SRV record a name;
-    the ordering of several is tests/unit/test_directory_entry.c's)."""
+    the ordering of several is tests/unit/test_dns_srv.c's)."""
     s = slapd_factory()
     h = dir_helper(s, start=False)
     hosts = h.write("dns-hosts", f"SRV _ldap._tcp.sectx.test localhost {s.port} 1 10\n")
