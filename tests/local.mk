@@ -29,6 +29,7 @@ CLEANFILES += tests/integration/gss_driver$(EXEEXT)
 
 # Listed one by one: automake copies a listed directory from the build tree
 # when it exists there, objects and all.  distcheck-hook checks the list.
+EXTRA_DIST += tests/unit/valgrind.supp
 EXTRA_DIST += \
 	tests/integration/conftest.py tests/integration/realm.py \
 	tests/integration/sectx_harness.py tests/integration/pam_harness.py \

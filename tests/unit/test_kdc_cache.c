@@ -15,6 +15,7 @@
 #include "login/login_int.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -264,6 +265,34 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Until this process is down to its main thread again, at most 10 s: the
+ * resolver threads (glibc's getaddrinfo_a helpers linger about a second
+ * after their last request; the SRV lookup thread is detached) must be gone
+ * before exit, or memcheck sees glibc's exit-time cleanup race them and
+ * their resolver state as lost. */
+static void wait_for_threads(void)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *e;
+		int n = 0;
+
+		if (d == NULL) {
+			return;
+		}
+		while ((e = readdir(d)) != NULL) {
+			n += e->d_name[0] != '.';
+		}
+		closedir(d);
+		if (n <= 1) {
+			return;
+		}
+		usleep(10000);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,5 +301,8 @@ int main(void)
 	    cmocka_unit_test(test_no_kdc),
 	    cmocka_unit_test(test_waiters),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int failed = cmocka_run_group_tests(tests, setup, teardown);
+
+	wait_for_threads();
+	return failed;
 }
