@@ -20,6 +20,7 @@ from directory_support import (ALICE_UID, ALL_GID, BOB_UID, DEVS_GID, OPS_GID, S
                                standard_tree)
 from nss_support import ENOENT, NOTFOUND, SUCCESS, auto_uid, group_line, nss_lib  # noqa: F401
 from nss_support import passwd_line, subprocess_ok
+from pam_harness import _needed_asan
 from slapd_harness import base_entries, ldif  # noqa: F401
 
 RANGE = (200000, 2000200000)
@@ -264,7 +265,7 @@ def test_ad_shaped_tree_maps_ids(dir_helper, slapd_factory):
     assert h.probe1("getpwnam:dave")["entry"][2] == 7001
 
 
-def test_srv_discovery(dir_helper, slapd_factory, realm):
+def test_srv_discovery(dir_helper, slapd_factory, realm, bins):
     """No uri: the server from the _ldap._tcp SRV record of the realm's
     domain, answered by resolv_wrapper (which serves one SRV record a name;
     the ordering of several is tests/unit/test_dns_srv.c's)."""
@@ -273,7 +274,9 @@ def test_srv_discovery(dir_helper, slapd_factory, realm):
     hosts = h.write("dns-hosts", f"SRV _ldap._tcp.sectx.test localhost {s.port} 1 10\n")
     h.directory.pop("uri")
     h.configure_directory(h.directory, identity={}, keytab=h.keytab)
-    h.d.env.update(LD_PRELOAD=RESOLV_WRAPPER, RESOLV_WRAPPER_HOSTS=hosts)
+    # an ASan build's runtime must come first in the preload list
+    preload = [p for p in (_needed_asan(bins.sectxd), RESOLV_WRAPPER) if p]
+    h.d.env.update(LD_PRELOAD=" ".join(preload), RESOLV_WRAPPER_HOSTS=hosts)
     h.start()
     r = h.probe1("getpwnam:alice")
     assert r["status"] == SUCCESS, (r, h.d.log_tail())

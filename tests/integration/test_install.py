@@ -24,7 +24,7 @@ import tempfile
 import pytest
 
 from pam_fixtures import *  # noqa: F401,F403  (fixtures)
-from sectx_harness import require_root, run
+from sectx_harness import require_root, run, sanitizer_runtime
 
 # Make variables of the build tree the install layout comes from.
 LAYOUT_VARS = ("bindir", "sbindir", "sysconfdir", "pammoddir", "nsslibdir", "mandir", "docdir",
@@ -203,8 +203,14 @@ run_login "$LOCAL_USER" "$LOCAL_PASS" local
 """
 
 
-def test_pam_auth_update_profile_logs_users_in(layout, destdir, pam_helper, users):
+def test_pam_auth_update_profile_logs_users_in(layout, destdir, pam_helper, users, bins):
     require_root("binds copies over /etc/pam.d in a mount namespace")
+    if sanitizer_runtime(bins.sectxd) is not None:
+        # the system's pamtester would need the ASan runtime preloaded for
+        # the installed module, and pam_unix then crashes in ASan's crypt
+        # interceptor (libcrypt not loaded at ASan's start): this test of
+        # the installed profile runs in the normal build
+        pytest.skip("the installed profile is tested in the normal build, not under ASan")
     if shutil.which("pam-auth-update") is None or shutil.which("pamtester") is None:
         pytest.fail("pam-auth-update or pamtester missing (scripts/install-deps)",
                     pytrace=False)

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from pam_fixtures import *  # noqa: F401,F403  (fixtures: pam_bins, host_keytab, users)
-from pam_harness import PamSectxd, PamStack
+from pam_harness import PamSectxd, PamStack, _needed_asan
 from sectx_harness import close_all, make_public_tmpdir
 
 RESOLV_WRAPPER = "/usr/lib/x86_64-linux-gnu/libresolv_wrapper.so"
@@ -24,8 +24,10 @@ class NoKdcRealm:
     """The realm seen through a krb5.conf with no kdc line for it and
     dns_lookup_kdc on (env() as Realm.env(), with KRB5_CONFIG pointing at it)."""
 
-    def __init__(self, realm):
+    def __init__(self, realm, preload_first=None):
         self.realm = realm
+        # an ASan build's runtime must come first in the preload list
+        self.preload = " ".join(p for p in (preload_first, RESOLV_WRAPPER) if p)
         self.dir = make_public_tmpdir("sectx-kdcsrv-")
         self.krb5_conf = os.path.join(self.dir, "krb5.conf")
         self.hosts = os.path.join(self.dir, "dns-hosts")
@@ -43,7 +45,7 @@ class NoKdcRealm:
 
     def env(self, base=None):
         env = self.realm.env(base)
-        env.update(KRB5_CONFIG=self.krb5_conf, LD_PRELOAD=RESOLV_WRAPPER,
+        env.update(KRB5_CONFIG=self.krb5_conf, LD_PRELOAD=self.preload,
                    RESOLV_WRAPPER_HOSTS=self.hosts)
         return env
 
@@ -60,7 +62,7 @@ def srv_realm(bins, pam_bins, realm, host_keytab):
     made, stacks, confs = [], [], []
 
     def make(dns_text):
-        conf = NoKdcRealm(realm)
+        conf = NoKdcRealm(realm, _needed_asan(bins.sectxd))
         confs.append(conf)
         conf.dns(dns_text)
         helper = PamSectxd(bins.sectxd, bins.sectxctl, conf, host_keytab,
