@@ -314,6 +314,8 @@ static void dir_connect_next(struct id_dir *d)
 
 /* --- searches --------------------------------------------------------------------------------- */
 
+static bool op_arm_timer(struct dir_op *op);
+
 static void op_timeout(struct tevent_context *ev, struct tevent_timer *te, struct timeval now,
 		       void *pvt)
 {
@@ -334,15 +336,23 @@ static void op_timeout(struct tevent_context *ev, struct tevent_timer *te, struc
 	if (d->state == DIR_CONNECTING) {
 		/* the connection attempt itself is bounded by the timeout; give
 		 * this op one more period */
-		op->timer = tevent_add_timer(
-		    d->ev, op,
-		    tevent_timeval_current_ofs((uint32_t)(d->timeout_ms / 1000),
-					       (uint32_t)(d->timeout_ms % 1000) * 1000),
-		    op_timeout, op);
-		if (op->timer == NULL) {
+		if (!op_arm_timer(op)) {
 			op_fail(op, ENOMEM);
 		}
 	}
+}
+
+/* (Re)arm op's timeout, d->timeout_ms from now.  false when out of memory. */
+static bool op_arm_timer(struct dir_op *op)
+{
+	struct id_dir *d = op->d;
+
+	op->timer =
+	    tevent_add_timer(d->ev, op,
+			     tevent_timeval_current_ofs((uint32_t)(d->timeout_ms / 1000),
+							(uint32_t)(d->timeout_ms % 1000) * 1000),
+			     op_timeout, op);
+	return op->timer != NULL;
 }
 
 static const char *op_base(const struct dir_op *op, bool users)
@@ -479,12 +489,7 @@ static void op_send(struct dir_op *op)
 	}
 	op->msgid = msgid;
 	TALLOC_FREE(op->timer);
-	op->timer =
-	    tevent_add_timer(d->ev, op,
-			     tevent_timeval_current_ofs((uint32_t)(d->timeout_ms / 1000),
-							(uint32_t)(d->timeout_ms % 1000) * 1000),
-			     op_timeout, op);
-	if (op->timer == NULL) {
+	if (!op_arm_timer(op)) {
 		op_fail(op, ENOMEM);
 	}
 }
@@ -904,12 +909,7 @@ static struct tevent_req *op_start(TALLOC_CTX *mem_ctx, struct id_dir *d, int ki
 	}
 	d->ops = op;
 	talloc_set_destructor(op, op_destructor);
-	op->timer =
-	    tevent_add_timer(d->ev, op,
-			     tevent_timeval_current_ofs((uint32_t)(d->timeout_ms / 1000),
-							(uint32_t)(d->timeout_ms % 1000) * 1000),
-			     op_timeout, op);
-	if (op->timer == NULL) {
+	if (!op_arm_timer(op)) {
 		op_fail(op, ENOMEM);
 		return tevent_req_post(req, d->ev);
 	}
